@@ -1,0 +1,219 @@
+/*
+ * swim.h - the SWIM membership protocol as a pure state machine.
+ *
+ * Model (after the Rust crate foca): a struct swim is one cluster member's
+ * view of the cluster.  It never reads a clock, never touches a socket and
+ * never calls rand(): the caller passes `now` (monotonic milliseconds) into
+ * every call and a PRNG seed at creation, and the instance reaches the world
+ * only through the struct swim_runtime it was created with:
+ *
+ *   notify(n)              a membership change or a user broadcast
+ *   send_to(addr, buf, n)  put one datagram on the wire
+ *   submit_after(t, ms)    hand timer t back through swim_handle_timer()
+ *                          after ms milliseconds
+ *
+ * Every call into the instance may call back into the runtime, synchronously
+ * and from the same thread, before it returns; the runtime must not call back
+ * into the same instance from inside a callback.  Data handed to a callback
+ * (datagram bytes, notification pointers) is valid only during that callback.
+ * Every timer submitted must eventually be handed back (or dropped when the
+ * instance is deleted); timers that no longer apply are recognised and
+ * ignored, so the runtime never has to cancel anything.
+ *
+ * Identity: a name (unique in the cluster, 1..64 bytes), an address (opaque
+ * bytes; the agent stores a family, IP and port), a generation that changes
+ * whenever the node restarts or renews itself, and an incarnation the node
+ * bumps to refute suspicion.  A record is ordered by (generation, incarnation,
+ * status) with ALIVE < SUSPECT < FAILED < LEFT at equal incarnation; FAILED and
+ * LEFT are final for a generation, so a node wrongly declared failed renews:
+ * it takes generation + 1, and its new record supersedes the old one
+ * everywhere (peers report it alive again, never as a duplicate).
+ *
+ * The protocol itself (probing, suspicion, dissemination, anti-entropy, leave,
+ * renewal) is described at the top of swim.c.
+ */
+#ifndef SWIM_SWIM_H
+#define SWIM_SWIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define SWIM_NAME_MAX WIRE_NAME_MAX
+#define SWIM_ADDR_MAX WIRE_ADDR_MAX
+#define SWIM_META_MAX WIRE_META_MAX
+#define SWIM_USER_MAX WIRE_USER_MAX
+
+struct swim;
+
+/* An address as the runtime understands it; the core only compares bytes. */
+struct swim_addr {
+    uint8_t len;
+    uint8_t bytes[SWIM_ADDR_MAX];
+};
+
+enum swim_status {
+    SWIM_ALIVE = WIRE_ALIVE,
+    SWIM_SUSPECT = WIRE_SUSPECT,
+    SWIM_FAILED = WIRE_FAILED,
+    SWIM_LEFT = WIRE_LEFT,
+};
+
+/* Notifications.  MEMBER_* carry `member`; USER carries `user`; SELF_*
+ * carry this node's own record in `member`. */
+enum swim_event {
+    SWIM_EV_MEMBER_JOINED = 1, /* first time seen alive */
+    SWIM_EV_MEMBER_UPDATED,    /* tags (meta) or address changed */
+    SWIM_EV_MEMBER_SUSPECT,
+    SWIM_EV_MEMBER_ALIVE, /* alive again: refuted suspicion, or renewed after failed/left */
+    SWIM_EV_MEMBER_FAILED,
+    SWIM_EV_MEMBER_LEFT,
+    SWIM_EV_MEMBER_REAPED, /* tombstone forgotten */
+    SWIM_EV_USER,          /* user broadcast, delivered once per member */
+    SWIM_EV_SELF_ACTIVE,   /* this node knows at least one live member */
+    SWIM_EV_SELF_IDLE,     /* no live member known, or the leave completed */
+    SWIM_EV_SELF_DEFUNCT,  /* this node was declared failed or left by others */
+    SWIM_EV_SELF_REJOINED, /* this node renewed its generation after defunct */
+};
+#define SWIM_EV_LAST SWIM_EV_SELF_REJOINED
+
+struct swim_member_info {
+    const char *name; /* NUL-terminated, valid until the next call into the instance */
+    struct swim_addr addr;
+    uint64_t generation;
+    uint32_t incarnation;
+    enum swim_status status;
+    const uint8_t *meta; /* encoded tags; may be NULL when meta_len is 0 */
+    uint16_t meta_len;
+    uint64_t status_since; /* `now` of the call that set the status */
+};
+
+struct swim_user_info {
+    const char *origin; /* NUL-terminated */
+    uint64_t origin_generation;
+    uint32_t id;
+    const uint8_t *payload;
+    uint16_t len;
+};
+
+struct swim_notification {
+    enum swim_event type;
+    struct swim_member_info member;
+    struct swim_user_info user;
+};
+
+enum swim_timer_kind {
+    SWIM_TIMER_PROBE = 1,     /* protocol period tick: judge last probe, start next */
+    SWIM_TIMER_PROBE_TIMEOUT, /* direct ack deadline: ask helpers */
+    SWIM_TIMER_RELAY,         /* helper's deadline for a relayed ping: send nack */
+    SWIM_TIMER_SUSPECT,       /* a suspect member's deadline */
+    SWIM_TIMER_GOSSIP,
+    SWIM_TIMER_SYNC,      /* anti-entropy with a random live member */
+    SWIM_TIMER_RECONNECT, /* anti-entropy with a random failed member */
+    SWIM_TIMER_REAP,      /* forget old tombstones */
+    SWIM_TIMER_LEAVE,     /* leave has had time to spread: go idle */
+};
+
+/* A timer is a plain value: the runtime stores a copy and hands it back. */
+struct swim_timer {
+    uint32_t kind;
+    uint32_t arg32;
+    uint64_t token;
+};
+
+struct swim_runtime {
+    void *ctx;
+    void (*notify)(void *ctx, const struct swim_notification *n);
+    void (*send_to)(void *ctx, const struct swim_addr *to, const uint8_t *data, size_t len);
+    void (*submit_after)(void *ctx, const struct swim_timer *t, uint64_t delay_ms);
+};
+
+/* Every tunable; swim_config_profile() fills memberlist's defaults. */
+struct swim_config {
+    uint32_t probe_interval_ms; /* one protocol period */
+    uint32_t probe_timeout_ms;  /* direct ack deadline, before Lifeguard stretching */
+    uint32_t suspicion_mult;    /* suspect -> failed after mult*max(1,log10 N)*interval */
+    uint32_t
+        suspicion_max_mult;   /* Lifeguard: start at max_mult*that, shrink on confirms; 1 = off */
+    uint32_t retransmit_mult; /* each update sent mult*ceil(log10(N+1)) times */
+    uint32_t gossip_interval_ms;    /* push pending updates this often ... */
+    uint32_t gossip_nodes;          /* ... to this many random members */
+    uint32_t indirect_checks;       /* k helpers for an indirect probe */
+    uint32_t sync_interval_ms;      /* anti-entropy with a live member; 0 = off */
+    uint32_t reconnect_interval_ms; /* anti-entropy with a failed member; 0 = off */
+    uint32_t reap_ms;               /* tombstones (failed, left) kept this long */
+    uint32_t leave_linger_ms;       /* keep gossiping "left" this long before idle */
+    uint32_t awareness_max;         /* Lifeguard health score ceiling; 0 = off */
+    uint32_t max_packet;            /* datagram ceiling, WIRE_PACKET_MIN..WIRE_PACKET_MAX */
+};
+
+/* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
+int swim_config_profile(struct swim_config *cfg, const char *profile);
+/* 0, or ERR_INVAL when a field is out of range (zero interval, timeout >=
+ * interval, max_packet outside its bounds, ...). */
+int swim_config_check(const struct swim_config *cfg);
+
+/*
+ * Create an instance.  name: 1..SWIM_NAME_MAX bytes, no NUL; addr: the
+ * address peers reach it at; generation: greater than any earlier run's
+ * (the agent uses wall-clock milliseconds at start); seed: the PRNG seed.
+ * The config is copied.  Nothing is sent and no timer is submitted until
+ * swim_start().  Returns NULL on bad arguments or out of memory.
+ */
+struct swim *swim_new(const struct swim_config *cfg, const char *name, const struct swim_addr *addr,
+                      uint64_t generation, uint64_t seed, const struct swim_runtime *rt);
+/* Free everything.  Timers still held by the runtime become stale. */
+void swim_delete(struct swim *s);
+
+/* Arm the periodic timers.  0, or ERR_STATE if already started. */
+int swim_start(struct swim *s, uint64_t now);
+/* Send a join request to a seed.  May be repeated (the agent retries with
+ * backoff).  0, ERR_INVAL, or ERR_STATE after leave. */
+int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now);
+/* One datagram from `from`.  Malformed input is dropped whole and counted;
+ * returns 0 or the decode error (never fatal to the instance). */
+int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8_t *data,
+                       size_t len, uint64_t now);
+/* A timer the runtime was given.  Stale timers are ignored (returns 0). */
+int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
+/* Leave gracefully: spread LEFT, then notify SELF_IDLE after leave_linger_ms.
+ * 0 or ERR_STATE if already leaving. */
+int swim_leave(struct swim *s, uint64_t now);
+/* Broadcast an opaque payload (<= SWIM_USER_MAX bytes) to every member,
+ * this one included.  0, ERR_TOOBIG, ERR_STATE after leave. */
+int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t now);
+/* Replace this node's meta (encoded tags, <= SWIM_META_MAX bytes) and spread
+ * it.  0, ERR_TOOBIG, ERR_NOMEM. */
+int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now);
+/* Operator override: mark a FAILED member LEFT now and spread it.
+ * 0, ERR_NOTFOUND, or ERR_STATE when the member is not failed. */
+int swim_force_leave(struct swim *s, const char *name, uint64_t now);
+
+/* Reads.  Pointers in `out` stay valid until the next call into s. */
+void swim_self(const struct swim *s, struct swim_member_info *out);
+/* Number of known members other than self, tombstones included. */
+size_t swim_member_count(const struct swim *s);
+/* The i-th member (0 <= i < count, in no particular order); 0 or ERR_NOTFOUND. */
+int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out);
+int swim_member_find(const struct swim *s, const char *name, struct swim_member_info *out);
+/* Members currently ALIVE or SUSPECT, self excluded. */
+size_t swim_active_count(const struct swim *s);
+
+struct swim_stats {
+    uint64_t packets_in, packets_out, bytes_in, bytes_out;
+    uint64_t malformed;   /* datagrams dropped by the decoder */
+    uint64_t suspicions;  /* times this node marked a member suspect */
+    uint64_t refutations; /* times this node refuted suspicion of itself */
+    uint64_t probes, probe_failures;
+    uint32_t health; /* Lifeguard awareness: 0 is healthy */
+    uint32_t pending_updates;
+};
+void swim_get_stats(const struct swim *s, struct swim_stats *out);
+
+const char *swim_status_name(enum swim_status st); /* "alive", "suspect", "failed", "left" */
+const char *swim_event_name(enum swim_event ev);   /* "member-join", ... */
+/* Bytes of memory held per member entry (for the benchmark). */
+size_t swim_member_footprint(void);
+
+#endif /* SWIM_SWIM_H */
