@@ -119,6 +119,11 @@
 #define SWIM_NACK_PCT 80
 /* Minimum gap between two "you are failed" notices to the same member. */
 #define SWIM_NOTICE_GAP_MS 1000
+/* Unknown senders we recently asked for their record, and for how long we
+ * do not ask again: a joiner and an older member that missed its record find
+ * each other on first contact instead of waiting for anti-entropy. */
+#define SWIM_ASKED_MAX 16
+#define SWIM_ASK_GAP_MS 1000
 
 enum swim_state {
     STATE_NEW,
@@ -210,6 +215,12 @@ struct swim {
     uint32_t user_counter;
     uint64_t seen[SWIM_SEEN_MAX];
     size_t seen_next;
+
+    struct {
+        uint64_t hash;
+        uint64_t until;
+    } asked[SWIM_ASKED_MAX];
+    size_t asked_next;
 
     struct swim_stats stats;
     uint8_t *buf;  /* one outgoing datagram */
@@ -602,6 +613,14 @@ static int queue_put(struct swim *s, uint8_t kind, uint64_t key, const uint8_t *
     return 0;
 }
 
+static bool queued(const struct swim *s, uint64_t key)
+{
+    for (size_t i = 0; i < s->qn; i++)
+        if (s->q[i].key == key)
+            return true;
+    return false;
+}
+
 static void queue_member_record(struct swim *s, const struct wire_member *r, uint64_t key)
 {
     uint8_t *p = s->body;
@@ -787,8 +806,11 @@ static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type,
         pkt_send(s, to, &k);
 }
 
-/* Choose up to k distinct live members, excluding `not1`; returns count. */
-static size_t pick_live(struct swim *s, struct member **out, size_t k, const struct member *not1)
+/* Choose up to k distinct members, excluding `not1`: ALIVE ones, or with
+ * with_suspects ALIVE and SUSPECT ones (gossip goes to suspects too, so a
+ * node that was cut off and suspects everyone still gets its news out). */
+static size_t pick_members(struct swim *s, struct member **out, size_t k, const struct member *not1,
+                           bool with_suspects)
 {
     size_t got = 0;
     if (k > SWIM_PICK_MAX)
@@ -798,7 +820,7 @@ static size_t pick_live(struct swim *s, struct member **out, size_t k, const str
     for (size_t t = 0; t < k * SWIM_PICK_TRIES && got < k; t++) {
         struct member *m = s->all[rng_below(s, s->n_all)];
         bool dup = false;
-        if (m == not1 || m->status != SWIM_ALIVE)
+        if (m == not1 || !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
             continue;
         for (size_t j = 0; j < got; j++)
             dup |= out[j] == m;
@@ -810,7 +832,8 @@ static size_t pick_live(struct swim *s, struct member **out, size_t k, const str
         for (size_t n = 0; n < s->n_all && got < k; n++) {
             struct member *m = s->all[(start + n) % s->n_all];
             bool dup = false;
-            if (m == not1 || m->status != SWIM_ALIVE)
+            if (m == not1 ||
+                !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
                 continue;
             for (size_t j = 0; j < got; j++)
                 dup |= out[j] == m;
@@ -825,10 +848,19 @@ static size_t pick_live(struct swim *s, struct member **out, size_t k, const str
 
 static void start_suspicion(struct swim *s, struct member *m, uint64_t now)
 {
+    uint64_t t = suspicion_timeout(s, 0);
     m->suspect_epoch++;
     m->confirms = 0;
-    m->suspect_deadline = now + suspicion_timeout(s, 0);
-    submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch, m->suspect_deadline - now);
+    m->suspect_deadline = now + t;
+    submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch, t);
+    /* Two checks, at a random point of each middle quarter of the timeout:
+     * if gossip has not brought the suspect's refutation by then, ask the
+     * suspect itself.  Random points keep N holders of the same suspicion
+     * from asking at one instant. */
+    for (uint64_t q = 1; q <= 2; q++) {
+        uint64_t at = t * q / 4 + rng_below(s, t / 4 + 1);
+        submit(s, SWIM_TIMER_SUSPECT_CHECK, m->uid, m->suspect_epoch, at);
+    }
 }
 
 static void add_confirmation(struct swim *s, struct member *m, const struct wire_name *by,
@@ -852,13 +884,14 @@ static void add_confirmation(struct swim *s, struct member *m, const struct wire
 }
 
 /* Tell the member it is suspected: it refutes sooner than gossip would. */
-static void tell_suspect(struct swim *s, const struct member *m, const struct wire_name *by)
+static void tell_suspect(struct swim *s, const struct member *m, const struct wire_name *by,
+                         const struct swim_addr *to)
 {
     struct wire_member r;
     member_to_wire(m, &r);
     if (by != NULL)
         r.by = *by;
-    send_notice(s, &m->addr, &r);
+    send_notice(s, to != NULL ? to : &m->addr, &r);
 }
 
 static void renew_self(struct swim *s, uint64_t min_gen)
@@ -871,8 +904,19 @@ static void renew_self(struct swim *s, uint64_t min_gen)
     notify_self(s, SWIM_EV_SELF_REJOINED);
 }
 
+/* Send our own current record straight back to whoever told us about an
+ * older one: the refutation does not wait for gossip. */
+static void answer_self(struct swim *s, const struct swim_addr *from)
+{
+    struct wire_member r;
+    if (from == NULL)
+        return;
+    self_to_wire(s, &r);
+    send_notice(s, from, &r);
+}
+
 /* A record about this node. */
-static void apply_self(struct swim *s, const struct wire_member *r)
+static void apply_self(struct swim *s, const struct wire_member *r, const struct swim_addr *from)
 {
     if (s->state != STATE_RUNNING || r->gen < s->gen)
         return;
@@ -889,11 +933,17 @@ static void apply_self(struct swim *s, const struct wire_member *r)
             if (s->health < s->cfg.awareness_max)
                 s->health++;
             queue_self(s);
+        } else if (!queued(s, 0)) {
+            /* Someone still suspects an older incarnation: our refutation
+             * ran out of retransmits (lost while our links were down). */
+            queue_self(s);
         }
+        answer_self(s, from);
         break;
     case SWIM_FAILED:
     case SWIM_LEFT:
         renew_self(s, s->gen);
+        answer_self(s, from);
         break;
     default:
         if (r->inc > s->inc) {
@@ -911,10 +961,10 @@ enum apply_mode {
 
 /* Apply one member record.  Returns true when it changed our table. */
 static bool apply_member(struct swim *s, const struct wire_member *r, enum apply_mode mode,
-                         uint64_t now, unsigned *notices)
+                         const struct swim_addr *from, uint64_t now, unsigned *notices)
 {
     if (r->name.len == s->name_len && memcmp(r->name.ptr, s->name, s->name_len) == 0) {
-        apply_self(s, r);
+        apply_self(s, r, from);
         return false;
     }
     struct member *m = member_find(s, r->name.ptr, r->name.len);
@@ -1048,6 +1098,10 @@ static void probe_judge(struct swim *s, uint64_t now)
     if (s->probe_acked) {
         if (s->health > 0)
             s->health--;
+        /* It answers but is still suspect here: its refutation was lost.
+         * Remind it; it re-sends its newer incarnation on its next packets. */
+        if (m->status == SWIM_SUSPECT)
+            tell_suspect(s, m, NULL, NULL);
         return;
     }
     s->stats.probe_failures++;
@@ -1065,7 +1119,7 @@ static void probe_judge(struct swim *s, uint64_t now)
     queue_member(s, m, &by);
     notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
     start_suspicion(s, m, now);
-    tell_suspect(s, m, &by);
+    tell_suspect(s, m, &by, NULL);
     check_active(s);
 }
 
@@ -1125,7 +1179,7 @@ static void on_probe_timeout(struct swim *s, uint32_t seq)
     if (seq != s->probe_seq || target == NULL || s->probe_acked)
         return;
     struct member *helpers[SWIM_PICK_MAX];
-    size_t n = pick_live(s, helpers, s->cfg.indirect_checks, target);
+    size_t n = pick_members(s, helpers, s->cfg.indirect_checks, target, false);
     struct wire_peer body;
     memset(&body, 0, sizeof(body));
     body.name.ptr = target->name;
@@ -1372,6 +1426,31 @@ int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
     return 0;
 }
 
+/* A member we do not know spoke to us: send it our record and ask for its
+ * own (a GOSSIP with WANT_REPLY), at most once per SWIM_ASK_GAP_MS each. */
+static void ask_record(struct swim *s, const struct wire_name *name, const struct swim_addr *from,
+                       uint64_t now)
+{
+    uint64_t h = hash_bytes(name->ptr, name->len);
+    for (size_t i = 0; i < SWIM_ASKED_MAX; i++)
+        if (s->asked[i].hash == h && now < s->asked[i].until)
+            return;
+    s->asked[s->asked_next].hash = h;
+    s->asked[s->asked_next].until = now + SWIM_ASK_GAP_MS;
+    s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
+
+    struct wire_member r;
+    struct pkt k;
+    uint8_t *p = s->body;
+    self_to_wire(s, &r);
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
+        return;
+    pkt_begin(s, &k, WIRE_GOSSIP, WIRE_F_WANT_REPLY, NULL, 0, 0, 0);
+    if (wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body)) != 0)
+        return;
+    pkt_send(s, from, &k);
+}
+
 /* Check item framing of the whole datagram before applying any of it. */
 static int items_valid(const uint8_t *p, const uint8_t *end)
 {
@@ -1385,7 +1464,7 @@ static int items_valid(const uint8_t *p, const uint8_t *end)
 }
 
 static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, enum apply_mode mode,
-                        uint64_t now)
+                        const struct swim_addr *from, uint64_t now)
 {
     struct wire_item it;
     unsigned notices = 0;
@@ -1398,7 +1477,7 @@ static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, en
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            (void)apply_member(s, &r, mode, now, &notices);
+            (void)apply_member(s, &r, mode, from, now, &notices);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {
@@ -1448,11 +1527,21 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         member_to_wire(sender, &r);
         sender->notice_at = now + SWIM_NOTICE_GAP_MS;
         send_notice(s, from, &r);
+    } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->gen == h.src_gen &&
+               h.src_inc > sender->inc && now >= sender->notice_at) {
+        /* It speaks with a newer incarnation than the one we suspect: its
+         * refutation did not reach us.  Ask for it; it answers directly. */
+        sender->notice_at = now + SWIM_NOTICE_GAP_MS;
+        tell_suspect(s, sender, NULL, from);
     }
+
+    if (sender == NULL && h.type != WIRE_ANNOUNCE && h.type != WIRE_FEED && h.type != WIRE_SYNC &&
+        !(h.type == WIRE_GOSSIP && (h.flags & WIRE_F_WANT_REPLY)))
+        ask_record(s, &h.src, from, now);
 
     enum apply_mode mode =
         (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? APPLY_MERGE : APPLY_GOSSIP;
-    apply_items(s, p, end, mode, now);
+    apply_items(s, p, end, mode, from, now);
 
     if (s->state != STATE_RUNNING && h.type != WIRE_ACK)
         return 0;
@@ -1483,6 +1572,10 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         if (h.flags & WIRE_F_WANT_REPLY)
             send_table(s, from, WIRE_SYNC, 0, false, NULL);
         break;
+    case WIRE_GOSSIP:
+        if (h.flags & WIRE_F_WANT_REPLY)
+            answer_self(s, from);
+        break;
     default:
         break;
     }
@@ -1504,13 +1597,21 @@ static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_
     check_active(s);
 }
 
+static void on_suspect_check(struct swim *s, const struct swim_timer *t)
+{
+    struct member *m = member_by_uid(s, t->token);
+    if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
+        return;
+    tell_suspect(s, m, NULL, NULL);
+}
+
 static void on_gossip(struct swim *s)
 {
     submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
     if (s->qn == 0)
         return;
     struct member *to[SWIM_PICK_MAX];
-    size_t n = pick_live(s, to, s->cfg.gossip_nodes, NULL);
+    size_t n = pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
         send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
 }
@@ -1529,7 +1630,7 @@ static void on_sync(struct swim *s, bool failed)
             if (c->status == SWIM_FAILED)
                 m = c;
         }
-    } else if (pick_live(s, &m, 1, NULL) == 0) {
+    } else if (pick_members(s, &m, 1, NULL, false) == 0) {
         m = NULL;
     }
     if (m != NULL)
@@ -1576,6 +1677,9 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
     case SWIM_TIMER_SUSPECT:
         on_suspect_timer(s, t, now);
         break;
+    case SWIM_TIMER_SUSPECT_CHECK:
+        on_suspect_check(s, t);
+        break;
     case SWIM_TIMER_GOSSIP:
         if (t->token == s->epoch)
             on_gossip(s);
@@ -1611,7 +1715,7 @@ int swim_leave(struct swim *s, uint64_t now)
     s->self_status = SWIM_LEFT;
     queue_self(s);
     struct member *to[SWIM_PICK_MAX];
-    size_t n = pick_live(s, to, s->cfg.gossip_nodes, NULL);
+    size_t n = pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
         send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
     submit(s, SWIM_TIMER_LEAVE, s->epoch, 0, s->cfg.leave_linger_ms);

@@ -109,10 +109,11 @@ enum swim_timer_kind {
     SWIM_TIMER_RELAY,         /* helper's deadline for a relayed ping: send nack */
     SWIM_TIMER_SUSPECT,       /* a suspect member's deadline */
     SWIM_TIMER_GOSSIP,
-    SWIM_TIMER_SYNC,      /* anti-entropy with a random live member */
-    SWIM_TIMER_RECONNECT, /* anti-entropy with a random failed member */
-    SWIM_TIMER_REAP,      /* forget old tombstones */
-    SWIM_TIMER_LEAVE,     /* leave has had time to spread: go idle */
+    SWIM_TIMER_SYNC,          /* anti-entropy with a random live member */
+    SWIM_TIMER_RECONNECT,     /* anti-entropy with a random failed member */
+    SWIM_TIMER_REAP,          /* forget old tombstones */
+    SWIM_TIMER_LEAVE,         /* leave has had time to spread: go idle */
+    SWIM_TIMER_SUSPECT_CHECK, /* mid-suspicion: ask the suspect for its record */
 };
 
 /* A timer is a plain value: the runtime stores a copy and hands it back. */

@@ -1,0 +1,586 @@
+/*
+ * proto_test.c - the SWIM protocol, end to end, in the simulated world.
+ *
+ * Every test builds a world from a seed, drives real struct swim instances
+ * on virtual time and asserts both sides of each timing window.  Tests loop
+ * over several seeds; SIM_ASSERT prints the seed of a failing run, and
+ * SIM_SEED=<seed> replays it (the loop then runs that seed only).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "swim.h"
+
+/* Seeds per test: enough to catch an unlucky interleaving, small enough to
+ * keep the suite within seconds. */
+#define SEEDS 4
+
+static uint64_t seed_at(int i)
+{
+    uint64_t env = sim_seed_from_env(0);
+    return env != 0 ? env : 1000003ull * (uint64_t)(i + 1);
+}
+
+static int seed_count(void)
+{
+    return sim_seed_from_env(0) != 0 ? 1 : SEEDS;
+}
+
+static struct swim_config profile(const char *name)
+{
+    struct swim_config c;
+    ck_assert_int_eq(swim_config_profile(&c, name), 0);
+    return c;
+}
+
+/* SIM_TRACE=1 prints every notification: the first tool when a seed fails. */
+static void trace(void *ctx, struct sim *w, int node, const struct swim_notification *n,
+                  uint64_t now)
+{
+    (void)ctx;
+    const char *about = n->type == SWIM_EV_USER ? n->user.origin : n->member.name;
+    fprintf(stderr, "%8llu %s: %s %s gen=%llu inc=%u\n", (unsigned long long)now, sim_name(w, node),
+            swim_event_name(n->type), about ? about : "", (unsigned long long)n->member.generation,
+            n->member.incarnation);
+}
+
+/* A world of n nodes named n0..n<n-1>, every one announced to node 0. */
+static struct sim *world(uint64_t seed, int n, const struct swim_config *cfg)
+{
+    struct sim *w = sim_new(seed);
+    ck_assert_ptr_nonnull(w);
+    if (getenv("SIM_TRACE") != NULL)
+        sim_set_observer(w, trace, NULL);
+    ck_assert_int_eq(sim_add_nodes(w, n, "n", cfg), 0);
+    ck_assert_int_eq(sim_announce_all(w, 0), 0);
+    return w;
+}
+
+static int pred_all_alive(struct sim *w, void *ctx)
+{
+    (void)ctx;
+    return sim_all_see_all(w, SWIM_ALIVE);
+}
+
+struct subject {
+    int node;
+    enum swim_status status;
+};
+
+static int pred_all_see(struct sim *w, void *ctx)
+{
+    const struct subject *s = ctx;
+    return sim_all_see(w, s->status, s->node);
+}
+
+static int pred_all_see_current_alive(struct sim *w, void *ctx)
+{
+    const struct subject *s = ctx;
+    return sim_all_see_current(w, SWIM_ALIVE, s->node);
+}
+
+static uint64_t converge(struct sim *w, uint64_t within_ms)
+{
+    uint64_t t0 = sim_now(w);
+    uint64_t t = sim_run_until_pred(w, pred_all_alive, NULL, t0 + within_ms);
+    SIM_ASSERT(w, t != UINT64_MAX, "cluster of %d did not converge within %llu ms",
+               sim_node_count(w), (unsigned long long)within_ms);
+    return t - t0;
+}
+
+/* Suspicion timeout of the core: mult * max(1, log10 N) * interval. */
+static uint64_t suspicion_ms(const struct swim_config *c, int n)
+{
+    double f = log10((double)n);
+    return (uint64_t)(c->suspicion_mult * (f < 1.0 ? 1.0 : f) * c->probe_interval_ms);
+}
+
+/*
+ * Join bound.  A joiner knows the seed's members one round trip after it
+ * announces (the FEED).  Everyone else learns of the joiner by infection:
+ * the seed gossips every gossip_interval to gossip_nodes members and every
+ * informed member does the same, so the informed set grows by a factor of
+ * about (1 + gossip_nodes) per gossip round and reaches N members after
+ * log_{1+g}(N) rounds; probes piggyback the same records.  With every node
+ * joining at once through the same seed, up to N records compete for space
+ * in a datagram (about 50 fit in 1400 bytes), which costs one extra round
+ * per 50 members.  We allow four times the infection estimate plus those
+ * extra rounds, plus two probe periods of slack for records that landed in
+ * a FEED sent before they existed: comfortably above what the runs measure
+ * (printed), still far below the 30 s anti-entropy interval that would
+ * otherwise hide a broken gossip path.
+ */
+static uint64_t join_bound_ms(const struct swim_config *c, int n)
+{
+    double rounds = ceil(log((double)n) / log(1.0 + c->gossip_nodes));
+    double extra = ceil(n / 50.0);
+    return (uint64_t)((4 * rounds + extra) * c->gossip_interval_ms) + 2 * c->probe_interval_ms;
+}
+
+static void join_n(int n)
+{
+    struct swim_config c = profile("lan");
+    uint64_t bound = join_bound_ms(&c, n), worst = 0;
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        uint64_t took = converge(w, bound);
+        worst = took > worst ? took : worst;
+        for (int k = 0; k < n; k++) {
+            SIM_ASSERT(w, sim_notified(w, k, SWIM_EV_SELF_ACTIVE) == 1,
+                       "node %d reported active %llu times", k,
+                       (unsigned long long)sim_notified(w, k, SWIM_EV_SELF_ACTIVE));
+            SIM_ASSERT(w, swim_member_count(sim_swim(w, k)) == (size_t)n - 1,
+                       "node %d knows %zu members", k, swim_member_count(sim_swim(w, k)));
+        }
+        sim_delete(w);
+    }
+    printf("join: %d nodes all alive everywhere in at most %llu ms (bound %llu ms)\n", n,
+           (unsigned long long)worst, (unsigned long long)bound);
+}
+
+START_TEST(swim_test_join_2)
+{
+    join_n(2);
+}
+END_TEST
+
+START_TEST(swim_test_join_10)
+{
+    join_n(10);
+}
+END_TEST
+
+START_TEST(swim_test_join_100)
+{
+    join_n(100);
+}
+END_TEST
+
+/*
+ * Failure detection window for a node that stops answering at t0.
+ * Lower bound: a member is marked failed only after a probe of it went
+ * unanswered for at least the probe timeout and then a whole suspicion
+ * timeout passed, so no node may report FAILED before
+ *     t0 + probe_timeout + suspicion_ms(N).
+ * Upper bound: every member probes the dead node within two rounds of its
+ * shuffled list (2(N-1) periods, the worst case of a reshuffle putting it
+ * first then last); the first prober suspects it at the end of that
+ * period, the others hear the suspicion by gossip or reach their own, and
+ * all time out one suspicion timeout later; we allow two more periods for
+ * the FAILED record to spread.
+ */
+START_TEST(swim_test_failure_detected_within_window)
+{
+    const int n = 10;
+    struct swim_config c = profile("lan");
+    uint64_t susp = suspicion_ms(&c, n);
+    uint64_t lower = c.probe_timeout_ms + susp;
+    uint64_t upper = 2 * (n - 1) * (uint64_t)c.probe_interval_ms + c.probe_interval_ms + susp +
+                     2 * (uint64_t)c.probe_interval_ms;
+    uint64_t worst = 0;
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        int dead = 1 + (int)(sim_rand(w) % (n - 1));
+        uint64_t t0 = sim_now(w);
+        ck_assert_int_eq(sim_block(w, dead), 0);
+        struct subject sub = {dead, SWIM_FAILED};
+        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, t0 + upper);
+        SIM_ASSERT(w, t != UINT64_MAX, "not every node marked n%d failed by t0+%llu ms", dead,
+                   (unsigned long long)upper);
+        uint64_t first = sim_first_notified(w, -1, SWIM_EV_MEMBER_FAILED, dead);
+        SIM_ASSERT(w, first >= t0 + lower, "n%d marked failed %llu ms after t0, before %llu ms",
+                   dead, (unsigned long long)(first - t0), (unsigned long long)lower);
+        worst = t - t0 > worst ? t - t0 : worst;
+        /* Nobody else was ever marked failed (by the live nodes: the dead
+         * one, cut off, rightly suspects everyone). */
+        for (int o = 0; o < n; o++)
+            for (int k = 0; k < n && o != dead; k++)
+                SIM_ASSERT(w, sim_notified_about(w, o, SWIM_EV_MEMBER_FAILED, k) == (k == dead),
+                           "n%d marked n%d failed %llu times", o, k,
+                           (unsigned long long)sim_notified_about(w, o, SWIM_EV_MEMBER_FAILED, k));
+        sim_delete(w);
+    }
+    printf("failure detection: all %d nodes marked the dead one failed within %llu ms "
+           "(window %llu..%llu ms)\n",
+           n - 1, (unsigned long long)worst, (unsigned long long)lower, (unsigned long long)upper);
+}
+END_TEST
+
+/* A node whose outgoing links are cut for less than the suspicion timeout
+ * gets suspected, refutes by bumping its incarnation, and is never failed. */
+START_TEST(swim_test_refutation_after_one_way_cut)
+{
+    const int n = 3;
+    struct swim_config c = profile("lan");
+    int suspected_runs = 0;
+    for (int i = 0; i < seed_count() * 3; i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        const int x = 2;
+        uint32_t inc0 = 0;
+        struct swim_member_info self;
+        swim_self(sim_swim(w, x), &self);
+        inc0 = self.incarnation;
+        uint64_t cut_ms = suspicion_ms(&c, n) - c.probe_interval_ms;
+        ck_assert_int_eq(sim_cut(w, x, -1), 0);
+        sim_run_for(w, cut_ms);
+        ck_assert_int_eq(sim_uncut(w, x, -1), 0);
+        struct subject sub = {x, SWIM_ALIVE};
+        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, sim_now(w) + 5000);
+        SIM_ASSERT(w, t != UINT64_MAX, "n%d not alive everywhere after the cut healed", x);
+        sim_run_for(w, 10000);
+        SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_FAILED, x) == 0,
+                   "n%d was marked failed", x);
+        if (sim_notified_about(w, -1, SWIM_EV_MEMBER_SUSPECT, x) > 0) {
+            suspected_runs++;
+            swim_self(sim_swim(w, x), &self);
+            SIM_ASSERT(w, self.incarnation > inc0, "n%d refuted without a new incarnation", x);
+            SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_ALIVE, x) > 0,
+                       "suspicion of n%d was never lifted", x);
+        }
+        SIM_ASSERT(w, sim_all_see(w, SWIM_ALIVE, x), "n%d not alive at the end", x);
+        sim_delete(w);
+    }
+    /* The cut lasts several periods, so the other two probe x and suspect
+     * it in (nearly) every run; otherwise this test would prove nothing. */
+    ck_assert_int_ge(suspected_runs, seed_count() * 3 - 1);
+}
+END_TEST
+
+START_TEST(swim_test_graceful_leave_is_left_not_failed)
+{
+    const int n = 5;
+    struct swim_config c = profile("lan");
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        const int x = 3;
+        uint64_t t0 = sim_now(w);
+        ck_assert_int_eq(sim_leave(w, x), 0);
+        /* The leaver lingers, then goes idle; then it is gone for good. */
+        sim_run_for(w, c.leave_linger_ms);
+        SIM_ASSERT(w, sim_notified(w, x, SWIM_EV_SELF_IDLE) >= 1, "leaver never went idle");
+        ck_assert_int_eq(sim_kill(w, x), 0);
+        struct subject sub = {x, SWIM_LEFT};
+        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, t0 + 2 * c.probe_interval_ms);
+        SIM_ASSERT(w, t != UINT64_MAX, "n%d not seen as left within two periods", x);
+        sim_run_for(w, 30000);
+        SIM_ASSERT(w, sim_all_see(w, SWIM_LEFT, x), "n%d no longer seen as left", x);
+        SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_FAILED, x) == 0,
+                   "n%d was reported failed after leaving", x);
+        SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_LEFT, x) == (uint64_t)n - 1,
+                   "left reported %llu times",
+                   (unsigned long long)sim_notified_about(w, -1, SWIM_EV_MEMBER_LEFT, x));
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/*
+ * Partition and heal.  Each half marks the other failed (within the failure
+ * bound).  After the heal, every node contacts a random FAILED member each
+ * reconnect interval; one such exchange tells each side that it was declared
+ * failed, its members renew, and the new generations spread by gossip.  The
+ * bound: one reconnect interval, plus the suspicion timeout for records
+ * merged as suspect, plus a few periods of dissemination.
+ */
+START_TEST(swim_test_partition_heals)
+{
+    const int n = 20;
+    struct swim_config c = profile("lan");
+    uint64_t fail_bound = 2 * (n / 2) * (uint64_t)c.probe_interval_ms + suspicion_ms(&c, n) +
+                          4 * (uint64_t)c.probe_interval_ms;
+    uint64_t heal_bound =
+        c.reconnect_interval_ms + suspicion_ms(&c, n) + 6 * (uint64_t)c.probe_interval_ms;
+    uint64_t worst = 0;
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        ck_assert_int_eq(sim_split(w, n / 2), 0);
+        int a[n / 2], b[n / 2];
+        for (int k = 0; k < n / 2; k++) {
+            a[k] = k;
+            b[k] = n / 2 + k;
+        }
+        sim_run_for(w, fail_bound);
+        SIM_ASSERT(w, sim_sees(w, a, n / 2, b, n / 2, SWIM_FAILED), "half A does not see B failed");
+        SIM_ASSERT(w, sim_sees(w, b, n / 2, a, n / 2, SWIM_FAILED), "half B does not see A failed");
+        SIM_ASSERT(w, sim_sees(w, a, n / 2, a, n / 2, SWIM_ALIVE), "half A lost its own members");
+        sim_heal(w);
+        uint64_t t0 = sim_now(w);
+        uint64_t t = sim_run_until_pred(w, pred_all_alive, NULL, t0 + heal_bound);
+        SIM_ASSERT(w, t != UINT64_MAX, "not all alive within %llu ms of the heal",
+                   (unsigned long long)heal_bound);
+        worst = t - t0 > worst ? t - t0 : worst;
+        for (int k = 0; k < n; k++)
+            SIM_ASSERT(w, swim_member_count(sim_swim(w, k)) == (size_t)n - 1,
+                       "n%d knows %zu members (duplicates?)", k, swim_member_count(sim_swim(w, k)));
+        sim_delete(w);
+    }
+    printf("partition: 20 nodes whole again %llu ms after the heal (bound %llu ms)\n",
+           (unsigned long long)worst, (unsigned long long)heal_bound);
+}
+END_TEST
+
+/* 50 nodes, 300 periods, 10% loss on every link: nobody is marked failed. */
+START_TEST(swim_test_packet_loss_no_false_failure)
+{
+    const int n = 50;
+    struct swim_config c = profile("lan");
+    for (int i = 0; i < 2 && i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 15000);
+        ck_assert_int_eq(sim_set_loss_default(w, 10), 0);
+        sim_run_for(w, 300 * (uint64_t)c.probe_interval_ms);
+        uint64_t suspicions = sim_notified_total(w, SWIM_EV_MEMBER_SUSPECT);
+        uint64_t failed = sim_notified_total(w, SWIM_EV_MEMBER_FAILED);
+        printf("packet loss: seed %llu: %llu suspicion notifications, %llu failures over 300 "
+               "periods\n",
+               (unsigned long long)sim_seed(w), (unsigned long long)suspicions,
+               (unsigned long long)failed);
+        SIM_ASSERT(w, failed == 0, "%llu false failures", (unsigned long long)failed);
+        /* A suspicion may be in flight at the last instant; a failure not. */
+        for (int o = 0; o < n; o++)
+            for (int k = 0; k < n; k++) {
+                int st = sim_status(w, o, k);
+                SIM_ASSERT(w, st == SWIM_ALIVE || st == SWIM_SUSPECT, "n%d sees n%d as %d", o, k,
+                           st);
+            }
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/* A node restarted under the same name comes back with a new generation:
+ * alive everywhere, no duplicate, and no one keeps the old record. */
+START_TEST(swim_test_renewal_after_restart)
+{
+    const int n = 8;
+    struct swim_config c = profile("lan");
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        const int x = 5;
+        uint64_t old_gen = sim_generation(w, x);
+        /* Crash, stay down until declared failed, then restart. */
+        ck_assert_int_eq(sim_kill(w, x), 0);
+        sim_run_for(w, 25000);
+        SIM_ASSERT(w, sim_all_see(w, SWIM_FAILED, x), "crashed n%d not failed", x);
+        ck_assert_int_eq(sim_restart(w, x, 0), 0);
+        SIM_ASSERT(w, sim_generation(w, x) > old_gen, "restart kept generation");
+        struct subject sub = {x, SWIM_ALIVE};
+        uint64_t t = sim_run_until_pred(w, pred_all_see_current_alive, &sub, sim_now(w) + 5000);
+        SIM_ASSERT(w, t != UINT64_MAX, "restarted n%d not alive everywhere", x);
+        /* And a quick restart, before anyone noticed the crash. */
+        ck_assert_int_eq(sim_restart(w, x, 1), 0);
+        t = sim_run_until_pred(w, pred_all_see_current_alive, &sub, sim_now(w) + 5000);
+        SIM_ASSERT(w, t != UINT64_MAX, "quickly restarted n%d not current everywhere", x);
+        sim_run_for(w, 20000);
+        SIM_ASSERT(w, sim_all_see_current(w, SWIM_ALIVE, x), "n%d regressed", x);
+        for (int k = 0; k < n; k++)
+            SIM_ASSERT(w, swim_member_count(sim_swim(w, k)) == (size_t)n - 1,
+                       "n%d knows %zu members", k, swim_member_count(sim_swim(w, k)));
+        SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_ALIVE, x) >= (uint64_t)n - 1,
+                   "alive-again not reported by everyone");
+        sim_delete(w);
+    }
+}
+END_TEST
+
+struct dissem {
+    int n;
+    uint64_t last;
+};
+
+static int pred_all_got_user(struct sim *w, void *ctx)
+{
+    struct dissem *d = ctx;
+    for (int k = 0; k < d->n; k++)
+        if (sim_notified(w, k, SWIM_EV_USER) == 0)
+            return 0;
+    return 1;
+}
+
+/*
+ * Dissemination: one broadcast reaches all 100 nodes within c*ln(N)
+ * periods.  Infection-style gossip reaches everyone in O(log N) gossip
+ * rounds; with a gossip round of 1/5 period and fan-out 3 the expected
+ * spread is well under one period, so c = 1 (4.6 periods at N = 100) leaves
+ * room for unlucky seeds while still failing if gossip stalled and only
+ * probes carried the update.
+ */
+START_TEST(swim_test_dissemination_log_n)
+{
+    const int n = 100;
+    struct swim_config c = profile("lan");
+    uint64_t bound = (uint64_t)(1.0 * log((double)n) * c.probe_interval_ms);
+    uint64_t worst = 0;
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 20000);
+        sim_run_for(w, 5000); /* let join traffic settle */
+        const uint8_t payload[] = "deploy v42";
+        uint64_t t0 = sim_now(w);
+        ck_assert_int_eq(swim_broadcast(sim_swim(w, 7), payload, sizeof(payload), t0), 0);
+        struct dissem d = {n, 0};
+        uint64_t t = sim_run_until_pred(w, pred_all_got_user, &d, t0 + bound);
+        SIM_ASSERT(w, t != UINT64_MAX, "broadcast missed some nodes after %llu ms",
+                   (unsigned long long)bound);
+        worst = t - t0 > worst ? t - t0 : worst;
+        sim_run_for(w, 20000);
+        for (int k = 0; k < n; k++)
+            SIM_ASSERT(w, sim_notified(w, k, SWIM_EV_USER) == 1, "n%d got it %llu times", k,
+                       (unsigned long long)sim_notified(w, k, SWIM_EV_USER));
+        sim_delete(w);
+    }
+    printf("dissemination: 100 nodes reached in at most %llu ms (bound %llu ms)\n",
+           (unsigned long long)worst, (unsigned long long)bound);
+}
+END_TEST
+
+/* Tag changes spread as UPDATED; a node that missed them while cut off gets
+ * them from anti-entropy within one sync interval. */
+START_TEST(swim_test_anti_entropy_repairs_missed_update)
+{
+    const int n = 10;
+    struct swim_config c = profile("lan");
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), n, &c);
+        converge(w, 10000);
+        const int x = 9, src = 4;
+        int others[n - 1];
+        for (int k = 0; k < n - 1; k++)
+            others[k] = k;
+        /* x hears nothing for 1.5 s, less than any suspicion timeout. */
+        for (int k = 0; k < n - 1; k++)
+            sim_cut(w, k, x);
+        const uint8_t meta[] = {4, 'r', 'o', 'l', 'e', 2, 'd', 'b'};
+        ck_assert_int_eq(swim_set_meta(sim_swim(w, src), meta, sizeof(meta), sim_now(w)), 0);
+        sim_run_for(w, 1500);
+        sim_heal(w);
+        struct swim_member_info mi;
+        ck_assert_int_eq(sim_member(w, x, src, &mi), 0);
+        SIM_ASSERT(w, mi.meta_len == 0, "x got the update despite the cut");
+        uint64_t t0 = sim_now(w);
+        uint64_t deadline = t0 + c.sync_interval_ms + 2000;
+        int got = 0;
+        while (sim_now(w) < deadline && !got) {
+            sim_run_for(w, 100);
+            got = sim_member(w, x, src, &mi) == 0 && mi.meta_len == sizeof(meta) &&
+                  memcmp(mi.meta, meta, sizeof(meta)) == 0;
+        }
+        SIM_ASSERT(w, got, "x never got the missed update");
+        SIM_ASSERT(w, sim_notified_about(w, x, SWIM_EV_MEMBER_UPDATED, src) == 1,
+                   "x reported the update %llu times",
+                   (unsigned long long)sim_notified_about(w, x, SWIM_EV_MEMBER_UPDATED, src));
+        SIM_ASSERT(w, sim_sees(w, others, n - 1, &x, 1, SWIM_ALIVE), "x lost");
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/* Tombstones are reaped after reap_ms with a REAPED notification. */
+START_TEST(swim_test_tombstones_reaped)
+{
+    const int n = 4;
+    struct swim_config c = profile("lan");
+    c.reap_ms = 20000;
+    struct sim *w = world(seed_at(0), n, &c);
+    converge(w, 10000);
+    ck_assert_int_eq(sim_leave(w, 2), 0);
+    sim_run_for(w, c.leave_linger_ms);
+    ck_assert_int_eq(sim_kill(w, 2), 0);
+    sim_run_for(w, 2000);
+    SIM_ASSERT(w, sim_all_see(w, SWIM_LEFT, 2), "leaver not left");
+    uint64_t left_at = sim_now(w);
+    sim_run_for(w, c.reap_ms / 2);
+    SIM_ASSERT(w, sim_notified_total(w, SWIM_EV_MEMBER_REAPED) == 0, "reaped too early");
+    sim_run_until(w, left_at + c.reap_ms + c.reap_ms / 4 + 1000);
+    SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_REAPED, 2) == (uint64_t)n - 1,
+               "reaped %llu times",
+               (unsigned long long)sim_notified_about(w, -1, SWIM_EV_MEMBER_REAPED, 2));
+    for (int k = 0; k < n; k++)
+        if (k != 2)
+            SIM_ASSERT(w, sim_status(w, k, 2) == -1, "n%d still remembers the leaver", k);
+    sim_delete(w);
+}
+END_TEST
+
+/* A garbage datagram is counted and changes nothing. */
+START_TEST(swim_test_malformed_packet_dropped_and_counted)
+{
+    struct swim_config c = profile("lan");
+    struct sim *w = world(seed_at(0), 3, &c);
+    converge(w, 10000);
+    const uint8_t junk[] = {WIRE_MAGIC, WIRE_VERSION, WIRE_GOSSIP, 0, 200, 'x'};
+    struct swim_stats before, after;
+    swim_get_stats(sim_swim(w, 1), &before);
+    ck_assert_int_eq(sim_inject(w, 0, 1, junk, sizeof(junk)), 0);
+    sim_run_for(w, 10);
+    swim_get_stats(sim_swim(w, 1), &after);
+    ck_assert_uint_eq(after.malformed, before.malformed + 1);
+    SIM_ASSERT(w, sim_all_see_all(w, SWIM_ALIVE), "garbage changed the table");
+    sim_delete(w);
+}
+END_TEST
+
+START_TEST(swim_test_config_profiles_and_checks)
+{
+    struct swim_config c;
+    ck_assert_int_eq(swim_config_profile(&c, "wan"), 0);
+    ck_assert_uint_eq(c.probe_interval_ms, 5000);
+    ck_assert_uint_eq(c.probe_timeout_ms, 3000);
+    ck_assert_uint_eq(c.suspicion_mult, 6);
+    ck_assert_uint_eq(c.gossip_nodes, 4);
+    ck_assert_int_eq(swim_config_check(&c), 0);
+    ck_assert_int_eq(swim_config_profile(&c, "local"), 0);
+    ck_assert_uint_eq(c.probe_timeout_ms, 200);
+    ck_assert_uint_eq(c.indirect_checks, 1);
+    ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
+    ck_assert_uint_eq(c.retransmit_mult, 4);
+    ck_assert_int_eq(swim_config_profile(&c, "moon"), ERR_INVAL);
+    ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
+    c.probe_timeout_ms = c.probe_interval_ms;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+    ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
+    c.max_packet = WIRE_PACKET_MIN - 1;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+}
+END_TEST
+
+static Suite *proto_suite(void)
+{
+    Suite *s = suite_create("swim_proto");
+    TCase *tc = tcase_create("proto");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, swim_test_config_profiles_and_checks);
+    tcase_add_test(tc, swim_test_join_2);
+    tcase_add_test(tc, swim_test_join_10);
+    tcase_add_test(tc, swim_test_join_100);
+    tcase_add_test(tc, swim_test_failure_detected_within_window);
+    tcase_add_test(tc, swim_test_refutation_after_one_way_cut);
+    tcase_add_test(tc, swim_test_graceful_leave_is_left_not_failed);
+    tcase_add_test(tc, swim_test_partition_heals);
+    tcase_add_test(tc, swim_test_packet_loss_no_false_failure);
+    tcase_add_test(tc, swim_test_renewal_after_restart);
+    tcase_add_test(tc, swim_test_dissemination_log_n);
+    tcase_add_test(tc, swim_test_anti_entropy_repairs_missed_update);
+    tcase_add_test(tc, swim_test_tombstones_reaped);
+    tcase_add_test(tc, swim_test_malformed_packet_dropped_and_counted);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(proto_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
