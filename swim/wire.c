@@ -51,7 +51,7 @@ static int rd_u32(struct rd *r, uint32_t *v)
 
 static int rd_u64(struct rd *r, uint64_t *v)
 {
-    uint32_t hi, lo;
+    uint32_t hi = 0, lo = 0;
     if (rd_need(r, 8) != 0)
         return ERR_TRUNC;
     rd_u32(r, &hi);
