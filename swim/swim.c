@@ -1508,7 +1508,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     }
     if ((rc = wire_decode_header(&h, &p, end)) != 0)
         goto bad;
-    if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY)) {
+    if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY)) { /* RELAY: PING/ACK only */
         if ((rc = wire_decode_peer(&peer, h.type, &p, end)) != 0)
             goto bad;
     }

@@ -167,6 +167,12 @@ static void wr_addr(struct wr *w, const struct wire_addr *a)
     wr_bytes(w, a->bytes, a->len);
 }
 
+/* Only PING and ACK carry a relay body. */
+static int relay_ok(uint8_t type, uint8_t flags)
+{
+    return !(flags & WIRE_F_RELAY) || type == WIRE_PING || type == WIRE_ACK;
+}
+
 int wire_decode_header(struct wire_header *out, const uint8_t **pos, const uint8_t *end)
 {
     struct rd r = {*pos, end};
@@ -183,7 +189,7 @@ int wire_decode_header(struct wire_header *out, const uint8_t **pos, const uint8
         return ERR_VERSION;
     if ((rc = rd_u8(&r, &h.type)) != 0 || (rc = rd_u8(&r, &h.flags)) != 0)
         return rc;
-    if (h.type == 0 || h.type > WIRE_TYPE_LAST)
+    if (h.type == 0 || h.type > WIRE_TYPE_LAST || !relay_ok(h.type, h.flags))
         return ERR_MALFORMED;
     if ((rc = rd_name(&r, &h.src, 0)) != 0 || (rc = rd_addr(&r, &h.src_addr)) != 0 ||
         (rc = rd_u64(&r, &h.src_gen)) != 0 || (rc = rd_u32(&r, &h.src_inc)) != 0)
@@ -206,8 +212,8 @@ int wire_encode_header(uint8_t **pos, uint8_t *end, const struct wire_header *in
     size_t need = 4 + 1 + in->src.len + 1 + in->src_addr.len + 8 + 4 + 4;
 
     if (in->type == 0 || in->type > WIRE_TYPE_LAST || (in->flags & ~WIRE_F_ALL) != 0 ||
-        !name_ok(&in->src, 0) || in->src_addr.len > WIRE_ADDR_MAX ||
-        (has_dst && !name_ok(&in->dst, 0)))
+        !relay_ok(in->type, in->flags) || !name_ok(&in->src, 0) ||
+        in->src_addr.len > WIRE_ADDR_MAX || (has_dst && !name_ok(&in->dst, 0)))
         return ERR_INVAL;
     if (has_dst)
         need += 1 + in->dst.len + 8;
@@ -287,7 +293,7 @@ int wire_encode_item(uint8_t **pos, uint8_t *end, uint8_t kind, const uint8_t *d
 {
     struct wr w = {*pos, end};
 
-    if (len > UINT16_MAX)
+    if (len > UINT16_MAX || (len > 0 && data == NULL))
         return ERR_INVAL;
     if (wr_need(&w, WIRE_ITEM_OVERHEAD + len) != 0)
         return ERR_NOSPACE;

@@ -32,6 +32,10 @@
  *   |           | plen (u16) | payload |                   |
  *   +----------------------------------------------------+
  *
+ * The RELAY flag is valid on PING and ACK only (anything else is malformed);
+ * unknown flag bits are ignored by the decoder, so a later version may add
+ * optional ones, and refused by the encoder.
+ *
  * Every decoder has the shape wire_decode_x(out, &pos, end): it checks bounds
  * before each read, decodes into a plain value struct whose pointers point
  * into the input buffer (valid while the buffer is), advances *pos only on
