@@ -97,11 +97,17 @@
 #define SWIM_RELAY_MAX 64
 /* Queued updates; beyond this the most-sent one is dropped first. */
 #define SWIM_QUEUE_MAX 8192
+/* Ceiling on sends per update (retransmit_mult * ceil(log10(N + 1)) stays
+ * far below it: 10 * 7 for a million members); one queue bucket per count. */
+#define SWIM_TX_MAX 96
+/* Queued items tried in vain for one datagram before giving up on filling
+ * it: bounds the per-packet work when the queue is long and the room short. */
+#define SWIM_PIGGYBACK_MISSES 16
 /* Broadcast ids remembered for exactly-once delivery. */
 #define SWIM_SEEN_MAX 4096
 /* Distinct suspicion confirmations remembered per suspect (Lifeguard k is
  * suspicion_mult - 2, at most 4 with the shipped profiles). */
-#define SWIM_CONFIRM_MAX 6
+#define SWIM_CONFIRM_MAX 4
 /* FAILED notices sent to subjects per received SYNC/FEED datagram, so a
  * single datagram cannot make us send a burst. */
 #define SWIM_NOTICES_PER_PACKET 8
@@ -139,6 +145,7 @@ struct member {
     uint64_t suspect_deadline;
     uint64_t notice_at;
     uint8_t *meta;
+    struct bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
     uint32_t suspect_epoch;
     uint32_t all_idx;
@@ -152,14 +159,15 @@ struct member {
     char name[SWIM_NAME_MAX + 1];
 };
 
+/* A queued update: an encoded item body, in the bucket of its send count. */
 struct bcast {
-    uint64_t key; /* member uid (self is 0), or USER_KEY_BIT | counter */
-    uint8_t *data;
+    struct bcast *next, *prev;
+    struct bcast **owner; /* the member's (or self's) pointer to it; NULL for user items */
     uint32_t tx;
     uint16_t len;
     uint8_t kind;
+    uint8_t data[];
 };
-#define USER_KEY_BIT (1ull << 63)
 
 struct relay {
     bool used;
@@ -210,8 +218,9 @@ struct swim {
     struct relay relays[SWIM_RELAY_MAX];
 
     /* dissemination */
-    struct bcast *q;
-    size_t qn, qcap;
+    struct bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
+    size_t qn;
+    struct bcast *self_queued;
     uint32_t user_counter;
     uint64_t seen[SWIM_SEEN_MAX];
     size_t seen_next;
@@ -306,7 +315,7 @@ static uint32_t retransmit_limit(const struct swim *s)
 {
     double n = (double)cluster_n(s) + 1.0;
     uint32_t l = s->cfg.retransmit_mult * (uint32_t)ceil(log10(n));
-    return l > 0 ? l : 1;
+    return l < 1 ? 1 : l >= SWIM_TX_MAX ? SWIM_TX_MAX - 1 : l;
 }
 
 static uint64_t suspicion_min_ms(const struct swim *s)
@@ -501,8 +510,12 @@ static struct member *member_insert(struct swim *s, const struct wire_member *r,
     return m;
 }
 
+static void queue_free(struct swim *s, struct bcast *b);
+
 static void member_remove(struct swim *s, struct member *m)
 {
+    if (m->queued != NULL)
+        queue_free(s, m->queued);
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
     size_t i = slot_find(s, m->name, m->name_len);
@@ -561,71 +574,79 @@ static void member_set_status(struct swim *s, struct member *m, uint8_t status, 
 
 /* ----------------------------------------------------------- the queue */
 
-static void queue_sort(struct swim *s)
+static void bucket_push(struct swim *s, struct bcast *b)
 {
-    /* Insertion sort by tx: the queue is nearly sorted after each send. */
-    for (size_t i = 1; i < s->qn; i++) {
-        struct bcast b = s->q[i];
-        size_t j = i;
-        while (j > 0 && s->q[j - 1].tx > b.tx) {
-            s->q[j] = s->q[j - 1];
-            j--;
-        }
-        s->q[j] = b;
-    }
+    struct bcast **head = &s->bucket[b->tx];
+    b->prev = NULL;
+    b->next = *head;
+    if (*head != NULL)
+        (*head)->prev = b;
+    *head = b;
 }
 
-static void queue_drop(struct swim *s, size_t i)
+static void bucket_unlink(struct swim *s, struct bcast *b)
 {
-    free(s->q[i].data);
-    memmove(&s->q[i], &s->q[i + 1], (s->qn - i - 1) * sizeof(*s->q));
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        s->bucket[b->tx] = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+}
+
+static void queue_free(struct swim *s, struct bcast *b)
+{
+    bucket_unlink(s, b);
+    if (b->owner != NULL)
+        *b->owner = NULL;
+    free(b);
     s->qn--;
 }
 
-/* Queue an encoded item body; replaces a queued item with the same key. */
-static int queue_put(struct swim *s, uint8_t kind, uint64_t key, const uint8_t *body, size_t len)
+/* Drop the most-sent item (the oldest of the fullest bucket). */
+static void queue_drop_most_sent(struct swim *s)
 {
-    uint8_t *data = malloc(len);
-    if (data == NULL)
+    for (size_t t = SWIM_TX_MAX; t-- > 0;) {
+        struct bcast *b = s->bucket[t];
+        if (b == NULL)
+            continue;
+        while (b->next != NULL) /* bounded by the queue length */
+            b = b->next;
+        queue_free(s, b);
+        return;
+    }
+}
+
+/* Queue an encoded item body as never sent.  owner (NULL for user items)
+ * points at the slot naming the owner's queued record, which a newer record
+ * replaces.  All memory is taken before anything changes. */
+static int queue_put(struct swim *s, uint8_t kind, struct bcast **owner, const uint8_t *body,
+                     size_t len)
+{
+    struct bcast *b = malloc(sizeof(*b) + len);
+    if (b == NULL)
         return ERR_NOMEM;
-    memcpy(data, body, len);
-    for (size_t i = 0; i < s->qn; i++) {
-        if (s->q[i].key == key) {
-            queue_drop(s, i);
-            break;
-        }
-    }
-    if (s->qn == SWIM_QUEUE_MAX)
-        queue_drop(s, s->qn - 1); /* most sent */
-    if (s->qn == s->qcap) {
-        size_t ncap = s->qcap ? s->qcap * 2 : 32;
-        struct bcast *n = realloc(s->q, ncap * sizeof(*n));
-        if (n == NULL) {
-            free(data);
-            return ERR_NOMEM;
-        }
-        s->q = n;
-        s->qcap = ncap;
-    }
-    memmove(&s->q[1], &s->q[0], s->qn * sizeof(*s->q));
-    s->q[0] = (struct bcast){.key = key, .data = data, .tx = 0, .len = (uint16_t)len, .kind = kind};
+    memcpy(b->data, body, len);
+    b->len = (uint16_t)len;
+    b->kind = kind;
+    b->tx = 0;
+    b->owner = owner;
+    if (owner != NULL && *owner != NULL)
+        queue_free(s, *owner);
+    if (s->qn >= SWIM_QUEUE_MAX)
+        queue_drop_most_sent(s);
+    if (owner != NULL)
+        *owner = b;
+    bucket_push(s, b);
     s->qn++;
     return 0;
 }
 
-static bool queued(const struct swim *s, uint64_t key)
-{
-    for (size_t i = 0; i < s->qn; i++)
-        if (s->q[i].key == key)
-            return true;
-    return false;
-}
-
-static void queue_member_record(struct swim *s, const struct wire_member *r, uint64_t key)
+static void queue_member_record(struct swim *s, const struct wire_member *r, struct bcast **owner)
 {
     uint8_t *p = s->body;
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) == 0)
-        (void)queue_put(s, WIRE_ITEM_MEMBER, key, s->body, (size_t)(p - s->body));
+        (void)queue_put(s, WIRE_ITEM_MEMBER, owner, s->body, (size_t)(p - s->body));
 }
 
 static void member_to_wire(const struct member *m, struct wire_member *out)
@@ -654,20 +675,20 @@ static void self_to_wire(const struct swim *s, struct wire_member *out)
     out->meta_len = s->meta_len;
 }
 
-static void queue_member(struct swim *s, const struct member *m, const struct wire_name *by)
+static void queue_member(struct swim *s, struct member *m, const struct wire_name *by)
 {
     struct wire_member r;
     member_to_wire(m, &r);
     if (by != NULL)
         r.by = *by;
-    queue_member_record(s, &r, m->uid);
+    queue_member_record(s, &r, &m->queued);
 }
 
 static void queue_self(struct swim *s)
 {
     struct wire_member r;
     self_to_wire(s, &r);
-    queue_member_record(s, &r, 0);
+    queue_member_record(s, &r, &s->self_queued);
 }
 
 /* ------------------------------------------------------------- sending */
@@ -702,26 +723,43 @@ static void pkt_begin(struct swim *s, struct pkt *k, uint8_t type, uint8_t flags
     (void)wire_encode_header(&k->p, k->end, &h);
 }
 
-/* Fill the rest of the datagram with queued items, least-sent first. */
+/* Fill the rest of the datagram with queued items, least-sent first (and
+ * newest first among equals); an item that does not fit waits. */
 static void pkt_piggyback(struct swim *s, struct pkt *k)
 {
     uint32_t limit = retransmit_limit(s);
-    bool sent_any = false;
-    for (size_t i = 0; i < s->qn; i++) {
-        struct bcast *b = &s->q[i];
-        if (wire_encode_item(&k->p, k->end, b->kind, b->data, b->len) != 0)
-            continue; /* does not fit: a smaller one may, this one waits */
-        b->tx++;
-        sent_any = true;
-        if ((size_t)(k->end - k->p) < WIRE_ITEM_OVERHEAD + 16)
-            break;
+    struct bcast *sent = NULL;
+    unsigned misses = 0;
+
+    for (uint32_t t = limit; t < SWIM_TX_MAX; t++) /* the limit shrank with N */
+        while (s->bucket[t] != NULL)
+            queue_free(s, s->bucket[t]);
+    for (uint32_t t = 0; t < limit && misses < SWIM_PIGGYBACK_MISSES; t++) {
+        struct bcast *b = s->bucket[t];
+        while (b != NULL && misses < SWIM_PIGGYBACK_MISSES) {
+            struct bcast *next = b->next;
+            if (wire_encode_item(&k->p, k->end, b->kind, b->data, b->len) != 0) {
+                misses++;
+            } else {
+                bucket_unlink(s, b);
+                b->next = sent;
+                sent = b;
+            }
+            b = next;
+        }
     }
-    if (!sent_any)
-        return;
-    for (size_t i = s->qn; i-- > 0;)
-        if (s->q[i].tx >= limit)
-            queue_drop(s, i);
-    queue_sort(s);
+    while (sent != NULL) {
+        struct bcast *b = sent;
+        sent = b->next;
+        if (++b->tx >= limit) {
+            if (b->owner != NULL)
+                *b->owner = NULL;
+            free(b);
+            s->qn--;
+        } else {
+            bucket_push(s, b);
+        }
+    }
 }
 
 static void pkt_send(struct swim *s, const struct swim_addr *to, const struct pkt *k)
@@ -933,7 +971,7 @@ static void apply_self(struct swim *s, const struct wire_member *r, const struct
             if (s->health < s->cfg.awareness_max)
                 s->health++;
             queue_self(s);
-        } else if (!queued(s, 0)) {
+        } else if (s->self_queued == NULL) {
             /* Someone still suspects an older incarnation: our refutation
              * ran out of retransmits (lost while our links were down). */
             queue_self(s);
@@ -1026,7 +1064,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, enum apply
     struct wire_member q;
     member_to_wire(m, &q);
     q.by = status == SWIM_SUSPECT ? r->by : (struct wire_name){0};
-    queue_member_record(s, &q, m->uid);
+    queue_member_record(s, &q, &m->queued);
 
     if (status == SWIM_SUSPECT && (old != SWIM_SUSPECT || renewed)) {
         if (!is_live(old))
@@ -1075,7 +1113,7 @@ static void deliver_user(struct swim *s, const struct wire_user *u, const uint8_
     char origin[SWIM_NAME_MAX + 1];
     memcpy(origin, u->origin.ptr, u->origin.len);
     origin[u->origin.len] = '\0';
-    (void)queue_put(s, WIRE_ITEM_USER, USER_KEY_BIT | id, body, len);
+    (void)queue_put(s, WIRE_ITEM_USER, NULL, body, len);
     struct swim_notification n;
     memset(&n, 0, sizeof(n));
     n.type = SWIM_EV_USER;
@@ -1368,13 +1406,13 @@ void swim_delete(struct swim *s)
 {
     if (s == NULL)
         return;
+    for (size_t t = 0; t < SWIM_TX_MAX; t++) /* before the members it points into */
+        while (s->bucket[t] != NULL)
+            queue_free(s, s->bucket[t]);
     for (size_t i = 0; i < s->n_all; i++) {
         free(s->all[i]->meta);
         free(s->all[i]);
     }
-    for (size_t i = 0; i < s->qn; i++)
-        free(s->q[i].data);
-    free(s->q);
     free(s->slots);
     free(s->all);
     free(s->probe);
@@ -1647,12 +1685,6 @@ static void on_reap(struct swim *s, uint64_t now)
         if (is_live(m->status) || now - m->status_since < s->cfg.reap_ms)
             continue;
         notify_member(s, SWIM_EV_MEMBER_REAPED, m);
-        for (size_t j = 0; j < s->qn; j++) {
-            if (s->q[j].key == m->uid) {
-                queue_drop(s, j);
-                break;
-            }
-        }
         member_remove(s, m);
     }
 }
