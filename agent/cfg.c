@@ -1,0 +1,417 @@
+/*
+ * cfg.c - see cfg.h.  Flags are parsed by hand rather than with getopt so
+ * that a reload can parse the same argv again (getopt keeps global state)
+ * and so that every message names the offending flag the same way.  Both
+ * "--flag value" and "--flag=value" are accepted.
+ */
+#include "cfg.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "tags.h"
+
+#include <sys/un.h>
+
+_Static_assert(CFG_SOCKET_PATH_MAX + 1 == sizeof(((struct sockaddr_un *)0)->sun_path),
+               "socket path limit");
+
+static int cfg_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfg_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return ERR_INVAL;
+}
+
+/* Copy src into a fixed field; ERR_TOOBIG when it does not fit. */
+static int cfg_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return ERR_TOOBIG;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+void cfg_defaults(struct cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "swimd");
+    host[SWIM_NAME_MAX] = '\0';
+    snprintf(c->name, sizeof(c->name), "%s", host);
+    snprintf(c->bind, sizeof(c->bind), "%s", CFG_DEFAULT_BIND);
+    snprintf(c->socket_path, sizeof(c->socket_path), "%s", CFG_DEFAULT_SOCKET);
+    c->socket_mode = CFG_DEFAULT_SOCKET_MODE;
+    snprintf(c->profile, sizeof(c->profile), "lan");
+    c->log_level = LOG_INFO;
+}
+
+static int cfg_parse_mode(const char *text, unsigned *mode)
+{
+    if (*text == '\0' || strlen(text) > 4)
+        return ERR_INVAL;
+    unsigned v = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '7')
+            return ERR_INVAL;
+        v = v * 8 + (unsigned)(*p - '0');
+    }
+    if (v > 0777 || (v & 0600) != 0600)
+        return ERR_INVAL; /* the owner must be able to connect */
+    *mode = v;
+    return 0;
+}
+
+/* Add/replace tags in the encoded block of c. */
+static int cfg_tag_set(struct cfg *c, const char *key, const char *value)
+{
+    struct tags *t = tags_new();
+    if (t == NULL)
+        return ERR_NOMEM;
+    int rc = tags_load(t, c->tags, c->tags_len);
+    if (rc == 0)
+        rc = tags_set(t, key, value);
+    if (rc == 0) {
+        size_t len;
+        const uint8_t *b = tags_bytes(t, &len);
+        memcpy(c->tags, b, len);
+        c->tags_len = len;
+    }
+    tags_delete(t);
+    return rc;
+}
+
+/*
+ * One setting by name, from the file or a flag.  `what` names the source in
+ * messages ("--bind", "config.json: bind").
+ */
+enum cfg_key {
+    CFG_K_NAME,
+    CFG_K_BIND,
+    CFG_K_ADVERTISE,
+    CFG_K_JOIN,
+    CFG_K_SOCKET,
+    CFG_K_SOCKET_MODE,
+    CFG_K_PROFILE,
+    CFG_K_KEYRING,
+    CFG_K_LABEL,
+    CFG_K_TAG,
+    CFG_K_LOG_LEVEL,
+};
+
+static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const char *what,
+                     char *err, size_t errlen)
+{
+    char host[ADDR_HOST_MAX];
+    uint16_t port;
+    switch (key) {
+    case CFG_K_NAME:
+        if (value[0] == '\0' || cfg_copy(c->name, sizeof(c->name), value) != 0)
+            return cfg_fail(err, errlen, "%s: a name is 1 to %d bytes", what, SWIM_NAME_MAX);
+        return 0;
+    case CFG_K_BIND:
+    case CFG_K_ADVERTISE:
+        if (addr_split(value, key == CFG_K_BIND ? CFG_DEFAULT_PORT : -1, host, &port) != 0)
+            return cfg_fail(err, errlen, "%s: expected HOST:PORT or [IPV6]:PORT, got \"%s\"", what,
+                            value);
+        return cfg_copy(key == CFG_K_BIND ? c->bind : c->advertise, CFG_HOSTPORT_MAX, value);
+    case CFG_K_JOIN:
+        if (addr_split(value, CFG_DEFAULT_PORT, host, &port) != 0)
+            return cfg_fail(err, errlen, "%s: expected HOST[:PORT] or [IPV6]:PORT, got \"%s\"",
+                            what, value);
+        if (c->join_count >= CFG_JOIN_MAX)
+            return cfg_fail(err, errlen, "%s: at most %d join addresses", what, CFG_JOIN_MAX);
+        return cfg_copy(c->join[c->join_count++], CFG_HOSTPORT_MAX, value);
+    case CFG_K_SOCKET:
+        if (value[0] == '\0' || strlen(value) > CFG_SOCKET_PATH_MAX)
+            return cfg_fail(err, errlen, "%s: a socket path is 1 to %d bytes", what,
+                            CFG_SOCKET_PATH_MAX);
+        return cfg_copy(c->socket_path, sizeof(c->socket_path), value);
+    case CFG_K_SOCKET_MODE:
+        if (cfg_parse_mode(value, &c->socket_mode) != 0)
+            return cfg_fail(err, errlen,
+                            "%s: expected an octal mode with owner read/write, e.g. 0600, got "
+                            "\"%s\"",
+                            what, value);
+        return 0;
+    case CFG_K_PROFILE:
+        if (strcmp(value, "lan") != 0 && strcmp(value, "wan") != 0 && strcmp(value, "local") != 0)
+            return cfg_fail(err, errlen, "%s: expected lan, wan or local, got \"%s\"", what, value);
+        return cfg_copy(c->profile, sizeof(c->profile), value);
+    case CFG_K_KEYRING:
+        if (cfg_copy(c->keyring, sizeof(c->keyring), value) != 0)
+            return cfg_fail(err, errlen, "%s: path too long", what);
+        return 0;
+    case CFG_K_LABEL:
+        if (cfg_copy(c->label, sizeof(c->label), value) != 0)
+            return cfg_fail(err, errlen, "%s: a label is at most %d bytes", what, CFG_LABEL_MAX);
+        return 0;
+    case CFG_K_TAG: {
+        char k[TAGS_KEY_MAX + 1], v[TAGS_VALUE_MAX + 1];
+        if (tags_parse_kv(value, k, v) != 0)
+            return cfg_fail(err, errlen,
+                            "%s: expected KEY=VALUE (key 1-255 bytes without '=' or ','), got "
+                            "\"%s\"",
+                            what, value);
+        int rc = cfg_tag_set(c, k, v);
+        if (rc == ERR_TOOBIG)
+            return cfg_fail(err, errlen, "%s: tags exceed %d encoded bytes", what, SWIM_META_MAX);
+        if (rc != 0)
+            return cfg_fail(err, errlen, "%s: %s", what, err_strerror(rc));
+        return 0;
+    }
+    case CFG_K_LOG_LEVEL:
+        if (log_level_parse(value, &c->log_level) != 0)
+            return cfg_fail(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"",
+                            what, value);
+        return 0;
+    }
+    return cfg_fail(err, errlen, "%s: unknown setting", what);
+}
+
+struct cfg_flag {
+    const char *flag;
+    const char *json;
+    enum cfg_key key;
+};
+
+static const struct cfg_flag cfg_flags[] = {
+    {"--name", "name", CFG_K_NAME},
+    {"--bind", "bind", CFG_K_BIND},
+    {"--advertise", "advertise", CFG_K_ADVERTISE},
+    {"--join", "join", CFG_K_JOIN},
+    {"--socket", "socket", CFG_K_SOCKET},
+    {"--socket-mode", "socket_mode", CFG_K_SOCKET_MODE},
+    {"--profile", "profile", CFG_K_PROFILE},
+    {"--keyring", "keyring", CFG_K_KEYRING},
+    {"--label", "label", CFG_K_LABEL},
+    {"--tag", "tags", CFG_K_TAG},
+    {"--log-level", "log_level", CFG_K_LOG_LEVEL},
+};
+#define CFG_NFLAGS (sizeof(cfg_flags) / sizeof(cfg_flags[0]))
+
+int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return cfg_fail(err, errlen, "config %s: line %d column %d: %s", path, jerr.line,
+                        jerr.column, jerr.text);
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = cfg_fail(err, errlen, "config %s: expected a JSON object", path);
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        const struct cfg_flag *f = NULL;
+        for (size_t i = 0; i < CFG_NFLAGS; i++)
+            if (strcmp(cfg_flags[i].json, k) == 0)
+                f = &cfg_flags[i];
+        char what[CFG_PATH_MAX + 64];
+        snprintf(what, sizeof(what), "config %s: %.40s", path, k);
+        if (f == NULL) {
+            rc = cfg_fail(err, errlen, "%s: unknown setting", what);
+            goto out;
+        }
+        if (f->key == CFG_K_JOIN) {
+            if (!json_is_array(v)) {
+                rc = cfg_fail(err, errlen, "%s: expected an array of \"HOST:PORT\" strings", what);
+                goto out;
+            }
+            c->join_count = 0;
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (!json_is_string(e)) {
+                    rc = cfg_fail(err, errlen, "%s: expected strings", what);
+                    goto out;
+                }
+                if ((rc = cfg_apply(c, f->key, json_string_value(e), what, err, errlen)) != 0)
+                    goto out;
+            }
+        } else if (f->key == CFG_K_TAG) {
+            if (!json_is_object(v)) {
+                rc = cfg_fail(err, errlen, "%s: expected an object of string values", what);
+                goto out;
+            }
+            c->tags_len = 0;
+            const char *tk;
+            json_t *tv;
+            json_object_foreach(v, tk, tv)
+            {
+                if (!json_is_string(tv) || tags_check_key(tk) != 0 ||
+                    strlen(json_string_value(tv)) != json_string_length(tv) ||
+                    tags_check_value(json_string_value(tv)) != 0) {
+                    rc = cfg_fail(err, errlen,
+                                  "%s: bad tag \"%.40s\" (key 1-255 bytes without '=' or ',', "
+                                  "string value up to 255 bytes)",
+                                  what, tk);
+                    goto out;
+                }
+                rc = cfg_tag_set(c, tk, json_string_value(tv));
+                if (rc != 0) {
+                    rc = cfg_fail(err, errlen, "%s: tags exceed %d encoded bytes", what,
+                                  SWIM_META_MAX);
+                    goto out;
+                }
+            }
+        } else {
+            if (!json_is_string(v)) {
+                rc = cfg_fail(err, errlen, "%s: expected a string", what);
+                goto out;
+            }
+            if ((rc = cfg_apply(c, f->key, json_string_value(v), what, err, errlen)) != 0)
+                goto out;
+        }
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Match argv[*i] against a value flag; sets *value (from "=..." or the next
+ * argument).  Returns 1 on a match, 0 if not this flag, ERR_INVAL when the
+ * value is missing. */
+static int cfg_match(const char *flag, int argc, char *const *argv, int *i, const char **value)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(flag);
+    if (strncmp(arg, flag, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return ERR_INVAL;
+    *value = argv[++*i];
+    return 1;
+}
+
+int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *action, char *err,
+                   size_t errlen)
+{
+    *action = CFG_RUN;
+    cfg_defaults(c);
+    /* Pass 1: --help, --version, --config. */
+    for (int i = 1; i < argc; i++) {
+        const char *value;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            *action = CFG_HELP;
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            *action = CFG_VERSION;
+            return 0;
+        }
+        int m = cfg_match("--config", argc, argv, &i, &value);
+        if (m < 0)
+            return cfg_fail(err, errlen, "--config: missing value");
+        if (m > 0 && cfg_copy(c->config_path, sizeof(c->config_path), value) != 0)
+            return cfg_fail(err, errlen, "--config: path too long");
+    }
+    if (c->config_path[0] != '\0') {
+        int rc = cfg_load_json(c, c->config_path, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    /* Pass 2: every other flag, over the file. */
+    int joins_from_flags = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *value = NULL;
+        int m = cfg_match("--config", argc, argv, &i, &value);
+        if (m > 0)
+            continue;
+        const struct cfg_flag *f = NULL;
+        for (size_t k = 0; k < CFG_NFLAGS && f == NULL; k++) {
+            m = cfg_match(cfg_flags[k].flag, argc, argv, &i, &value);
+            if (m < 0)
+                return cfg_fail(err, errlen, "%s: missing value", cfg_flags[k].flag);
+            if (m > 0)
+                f = &cfg_flags[k];
+        }
+        if (f == NULL) {
+            if (argv[i][0] == '-')
+                return cfg_fail(err, errlen, "unknown flag %s (see --help)", argv[i]);
+            return cfg_fail(err, errlen, "unexpected argument \"%s\" (see --help)", argv[i]);
+        }
+        if (f->key == CFG_K_JOIN && !joins_from_flags) {
+            joins_from_flags = 1;
+            c->join_count = 0;
+        }
+        int rc = cfg_apply(c, f->key, value, f->flag, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return cfg_check(c, err, errlen);
+}
+
+int cfg_check(const struct cfg *c, char *err, size_t errlen)
+{
+    char host[ADDR_HOST_MAX];
+    uint16_t port;
+    size_t nlen = strlen(c->name);
+    if (nlen == 0 || nlen > SWIM_NAME_MAX)
+        return cfg_fail(err, errlen, "name: 1 to %d bytes", SWIM_NAME_MAX);
+    if (addr_split(c->bind, CFG_DEFAULT_PORT, host, &port) != 0)
+        return cfg_fail(err, errlen, "bind: bad address \"%s\"", c->bind);
+    if (c->advertise[0] != '\0') {
+        if (addr_split(c->advertise, -1, host, &port) != 0)
+            return cfg_fail(err, errlen, "advertise: bad address \"%s\"", c->advertise);
+        if (port == 0)
+            return cfg_fail(err, errlen, "advertise: port 0 cannot be reached");
+    }
+    if (c->socket_path[0] == '\0' || strlen(c->socket_path) > CFG_SOCKET_PATH_MAX)
+        return cfg_fail(err, errlen, "socket: a socket path is 1 to %d bytes", CFG_SOCKET_PATH_MAX);
+    return 0;
+}
+
+void cfg_usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "usage: %s [flags]\n"
+            "\n"
+            "Run a SWIM membership agent: join a cluster over UDP, detect failed members,\n"
+            "spread changes by gossip, and answer swimctl on a Unix socket.\n"
+            "\n"
+            "  --name NAME            node name, unique in the cluster (default: hostname)\n"
+            "  --bind HOST:PORT       UDP address to bind, IPv4 or [IPv6]; port 0 picks one\n"
+            "                         (default " CFG_DEFAULT_BIND ")\n"
+            "  --advertise HOST:PORT  address peers should use (default: the bound address,\n"
+            "                         or this host's first non-loopback address)\n"
+            "  --join HOST[:PORT]     a member to join through; repeatable; names resolve to\n"
+            "                         A and AAAA records (default port %d)\n"
+            "  --socket PATH          control socket (default " CFG_DEFAULT_SOCKET ")\n"
+            "  --socket-mode MODE     control socket mode, octal (default 0600)\n"
+            "  --profile lan|wan|local  protocol timings (default lan)\n"
+            "  --keyring FILE         base64 keys, one per line; the first encrypts\n"
+            "  --label TEXT           cluster label, bound into every datagram\n"
+            "  --tag KEY=VALUE        a tag on this node; repeatable\n"
+            "  --config FILE          JSON config file; flags override it\n"
+            "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+            "  --help, --version\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT leave gracefully, then exit 0; SIGHUP reloads tags and\n"
+            "the log level from the config file.\n"
+            "Exit codes: 0 left cleanly, 1 runtime failure, 2 bad flags or config.\n",
+            prog, CFG_DEFAULT_PORT);
+}

@@ -1,0 +1,96 @@
+/*
+ * cfg.h - swimd's configuration: defaults, a JSON file, command-line flags.
+ *
+ * Model: struct cfg is a plain value (fixed-size fields, no allocation) so it
+ * can be copied, compared and rebuilt freely.  cfg_parse_args() builds one in
+ * three layers: defaults, then the JSON file named by --config (if any), then
+ * every other flag, which overrides the file.  For the list-valued settings
+ * the rule is: --join flags replace the file's join list; --tag flags are
+ * merged over the file's tags key by key.  SIGHUP re-runs the same parse
+ * with the same argv, so a reload sees the file's new values and the flags
+ * still win.
+ *
+ * The JSON file is an object with these optional members (unknown members
+ * are an error, so a typo is not silently ignored):
+ *
+ *   name, bind, advertise, socket, profile, keyring, label, log_level: string
+ *   join: array of strings;  tags: object of string values;
+ *   socket_mode: string of octal digits, e.g. "0660"
+ *
+ * Every error is reported as ERR_INVAL plus one human line in `err`, naming
+ * the flag or file and what is wrong.
+ */
+#ifndef AGENT_CFG_H
+#define AGENT_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addr.h"
+#include "log.h"
+#include "swim.h"
+
+/* Default UDP port, the one memberlist and Serf use. */
+#define CFG_DEFAULT_PORT 7946
+/* Default bind: every IPv4 interface on the default port. */
+#define CFG_DEFAULT_BIND "0.0.0.0:7946"
+/* Default control socket path, shared by swimd and swimctl. */
+#define CFG_DEFAULT_SOCKET "/tmp/swimd.sock"
+/* Control socket mode: owner only, since the socket can make the node leave. */
+#define CFG_DEFAULT_SOCKET_MODE 0600
+/* Join seeds are tried one by one each attempt; a short list is plenty. */
+#define CFG_JOIN_MAX 16
+/* "HOST:PORT" with the longest host and port. */
+#define CFG_HOSTPORT_MAX (ADDR_HOST_MAX + 8)
+/* File paths; the control socket is further limited by sun_path (108). */
+#define CFG_PATH_MAX 256
+/* Longest control socket path: sockaddr_un.sun_path holds 108 bytes with NUL. */
+#define CFG_SOCKET_PATH_MAX 107
+/* Cluster label: bound into every datagram's authentication. */
+#define CFG_LABEL_MAX 128
+/* Longest profile name ("local"). */
+#define CFG_PROFILE_MAX 16
+/* Longest error line handed back. */
+#define CFG_ERR_MAX 512
+
+struct cfg {
+    char name[SWIM_NAME_MAX + 1];
+    char bind[CFG_HOSTPORT_MAX];
+    char advertise[CFG_HOSTPORT_MAX]; /* "" = derived from bind */
+    size_t join_count;
+    char join[CFG_JOIN_MAX][CFG_HOSTPORT_MAX];
+    char socket_path[CFG_PATH_MAX];
+    unsigned socket_mode;
+    char profile[CFG_PROFILE_MAX];
+    char keyring[CFG_PATH_MAX]; /* "" = plaintext */
+    char label[CFG_LABEL_MAX + 1];
+    size_t tags_len; /* encoded tag block (tags.h) */
+    uint8_t tags[SWIM_META_MAX];
+    enum log_level log_level;
+    char config_path[CFG_PATH_MAX]; /* "" = none */
+};
+
+enum cfg_action {
+    CFG_RUN = 0,
+    CFG_HELP,
+    CFG_VERSION,
+};
+
+/* Fill the defaults; the name is the hostname (cut to SWIM_NAME_MAX). */
+void cfg_defaults(struct cfg *c);
+/* Apply a JSON config file over c.  0, or ERR_INVAL with a message. */
+int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen);
+/*
+ * Build c from defaults, --config and flags (argv is not modified).  On
+ * --help / --version sets *action and returns 0 without validating.
+ * 0, or ERR_INVAL with a message (also for a bad config file).
+ */
+int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *action, char *err,
+                   size_t errlen);
+/* Check every field (called by cfg_parse_args).  0 or ERR_INVAL + message. */
+int cfg_check(const struct cfg *c, char *err, size_t errlen);
+/* The --help text. */
+void cfg_usage(FILE *out, const char *prog);
+
+#endif /* AGENT_CFG_H */

@@ -1,0 +1,62 @@
+/*
+ * cli.h - swimctl: the command-line client of the control socket.
+ *
+ * Model: every command is one request line and one response line on a fresh
+ * connection to swimd's control socket (ctl.h).  cli_main() is the whole
+ * program with its streams passed in, so tests can run it in-process; the
+ * pieces (connect, request, table formatting) are exposed for tests and the
+ * integration helpers.
+ *
+ * Exit codes (documented in --help and the README):
+ *   0 CLI_EXIT_OK        success
+ *   1 CLI_EXIT_FAILED    swimd answered with an error
+ *   2 CLI_EXIT_USAGE     bad command line
+ *   3 CLI_EXIT_CONNECT   swimd is not reachable, or the exchange failed
+ */
+#ifndef AGENT_CLI_H
+#define AGENT_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILED 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_CONNECT 3
+
+/* A stalled swimd must not hang a script forever. */
+#define CLI_TIMEOUT_MS 5000
+/* Largest response accepted: a very large cluster's member list. */
+#define CLI_RESPONSE_MAX (64 * 1024 * 1024)
+/* Longest error message built. */
+#define CLI_ERR_MAX 512
+
+/* Run swimctl.  Returns the exit code. */
+int cli_main(int argc, char **argv, FILE *out, FILE *err);
+
+/*
+ * Send one request object and read one response object on a new connection
+ * to `path`, waiting at most timeout_ms.  *resp is a new reference on 0.
+ * 0, ERR_IO (cannot connect: the reason is in msg), ERR_TIMEOUT,
+ * ERR_CLOSED (swimd hung up), ERR_MALFORMED (response not JSON),
+ * ERR_TOOBIG.  msg gets a one-line explanation on failure.
+ */
+int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char *msg,
+             size_t msglen);
+
+/* Filters for cli_print_members; NULL / 0 mean "any". */
+struct cli_filter {
+    const char *status;
+    size_t ntags;
+    const char *const *tags; /* "KEY=VALUE" */
+};
+
+/* Print the members array (as swimd sends it) as a table sorted by name, or
+ * as a JSON array of {name, addr, status, incarnation, tags}.  Members that
+ * do not pass the filter are left out. */
+void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int as_json);
+/* Print an info reply as "key: value" lines, or as JSON. */
+void cli_print_info(FILE *out, json_t *info, int as_json);
+
+#endif /* AGENT_CLI_H */

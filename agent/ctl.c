@@ -1,0 +1,396 @@
+/*
+ * ctl.c - see ctl.h.
+ *
+ * Each client is a bufferevent plus a "resume" event.  The read callback
+ * answers up to CTL_LINES_PER_WAKEUP complete lines; if more are buffered it
+ * activates the resume event, which runs in a later loop turn after other
+ * ready events.  Output above CTL_OUTPUT_MAX disables reading until the
+ * write callback sees it drained.  Oversized lines switch the client into a
+ * discarding state that drops input up to the next newline, then answers
+ * one error for the whole line.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "err.h"
+
+/* Pending connections the kernel may queue for us. */
+#define CTL_BACKLOG 16
+/* Input buffered per client before reading pauses: above CTL_LINE_MAX, so an
+ * oversized line is always detected and discarded. */
+#define CTL_READ_HIGH (2 * CTL_LINE_MAX)
+
+struct ctl_client {
+    struct ctl *ctl;
+    struct bufferevent *bev;
+    struct event *resume;
+    struct ctl_client *prev, *next;
+    int discarding; /* inside an oversized line */
+    int eof;        /* the client half-closed: answer, flush, close */
+};
+
+struct ctl {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    ctl_request_f handler;
+    void *ctx;
+    struct log *log;
+    struct ctl_client *clients;
+    size_t nclients;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static char *ctl_error_line(const char *msg, json_t *id)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "error", json_string(msg));
+    if (id != NULL)
+        json_object_set(o, "id", id);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s);
+    char *line = realloc(s, n + 2);
+    if (line == NULL) {
+        free(s);
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    return line;
+}
+
+char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void *ctx)
+{
+    json_error_t jerr;
+    if (len > CTL_LINE_MAX)
+        return ctl_error_line("request line too long", NULL);
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (req == NULL) {
+        char msg[CTL_ERR_MAX];
+        snprintf(msg, sizeof(msg), "malformed JSON at column %d: %s", jerr.column, jerr.text);
+        return ctl_error_line(msg, NULL);
+    }
+    char *out = NULL;
+    json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+    json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
+    if (!json_is_object(req)) {
+        out = ctl_error_line("request must be a JSON object", NULL);
+    } else if (!json_is_string(cmd)) {
+        out = ctl_error_line("request needs a string \"cmd\"", id);
+    } else {
+        char err[CTL_ERR_MAX] = "";
+        json_t *reply = handler(ctx, json_string_value(cmd), req, err);
+        if (reply == NULL) {
+            out = ctl_error_line(err[0] != '\0' ? err : "request failed", id);
+        } else {
+            json_object_set_new(reply, "ok", json_true());
+            if (id != NULL)
+                json_object_set(reply, "id", id);
+            char *s = json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII);
+            json_decref(reply);
+            if (s != NULL) {
+                size_t n = strlen(s);
+                out = realloc(s, n + 2);
+                if (out == NULL) {
+                    free(s);
+                } else {
+                    out[n] = '\n';
+                    out[n + 1] = '\0';
+                }
+            }
+        }
+    }
+    json_decref(req);
+    return out;
+}
+
+static void ctl_client_free(struct ctl_client *cl)
+{
+    struct ctl *c = cl->ctl;
+    if (cl->prev != NULL)
+        cl->prev->next = cl->next;
+    else
+        c->clients = cl->next;
+    if (cl->next != NULL)
+        cl->next->prev = cl->prev;
+    c->nclients--;
+    event_free(cl->resume);
+    bufferevent_free(cl->bev); /* closes the socket (BEV_OPT_CLOSE_ON_FREE) */
+    free(cl);
+    log_msg(c->log, LOG_DEBUG, "ctl client closed clients=%zu", c->nclients);
+}
+
+static void ctl_send(struct ctl_client *cl, char *line)
+{
+    if (line == NULL)
+        line = ctl_error_line("out of memory", NULL);
+    if (line == NULL)
+        return;
+    bufferevent_write(cl->bev, line, strlen(line));
+    free(line);
+}
+
+/* Answer up to CTL_LINES_PER_WAKEUP buffered lines; returns 1 if the client
+ * was freed. */
+static int ctl_client_process(struct ctl_client *cl)
+{
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    for (int n = 0; n < CTL_LINES_PER_WAKEUP; n++) {
+        if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
+            bufferevent_disable(cl->bev, EV_READ); /* resumed by the write callback */
+            return 0;
+        }
+        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+        size_t have = evbuffer_get_length(in);
+        size_t len, consume;
+        if (eol.pos >= 0) {
+            len = (size_t)eol.pos;
+            consume = len + 1;
+        } else if (cl->eof && have > 0 && have <= CTL_LINE_MAX && !cl->discarding) {
+            /* The client hung up after a last request without a newline
+             * (printf ... | nc -U): answer it as if it had one. */
+            len = have;
+            consume = have;
+        } else {
+            if (have > CTL_LINE_MAX) {
+                if (!cl->discarding)
+                    ctl_send(cl, ctl_error_line("request line too long", NULL));
+                cl->discarding = 1;
+                evbuffer_drain(in, have);
+            }
+            break;
+        }
+        if (cl->discarding) {
+            evbuffer_drain(in, consume);
+            cl->discarding = 0;
+            continue;
+        }
+        if (len > CTL_LINE_MAX) {
+            evbuffer_drain(in, consume);
+            ctl_send(cl, ctl_error_line("request line too long", NULL));
+            continue;
+        }
+        char *line = (char *)evbuffer_pullup(in, (ev_ssize_t)consume);
+        if (line == NULL && consume > 0)
+            break;
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+        char *answer = ctl_answer_line(line, len, cl->ctl->handler, cl->ctl->ctx);
+        evbuffer_drain(in, consume);
+        ctl_send(cl, answer);
+    }
+    struct evbuffer_ptr more = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+    if (more.pos >= 0) {
+        event_active(cl->resume, 0, 0); /* the rest in a later turn */
+        return 0;
+    }
+    if (cl->eof && evbuffer_get_length(out) == 0) {
+        ctl_client_free(cl);
+        return 1;
+    }
+    return 0;
+}
+
+static void ctl_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ctl_client *cl = arg;
+    if (evbuffer_get_length(bufferevent_get_output(cl->bev)) <= CTL_OUTPUT_MAX)
+        ctl_client_process(cl);
+}
+
+static void ctl_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    ctl_client_process(arg);
+}
+
+static void ctl_on_write(struct bufferevent *bev, void *arg)
+{
+    struct ctl_client *cl = arg;
+    if (cl->eof) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+            evbuffer_search_eol(bufferevent_get_input(bev), NULL, NULL, EVBUFFER_EOL_LF).pos < 0)
+            ctl_client_free(cl);
+        else
+            event_active(cl->resume, 0, 0);
+        return;
+    }
+    /* Output drained: read again and answer what is waiting. */
+    bufferevent_enable(bev, EV_READ);
+    event_active(cl->resume, 0, 0);
+}
+
+static void ctl_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct ctl_client *cl = arg;
+    if (what & BEV_EVENT_ERROR) {
+        ctl_client_free(cl);
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        cl->eof = 1;
+        ctl_client_process(cl);
+    }
+}
+
+static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                          int salen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    struct ctl *c = arg;
+    if (c->nclients >= CTL_CLIENTS_MAX) {
+        static const char busy[] = "{\"error\":\"too many control clients\"}\n";
+        ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+        evutil_closesocket(fd);
+        log_msg(c->log, LOG_WARN, "ctl refused a client: %d connected", CTL_CLIENTS_MAX);
+        return;
+    }
+    struct ctl_client *cl = calloc(1, sizeof(*cl));
+    if (cl == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    cl->ctl = c;
+    cl->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    cl->resume = event_new(c->base, -1, 0, ctl_on_resume, cl);
+    if (cl->bev == NULL || cl->resume == NULL) {
+        if (cl->bev != NULL)
+            bufferevent_free(cl->bev);
+        else
+            evutil_closesocket(fd);
+        if (cl->resume != NULL)
+            event_free(cl->resume);
+        free(cl);
+        return;
+    }
+    bufferevent_setcb(cl->bev, ctl_on_read, ctl_on_write, ctl_on_event, cl);
+    /* Stop reading a client whose unanswered input already exceeds what a
+     * request may be, so a flood is held in the kernel, not in our heap. */
+    bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_READ_HIGH);
+    bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+    cl->next = c->clients;
+    if (c->clients != NULL)
+        c->clients->prev = cl;
+    c->clients = cl;
+    c->nclients++;
+    log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu", c->nclients);
+}
+
+/* Is someone listening at path?  1 yes, 0 no (stale), -1 not a socket. */
+static int ctl_path_live(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1; /* cannot tell: do not remove it */
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path));
+    int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return 1;
+    return e == ECONNREFUSED ? 0 : 1;
+}
+
+struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ctl_request_f handler,
+                    void *ctx, struct log *lg, int *rc)
+{
+    struct sockaddr_un sun;
+    size_t plen = strlen(path);
+    if (plen == 0 || plen >= sizeof(sun.sun_path)) {
+        *rc = ERR_INVAL;
+        return NULL;
+    }
+    int live = ctl_path_live(path);
+    if (live != 0) {
+        *rc = ERR_EXISTS;
+        return NULL;
+    }
+    unlink(path); /* stale socket of a dead swimd */
+    struct ctl *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        *rc = ERR_NOMEM;
+        return NULL;
+    }
+    c->base = base;
+    c->handler = handler;
+    c->ctx = ctx;
+    c->log = lg;
+    memcpy(c->path, path, plen + 1);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, plen);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        goto fail_errno;
+    /* chmod right after bind: until listen() nobody can connect, so the
+     * umask-derived mode of that instant is never usable by others. */
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, mode) != 0 ||
+        listen(fd, CTL_BACKLOG) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        goto fail_errno;
+    }
+    c->listener = evconnlistener_new(base, ctl_on_accept, c, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (c->listener == NULL) {
+        close(fd);
+        unlink(path);
+        free(c);
+        *rc = ERR_NOMEM;
+        return NULL;
+    }
+    *rc = 0;
+    return c;
+fail_errno:
+    free(c);
+    *rc = ERR_SYS;
+    return NULL;
+}
+
+void ctl_delete(struct ctl *c)
+{
+    if (c == NULL)
+        return;
+    while (c->clients != NULL)
+        ctl_client_free(c->clients);
+    evconnlistener_free(c->listener);
+    unlink(c->path);
+    free(c);
+}
+
+size_t ctl_client_count(const struct ctl *c)
+{
+    return c->nclients;
+}

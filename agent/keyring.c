@@ -1,0 +1,164 @@
+/*
+ * keyring.c - see keyring.h.
+ */
+#include "keyring.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+/* First byte of a sealed datagram (plaintext core datagrams start 0xA7). */
+#define KEYRING_ENVELOPE_VERSION 0x01
+/* Longest keyring file line considered; a key is 44 characters. */
+#define KEYRING_LINE_MAX 256
+
+#define KEYRING_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define KEYRING_TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+_Static_assert(KEYRING_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
+_Static_assert(KEYRING_OVERHEAD == 1 + KEYRING_NONCE_BYTES + KEYRING_TAG_BYTES, "overhead");
+
+struct keyring {
+    size_t count;
+    uint8_t keys[KEYRING_KEYS_MAX][KEYRING_KEY_BYTES];
+};
+
+struct keyring *keyring_new(void)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    struct keyring *kr = sodium_malloc(sizeof(*kr));
+    if (kr == NULL)
+        return NULL;
+    sodium_memzero(kr, sizeof(*kr));
+    return kr;
+}
+
+void keyring_delete(struct keyring *kr)
+{
+    if (kr != NULL)
+        sodium_free(kr); /* wipes before unmapping */
+}
+
+int keyring_add_base64(struct keyring *kr, const char *text)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\n' ||
+                       text[len - 1] == '\r'))
+        len--;
+    uint8_t key[KEYRING_KEY_BYTES + 1];
+    size_t keylen = 0;
+    const char *b64end = NULL;
+    if (len == 0 ||
+        sodium_base642bin(key, sizeof(key), text, len, NULL, &keylen, &b64end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        b64end != text + len || keylen != KEYRING_KEY_BYTES) {
+        sodium_memzero(key, sizeof(key));
+        return ERR_INVAL;
+    }
+    if (kr->count >= KEYRING_KEYS_MAX) {
+        sodium_memzero(key, sizeof(key));
+        return ERR_LIMIT;
+    }
+    memcpy(kr->keys[kr->count++], key, KEYRING_KEY_BYTES);
+    sodium_memzero(key, sizeof(key));
+    return 0;
+}
+
+int keyring_load_file(struct keyring *kr, const char *path, int *bad_line)
+{
+    *bad_line = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ERR_IO;
+    char line[KEYRING_LINE_MAX];
+    int lineno = 0, added = 0, rc = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+            rc = ERR_INVAL; /* a line longer than any key */
+            break;
+        }
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
+            continue;
+        rc = keyring_add_base64(kr, p);
+        if (rc != 0)
+            break;
+        added++;
+    }
+    sodium_memzero(line, sizeof(line));
+    if (rc == 0 && ferror(f))
+        rc = ERR_IO;
+    fclose(f);
+    if (rc == ERR_INVAL)
+        *bad_line = lineno;
+    if (rc == 0 && added == 0)
+        rc = ERR_NOTFOUND;
+    return rc;
+}
+
+size_t keyring_count(const struct keyring *kr)
+{
+    return kr->count;
+}
+
+int keyring_seal(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+                 size_t len, uint8_t *out, size_t cap, size_t *outlen)
+{
+    if (kr->count == 0)
+        return ERR_STATE;
+    if (cap < KEYRING_OVERHEAD || cap - KEYRING_OVERHEAD < len)
+        return ERR_NOSPACE;
+    uint8_t *nonce = out + 1;
+    out[0] = KEYRING_ENVELOPE_VERSION;
+    randombytes_buf(nonce, KEYRING_NONCE_BYTES);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + KEYRING_NONCE_BYTES, &clen, in, len, ad,
+                                               adlen, NULL, nonce, kr->keys[0]);
+    *outlen = 1 + KEYRING_NONCE_BYTES + (size_t)clen;
+    return 0;
+}
+
+int keyring_open(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+                 size_t len, uint8_t *out, size_t cap, size_t *outlen)
+{
+    if (len < KEYRING_OVERHEAD)
+        return ERR_TRUNC;
+    if (in[0] != KEYRING_ENVELOPE_VERSION)
+        return ERR_VERSION;
+    size_t plain = len - KEYRING_OVERHEAD;
+    if (cap < plain)
+        return ERR_NOSPACE;
+    const uint8_t *nonce = in + 1;
+    const uint8_t *ct = in + 1 + KEYRING_NONCE_BYTES;
+    size_t ctlen = len - 1 - KEYRING_NONCE_BYTES;
+    for (size_t i = 0; i < kr->count; i++) {
+        unsigned long long mlen = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, ctlen, ad, adlen,
+                                                       nonce, kr->keys[i]) == 0) {
+            *outlen = (size_t)mlen;
+            return 0;
+        }
+    }
+    return ERR_CRYPTO;
+}
+
+int keyring_generate_base64(char *out)
+{
+    if (sodium_init() < 0)
+        return ERR_SYS;
+    uint8_t key[KEYRING_KEY_BYTES];
+    crypto_aead_xchacha20poly1305_ietf_keygen(key);
+    sodium_bin2base64(out, KEYRING_B64_MAX, key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(key, sizeof(key));
+    return 0;
+}

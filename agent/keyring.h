@@ -1,0 +1,64 @@
+/*
+ * keyring.h - the cluster keys and the datagram envelope they seal.
+ *
+ * Model: a keyring holds 1..KEYRING_KEYS_MAX 32-byte keys.  The first key
+ * (the primary) seals every outgoing datagram; an incoming one is tried
+ * against every key in order, so a cluster rotates keys by installing the new
+ * key second everywhere, then first, then removing the old one.  The AEAD is
+ * libsodium's XChaCha20-Poly1305 (IETF) with a fresh random 192-bit nonce per
+ * datagram (random nonces are safe at this size), and the cluster label as
+ * associated data, so two clusters sharing a key but not a label reject each
+ * other's traffic.  The envelope is
+ *
+ *   | 0x01 (envelope version) | nonce (24) | ciphertext + tag (len + 16) |
+ *
+ * A keyring file is text: one base64 key (standard alphabet, padded) per
+ * line; blank lines and lines starting with '#' are ignored.  Key bytes live
+ * in sodium_malloc'd memory (guarded, locked, wiped on delete).
+ */
+#ifndef AGENT_KEYRING_H
+#define AGENT_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes of one key (XChaCha20-Poly1305 IETF). */
+#define KEYRING_KEY_BYTES 32
+/* Keys tried per datagram are bounded: rotation needs two, a few spare. */
+#define KEYRING_KEYS_MAX 8
+/* Bytes the envelope adds to a datagram: version + nonce + tag. */
+#define KEYRING_OVERHEAD (1 + 24 + 16)
+/* Base64 text of one key plus NUL ((32 + 2) / 3 * 4 + 1). */
+#define KEYRING_B64_MAX 45
+
+struct keyring;
+
+/* An empty keyring; NULL when libsodium cannot start or out of memory. */
+struct keyring *keyring_new(void);
+/* Wipe and free (NULL is fine). */
+void keyring_delete(struct keyring *kr);
+/* Append one base64 key (surrounding whitespace ignored).
+ * 0, ERR_INVAL (not base64 or not 32 bytes), ERR_LIMIT (keyring full). */
+int keyring_add_base64(struct keyring *kr, const char *text);
+/* Append every key in a keyring file.  0, ERR_IO (cannot read: errno kept),
+ * ERR_INVAL (a bad line: *bad_line is its 1-based number), ERR_LIMIT, or
+ * ERR_NOTFOUND when the file holds no key. */
+int keyring_load_file(struct keyring *kr, const char *path, int *bad_line);
+/* Number of keys loaded. */
+size_t keyring_count(const struct keyring *kr);
+
+/* Seal `in` into out[0..cap): ERR_NOSPACE unless cap >= len +
+ * KEYRING_OVERHEAD, ERR_STATE for an empty keyring.  *outlen set on 0. */
+int keyring_seal(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+                 size_t len, uint8_t *out, size_t cap, size_t *outlen);
+/* Open an envelope into out[0..cap) with any key.  0, ERR_TRUNC (shorter
+ * than the overhead), ERR_VERSION (not an envelope), ERR_NOSPACE, or
+ * ERR_CRYPTO (no key authenticates it: tampered, other key or label). */
+int keyring_open(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+                 size_t len, uint8_t *out, size_t cap, size_t *outlen);
+
+/* Write a fresh random key as base64 into out (KEYRING_B64_MAX bytes).
+ * 0 or ERR_SYS when libsodium cannot start. */
+int keyring_generate_base64(char *out);
+
+#endif /* AGENT_KEYRING_H */

@@ -1,0 +1,1053 @@
+/*
+ * rt.c - see rt.h for the model.
+ *
+ * Layout: set-up (socket, addresses, core), the runtime callbacks the core
+ * calls, the loop-side handlers (UDP readable, timer fired, signals, join
+ * timer), and the control-socket commands, which read the core's member
+ * table and answer as JSON.
+ */
+#include "rt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <ifaddrs.h>
+#include <jansson.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ctl.h"
+#include "err.h"
+#include "keyring.h"
+#include "swim.h"
+#include "tags.h"
+
+/* Datagrams read per wakeup: bounded so timers and the control socket get
+ * their turn under a flood (libuv's figure). */
+#define RT_READS_PER_WAKEUP 32
+/* Receive buffer: the largest UDP payload, so no datagram is cut silently. */
+#define RT_DGRAM_MAX 65536
+/* Kernel socket buffers: room for a burst of gossip to a large cluster
+ * while the loop is busy (memberlist asks for the same). */
+#define RT_SOCKBUF_BYTES (2 * 1024 * 1024)
+/* Addresses one seed (a name with many records) may expand to per attempt. */
+#define RT_SEED_ADDRS_MAX 8
+/* Join backoff starts at one protocol period and doubles up to this many
+ * periods, so a lone node keeps looking without flooding a dead seed. */
+#define RT_JOIN_BACKOFF_MAX_PERIODS 32
+/* While active but smaller than the seed list, re-announce this often (in
+ * periods): often enough to heal a partition in well under a minute on a LAN. */
+#define RT_REANNOUNCE_PERIODS 30
+/* Extra time after leave_linger_ms before exiting without SELF_IDLE. */
+#define RT_LEAVE_GRACE_MS 2000
+/* Decrypt-failure log lines: at most this many per window ... */
+#define RT_DECRYPT_LOG_BURST 5
+/* ... of this length, so a stray or hostile sender cannot flood the log. */
+#define RT_DECRYPT_LOG_WINDOW_MS 10000
+/* User event names are short identifiers, like Serf's. */
+#define RT_EVENT_NAME_MAX 64
+/* Addresses accepted in one control "join" request. */
+#define RT_CTL_JOIN_MAX CFG_JOIN_MAX
+
+struct rt_timer {
+    struct rt *rt;
+    struct event *ev;
+    struct swim_timer t;
+    struct rt_timer *prev, *next;
+};
+
+struct rt {
+    struct cfg cfg;
+    int argc;
+    char *const *argv;
+    struct log *log;
+    struct event_base *base;
+    struct swim *swim;
+    struct swim_config scfg;
+    struct keyring *kr;
+    struct tags *tags;
+    struct ctl *ctl;
+    int fd;
+    int family;
+    struct event *udp_ev;
+    struct event *sig_term, *sig_int, *sig_hup;
+    struct event *join_ev;
+    struct event *leave_ev;
+    struct rt_timer *timers;
+    size_t ntimers;
+    struct swim_addr self_addr;
+    char self_text[ADDR_TEXT_MAX];
+    uint64_t generation;
+    int active;
+    int leaving;
+    int done;
+    int fatal;
+    uint32_t join_backoff_ms;
+    uint32_t join_attempts;
+    uint64_t packets_in, packets_out, bytes_in, bytes_out;
+    uint64_t decrypt_failures, send_errors, dropped_oversize;
+    struct log_limit decrypt_limit;
+    uint8_t rx[RT_DGRAM_MAX];
+    uint8_t plain[RT_DGRAM_MAX];
+    uint8_t tx[RT_DGRAM_MAX];
+};
+
+static uint64_t rt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t rt_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct timeval rt_tv(uint64_t ms)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+    return tv;
+}
+
+static const char *rt_label(const struct rt *rt, size_t *len)
+{
+    *len = strlen(rt->cfg.label);
+    return rt->cfg.label;
+}
+
+/* ---- runtime interface ------------------------------------------------ */
+
+static void rt_send_to(void *ctx, const struct swim_addr *to, const uint8_t *data, size_t len)
+{
+    struct rt *rt = ctx;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (addr_to_sockaddr(&ss, &sslen, to, rt->family) != 0) {
+        rt->send_errors++;
+        return;
+    }
+    const uint8_t *out = data;
+    size_t outlen = len;
+    if (rt->kr != NULL) {
+        size_t adlen;
+        const char *ad = rt_label(rt, &adlen);
+        if (keyring_seal(rt->kr, (const uint8_t *)ad, adlen, data, len, rt->tx, sizeof(rt->tx),
+                         &outlen) != 0) {
+            rt->send_errors++;
+            return;
+        }
+        out = rt->tx;
+    }
+    ssize_t n = sendto(rt->fd, out, outlen, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
+    if (n < 0) {
+        rt->send_errors++;
+        if (log_enabled(rt->log, LOG_DEBUG)) {
+            char a[ADDR_TEXT_MAX];
+            log_msg(rt->log, LOG_DEBUG, "send-error to=%s: %s", addr_format(to, a),
+                    strerror(errno));
+        }
+        return;
+    }
+    rt->packets_out++;
+    rt->bytes_out += (uint64_t)n;
+}
+
+static void rt_on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t delay_ms)
+{
+    struct rt *rt = ctx;
+    struct rt_timer *tm = calloc(1, sizeof(*tm));
+    if (tm != NULL)
+        tm->ev = evtimer_new(rt->base, rt_on_timer, tm);
+    if (tm == NULL || tm->ev == NULL) {
+        free(tm);
+        log_msg(rt->log, LOG_ERROR, "out of memory for a timer (kind %u); it is lost",
+                (unsigned)t->kind);
+        return;
+    }
+    tm->rt = rt;
+    tm->t = *t;
+    tm->next = rt->timers;
+    if (rt->timers != NULL)
+        rt->timers->prev = tm;
+    rt->timers = tm;
+    rt->ntimers++;
+    struct timeval tv = rt_tv(delay_ms);
+    evtimer_add(tm->ev, &tv);
+}
+
+static void rt_timer_free(struct rt *rt, struct rt_timer *tm)
+{
+    if (tm->prev != NULL)
+        tm->prev->next = tm->next;
+    else
+        rt->timers = tm->next;
+    if (tm->next != NULL)
+        tm->next->prev = tm->prev;
+    rt->ntimers--;
+    event_free(tm->ev);
+    free(tm);
+}
+
+static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt_timer *tm = arg;
+    struct rt *rt = tm->rt;
+    struct swim_timer t = tm->t;
+    rt_timer_free(rt, tm);
+    swim_handle_timer(rt->swim, &t, rt_now());
+}
+
+static void rt_join_arm(struct rt *rt, uint64_t delay_ms);
+
+static void rt_log_member(struct rt *rt, enum log_level level, const char *what,
+                          const struct swim_member_info *m)
+{
+    char a[ADDR_TEXT_MAX];
+    log_msg(rt->log, level, "%s name=%s addr=%s status=%s generation=%llu incarnation=%u", what,
+            m->name, addr_format(&m->addr, a), swim_status_name(m->status),
+            (unsigned long long)m->generation, (unsigned)m->incarnation);
+}
+
+static void rt_log_user(struct rt *rt, const struct swim_user_info *u)
+{
+    /* Payload: | u8 name length | name | data |, see rt_cmd_event. */
+    if (u->len < 1 || u->payload[0] == 0 || (size_t)u->payload[0] + 1 > u->len) {
+        log_msg(rt->log, LOG_WARN, "user-event from=%s: malformed payload (%u bytes)", u->origin,
+                (unsigned)u->len);
+        return;
+    }
+    int nlen = u->payload[0];
+    int plen = (int)u->len - 1 - nlen;
+    char safe[SWIM_USER_MAX + 1];
+    for (int i = 0; i < plen; i++) {
+        unsigned char c = u->payload[1 + nlen + i];
+        safe[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+    }
+    safe[plen] = '\0';
+    char name[256];
+    for (int i = 0; i < nlen; i++) {
+        unsigned char c = u->payload[1 + i];
+        name[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+    }
+    name[nlen] = '\0';
+    log_msg(rt->log, LOG_INFO, "user-event name=%s from=%s id=%u payload=%s", name, u->origin,
+            (unsigned)u->id, safe);
+}
+
+static void rt_notify(void *ctx, const struct swim_notification *n)
+{
+    struct rt *rt = ctx;
+    switch (n->type) {
+    case SWIM_EV_MEMBER_JOINED:
+    case SWIM_EV_MEMBER_UPDATED:
+    case SWIM_EV_MEMBER_ALIVE:
+    case SWIM_EV_MEMBER_LEFT:
+    case SWIM_EV_MEMBER_REAPED:
+        rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member);
+        break;
+    case SWIM_EV_MEMBER_SUSPECT:
+    case SWIM_EV_MEMBER_FAILED:
+        rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member);
+        break;
+    case SWIM_EV_USER:
+        rt_log_user(rt, &n->user);
+        break;
+    case SWIM_EV_SELF_ACTIVE:
+        rt->active = 1;
+        rt->join_backoff_ms = rt->scfg.probe_interval_ms;
+        log_msg(rt->log, LOG_INFO, "%s name=%s", swim_event_name(n->type), n->member.name);
+        if (rt->cfg.join_count > 0 && !rt->leaving)
+            rt_join_arm(rt, (uint64_t)rt->scfg.probe_interval_ms * RT_REANNOUNCE_PERIODS);
+        break;
+    case SWIM_EV_SELF_IDLE:
+        rt->active = 0;
+        log_msg(rt->log, LOG_INFO, "%s name=%s", swim_event_name(n->type), n->member.name);
+        if (rt->leaving) {
+            rt->done = 1;
+            event_base_loopexit(rt->base, NULL);
+        } else if (rt->cfg.join_count > 0) {
+            rt->join_backoff_ms = rt->scfg.probe_interval_ms;
+            rt_join_arm(rt, rt->join_backoff_ms);
+        }
+        break;
+    case SWIM_EV_SELF_DEFUNCT:
+    case SWIM_EV_SELF_REJOINED:
+        log_msg(rt->log, LOG_WARN, "%s name=%s generation=%llu", swim_event_name(n->type),
+                n->member.name, (unsigned long long)n->member.generation);
+        break;
+    }
+}
+
+/* ---- joining ------------------------------------------------------------ */
+
+/* Announce to every address `text` resolves to; returns how many. */
+static int rt_announce_text(struct rt *rt, const char *text, uint64_t now)
+{
+    struct sockaddr_storage ss[RT_SEED_ADDRS_MAX];
+    size_t n = 0;
+    if (addr_resolve(text, CFG_DEFAULT_PORT, 1, ss, RT_SEED_ADDRS_MAX, &n) != 0 &&
+        addr_resolve(text, CFG_DEFAULT_PORT, 0, ss, RT_SEED_ADDRS_MAX, &n) != 0) {
+        log_msg(rt->log, LOG_DEBUG, "join: cannot resolve %s", text);
+        return 0;
+    }
+    int sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ss[i].ss_family == AF_INET6 && rt->family == AF_INET)
+            continue; /* an IPv4 socket cannot reach it */
+        struct swim_addr a;
+        if (addr_from_sockaddr(&a, (struct sockaddr *)&ss[i]) != 0)
+            continue;
+        if (a.len == rt->self_addr.len && memcmp(a.bytes, rt->self_addr.bytes, a.len) == 0)
+            continue;
+        if (rt->family == AF_INET && a.bytes[0] != 4)
+            continue;
+        if (swim_announce(rt->swim, &a, now) == 0)
+            sent++;
+    }
+    return sent;
+}
+
+static void rt_join_arm(struct rt *rt, uint64_t delay_ms)
+{
+    /* Up to 25% jitter, so nodes restarted together do not announce in step. */
+    uint64_t jitter = delay_ms / 4 > 0 ? randombytes_uniform((uint32_t)(delay_ms / 4) + 1) : 0;
+    struct timeval tv = rt_tv(delay_ms + jitter);
+    evtimer_add(rt->join_ev, &tv);
+}
+
+static void rt_on_join(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt *rt = arg;
+    if (rt->leaving || rt->cfg.join_count == 0)
+        return;
+    uint64_t period = rt->scfg.probe_interval_ms;
+    size_t active = swim_active_count(rt->swim);
+    if (rt->active && active + 1 >= rt->cfg.join_count) {
+        rt_join_arm(rt, period * RT_REANNOUNCE_PERIODS); /* big enough: just look again later */
+        return;
+    }
+    uint64_t now = rt_now();
+    int sent = 0;
+    for (size_t i = 0; i < rt->cfg.join_count; i++)
+        sent += rt_announce_text(rt, rt->cfg.join[i], now);
+    rt->join_attempts++;
+    log_msg(rt->log, rt->join_attempts == 1 ? LOG_INFO : LOG_DEBUG,
+            "join attempt=%u announced=%d active=%zu", (unsigned)rt->join_attempts, sent, active);
+    if (rt->active) {
+        rt_join_arm(rt, period * RT_REANNOUNCE_PERIODS);
+    } else {
+        rt_join_arm(rt, rt->join_backoff_ms);
+        uint64_t next = (uint64_t)rt->join_backoff_ms * 2;
+        uint64_t max = period * RT_JOIN_BACKOFF_MAX_PERIODS;
+        rt->join_backoff_ms = (uint32_t)(next < max ? next : max);
+    }
+}
+
+/* ---- loop handlers -------------------------------------------------------- */
+
+static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct rt *rt = arg;
+    for (int i = 0; i < RT_READS_PER_WAKEUP; i++) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n = recvfrom(fd, rt->rx, sizeof(rt->rx), MSG_DONTWAIT | MSG_TRUNC,
+                             (struct sockaddr *)&from, &fromlen);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_msg(rt->log, LOG_DEBUG, "recvfrom: %s", strerror(errno));
+            return;
+        }
+        rt->packets_in++;
+        rt->bytes_in += (uint64_t)n;
+        if ((size_t)n > sizeof(rt->rx)) {
+            rt->dropped_oversize++;
+            continue;
+        }
+        struct swim_addr src;
+        if (addr_from_sockaddr(&src, (struct sockaddr *)&from) != 0)
+            continue;
+        uint64_t now = rt_now();
+        const uint8_t *data = rt->rx;
+        size_t len = (size_t)n;
+        if (rt->kr != NULL) {
+            size_t adlen, plen = 0;
+            const char *ad = rt_label(rt, &adlen);
+            int rc = keyring_open(rt->kr, (const uint8_t *)ad, adlen, rt->rx, len, rt->plain,
+                                  sizeof(rt->plain), &plen);
+            if (rc != 0) {
+                rt->decrypt_failures++;
+                uint64_t suppressed = 0;
+                if (log_limit_allow(&rt->decrypt_limit, now, &suppressed)) {
+                    char a[ADDR_TEXT_MAX];
+                    log_msg(rt->log, LOG_WARN,
+                            "decrypt-failed from=%s len=%zu reason=\"%s\" total=%llu "
+                            "suppressed=%llu",
+                            addr_format(&src, a), len, err_strerror(rc),
+                            (unsigned long long)rt->decrypt_failures,
+                            (unsigned long long)suppressed);
+                }
+                continue;
+            }
+            data = rt->plain;
+            len = plen;
+        }
+        swim_handle_packet(rt->swim, &src, data, len, now);
+        if (rt->done)
+            return;
+    }
+}
+
+static void rt_begin_leave(struct rt *rt, const char *why)
+{
+    if (rt->leaving)
+        return;
+    rt->leaving = 1;
+    evtimer_del(rt->join_ev);
+    log_msg(rt->log, LOG_INFO, "leaving reason=%s", why);
+    if (swim_leave(rt->swim, rt_now()) != 0) {
+        rt->done = 1;
+        event_base_loopexit(rt->base, NULL);
+        return;
+    }
+    struct timeval tv = rt_tv((uint64_t)rt->scfg.leave_linger_ms + RT_LEAVE_GRACE_MS);
+    evtimer_add(rt->leave_ev, &tv);
+}
+
+static void rt_on_leave_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt *rt = arg;
+    log_msg(rt->log, LOG_WARN, "leave did not finish in time; exiting");
+    rt->done = 1;
+    event_base_loopexit(rt->base, NULL);
+}
+
+static void rt_reload(struct rt *rt)
+{
+    struct cfg *c = malloc(sizeof(*c));
+    char err[CFG_ERR_MAX] = "";
+    enum cfg_action action;
+    if (c == NULL)
+        return;
+    if (cfg_parse_args(c, rt->argc, rt->argv, &action, err, sizeof(err)) != 0) {
+        log_msg(rt->log, LOG_WARN, "reload failed, keeping the running config: %s", err);
+        free(c);
+        return;
+    }
+    log_set_level(rt->log, c->log_level);
+    size_t cur_len;
+    const uint8_t *cur = tags_bytes(rt->tags, &cur_len);
+    if (cur_len != c->tags_len || memcmp(cur, c->tags, cur_len) != 0) {
+        tags_load(rt->tags, c->tags, c->tags_len);
+        swim_set_meta(rt->swim, c->tags, c->tags_len, rt_now());
+    }
+    memcpy(rt->cfg.tags, c->tags, c->tags_len);
+    rt->cfg.tags_len = c->tags_len;
+    rt->cfg.log_level = c->log_level;
+    log_msg(rt->log, LOG_INFO, "reloaded log_level=%s tags=%zu", log_level_name(c->log_level),
+            tags_count(rt->tags));
+    free(c);
+}
+
+static void rt_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct rt *rt = arg;
+    if (sig == SIGHUP) {
+        rt_reload(rt);
+        return;
+    }
+    if (rt->leaving) {
+        log_msg(rt->log, LOG_WARN, "second signal: exiting without waiting for the leave");
+        rt->done = 1;
+        event_base_loopexit(rt->base, NULL);
+        return;
+    }
+    rt_begin_leave(rt, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- control commands ------------------------------------------------------- */
+
+static json_t *rt_tags_json(const uint8_t *meta, size_t len, int *malformed)
+{
+    struct tags_pair pairs[TAGS_PAIRS_MAX];
+    size_t n = 0;
+    json_t *o = json_object();
+    *malformed = 0;
+    if (o == NULL)
+        return NULL;
+    if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, meta, len) != 0) {
+        *malformed = 1;
+        return o;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char k[TAGS_KEY_MAX + 1];
+        memcpy(k, pairs[i].key, pairs[i].klen);
+        k[pairs[i].klen] = '\0';
+        json_object_set_new(o, k, json_stringn(pairs[i].value, pairs[i].vlen));
+    }
+    return o;
+}
+
+static json_t *rt_member_json(const struct swim_member_info *m)
+{
+    char a[ADDR_TEXT_MAX];
+    int malformed;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "addr", json_string(addr_format(&m->addr, a)));
+    json_object_set_new(o, "status", json_string(swim_status_name(m->status)));
+    json_object_set_new(o, "incarnation", json_integer(m->incarnation));
+    json_object_set_new(o, "generation", json_integer((json_int_t)m->generation));
+    json_object_set_new(o, "tags", rt_tags_json(m->meta, m->meta_len, &malformed));
+    if (malformed)
+        json_object_set_new(o, "tags_malformed", json_true());
+    return o;
+}
+
+static json_t *rt_cmd_members(struct rt *rt)
+{
+    json_t *arr = json_array();
+    struct swim_member_info m;
+    swim_self(rt->swim, &m);
+    json_array_append_new(arr, rt_member_json(&m));
+    size_t n = swim_member_count(rt->swim);
+    for (size_t i = 0; i < n; i++)
+        if (swim_member_at(rt->swim, i, &m) == 0)
+            json_array_append_new(arr, rt_member_json(&m));
+    json_t *reply = json_object();
+    json_object_set_new(reply, "members", arr);
+    return reply;
+}
+
+static json_t *rt_cmd_info(struct rt *rt)
+{
+    struct swim_member_info m;
+    struct swim_stats st;
+    size_t counts[4] = {0, 0, 0, 0};
+    swim_self(rt->swim, &m);
+    counts[m.status <= SWIM_LEFT ? m.status : 0]++;
+    swim_get_stats(rt->swim, &st);
+    json_t *self = rt_member_json(&m);
+    uint32_t incarnation = m.incarnation;
+    size_t n = swim_member_count(rt->swim);
+    for (size_t i = 0; i < n; i++)
+        if (swim_member_at(rt->swim, i, &m) == 0 && m.status <= SWIM_LEFT)
+            counts[m.status]++;
+    json_t *c = json_pack("{s:I,s:I,s:I,s:I}", "alive", (json_int_t)counts[SWIM_ALIVE], "suspect",
+                          (json_int_t)counts[SWIM_SUSPECT], "failed",
+                          (json_int_t)counts[SWIM_FAILED], "left", (json_int_t)counts[SWIM_LEFT]);
+    json_t *o = json_object();
+    json_object_set_new(o, "self", self);
+    json_object_set_new(o, "counts", c);
+    json_object_set_new(o, "incarnation", json_integer(incarnation));
+    json_object_set_new(o, "packets_in", json_integer((json_int_t)rt->packets_in));
+    json_object_set_new(o, "packets_out", json_integer((json_int_t)rt->packets_out));
+    json_object_set_new(o, "bytes_in", json_integer((json_int_t)rt->bytes_in));
+    json_object_set_new(o, "bytes_out", json_integer((json_int_t)rt->bytes_out));
+    json_object_set_new(o, "decrypt_failures", json_integer((json_int_t)rt->decrypt_failures));
+    json_object_set_new(o, "malformed", json_integer((json_int_t)st.malformed));
+    json_object_set_new(o, "send_errors", json_integer((json_int_t)rt->send_errors));
+    json_object_set_new(o, "health", json_integer(st.health));
+    json_object_set_new(o, "pending_updates", json_integer(st.pending_updates));
+    json_object_set_new(o, "probes", json_integer((json_int_t)st.probes));
+    json_object_set_new(o, "probe_failures", json_integer((json_int_t)st.probe_failures));
+    json_object_set_new(o, "encrypted", json_boolean(rt->kr != NULL));
+    json_object_set_new(o, "keys", json_integer(rt->kr ? (json_int_t)keyring_count(rt->kr) : 0));
+    json_object_set_new(o, "label", json_string(rt->cfg.label));
+    json_object_set_new(o, "profile", json_string(rt->cfg.profile));
+    json_object_set_new(o, "active", json_boolean(rt->active));
+    json_object_set_new(o, "leaving", json_boolean(rt->leaving));
+    json_object_set_new(o, "timers", json_integer((json_int_t)rt->ntimers));
+    return o;
+}
+
+static json_t *rt_cmd_join(struct rt *rt, json_t *req, char *err)
+{
+    json_t *addrs = json_object_get(req, "addrs");
+    if (!json_is_array(addrs) || json_array_size(addrs) == 0 ||
+        json_array_size(addrs) > RT_CTL_JOIN_MAX) {
+        snprintf(err, CTL_ERR_MAX, "join needs \"addrs\": an array of 1 to %d strings",
+                 RT_CTL_JOIN_MAX);
+        return NULL;
+    }
+    if (rt->leaving) {
+        snprintf(err, CTL_ERR_MAX, "this node is leaving");
+        return NULL;
+    }
+    uint64_t now = rt_now();
+    int sent = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(addrs, i, e)
+    {
+        if (!json_is_string(e)) {
+            snprintf(err, CTL_ERR_MAX, "join: addrs must be strings");
+            return NULL;
+        }
+    }
+    json_array_foreach(addrs, i, e)
+    {
+        sent += rt_announce_text(rt, json_string_value(e), now);
+    }
+    if (sent == 0) {
+        snprintf(err, CTL_ERR_MAX, "join: no address could be resolved and reached");
+        return NULL;
+    }
+    log_msg(rt->log, LOG_INFO, "join requested announced=%d", sent);
+    return json_pack("{s:i}", "announced", sent);
+}
+
+static json_t *rt_cmd_force_leave(struct rt *rt, json_t *req, char *err)
+{
+    const char *name = json_string_value(json_object_get(req, "name"));
+    if (name == NULL) {
+        snprintf(err, CTL_ERR_MAX, "force-leave needs a string \"name\"");
+        return NULL;
+    }
+    int rc = swim_force_leave(rt->swim, name, rt_now());
+    if (rc == ERR_NOTFOUND) {
+        snprintf(err, CTL_ERR_MAX, "no member named \"%.64s\"", name);
+        return NULL;
+    }
+    if (rc == ERR_STATE) {
+        snprintf(err, CTL_ERR_MAX, "member \"%.64s\" is not failed", name);
+        return NULL;
+    }
+    if (rc != 0) {
+        snprintf(err, CTL_ERR_MAX, "force-leave: %s", err_strerror(rc));
+        return NULL;
+    }
+    log_msg(rt->log, LOG_INFO, "force-leave name=%s", name);
+    return json_object();
+}
+
+static json_t *rt_tags_reply(struct rt *rt)
+{
+    size_t len;
+    int malformed;
+    const uint8_t *b = tags_bytes(rt->tags, &len);
+    return json_pack("{s:o}", "tags", rt_tags_json(b, len, &malformed));
+}
+
+/* Apply a tag edit to a copy, then to the node only if all of it is valid. */
+static json_t *rt_cmd_tags(struct rt *rt, json_t *req, int set, char *err)
+{
+    struct tags *t = tags_new();
+    if (t == NULL) {
+        snprintf(err, CTL_ERR_MAX, "out of memory");
+        return NULL;
+    }
+    size_t len;
+    const uint8_t *b = tags_bytes(rt->tags, &len);
+    tags_load(t, b, len);
+    int rc = 0;
+    if (set) {
+        json_t *obj = json_object_get(req, "tags");
+        const char *k;
+        json_t *v;
+        if (!json_is_object(obj) || json_object_size(obj) == 0) {
+            snprintf(err, CTL_ERR_MAX, "tags-set needs \"tags\": an object of string values");
+            rc = ERR_INVAL;
+        } else {
+            json_object_foreach(obj, k, v)
+            {
+                const char *s = json_string_value(v);
+                if (s == NULL || strlen(s) != json_string_length(v) ||
+                    (rc = tags_set(t, k, s)) != 0) {
+                    rc = rc == ERR_TOOBIG ? rc : ERR_INVAL;
+                    if (rc == ERR_TOOBIG)
+                        snprintf(err, CTL_ERR_MAX, "tags would exceed %d encoded bytes",
+                                 SWIM_META_MAX);
+                    else
+                        snprintf(err, CTL_ERR_MAX,
+                                 "bad tag \"%.40s\": key 1-255 bytes without '=' or ',', "
+                                 "string value up to 255 bytes",
+                                 k);
+                    break;
+                }
+            }
+        }
+    } else {
+        json_t *keys = json_object_get(req, "keys");
+        size_t i;
+        json_t *e;
+        if (!json_is_array(keys) || json_array_size(keys) == 0) {
+            snprintf(err, CTL_ERR_MAX, "tags-delete needs \"keys\": an array of strings");
+            rc = ERR_INVAL;
+        } else {
+            json_array_foreach(keys, i, e)
+            {
+                if (!json_is_string(e)) {
+                    snprintf(err, CTL_ERR_MAX, "tags-delete: keys must be strings");
+                    rc = ERR_INVAL;
+                    break;
+                }
+                tags_unset(t, json_string_value(e)); /* absent keys are fine */
+            }
+        }
+    }
+    if (rc == 0) {
+        b = tags_bytes(t, &len);
+        rc = swim_set_meta(rt->swim, b, len, rt_now());
+        if (rc != 0)
+            snprintf(err, CTL_ERR_MAX, "cannot set tags: %s", err_strerror(rc));
+        else
+            tags_load(rt->tags, b, len);
+    }
+    tags_delete(t);
+    if (rc != 0)
+        return NULL;
+    log_msg(rt->log, LOG_INFO, "tags %s count=%zu", set ? "set" : "deleted", tags_count(rt->tags));
+    return rt_tags_reply(rt);
+}
+
+static json_t *rt_cmd_event(struct rt *rt, json_t *req, char *err)
+{
+    const char *name = json_string_value(json_object_get(req, "name"));
+    json_t *pj = json_object_get(req, "payload");
+    const char *payload = pj != NULL ? json_string_value(pj) : "";
+    if (name == NULL || name[0] == '\0' || strlen(name) > RT_EVENT_NAME_MAX || payload == NULL) {
+        snprintf(err, CTL_ERR_MAX,
+                 "event needs a \"name\" (1 to %d bytes) and an optional string \"payload\"",
+                 RT_EVENT_NAME_MAX);
+        return NULL;
+    }
+    size_t nlen = strlen(name), plen = pj != NULL ? json_string_length(pj) : 0;
+    if (1 + nlen + plen > SWIM_USER_MAX) {
+        snprintf(err, CTL_ERR_MAX, "event too large: name and payload exceed %d bytes",
+                 SWIM_USER_MAX - 1);
+        return NULL;
+    }
+    uint8_t buf[SWIM_USER_MAX];
+    buf[0] = (uint8_t)nlen;
+    memcpy(buf + 1, name, nlen);
+    memcpy(buf + 1 + nlen, payload, plen);
+    int rc = swim_broadcast(rt->swim, buf, 1 + nlen + plen, rt_now());
+    if (rc != 0) {
+        snprintf(err, CTL_ERR_MAX, "event: %s", err_strerror(rc));
+        return NULL;
+    }
+    return json_object();
+}
+
+static json_t *rt_on_request(void *ctx, const char *cmd, json_t *req, char *err)
+{
+    struct rt *rt = ctx;
+    if (strcmp(cmd, "members") == 0)
+        return rt_cmd_members(rt);
+    if (strcmp(cmd, "info") == 0)
+        return rt_cmd_info(rt);
+    if (strcmp(cmd, "join") == 0)
+        return rt_cmd_join(rt, req, err);
+    if (strcmp(cmd, "leave") == 0) {
+        if (rt->leaving) {
+            snprintf(err, CTL_ERR_MAX, "already leaving");
+            return NULL;
+        }
+        rt_begin_leave(rt, "control");
+        return json_pack("{s:b}", "leaving", 1);
+    }
+    if (strcmp(cmd, "force-leave") == 0)
+        return rt_cmd_force_leave(rt, req, err);
+    if (strcmp(cmd, "tags-set") == 0)
+        return rt_cmd_tags(rt, req, 1, err);
+    if (strcmp(cmd, "tags-delete") == 0)
+        return rt_cmd_tags(rt, req, 0, err);
+    if (strcmp(cmd, "event") == 0)
+        return rt_cmd_event(rt, req, err);
+    snprintf(err, CTL_ERR_MAX, "unknown command \"%.40s\"", cmd);
+    return NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------------ */
+
+/* The first non-loopback address of `family` that is up, for advertising
+ * a wildcard bind.  0 or ERR_NOTFOUND. */
+static int rt_pick_interface_addr(int family, struct sockaddr_storage *out)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return ERR_NOTFOUND;
+    int rc = ERR_NOTFOUND;
+    for (struct ifaddrs *i = ifs; i != NULL && rc != 0; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family || !(i->ifa_flags & IFF_UP) ||
+            (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        if (family == AF_INET6 &&
+            IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+            continue;
+        memset(out, 0, sizeof(*out));
+        memcpy(out, i->ifa_addr,
+               family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+        rc = 0;
+    }
+    freeifaddrs(ifs);
+    return rc;
+}
+
+static void rt_set_port(struct sockaddr_storage *ss, uint16_t port_be)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = port_be;
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = port_be;
+}
+
+static uint16_t rt_get_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_port;
+    return ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+static int rt_setup_socket(struct rt *rt, char *err, size_t errlen)
+{
+    struct sockaddr_storage bind_ss;
+    size_t n = 0;
+    if (addr_resolve(rt->cfg.bind, CFG_DEFAULT_PORT, 0, &bind_ss, 1, &n) != 0) {
+        snprintf(err, errlen, "bind: cannot resolve \"%s\"", rt->cfg.bind);
+        return ERR_INVAL;
+    }
+    rt->family = bind_ss.ss_family;
+    rt->fd = socket(rt->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (rt->fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return ERR_SYS;
+    }
+    int one = 1, zero = 0, buf = RT_SOCKBUF_BYTES;
+    if (rt->family == AF_INET6) {
+        int dual = addr_is_unspecified((struct sockaddr *)&bind_ss);
+        setsockopt(rt->fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof(int));
+    }
+    setsockopt(rt->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    setsockopt(rt->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    socklen_t blen =
+        rt->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(rt->fd, (struct sockaddr *)&bind_ss, blen) != 0) {
+        snprintf(err, errlen, "bind %s: %s", rt->cfg.bind, strerror(errno));
+        return ERR_SYS;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    getsockname(rt->fd, (struct sockaddr *)&bound, &bl);
+    /* The advertised address: --advertise, else the bound one, else (a
+     * wildcard bind) this host's first non-loopback address, IPv4 first. */
+    struct sockaddr_storage adv;
+    if (rt->cfg.advertise[0] != '\0') {
+        if (addr_resolve(rt->cfg.advertise, -1, 0, &adv, 1, &n) != 0) {
+            snprintf(err, errlen, "advertise: cannot resolve \"%s\"", rt->cfg.advertise);
+            return ERR_INVAL;
+        }
+    } else if (!addr_is_unspecified((struct sockaddr *)&bound)) {
+        adv = bound;
+    } else {
+        /* A dual-stack socket prefers an IPv4 address: IPv4-only peers can
+         * reach it too. */
+        int fam = rt->family;
+        if (rt_pick_interface_addr(AF_INET, &adv) != 0 &&
+            (fam != AF_INET6 || rt_pick_interface_addr(AF_INET6, &adv) != 0)) {
+            memset(&adv, 0, sizeof(adv));
+            if (fam == AF_INET) {
+                struct sockaddr_in *s4 = (struct sockaddr_in *)&adv;
+                s4->sin_family = AF_INET;
+                s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            } else {
+                struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&adv;
+                s6->sin6_family = AF_INET6;
+                s6->sin6_addr = in6addr_loopback;
+            }
+        }
+        rt_set_port(&adv, rt_get_port(&bound));
+    }
+    if (adv.ss_family == AF_INET6 && rt->family == AF_INET) {
+        snprintf(err, errlen, "advertise: an IPv6 address needs an IPv6 bind");
+        return ERR_INVAL;
+    }
+    addr_from_sockaddr(&rt->self_addr, (struct sockaddr *)&adv);
+    addr_format(&rt->self_addr, rt->self_text);
+    char btext[ADDR_TEXT_MAX];
+    log_msg(rt->log, LOG_INFO, "listening udp=%s advertise=%s",
+            addr_format_sockaddr((struct sockaddr *)&bound, btext), rt->self_text);
+    return 0;
+}
+
+struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log *lg, char *err,
+                  size_t errlen)
+{
+    struct rt *rt = calloc(1, sizeof(*rt));
+    if (rt == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rt->cfg = *cfg;
+    rt->argc = argc;
+    rt->argv = argv;
+    rt->log = lg;
+    rt->fd = -1;
+    log_limit_create(&rt->decrypt_limit, RT_DECRYPT_LOG_WINDOW_MS, RT_DECRYPT_LOG_BURST);
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to start");
+        goto fail;
+    }
+    if (swim_config_profile(&rt->scfg, cfg->profile) != 0) {
+        snprintf(err, errlen, "profile: unknown \"%s\"", cfg->profile);
+        goto fail;
+    }
+    if (cfg->keyring[0] != '\0') {
+        int line = 0;
+        rt->kr = keyring_new();
+        int rc = rt->kr != NULL ? keyring_load_file(rt->kr, cfg->keyring, &line) : ERR_NOMEM;
+        if (rc != 0) {
+            if (rc == ERR_IO)
+                snprintf(err, errlen, "keyring %s: %s", cfg->keyring, strerror(errno));
+            else if (rc == ERR_INVAL)
+                snprintf(err, errlen, "keyring %s line %d: not a base64 %d-byte key", cfg->keyring,
+                         line, KEYRING_KEY_BYTES);
+            else if (rc == ERR_NOTFOUND)
+                snprintf(err, errlen, "keyring %s: no key in the file", cfg->keyring);
+            else
+                snprintf(err, errlen, "keyring %s: %s", cfg->keyring, err_strerror(rc));
+            goto fail;
+        }
+        struct stat st;
+        if (stat(cfg->keyring, &st) == 0 && (st.st_mode & 077) != 0)
+            log_msg(lg, LOG_WARN, "keyring %s is readable by others (mode %03o); use 0600",
+                    cfg->keyring, (unsigned)(st.st_mode & 0777));
+        /* Keep sealed datagrams within the configured ceiling. */
+        if (rt->scfg.max_packet - KEYRING_OVERHEAD >= WIRE_PACKET_MIN)
+            rt->scfg.max_packet -= KEYRING_OVERHEAD;
+    }
+    rt->tags = tags_new();
+    if (rt->tags == NULL || tags_load(rt->tags, cfg->tags, cfg->tags_len) != 0) {
+        snprintf(err, errlen, "tags: invalid");
+        goto fail;
+    }
+    rt->base = event_base_new();
+    if (rt->base == NULL) {
+        snprintf(err, errlen, "libevent: cannot create an event base");
+        goto fail;
+    }
+    if (rt_setup_socket(rt, err, errlen) != 0)
+        goto fail;
+    rt->generation = rt_wall_ms();
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after};
+    rt->swim = swim_new(&rt->scfg, cfg->name, &rt->self_addr, rt->generation, seed, &vt);
+    if (rt->swim == NULL) {
+        snprintf(err, errlen, "cannot create the SWIM instance (bad name or profile?)");
+        goto fail;
+    }
+    if (cfg->tags_len > 0 && swim_set_meta(rt->swim, cfg->tags, cfg->tags_len, rt_now()) != 0) {
+        snprintf(err, errlen, "tags: rejected by the core");
+        goto fail;
+    }
+    int crc = 0;
+    rt->ctl = ctl_new(rt->base, cfg->socket_path, cfg->socket_mode, rt_on_request, rt, lg, &crc);
+    if (rt->ctl == NULL) {
+        if (crc == ERR_EXISTS)
+            snprintf(err, errlen, "socket %s: in use by another process, or not a socket",
+                     cfg->socket_path);
+        else
+            snprintf(err, errlen, "socket %s: %s", cfg->socket_path,
+                     crc == ERR_SYS ? strerror(errno) : err_strerror(crc));
+        goto fail;
+    }
+    rt->udp_ev = event_new(rt->base, rt->fd, EV_READ | EV_PERSIST, rt_on_udp, rt);
+    rt->sig_term = evsignal_new(rt->base, SIGTERM, rt_on_signal, rt);
+    rt->sig_int = evsignal_new(rt->base, SIGINT, rt_on_signal, rt);
+    rt->sig_hup = evsignal_new(rt->base, SIGHUP, rt_on_signal, rt);
+    rt->join_ev = evtimer_new(rt->base, rt_on_join, rt);
+    rt->leave_ev = evtimer_new(rt->base, rt_on_leave_deadline, rt);
+    if (rt->udp_ev == NULL || rt->sig_term == NULL || rt->sig_int == NULL || rt->sig_hup == NULL ||
+        rt->join_ev == NULL || rt->leave_ev == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return rt;
+fail:
+    rt_delete(rt);
+    return NULL;
+}
+
+int rt_run(struct rt *rt)
+{
+    event_add(rt->udp_ev, NULL);
+    evsignal_add(rt->sig_term, NULL);
+    evsignal_add(rt->sig_int, NULL);
+    evsignal_add(rt->sig_hup, NULL);
+    log_msg(rt->log, LOG_INFO,
+            "started name=%s addr=%s generation=%llu profile=%s encrypted=%s socket=%s",
+            rt->cfg.name, rt->self_text, (unsigned long long)rt->generation, rt->cfg.profile,
+            rt->kr != NULL ? "yes" : "no", rt->cfg.socket_path);
+    int rc = swim_start(rt->swim, rt_now());
+    if (rc != 0) {
+        log_msg(rt->log, LOG_ERROR, "cannot start: %s", err_strerror(rc));
+        return rc;
+    }
+    if (rt->cfg.join_count > 0) {
+        rt->join_backoff_ms = rt->scfg.probe_interval_ms;
+        struct timeval now = {0, 0};
+        evtimer_add(rt->join_ev, &now);
+    }
+    if (event_base_dispatch(rt->base) < 0) {
+        log_msg(rt->log, LOG_ERROR, "event loop failed");
+        return ERR_SYS;
+    }
+    if (!rt->done)
+        return ERR_STATE;
+    log_msg(rt->log, LOG_INFO, "exiting name=%s", rt->cfg.name);
+    return 0;
+}
+
+void rt_delete(struct rt *rt)
+{
+    if (rt == NULL)
+        return;
+    while (rt->timers != NULL)
+        rt_timer_free(rt, rt->timers);
+    if (rt->ctl != NULL)
+        ctl_delete(rt->ctl);
+    if (rt->swim != NULL)
+        swim_delete(rt->swim);
+    struct event *evs[] = {rt->udp_ev,  rt->sig_term, rt->sig_int,
+                           rt->sig_hup, rt->join_ev,  rt->leave_ev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i] != NULL)
+            event_free(evs[i]);
+    if (rt->fd >= 0)
+        close(rt->fd);
+    if (rt->base != NULL)
+        event_base_free(rt->base);
+    tags_delete(rt->tags);
+    keyring_delete(rt->kr);
+    free(rt);
+}

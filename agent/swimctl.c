@@ -1,0 +1,11 @@
+/*
+ * swimctl.c - the control client's entry point; everything is in cli.c.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+    return cli_main(argc, argv, stdout, stderr);
+}

@@ -1,0 +1,285 @@
+/*
+ * cfg_test.c - swimd's flags and JSON config (agent/cfg.c): defaults, every
+ * kind of bad value gives ERR_INVAL and a message naming it, and flags
+ * override the file.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "err.h"
+#include "tags.h"
+
+static struct cfg c;
+static char err[CFG_ERR_MAX];
+static enum cfg_action action;
+static char json_path[64];
+
+static void setup(void)
+{
+    memset(&c, 0, sizeof(c));
+    err[0] = '\0';
+    snprintf(json_path, sizeof(json_path), "/tmp/cfg_test_XXXXXX");
+    int fd = mkstemp(json_path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+static void teardown(void)
+{
+    unlink(json_path);
+}
+
+static void write_json(const char *text)
+{
+    FILE *f = fopen(json_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define PARSE(...)                                                                                 \
+    ({                                                                                             \
+        char *argv_[] = {"swimd", __VA_ARGS__, NULL};                                              \
+        cfg_parse_args(&c, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, &action, err,       \
+                       sizeof(err));                                                               \
+    })
+
+/* The value of tag `key`, or NULL. */
+static const char *tag(const char *key)
+{
+    static char v[TAGS_VALUE_MAX + 1];
+    struct tags *t = tags_new();
+    tags_load(t, c.tags, c.tags_len);
+    const char *found = NULL;
+    struct tags_pair p;
+    for (size_t i = 0; tags_at(t, i, &p) == 0; i++) {
+        if (p.klen == strlen(key) && memcmp(p.key, key, p.klen) == 0) {
+            memcpy(v, p.value, p.vlen);
+            v[p.vlen] = '\0';
+            found = v;
+        }
+    }
+    tags_delete(t);
+    return found;
+}
+
+START_TEST(cfg_test_defaults)
+{
+    char *argv[] = {"swimd", NULL};
+    ck_assert_int_eq(cfg_parse_args(&c, 1, argv, &action, err, sizeof(err)), 0);
+    ck_assert_int_eq(action, CFG_RUN);
+    ck_assert_str_eq(c.bind, "0.0.0.0:7946");
+    ck_assert_str_eq(c.profile, "lan");
+    ck_assert_str_eq(c.socket_path, CFG_DEFAULT_SOCKET);
+    ck_assert_uint_eq(c.socket_mode, 0600);
+    ck_assert_int_eq(c.log_level, LOG_INFO);
+    ck_assert_uint_eq(c.join_count, 0);
+    ck_assert_uint_gt(strlen(c.name), 0); /* the hostname */
+    ck_assert_str_eq(c.keyring, "");
+}
+END_TEST
+
+START_TEST(cfg_test_flags_parsed_in_both_forms)
+{
+    ck_assert_int_eq(PARSE("--name", "n1", "--bind=127.0.0.1:0", "--advertise", "[::1]:7000",
+                           "--profile=local", "--keyring", "/k", "--label", "prod",
+                           "--socket=/tmp/s.sock", "--socket-mode", "0660", "--log-level", "debug",
+                           "--tag", "role=web", "--tag=dc=eu"),
+                     0);
+    ck_assert_str_eq(c.name, "n1");
+    ck_assert_str_eq(c.bind, "127.0.0.1:0");
+    ck_assert_str_eq(c.advertise, "[::1]:7000");
+    ck_assert_str_eq(c.profile, "local");
+    ck_assert_str_eq(c.keyring, "/k");
+    ck_assert_str_eq(c.label, "prod");
+    ck_assert_str_eq(c.socket_path, "/tmp/s.sock");
+    ck_assert_uint_eq(c.socket_mode, 0660);
+    ck_assert_int_eq(c.log_level, LOG_DEBUG);
+    ck_assert_str_eq(tag("role"), "web");
+    ck_assert_str_eq(tag("dc"), "eu");
+}
+END_TEST
+
+START_TEST(cfg_test_join_repeatable_and_bounded)
+{
+    ck_assert_int_eq(PARSE("--join", "10.0.0.1", "--join", "[::1]:7001", "--join", "seed:9"), 0);
+    ck_assert_uint_eq(c.join_count, 3);
+    ck_assert_str_eq(c.join[1], "[::1]:7001");
+    char *argv[2 + 2 * (CFG_JOIN_MAX + 1)];
+    int argc = 0;
+    argv[argc++] = "swimd";
+    for (int i = 0; i <= CFG_JOIN_MAX; i++) {
+        argv[argc++] = "--join";
+        argv[argc++] = "10.0.0.1:1";
+    }
+    argv[argc] = NULL;
+    ck_assert_int_eq(cfg_parse_args(&c, argc, argv, &action, err, sizeof(err)), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--join"));
+}
+END_TEST
+
+START_TEST(cfg_test_unknown_flag_rejected)
+{
+    ck_assert_int_eq(PARSE("--nmae", "x"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "unknown flag --nmae"));
+    ck_assert_int_eq(PARSE("stray"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "unexpected argument"));
+}
+END_TEST
+
+START_TEST(cfg_test_missing_value_rejected)
+{
+    ck_assert_int_eq(PARSE("--name"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--name: missing value"));
+}
+END_TEST
+
+START_TEST(cfg_test_bad_addresses_rejected)
+{
+    ck_assert_int_eq(PARSE("--bind", "127.0.0.1:99999"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--bind"));
+    ck_assert_int_eq(PARSE("--bind", "::1:7946"), ERR_INVAL);      /* needs brackets */
+    ck_assert_int_eq(PARSE("--advertise", "10.0.0.1"), ERR_INVAL); /* needs a port */
+    ck_assert_int_eq(PARSE("--advertise", "10.0.0.1:0"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--join", "host:port"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--bind", "[::1]:7946"), 0);
+}
+END_TEST
+
+START_TEST(cfg_test_bad_values_rejected)
+{
+    ck_assert_int_eq(PARSE("--profile", "fast"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "lan, wan or local"));
+    ck_assert_int_eq(PARSE("--log-level", "loud"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--tag", "novalue"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--tag", "a,b=c"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--name", ""), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--name", "x23456789012345678901234567890123456789012345678901234567890"
+                                     "12345"),
+                     ERR_INVAL);
+    ck_assert_int_eq(PARSE("--socket-mode", "0644x"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--socket-mode", "0400"), ERR_INVAL); /* owner cannot connect */
+    char longpath[200];
+    memset(longpath, 'p', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    ck_assert_int_eq(PARSE("--socket", longpath), ERR_INVAL);
+}
+END_TEST
+
+START_TEST(cfg_test_help_and_version_actions)
+{
+    ck_assert_int_eq(PARSE("--bogus", "--help"), 0);
+    ck_assert_int_eq(action, CFG_HELP);
+    ck_assert_int_eq(PARSE("--version"), 0);
+    ck_assert_int_eq(action, CFG_VERSION);
+}
+END_TEST
+
+START_TEST(cfg_test_json_loaded)
+{
+    write_json("{\"name\": \"j1\", \"bind\": \"127.0.0.1:7001\", \"join\": [\"127.0.0.1:7002\", "
+               "\"[::1]:7003\"], \"profile\": \"wan\", \"label\": \"L\", \"tags\": {\"b\": \"2\", "
+               "\"a\": \"1\"}, \"socket\": \"/tmp/j.sock\", \"socket_mode\": \"0660\", "
+               "\"log_level\": \"warn\", \"keyring\": \"/etc/k\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_str_eq(c.name, "j1");
+    ck_assert_str_eq(c.bind, "127.0.0.1:7001");
+    ck_assert_uint_eq(c.join_count, 2);
+    ck_assert_str_eq(c.profile, "wan");
+    ck_assert_str_eq(c.label, "L");
+    ck_assert_str_eq(tag("a"), "1");
+    ck_assert_str_eq(tag("b"), "2");
+    ck_assert_uint_eq(c.socket_mode, 0660);
+    ck_assert_int_eq(c.log_level, LOG_WARN);
+    ck_assert_str_eq(c.keyring, "/etc/k");
+}
+END_TEST
+
+START_TEST(cfg_test_flags_override_json)
+{
+    write_json("{\"name\": \"j1\", \"bind\": \"127.0.0.1:7001\", \"join\": [\"127.0.0.1:7002\"], "
+               "\"tags\": {\"role\": \"db\", \"dc\": \"eu\"}}");
+    ck_assert_int_eq(PARSE("--name", "flag", "--config", json_path, "--join", "127.0.0.1:9",
+                           "--tag", "role=web"),
+                     0);
+    ck_assert_str_eq(c.name, "flag");
+    ck_assert_str_eq(c.bind, "127.0.0.1:7001");
+    ck_assert_uint_eq(c.join_count, 1);
+    ck_assert_str_eq(c.join[0], "127.0.0.1:9");
+    ck_assert_str_eq(tag("role"), "web");
+    ck_assert_str_eq(tag("dc"), "eu");
+}
+END_TEST
+
+START_TEST(cfg_test_json_syntax_error_names_line)
+{
+    write_json("{\n  \"name\": \"x\",\n  \"bind\" \"oops\"\n}\n");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, json_path));
+    ck_assert_ptr_nonnull(strstr(err, "line 3"));
+}
+END_TEST
+
+START_TEST(cfg_test_json_unknown_key_rejected)
+{
+    write_json("{\"nmae\": \"x\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "nmae: unknown setting"));
+}
+END_TEST
+
+START_TEST(cfg_test_json_wrong_types_rejected)
+{
+    write_json("{\"bind\": 7946}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "expected a string"));
+    write_json("{\"join\": \"127.0.0.1:1\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    write_json("{\"tags\": {\"k\": 1}}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    write_json("{\"tags\": {\"a=b\": \"c\"}}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    write_json("[1, 2]");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    write_json("{\"name\": \"a\", \"name\": \"b\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+}
+END_TEST
+
+START_TEST(cfg_test_missing_config_file_rejected)
+{
+    ck_assert_int_eq(PARSE("--config", "/nonexistent/swimd.json"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/swimd.json"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cfg");
+    TCase *tc = tcase_create("cfg");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, cfg_test_defaults);
+    tcase_add_test(tc, cfg_test_flags_parsed_in_both_forms);
+    tcase_add_test(tc, cfg_test_join_repeatable_and_bounded);
+    tcase_add_test(tc, cfg_test_unknown_flag_rejected);
+    tcase_add_test(tc, cfg_test_missing_value_rejected);
+    tcase_add_test(tc, cfg_test_bad_addresses_rejected);
+    tcase_add_test(tc, cfg_test_bad_values_rejected);
+    tcase_add_test(tc, cfg_test_help_and_version_actions);
+    tcase_add_test(tc, cfg_test_json_loaded);
+    tcase_add_test(tc, cfg_test_flags_override_json);
+    tcase_add_test(tc, cfg_test_json_syntax_error_names_line);
+    tcase_add_test(tc, cfg_test_json_unknown_key_rejected);
+    tcase_add_test(tc, cfg_test_json_wrong_types_rejected);
+    tcase_add_test(tc, cfg_test_missing_config_file_rejected);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

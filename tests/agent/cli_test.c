@@ -1,0 +1,241 @@
+/*
+ * cli_test.c - swimctl (agent/cli.c): output formats, filters, usage and
+ * connection errors and exit codes, and one round trip through a real
+ * control socket served by a forked child with canned answers.
+ */
+#include <check.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "keyring.h"
+
+static const char *members_json =
+    "[{\"name\":\"node-b\",\"addr\":\"127.0.0.1:7002\",\"status\":\"failed\",\"incarnation\":3,"
+    "\"generation\":1,\"tags\":{}},"
+    "{\"name\":\"a\",\"addr\":\"[::1]:7001\",\"status\":\"alive\",\"incarnation\":0,"
+    "\"generation\":1,\"tags\":{\"role\":\"web\",\"dc\":\"eu\"}},"
+    "{\"name\":\"longer-name-c\",\"addr\":\"10.0.0.3:7946\",\"status\":\"alive\","
+    "\"incarnation\":1,\"generation\":2,\"tags\":{\"role\":\"db\"}}]";
+
+static char *out_buf, *err_buf;
+static size_t out_len, err_len;
+static FILE *out, *err;
+
+static void streams_open(void)
+{
+    out = open_memstream(&out_buf, &out_len);
+    err = open_memstream(&err_buf, &err_len);
+}
+
+static void streams_close(void)
+{
+    fclose(out);
+    fclose(err);
+}
+
+static void streams_free(void)
+{
+    free(out_buf);
+    free(err_buf);
+}
+
+static void print_members(const struct cli_filter *f, int as_json)
+{
+    json_t *m = json_loads(members_json, 0, NULL);
+    ck_assert_ptr_nonnull(m);
+    streams_open();
+    cli_print_members(out, m, f, as_json);
+    streams_close();
+    json_decref(m);
+}
+
+START_TEST(cli_test_members_table_aligned_and_sorted)
+{
+    print_members(NULL, 0);
+    const char *want = "NAME           ADDRESS         STATUS  TAGS\n"
+                       "a              [::1]:7001      alive   dc=eu,role=web\n"
+                       "longer-name-c  10.0.0.3:7946   alive   role=db\n"
+                       "node-b         127.0.0.1:7002  failed\n";
+    ck_assert_str_eq(out_buf, want);
+    streams_free();
+}
+END_TEST
+
+START_TEST(cli_test_members_filtered_by_status_and_tag)
+{
+    struct cli_filter f = {"alive", 0, NULL};
+    print_members(&f, 0);
+    ck_assert_ptr_null(strstr(out_buf, "node-b"));
+    ck_assert_ptr_nonnull(strstr(out_buf, "longer-name-c"));
+    streams_free();
+    const char *tags[] = {"role=web"};
+    struct cli_filter g = {NULL, 1, tags};
+    print_members(&g, 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "\na "));
+    ck_assert_ptr_null(strstr(out_buf, "longer-name-c"));
+    streams_free();
+}
+END_TEST
+
+START_TEST(cli_test_members_json_has_the_documented_fields)
+{
+    print_members(NULL, 1);
+    json_t *arr = json_loads(out_buf, 0, NULL);
+    ck_assert_ptr_nonnull(arr);
+    ck_assert_uint_eq(json_array_size(arr), 3);
+    json_t *first = json_array_get(arr, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "name")), "a");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "addr")), "[::1]:7001");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "status")), "alive");
+    ck_assert(json_is_integer(json_object_get(first, "incarnation")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(first, "tags"), "dc")),
+                     "eu");
+    ck_assert_ptr_null(json_object_get(first, "generation"));
+    json_decref(arr);
+    streams_free();
+}
+END_TEST
+
+static int run(int argc, char **argv)
+{
+    streams_open();
+    int rc = cli_main(argc, argv, out, err);
+    streams_close();
+    return rc;
+}
+
+START_TEST(cli_test_cannot_connect_reports_path_and_reason)
+{
+    char *argv[] = {"swimctl", "--socket", "/nonexistent/swimd.sock", "members", NULL};
+    ck_assert_int_eq(run(4, argv), CLI_EXIT_CONNECT);
+    ck_assert_str_eq(err_buf, "swimctl: cannot connect to swimd at /nonexistent/swimd.sock: No "
+                              "such file or directory\n");
+    streams_free();
+    setenv("SWIM_SOCKET", "/nonexistent/env.sock", 1);
+    char *argv2[] = {"swimctl", "info", NULL};
+    ck_assert_int_eq(run(2, argv2), CLI_EXIT_CONNECT);
+    ck_assert_ptr_nonnull(strstr(err_buf, "/nonexistent/env.sock"));
+    streams_free();
+}
+END_TEST
+
+START_TEST(cli_test_usage_errors_exit_2)
+{
+    char *cases[][4] = {
+        {"swimctl", NULL},
+        {"swimctl", "frobnicate", NULL},
+        {"swimctl", "members", "--status", "zombie"},
+        {"swimctl", "force-leave", NULL},
+        {"swimctl", "join", NULL},
+        {"swimctl", "tags", "set", "novalue"},
+        {"swimctl", "info", "--yaml", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int argc = 0;
+        while (argc < 4 && cases[i][argc] != NULL)
+            argc++;
+        ck_assert_int_eq(run(argc, cases[i]), CLI_EXIT_USAGE);
+        ck_assert_ptr_nonnull(strstr(err_buf, "swimctl: "));
+        streams_free();
+    }
+    char *help[] = {"swimctl", "--help", NULL};
+    ck_assert_int_eq(run(2, help), CLI_EXIT_OK);
+    ck_assert_ptr_nonnull(strstr(out_buf, "Exit codes"));
+    streams_free();
+}
+END_TEST
+
+START_TEST(cli_test_keygen_prints_a_loadable_key)
+{
+    char *argv[] = {"swimctl", "keygen", NULL};
+    ck_assert_int_eq(run(2, argv), CLI_EXIT_OK);
+    ck_assert_uint_eq(strlen(out_buf), 45);
+    struct keyring *kr = keyring_new();
+    ck_assert_int_eq(keyring_add_base64(kr, out_buf), 0);
+    keyring_delete(kr);
+    streams_free();
+}
+END_TEST
+
+/* ---- round trip through a real socket ---------------------------------------- */
+
+static json_t *canned(void *ctx, const char *cmd, json_t *req, char *e)
+{
+    (void)ctx;
+    (void)req;
+    if (strcmp(cmd, "members") == 0)
+        return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
+    snprintf(e, CTL_ERR_MAX, "no %s here", cmd);
+    return NULL;
+}
+
+START_TEST(cli_test_round_trip_through_socket)
+{
+    char dir[] = "/tmp/cli_test_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_IGN); /* as swimd does: see ctl.h */
+        struct event_base *b = event_base_new();
+        int rc;
+        struct ctl *c = ctl_new(b, path, 0600, canned, NULL, NULL, &rc);
+        char one = c != NULL ? 1 : 0;
+        ssize_t w = write(ready[1], &one, 1);
+        (void)w;
+        struct timeval limit = {20, 0}; /* never outlive the test */
+        event_base_loopexit(b, &limit);
+        event_base_dispatch(b);
+        ctl_delete(c);
+        event_base_free(b);
+        _exit(0);
+    }
+    char one = 0;
+    ck_assert_int_eq(read(ready[0], &one, 1), 1);
+    ck_assert_int_eq(one, 1);
+    char *argv[] = {"swimctl", "--socket", path, "members", "--status", "alive", NULL};
+    int rc = run(6, argv);
+    char *argv2[] = {"swimctl", "--socket", path, "leave", NULL};
+    streams_free();
+    ck_assert_int_eq(rc, CLI_EXIT_OK);
+    rc = run(4, argv2);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    unlink(path);
+    rmdir(dir);
+    ck_assert_int_eq(rc, CLI_EXIT_FAILED);
+    ck_assert_str_eq(err_buf, "swimctl: no leave here\n");
+    streams_free();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, cli_test_members_table_aligned_and_sorted);
+    tcase_add_test(tc, cli_test_members_filtered_by_status_and_tag);
+    tcase_add_test(tc, cli_test_members_json_has_the_documented_fields);
+    tcase_add_test(tc, cli_test_cannot_connect_reports_path_and_reason);
+    tcase_add_test(tc, cli_test_usage_errors_exit_2);
+    tcase_add_test(tc, cli_test_keygen_prints_a_loadable_key);
+    tcase_add_test(tc, cli_test_round_trip_through_socket);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,372 @@
+/*
+ * ctl_test.c - the control socket (agent/ctl.c): the line protocol as a pure
+ * function, then a real server on a Unix socket driven from the test's own
+ * event loop, with a fake command handler.
+ */
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "err.h"
+
+/* Every wait in this file ends after this long. */
+#define WAIT_MS 5000
+
+/* Fake commands: "echo" returns the request's "v", "fail" fails. */
+static json_t *fake_handler(void *ctx, const char *cmd, json_t *req, char *err)
+{
+    int *calls = ctx;
+    if (calls != NULL)
+        (*calls)++;
+    if (strcmp(cmd, "echo") == 0)
+        return json_pack("{s:O?}", "v", json_object_get(req, "v"));
+    if (strcmp(cmd, "fail") == 0) {
+        snprintf(err, CTL_ERR_MAX, "it failed");
+        return NULL;
+    }
+    snprintf(err, CTL_ERR_MAX, "unknown command \"%s\"", cmd);
+    return NULL;
+}
+
+static json_t *answer(const char *line)
+{
+    char *s = ctl_answer_line(line, strlen(line), fake_handler, NULL);
+    ck_assert_ptr_nonnull(s);
+    size_t n = strlen(s);
+    ck_assert_int_eq(s[n - 1], '\n');
+    ck_assert_ptr_null(memchr(s, '\n', n - 1));
+    json_t *o = json_loads(s, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    free(s);
+    return o;
+}
+
+static void assert_error(json_t *o, const char *fragment)
+{
+    const char *e = json_string_value(json_object_get(o, "error"));
+    ck_assert_msg(e != NULL && strstr(e, fragment) != NULL, "error \"%s\" lacks \"%s\"",
+                  e ? e : "(none)", fragment);
+    json_decref(o);
+}
+
+START_TEST(ctl_test_answer_success_has_ok_and_id)
+{
+    json_t *o = answer("{\"cmd\":\"echo\",\"v\":7,\"id\":\"abc\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "v")), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "id")), "abc");
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(ctl_test_answer_rejects_malformed_requests)
+{
+    assert_error(answer("{not json"), "malformed JSON");
+    assert_error(answer(""), "malformed JSON");
+    assert_error(answer("[1,2]"), "JSON object");
+    assert_error(answer("{\"cmd\":7}"), "\"cmd\"");
+    assert_error(answer("{\"v\":1}"), "\"cmd\"");
+    assert_error(answer("{\"cmd\":\"a\",\"cmd\":\"b\"}"), "malformed JSON");
+    assert_error(answer("{\"cmd\":\"nope\"}"), "unknown command");
+    json_t *o = answer("{\"cmd\":\"fail\",\"id\":3}");
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), 3);
+    assert_error(o, "it failed");
+}
+END_TEST
+
+/* ---- a live server ------------------------------------------------------------ */
+
+static struct event_base *base;
+static struct ctl *srv;
+static char dir[64], path[128];
+static int calls;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void srv_setup(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as swimd does: see ctl.h */
+    snprintf(dir, sizeof(dir), "/tmp/ctl_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+    base = event_base_new();
+    int rc = -1;
+    calls = 0;
+    srv = ctl_new(base, path, 0600, fake_handler, &calls, NULL, &rc);
+    ck_assert_ptr_nonnull(srv);
+    ck_assert_int_eq(rc, 0);
+}
+
+static void srv_teardown(void)
+{
+    ctl_delete(srv);
+    event_base_free(base);
+    rmdir(dir);
+}
+
+static int client(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {0};
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", path);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+static void pump(void)
+{
+    event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/* Send everything, running the server loop while the socket is full. */
+static void send_all(int fd, const char *data, size_t len)
+{
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (len > 0) {
+        ck_assert_msg(now_ms() < deadline, "send timed out");
+        ssize_t w = send(fd, data, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+        } else {
+            ck_assert_int_eq(errno, EAGAIN);
+            pump();
+        }
+    }
+}
+
+static void send_str(int fd, const char *s)
+{
+    send_all(fd, s, strlen(s));
+}
+
+/* Per-client read buffers: what was received but not yet returned. */
+static char rbuf[4][1 << 16];
+static size_t rlen[4];
+
+/* The next response line on client slot k (pumping the server), parsed. */
+static json_t *read_response(int k, int fd)
+{
+    uint64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        char *nl = memchr(rbuf[k], '\n', rlen[k]);
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - rbuf[k]);
+            json_t *o = json_loadb(rbuf[k], n, 0, NULL);
+            memmove(rbuf[k], nl + 1, rlen[k] - n - 1);
+            rlen[k] -= n + 1;
+            ck_assert_ptr_nonnull(o);
+            return o;
+        }
+        ck_assert_msg(now_ms() < deadline, "no response in %d ms", WAIT_MS);
+        pump();
+        ssize_t r = recv(fd, rbuf[k] + rlen[k], sizeof(rbuf[k]) - rlen[k], 0);
+        if (r > 0)
+            rlen[k] += (size_t)r;
+        else if (r == 0)
+            ck_abort_msg("server closed the connection");
+        else
+            usleep(500);
+    }
+}
+
+static void assert_echo(json_t *o, int v)
+{
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "v")), v);
+    json_decref(o);
+}
+
+START_TEST(ctl_test_socket_mode_applied)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(ctl_test_malformed_line_keeps_connection)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "garbage\n");
+    assert_error(read_response(0, fd), "malformed JSON");
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":1}\r\n");
+    assert_echo(read_response(0, fd), 1);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_oversized_line_rejected_then_usable)
+{
+    rlen[0] = 0;
+    int fd = client();
+    size_t big = 3 * CTL_LINE_MAX;
+    char *junk = malloc(big);
+    memset(junk, 'x', big);
+    send_all(fd, junk, big);
+    send_str(fd, "\n{\"cmd\":\"echo\",\"v\":2}\n");
+    assert_error(read_response(0, fd), "too long");
+    assert_echo(read_response(0, fd), 2);
+    /* Just over the limit, newline included in one piece. */
+    junk[CTL_LINE_MAX + 1] = '\n';
+    send_all(fd, junk, CTL_LINE_MAX + 2);
+    assert_error(read_response(0, fd), "too long");
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":3}\n");
+    assert_echo(read_response(0, fd), 3);
+    free(junk);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_pipelined_requests_answered_in_order)
+{
+    rlen[0] = 0;
+    int fd = client();
+    enum { N = 500 }; /* several CTL_LINES_PER_WAKEUP batches */
+    char line[64];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(line, sizeof(line), "{\"cmd\":\"echo\",\"v\":%d}\n", i);
+        send_all(fd, line, (size_t)n);
+    }
+    for (int i = 0; i < N; i++)
+        assert_echo(read_response(0, fd), i);
+    ck_assert_int_eq(calls, N);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_abrupt_disconnect_leaves_others_served)
+{
+    rlen[0] = rlen[1] = 0;
+    int good = client();
+    for (int i = 0; i < 20; i++) {
+        int bad = client();
+        send_str(bad, "{\"cmd\":\"echo\",\"v\":"); /* mid-line */
+        if (i % 2 == 0)
+            send_str(bad, "1}\n{\"cmd\":\"echo\"}\n"); /* unread answers */
+        pump();
+        close(bad);
+        pump();
+    }
+    send_str(good, "{\"cmd\":\"echo\",\"v\":9}\n");
+    assert_echo(read_response(1, good), 9);
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (ctl_client_count(srv) != 1 && now_ms() < deadline)
+        pump();
+    ck_assert_uint_eq(ctl_client_count(srv), 1);
+    close(good);
+}
+END_TEST
+
+START_TEST(ctl_test_half_close_still_answered)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":4}\n{\"cmd\":\"echo\",\"v\":5}\n");
+    shutdown(fd, SHUT_WR);
+    assert_echo(read_response(0, fd), 4);
+    assert_echo(read_response(0, fd), 5);
+    /* Then the server closes its side. */
+    uint64_t deadline = now_ms() + WAIT_MS;
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, 0)) < 0 && now_ms() < deadline) {
+        pump();
+        usleep(500);
+    }
+    ck_assert_int_eq(r, 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_last_line_without_newline_answered_at_eof)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":6}");
+    shutdown(fd, SHUT_WR);
+    assert_echo(read_response(0, fd), 6);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_live_socket_not_replaced)
+{
+    int rc = 0;
+    struct ctl *again = ctl_new(base, path, 0600, fake_handler, NULL, NULL, &rc);
+    ck_assert_ptr_null(again);
+    ck_assert_int_eq(rc, ERR_EXISTS);
+}
+END_TEST
+
+START_TEST(ctl_test_stale_socket_replaced)
+{
+    char stale[160];
+    snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {0};
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", stale);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(fd); /* bound, never listened: like a swimd killed with -9 */
+    int rc = -1;
+    struct ctl *c = ctl_new(base, stale, 0600, fake_handler, NULL, NULL, &rc);
+    ck_assert_ptr_nonnull(c);
+    ctl_delete(c);
+    ck_assert_int_ne(access(stale, F_OK), 0); /* removed on delete */
+    /* A regular file is never replaced. */
+    FILE *f = fopen(stale, "w");
+    fclose(f);
+    c = ctl_new(base, stale, 0600, fake_handler, NULL, NULL, &rc);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(rc, ERR_EXISTS);
+    unlink(stale);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ctl");
+    TCase *pure = tcase_create("protocol");
+    tcase_add_test(pure, ctl_test_answer_success_has_ok_and_id);
+    tcase_add_test(pure, ctl_test_answer_rejects_malformed_requests);
+    suite_add_tcase(s, pure);
+    TCase *live = tcase_create("server");
+    tcase_add_checked_fixture(live, srv_setup, srv_teardown);
+    tcase_set_timeout(live, 30);
+    tcase_add_test(live, ctl_test_socket_mode_applied);
+    tcase_add_test(live, ctl_test_malformed_line_keeps_connection);
+    tcase_add_test(live, ctl_test_oversized_line_rejected_then_usable);
+    tcase_add_test(live, ctl_test_pipelined_requests_answered_in_order);
+    tcase_add_test(live, ctl_test_abrupt_disconnect_leaves_others_served);
+    tcase_add_test(live, ctl_test_half_close_still_answered);
+    tcase_add_test(live, ctl_test_last_line_without_newline_answered_at_eof);
+    tcase_add_test(live, ctl_test_live_socket_not_replaced);
+    tcase_add_test(live, ctl_test_stale_socket_replaced);
+    suite_add_tcase(s, live);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
