@@ -1,0 +1,672 @@
+/*
+ * events.c - see events.h for the model.
+ *
+ * The bus is a dispatcher (seed 0, msg_size = sizeof(struct ev_event)) with
+ * one sender handle, plus a ring of the last `history` events.  The ring holds
+ * a contiguous run of sequences [first, newest]: every sequence is an event,
+ * so seq maps to slot seq % cap.
+ *
+ * One mutex (bus->lock) makes the ring agree with the dispatcher.  Publishing
+ * holds it across disp_broadcast() and the ring append, so whenever the lock
+ * is free, every sequence up to the dispatcher's clock is in the ring (or was
+ * overwritten).  Two readers depend on that:
+ *
+ *   - ev_sub_open() reads the clock C and opens its receiver under the lock,
+ *     so the receiver gets exactly the sequences above C and the replay covers
+ *     (since, C]: no gap, no duplicate;
+ *   - lag repair acknowledges the dispatcher's LAGGED notice under the lock,
+ *     so the resume point R it gets back is already in the ring, and the gap
+ *     [first missed, R] can be replayed from it.
+ *
+ * The lock order is always bus->lock, then the dispatcher's own lock, and no
+ * call under bus->lock can wait for anything: every receiver is DISP_LAG, so
+ * disp_broadcast() never blocks.
+ *
+ * A replay (after --since, or a lag repair) is served lazily, one event per
+ * read, from a cursor; if the publisher overwrites the cursor's slot first,
+ * the subscriber is told (LAGGED or LOST) instead of receiving a wrong event.
+ */
+#include "events.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dispatch.h"
+#include "err.h"
+#include "tags.h"
+
+/* Milliseconds and nanoseconds per second, for the timed receive. */
+#define EV_MS_PER_S 1000
+#define EV_NS_PER_MS 1000000L
+
+static const char *const ev_names[EV_TYPE_LAST + 1] = {
+    [EV_MEMBER_JOIN] = "member-join",       [EV_MEMBER_UPDATE] = "member-update",
+    [EV_MEMBER_SUSPECT] = "member-suspect", [EV_MEMBER_ALIVE] = "member-alive",
+    [EV_MEMBER_FAILED] = "member-failed",   [EV_MEMBER_LEAVE] = "member-leave",
+    [EV_MEMBER_REAP] = "member-reap",       [EV_USER] = "user",
+    [EV_SELF_ACTIVE] = "self-active",       [EV_SELF_IDLE] = "self-idle",
+    [EV_SELF_DEFUNCT] = "self-defunct",     [EV_SELF_REJOINED] = "self-rejoined",
+};
+
+static const char *const ev_status_names[] = {
+    [SWIM_ALIVE] = "alive",
+    [SWIM_SUSPECT] = "suspect",
+    [SWIM_FAILED] = "failed",
+    [SWIM_LEFT] = "left",
+};
+
+struct ev_bus {
+    pthread_mutex_t lock;
+    struct disp *d;
+    struct disp_tx *tx; /* NULL once ended */
+    struct ev_event *ring;
+    size_t cap;
+    size_t held;     /* events in the ring, <= cap */
+    uint64_t newest; /* last sequence published */
+};
+
+struct ev_sub {
+    struct ev_bus *bus;
+    struct disp_rx *rx;
+    enum ev_lag_mode lag;
+    uint64_t last;       /* sequence of the last item handed out */
+    uint64_t cursor;     /* next sequence to replay ... */
+    uint64_t replay_end; /* ... while cursor <= replay_end */
+};
+
+/* ---- types ---- */
+
+const char *ev_type_name(enum ev_type t)
+{
+    if ((int)t >= EV_MEMBER_JOIN && (int)t <= EV_TYPE_LAST)
+        return ev_names[t];
+    return "unknown";
+}
+
+int ev_type_parse(const char *name, enum ev_type *out)
+{
+    if (name == NULL)
+        return ERR_NOTFOUND;
+    for (int t = EV_MEMBER_JOIN; t <= EV_TYPE_LAST; t++) {
+        if (strcmp(name, ev_names[t]) == 0) {
+            *out = (enum ev_type)t;
+            return 0;
+        }
+    }
+    return ERR_NOTFOUND;
+}
+
+int ev_types_parse(const char *text, uint32_t *mask, char *err, size_t errlen)
+{
+    char item[EV_TYPE_NAME_MAX + 1];
+    uint32_t m = 0;
+    if (text == NULL || mask == NULL) {
+        snprintf(err, errlen, "no type list");
+        return ERR_INVAL;
+    }
+    const char *p = text;
+    /* Each pass consumes one item; an item is at least one byte plus its
+     * comma, so the loop ends within strlen(text) + 1 passes. */
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) {
+            snprintf(err, errlen, "empty event type in \"%.80s\"", text);
+            return ERR_INVAL;
+        }
+        enum ev_type t;
+        if (len > EV_TYPE_NAME_MAX) {
+            snprintf(err, errlen, "unknown event type \"%.*s\"", (int)(len > 40 ? 40 : len), p);
+            return ERR_INVAL;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (ev_type_parse(item, &t) != 0) {
+            snprintf(err, errlen,
+                     "unknown event type \"%s\" (member-join, member-update, member-suspect, "
+                     "member-alive, member-failed, member-leave, member-reap, user, "
+                     "self-active, self-idle, self-defunct, self-rejoined)",
+                     item);
+            return ERR_INVAL;
+        }
+        m |= EV_MASK(t);
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    *mask = m;
+    return 0;
+}
+
+static int ev_type_of(enum swim_event e, enum ev_type *out)
+{
+    switch (e) {
+    case SWIM_EV_MEMBER_JOINED:
+        *out = EV_MEMBER_JOIN;
+        return 0;
+    case SWIM_EV_MEMBER_UPDATED:
+        *out = EV_MEMBER_UPDATE;
+        return 0;
+    case SWIM_EV_MEMBER_SUSPECT:
+        *out = EV_MEMBER_SUSPECT;
+        return 0;
+    case SWIM_EV_MEMBER_ALIVE:
+        *out = EV_MEMBER_ALIVE;
+        return 0;
+    case SWIM_EV_MEMBER_FAILED:
+        *out = EV_MEMBER_FAILED;
+        return 0;
+    case SWIM_EV_MEMBER_LEFT:
+        *out = EV_MEMBER_LEAVE;
+        return 0;
+    case SWIM_EV_MEMBER_REAPED:
+        *out = EV_MEMBER_REAP;
+        return 0;
+    case SWIM_EV_USER:
+        *out = EV_USER;
+        return 0;
+    case SWIM_EV_SELF_ACTIVE:
+        *out = EV_SELF_ACTIVE;
+        return 0;
+    case SWIM_EV_SELF_IDLE:
+        *out = EV_SELF_IDLE;
+        return 0;
+    case SWIM_EV_SELF_DEFUNCT:
+        *out = EV_SELF_DEFUNCT;
+        return 0;
+    case SWIM_EV_SELF_REJOINED:
+        *out = EV_SELF_REJOINED;
+        return 0;
+    }
+    return ERR_INVAL;
+}
+
+/* Copy a NUL-terminated name of at most cap - 1 bytes, cutting longer ones. */
+static void ev_copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int ev_from_notification(struct ev_event *out, const struct swim_notification *n, uint64_t time_ms)
+{
+    enum ev_type t;
+    if (out == NULL || n == NULL || ev_type_of(n->type, &t) != 0)
+        return ERR_INVAL;
+    memset(out, 0, sizeof(*out));
+    out->type = t;
+    out->time_ms = time_ms;
+    if (t == EV_USER) {
+        const struct swim_user_info *u = &n->user;
+        /* | u8 name length | name | data |: bounds first, then copy. */
+        if (u->len < 2 || u->len > SWIM_USER_MAX || u->payload == NULL || u->payload[0] == 0 ||
+            (size_t)u->payload[0] + 1 > u->len)
+            return ERR_MALFORMED;
+        size_t nlen = u->payload[0];
+        size_t dlen = (size_t)u->len - 1 - nlen;
+        memcpy(out->user_name, u->payload + 1, nlen);
+        out->user_name[nlen] = '\0';
+        if (strlen(out->user_name) != nlen)
+            return ERR_MALFORMED; /* a NUL inside the name */
+        if (dlen > 0)
+            memcpy(out->data, u->payload + 1 + nlen, dlen);
+        out->data_len = (uint16_t)dlen;
+        out->user_id = u->id;
+        out->generation = u->origin_generation;
+        out->status = SWIM_ALIVE;
+        ev_copy_name(out->name, sizeof(out->name), u->origin);
+        return 0;
+    }
+    const struct swim_member_info *m = &n->member;
+    if (m->meta_len > SWIM_META_MAX || (m->meta_len > 0 && m->meta == NULL))
+        return ERR_MALFORMED;
+    ev_copy_name(out->name, sizeof(out->name), m->name);
+    addr_format(&m->addr, out->addr);
+    out->status = m->status;
+    out->incarnation = m->incarnation;
+    out->generation = m->generation;
+    if (m->meta_len > 0)
+        memcpy(out->tags, m->meta, m->meta_len);
+    out->tags_len = m->meta_len;
+    return 0;
+}
+
+/* ---- the bus ---- */
+
+struct ev_bus *ev_bus_new(const struct ev_bus_config *cfg)
+{
+    size_t cap = cfg != NULL && cfg->history > 0 ? cfg->history : EV_HISTORY_DEFAULT;
+    if (cap > EV_HISTORY_MAX)
+        return NULL;
+    struct ev_bus *bus = calloc(1, sizeof(*bus));
+    if (bus == NULL)
+        return NULL;
+    bus->cap = cap;
+    bus->ring = calloc(cap, sizeof(*bus->ring));
+    struct disp_config dc = {.seed = 0, .msg_size = sizeof(struct ev_event)};
+    bus->d = bus->ring != NULL ? disp_new(&dc) : NULL;
+    bus->tx = bus->d != NULL ? disp_tx_new(bus->d) : NULL;
+    if (bus->tx == NULL || pthread_mutex_init(&bus->lock, NULL) != 0) {
+        disp_tx_close(bus->tx);
+        disp_delete(bus->d);
+        free(bus->ring);
+        free(bus);
+        return NULL;
+    }
+    return bus;
+}
+
+void ev_bus_delete(struct ev_bus *bus)
+{
+    if (bus == NULL)
+        return;
+    disp_tx_close(bus->tx);
+    disp_delete(bus->d);
+    pthread_mutex_destroy(&bus->lock);
+    free(bus->ring);
+    free(bus);
+}
+
+int ev_bus_publish_event(struct ev_bus *bus, struct ev_event *ev, uint64_t *seq)
+{
+    if (bus == NULL || ev == NULL || (int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
+        return ERR_INVAL;
+    pthread_mutex_lock(&bus->lock);
+    if (bus->tx == NULL) {
+        pthread_mutex_unlock(&bus->lock);
+        return ERR_CLOSED;
+    }
+    uint64_t s = 0;
+    ev->seq = 0; /* receivers learn it from the dispatcher */
+    int rc = disp_broadcast(bus->tx, ev, &s);
+    if (rc == 0) {
+        ev->seq = s;
+        bus->ring[s % bus->cap] = *ev;
+        bus->newest = s;
+        if (bus->held < bus->cap)
+            bus->held++;
+    }
+    pthread_mutex_unlock(&bus->lock);
+    if (rc == 0 && seq != NULL)
+        *seq = s;
+    return rc;
+}
+
+int ev_bus_publish(struct ev_bus *bus, const struct swim_notification *n, uint64_t time_ms,
+                   uint64_t *seq)
+{
+    struct ev_event ev;
+    if (bus == NULL)
+        return ERR_INVAL;
+    int rc = ev_from_notification(&ev, n, time_ms);
+    if (rc != 0)
+        return rc;
+    return ev_bus_publish_event(bus, &ev, seq);
+}
+
+void ev_bus_end(struct ev_bus *bus)
+{
+    if (bus == NULL)
+        return;
+    pthread_mutex_lock(&bus->lock);
+    disp_tx_close(bus->tx);
+    bus->tx = NULL;
+    pthread_mutex_unlock(&bus->lock);
+}
+
+/* The readers below take the lock of a bus they were given as const: the lock
+ * is the one mutable part of an otherwise read-only query. */
+static struct ev_bus *ev_bus_mut(const struct ev_bus *bus)
+{
+    return (struct ev_bus *)bus;
+}
+
+/* Under bus->lock. */
+static uint64_t ev_first_locked(const struct ev_bus *bus)
+{
+    return bus->newest + 1 - bus->held;
+}
+
+uint64_t ev_bus_clock(const struct ev_bus *bus)
+{
+    struct ev_bus *b = ev_bus_mut(bus);
+    pthread_mutex_lock(&b->lock);
+    uint64_t c = b->newest;
+    pthread_mutex_unlock(&b->lock);
+    return c;
+}
+
+uint64_t ev_bus_first_held(const struct ev_bus *bus)
+{
+    struct ev_bus *b = ev_bus_mut(bus);
+    pthread_mutex_lock(&b->lock);
+    uint64_t f = ev_first_locked(b);
+    pthread_mutex_unlock(&b->lock);
+    return f;
+}
+
+int ev_bus_history_get(const struct ev_bus *bus, uint64_t seq, struct ev_event *out)
+{
+    struct ev_bus *b = ev_bus_mut(bus);
+    int rc = ERR_NOTFOUND;
+    pthread_mutex_lock(&b->lock);
+    if (seq >= ev_first_locked(b) && seq <= b->newest && seq > 0) {
+        *out = b->ring[seq % b->cap];
+        rc = 0;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+/* ---- subscribers ---- */
+
+int ev_sub_open(struct ev_bus *bus, const struct ev_sub_config *cfg, struct ev_sub **out,
+                uint64_t *first_held)
+{
+    if (bus == NULL || cfg == NULL || out == NULL || cfg->name == NULL || cfg->name[0] == '\0' ||
+        cfg->capacity > DISP_CAPACITY_MAX ||
+        (cfg->lag != 0 && cfg->lag != EV_LAG_REPORT && cfg->lag != EV_LAG_RECOVER))
+        return ERR_INVAL;
+    struct ev_sub *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ERR_NOMEM;
+    s->bus = bus;
+    s->lag = cfg->lag != 0 ? cfg->lag : EV_LAG_REPORT;
+    size_t cap = cfg->capacity > 0 ? cfg->capacity : EV_SUB_CAPACITY_DEFAULT;
+    int rc = 0;
+    pthread_mutex_lock(&bus->lock);
+    uint64_t clock = bus->newest;
+    uint64_t first = ev_first_locked(bus);
+    if (bus->tx == NULL) {
+        rc = ERR_CLOSED;
+    } else if (cfg->replay && cfg->since > clock) {
+        rc = ERR_INVAL;
+    } else if (cfg->replay && cfg->since < clock && cfg->since + 1 < first) {
+        rc = ERR_STALE;
+        if (first_held != NULL)
+            *first_held = first;
+    } else {
+        rc = disp_rx_open(bus->d, cfg->name, cap, DISP_LAG, &s->rx);
+        if (rc == ERR_TOOBIG)
+            rc = ERR_INVAL;
+    }
+    if (rc == 0) {
+        s->last = cfg->replay ? cfg->since : clock;
+        s->cursor = s->last + 1;
+        s->replay_end = clock;
+    }
+    pthread_mutex_unlock(&bus->lock);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ev_sub_close(struct ev_sub *s)
+{
+    if (s == NULL)
+        return;
+    disp_rx_close(s->rx);
+    free(s);
+}
+
+int ev_sub_fd(struct ev_sub *s)
+{
+    if (s == NULL)
+        return ERR_INVAL;
+    return disp_rx_fd(s->rx);
+}
+
+uint64_t ev_sub_position(const struct ev_sub *s)
+{
+    return s->last;
+}
+
+/* Hand out the next replayed event, or the gap in front of the cursor. */
+static void ev_sub_replay_one(struct ev_sub *s, struct ev_item *item, struct ev_event *ev)
+{
+    struct ev_bus *bus = s->bus;
+    pthread_mutex_lock(&bus->lock);
+    uint64_t first = ev_first_locked(bus);
+    if (s->cursor < first) {
+        uint64_t end = first - 1 < s->replay_end ? first - 1 : s->replay_end;
+        item->kind = s->lag == EV_LAG_RECOVER ? EV_ITEM_LOST : EV_ITEM_LAGGED;
+        item->seq = s->cursor;
+        item->last = end;
+        s->cursor = end + 1;
+    } else {
+        if (ev != NULL)
+            *ev = bus->ring[s->cursor % bus->cap];
+        item->kind = EV_ITEM_EVENT;
+        item->seq = s->cursor;
+        item->last = s->cursor;
+        s->cursor++;
+    }
+    pthread_mutex_unlock(&bus->lock);
+    s->last = item->last;
+}
+
+/* Acknowledge the dispatcher's LAGGED notice for first missed sequence
+ * `first`; returns the resume point (see the opening comment). */
+static uint64_t ev_sub_ack(struct ev_sub *s)
+{
+    uint64_t resume = 0;
+    pthread_mutex_lock(&s->bus->lock);
+    disp_rx_ack_lag(s->rx, &resume);
+    pthread_mutex_unlock(&s->bus->lock);
+    return resume;
+}
+
+static int64_t ev_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * EV_MS_PER_S + ts.tv_nsec / EV_NS_PER_MS;
+}
+
+/* One item: from the replay cursor first, then from the dispatcher, waiting
+ * up to timeout_ms there (0: not at all).  Each pass hands out an item or
+ * consumes one clock the caller has already passed, which only the first
+ * read after opening or after a lag can produce, so the loop is short; the
+ * deadline keeps the total wait within timeout_ms. */
+static int ev_sub_step(struct ev_sub *s, struct ev_item *item, struct ev_event *ev, int timeout_ms)
+{
+    struct ev_event scratch;
+    struct ev_event *buf = ev != NULL ? ev : &scratch;
+    int64_t deadline = timeout_ms > 0 ? ev_mono_ms() + timeout_ms : 0;
+    if (s == NULL || item == NULL)
+        return ERR_INVAL;
+    for (;;) {
+        if (s->cursor <= s->replay_end) {
+            ev_sub_replay_one(s, item, ev);
+            return 0;
+        }
+        struct disp_msg m;
+        int wait = timeout_ms;
+        if (timeout_ms > 0) {
+            int64_t left = deadline - ev_mono_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        int rc = wait == 0 ? disp_try_recv(s->rx, &m, buf) : disp_recv_timed(s->rx, &m, buf, wait);
+        if (rc == ERR_AGAIN && timeout_ms != 0)
+            rc = ERR_TIMEOUT;
+        if (rc != 0)
+            return rc;
+        switch (m.kind) {
+        case DISP_MSG_DATA:
+            buf->seq = m.seq;
+            item->kind = EV_ITEM_EVENT;
+            item->seq = item->last = m.seq;
+            s->last = m.seq;
+            return 0;
+        case DISP_MSG_CLOCK:
+            if (m.seq <= s->last)
+                continue;
+            item->kind = EV_ITEM_CLOCK;
+            item->seq = item->last = m.seq;
+            s->last = m.seq;
+            return 0;
+        case DISP_MSG_LAGGED: {
+            uint64_t resume = ev_sub_ack(s);
+            if (s->lag == EV_LAG_RECOVER) {
+                s->cursor = m.seq;
+                s->replay_end = resume;
+                continue;
+            }
+            item->kind = EV_ITEM_LAGGED;
+            item->seq = m.seq;
+            item->last = resume;
+            s->last = resume;
+            return 0;
+        }
+        case DISP_MSG_END:
+            item->kind = EV_ITEM_END;
+            item->seq = item->last = s->last;
+            return 0;
+        }
+        return ERR_STATE;
+    }
+}
+
+int ev_sub_try_recv(struct ev_sub *s, struct ev_item *item, struct ev_event *ev)
+{
+    return ev_sub_step(s, item, ev, 0);
+}
+
+int ev_sub_recv_timed(struct ev_sub *s, struct ev_item *item, struct ev_event *ev, int timeout_ms)
+{
+    if (timeout_ms == 0) {
+        int rc = ev_sub_step(s, item, ev, 0);
+        return rc == ERR_AGAIN ? ERR_TIMEOUT : rc;
+    }
+    return ev_sub_step(s, item, ev, timeout_ms);
+}
+
+/* ---- JSON ---- */
+
+static const char *ev_status_name(enum swim_status st)
+{
+    if ((int)st >= SWIM_ALIVE && (int)st <= SWIM_LEFT)
+        return ev_status_names[st];
+    return "unknown";
+}
+
+/* {key: value, ...} from an encoded tag block; *malformed set when it does
+ * not decode (the object is then empty). */
+static json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed)
+{
+    struct tags_pair pairs[TAGS_PAIRS_MAX];
+    size_t n = 0;
+    json_t *o = json_object();
+    *malformed = 0;
+    if (o == NULL)
+        return NULL;
+    if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, meta, len) != 0) {
+        *malformed = 1;
+        return o;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char k[TAGS_KEY_MAX + 1];
+        memcpy(k, pairs[i].key, pairs[i].klen);
+        k[pairs[i].klen] = '\0';
+        json_t *v = json_stringn(pairs[i].value, pairs[i].vlen);
+        if (v == NULL) { /* not UTF-8: keep the key, say so */
+            *malformed = 1;
+            continue;
+        }
+        json_object_set_new(o, k, v);
+    }
+    return o;
+}
+
+static json_t *ev_json_hex(const uint8_t *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char buf[2 * EV_USER_DATA_MAX + 1];
+    if (len > EV_USER_DATA_MAX)
+        len = EV_USER_DATA_MAX;
+    for (size_t i = 0; i < len; i++) {
+        buf[2 * i] = digits[data[i] >> 4];
+        buf[2 * i + 1] = digits[data[i] & 0xf];
+    }
+    return json_stringn(buf, 2 * len);
+}
+
+json_t *ev_json_event(const struct ev_event *ev)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = 0;
+    bad |= json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
+    bad |= json_object_set_new(o, "type", json_string(ev_type_name(ev->type)));
+    bad |= json_object_set_new(o, "time", json_integer((json_int_t)ev->time_ms));
+    if (ev->type == EV_USER) {
+        size_t dlen = ev->data_len <= EV_USER_DATA_MAX ? ev->data_len : EV_USER_DATA_MAX;
+        json_t *name = json_string(ev->user_name);
+        bad |= json_object_set_new(
+            o, "name",
+            name != NULL ? name
+                         : ev_json_hex((const uint8_t *)ev->user_name, strlen(ev->user_name)));
+        json_t *origin = json_string(ev->name);
+        bad |= json_object_set_new(o, "origin", origin != NULL ? origin : json_string("?"));
+        bad |= json_object_set_new(o, "id", json_integer(ev->user_id));
+        json_t *p = json_stringn((const char *)ev->data, dlen);
+        if (p != NULL)
+            bad |= json_object_set_new(o, "payload", p);
+        else
+            bad |= json_object_set_new(o, "payload_hex", ev_json_hex(ev->data, dlen));
+    } else {
+        int malformed = 0;
+        json_t *name = json_string(ev->name);
+        bad |= json_object_set_new(o, "name", name != NULL ? name : json_string("?"));
+        bad |= json_object_set_new(o, "addr", json_string(ev->addr));
+        bad |= json_object_set_new(o, "status", json_string(ev_status_name(ev->status)));
+        bad |= json_object_set_new(o, "incarnation", json_integer(ev->incarnation));
+        bad |= json_object_set_new(o, "generation", json_integer((json_int_t)ev->generation));
+        size_t tlen = ev->tags_len <= SWIM_META_MAX ? ev->tags_len : SWIM_META_MAX;
+        bad |= json_object_set_new(o, "tags", ev_json_tags(ev->tags, tlen, &malformed));
+        if (malformed)
+            bad |= json_object_set_new(o, "tags_malformed", json_true());
+    }
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *ev_json_clock(uint64_t seq)
+{
+    return json_pack("{s:I,s:b}", "seq", (json_int_t)seq, "clock", 1);
+}
+
+json_t *ev_json_lagged(uint64_t first_missed)
+{
+    return json_pack("{s:b,s:I}", "lagged", 1, "first_missed", (json_int_t)first_missed);
+}
+
+json_t *ev_json_item(const struct ev_item *item, const struct ev_event *ev, uint32_t types)
+{
+    switch (item->kind) {
+    case EV_ITEM_EVENT:
+        if (ev != NULL && (types & EV_MASK(ev->type)) != 0)
+            return ev_json_event(ev);
+        return ev_json_clock(item->seq);
+    case EV_ITEM_CLOCK:
+        return ev_json_clock(item->seq);
+    case EV_ITEM_LAGGED:
+    case EV_ITEM_LOST:
+        return ev_json_lagged(item->seq);
+    case EV_ITEM_END:
+        return NULL;
+    }
+    return NULL;
+}

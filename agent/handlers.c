@@ -1,0 +1,713 @@
+/*
+ * handlers.c - see handlers.h for the model.
+ *
+ * One run, step by step (hd_run):
+ *   1. Build argv and envp in the parent (the child may only call
+ *      async-signal-safe functions: this process has threads).
+ *   2. Two pipes, both close-on-exec and above fd 2: the child's stdin and
+ *      its combined stdout/stderr.
+ *   3. fork(); the child makes its own process group, moves the pipes to
+ *      0, 1 and 2, closes every other descriptor, resets signal dispositions
+ *      and the mask it inherited from this thread (all blocked), and execs
+ *      /bin/sh -c COMMAND.  The parent also sets the group, so a kill(-pid)
+ *      can never miss it.
+ *   4. The parent writes stdin without blocking (at most ~2 KB, well inside
+ *      a pipe's buffer; a child that exits before reading makes the write
+ *      fail with EPIPE, and the SIGPIPE it raises is blocked in this thread
+ *      and consumed), then closes it.
+ *   5. It waits in slices of HD_SLICE_MS: poll the output pipe, read what is
+ *      there, waitpid(WNOHANG).  At the deadline (or on stop) SIGTERM goes
+ *      to the group; after the grace, SIGKILL; after HD_REAP_WAIT_MS more the
+ *      runner gives up on the child (logged; it cannot happen unless the
+ *      kernel holds the process).  So each run ends within timeout + grace +
+ *      HD_REAP_WAIT_MS.
+ */
+#include "handlers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "tags.h"
+
+/* The shell every handler runs under, as Serf does. */
+#define HD_SHELL "/bin/sh"
+/* How long the runner's thread waits for an event before looking at the stop
+ * flag again: a stop is noticed within this time. */
+#define HD_WAIT_SLICE_MS 100
+/* One step of a child's wait: short enough that exit is noticed quickly,
+ * long enough not to spin. */
+#define HD_SLICE_MS 20
+/* After SIGKILL, how long to wait for the child to be reapable. */
+#define HD_REAP_WAIT_MS 5000
+/* Inherited environment entries passed on; the rest are dropped (logged). */
+#define HD_ENV_INHERIT_MAX 512
+/* SWIM_* entries we add: 6 fixed ones plus one per tag. */
+#define HD_ENV_OWN_MAX (8 + TAGS_PAIRS_MAX)
+/* A member's stdin line: name, addr, status, and tags as text (every tag
+ * byte plus its '=' and ','), with tabs and newline. */
+#define HD_STDIN_MAX (SWIM_NAME_MAX + ADDR_TEXT_MAX + 16 + 2 * SWIM_META_MAX + 8)
+/* Highest descriptor the fallback close loop visits when close_range() is
+ * missing (old kernels); swimd never opens that many. */
+#define HD_FD_SCAN_MAX 65536
+/* Output reads after the child exits: drains what is left in the pipe
+ * without waiting for descendants that kept it open. */
+#define HD_DRAIN_READS 16
+#define HD_MS_PER_S 1000
+#define HD_NS_PER_MS 1000000L
+
+extern char **environ;
+
+/* ---- specs ---- */
+
+static int hd_is_type_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == ',' || c == ':' ||
+           c == '_' || c == '.';
+}
+
+/* Allowed in handler TYPES: every member type and user. */
+#define HD_MASK_ALLOWED (EV_MASK_MEMBER | EV_MASK(EV_USER))
+
+static int hd_parse_types(const char *p, size_t len, struct hd_spec *out, char *err, size_t errlen)
+{
+    const char *end = p + len;
+    /* One item per pass; each pass moves p past at least one byte. */
+    while (p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma != NULL ? comma : end;
+        size_t n = (size_t)(stop - p);
+        if (n == 0) {
+            snprintf(err, errlen, "event handler: empty event type in the type list");
+            return ERR_INVAL;
+        }
+        if (n > 5 && memcmp(p, "user:", 5) == 0) {
+            if (n - 5 > EV_USER_NAME_MAX) {
+                snprintf(err, errlen, "event handler: user event name longer than %d bytes",
+                         EV_USER_NAME_MAX);
+                return ERR_INVAL;
+            }
+            if (out->user_count >= HD_USER_NAMES_MAX) {
+                snprintf(err, errlen, "event handler: more than %d user:NAME filters",
+                         HD_USER_NAMES_MAX);
+                return ERR_INVAL;
+            }
+            memcpy(out->user_names[out->user_count], p + 5, n - 5);
+            out->user_names[out->user_count][n - 5] = '\0';
+            out->user_count++;
+        } else {
+            char item[EV_TYPE_NAME_MAX + 1];
+            enum ev_type t;
+            if (n == 5 && memcmp(p, "user:", 5) == 0) {
+                snprintf(err, errlen, "event handler: \"user:\" needs an event name");
+                return ERR_INVAL;
+            }
+            if (n > EV_TYPE_NAME_MAX) {
+                snprintf(err, errlen, "event handler: unknown event type \"%.40s\"", p);
+                return ERR_INVAL;
+            }
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if (ev_type_parse(item, &t) != 0 || (EV_MASK(t) & HD_MASK_ALLOWED) == 0) {
+                snprintf(err, errlen,
+                         "event handler: unknown event type \"%s\" (member-join, member-update, "
+                         "member-suspect, member-alive, member-failed, member-leave, "
+                         "member-reap, user, user:NAME)",
+                         item);
+                return ERR_INVAL;
+            }
+            out->types |= EV_MASK(t);
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int hd_spec_parse(const char *text, struct hd_spec *out, char *err, size_t errlen)
+{
+    if (text == NULL || out == NULL) {
+        snprintf(err, errlen, "event handler: missing");
+        return ERR_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    const char *cmd = text;
+    const char *eq = strchr(text, '=');
+    if (eq == text) {
+        snprintf(err, errlen, "event handler \"%.60s\": empty type list before '='", text);
+        return ERR_INVAL;
+    }
+    int has_types = eq != NULL;
+    for (const char *p = text; has_types && p < eq; p++)
+        if (!hd_is_type_char(*p))
+            has_types = 0;
+    if (has_types) {
+        int rc = hd_parse_types(text, (size_t)(eq - text), out, err, errlen);
+        if (rc != 0)
+            return rc;
+        cmd = eq + 1;
+    } else {
+        out->types = HD_MASK_ALLOWED;
+    }
+    size_t clen = strlen(cmd);
+    size_t blank = strspn(cmd, " \t");
+    if (clen == 0 || blank == clen) {
+        snprintf(err, errlen, "event handler \"%.60s\": empty command", text);
+        return ERR_INVAL;
+    }
+    if (clen >= HD_COMMAND_MAX) {
+        snprintf(err, errlen, "event handler: command longer than %d bytes", HD_COMMAND_MAX - 1);
+        return ERR_INVAL;
+    }
+    memcpy(out->command, cmd, clen + 1);
+    return 0;
+}
+
+int hd_spec_matches(const struct hd_spec *spec, const struct ev_event *ev)
+{
+    if ((int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
+        return 0;
+    if (spec->types & EV_MASK(ev->type))
+        return 1;
+    if (ev->type != EV_USER)
+        return 0;
+    for (size_t i = 0; i < spec->user_count && i < HD_USER_NAMES_MAX; i++)
+        if (strcmp(spec->user_names[i], ev->user_name) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- the runner ---- */
+
+struct hd_runner {
+    struct log *log;
+    struct ev_sub *sub;
+    struct hd_spec *specs;
+    size_t count;
+    uint32_t timeout_ms;
+    uint32_t grace_ms;
+    pthread_t thread;
+    atomic_int stop;
+    pthread_mutex_t lock; /* guards self_* and stats */
+    char self_name[SWIM_NAME_MAX + 1];
+    char self_addr[ADDR_TEXT_MAX];
+    uint8_t self_tags[SWIM_META_MAX];
+    size_t self_tags_len;
+    struct hd_stats stats;
+};
+
+static int64_t hd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * HD_MS_PER_S + ts.tv_nsec / HD_NS_PER_MS;
+}
+
+static void hd_count(struct hd_runner *r, uint64_t *field, uint64_t n)
+{
+    pthread_mutex_lock(&r->lock);
+    *field += n;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Owned environment strings for one run. */
+struct hd_env {
+    char **v;
+    size_t n, cap;
+};
+
+static int hd_env_add(struct hd_env *e, char *s)
+{
+    if (s == NULL || e->n + 1 >= e->cap) {
+        free(s);
+        return ERR_NOMEM;
+    }
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+    return 0;
+}
+
+static int hd_env_addf(struct hd_env *e, const char *key, const char *value, size_t vlen)
+{
+    char *s = NULL;
+    if (asprintf(&s, "%s=%.*s", key, (int)vlen, value) < 0)
+        s = NULL;
+    return hd_env_add(e, s);
+}
+
+static void hd_env_free(struct hd_env *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i]);
+    free(e->v);
+}
+
+static const char *hd_status_name(enum swim_status st)
+{
+    switch (st) {
+    case SWIM_ALIVE:
+        return "alive";
+    case SWIM_SUSPECT:
+        return "suspect";
+    case SWIM_FAILED:
+        return "failed";
+    case SWIM_LEFT:
+        return "left";
+    }
+    return "unknown";
+}
+
+static int hd_build_env(struct hd_runner *r, const struct ev_event *ev, struct hd_env *e)
+{
+    size_t inherit = 0;
+    for (char **p = environ; p != NULL && *p != NULL && inherit < HD_ENV_INHERIT_MAX; p++)
+        inherit++;
+    e->cap = inherit + HD_ENV_OWN_MAX + 1;
+    e->n = 0;
+    e->v = calloc(e->cap, sizeof(char *));
+    if (e->v == NULL)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < inherit; i++) {
+        if (strncmp(environ[i], "SWIM_", 5) == 0)
+            continue;
+        if (hd_env_add(e, strdup(environ[i])) != 0)
+            return ERR_NOMEM;
+    }
+    char seq[24];
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)ev->seq);
+    const char *type = ev_type_name(ev->type);
+    pthread_mutex_lock(&r->lock);
+    char name[SWIM_NAME_MAX + 1], addr[ADDR_TEXT_MAX];
+    uint8_t tags[SWIM_META_MAX];
+    size_t tlen = r->self_tags_len;
+    memcpy(name, r->self_name, sizeof(name));
+    memcpy(addr, r->self_addr, sizeof(addr));
+    memcpy(tags, r->self_tags, tlen);
+    pthread_mutex_unlock(&r->lock);
+    int rc = 0;
+    rc |= hd_env_addf(e, "SWIM_EVENT", type, strlen(type));
+    rc |= hd_env_addf(e, "SWIM_SEQ", seq, strlen(seq));
+    rc |= hd_env_addf(e, "SWIM_SELF_NAME", name, strlen(name));
+    rc |= hd_env_addf(e, "SWIM_SELF_ADDR", addr, strlen(addr));
+    if (ev->type == EV_USER) {
+        rc |= hd_env_addf(e, "SWIM_USER_EVENT", ev->user_name, strlen(ev->user_name));
+        rc |= hd_env_addf(e, "SWIM_USER_ORIGIN", ev->name, strlen(ev->name));
+    }
+    struct tags_pair pairs[TAGS_PAIRS_MAX];
+    size_t n = 0;
+    if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, tags, tlen) != 0)
+        n = 0; /* our own tags were validated when set; nothing to export otherwise */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char key[sizeof("SWIM_TAG_") + TAGS_KEY_MAX];
+        size_t k = strlen("SWIM_TAG_");
+        memcpy(key, "SWIM_TAG_", k);
+        for (size_t j = 0; j < pairs[i].klen; j++) {
+            unsigned char c = (unsigned char)pairs[i].key[j];
+            key[k + j] = isalnum(c) && c < 0x80 ? (char)toupper(c) : '_';
+        }
+        key[k + pairs[i].klen] = '\0';
+        rc |= hd_env_addf(e, key, pairs[i].value, pairs[i].vlen);
+    }
+    return rc != 0 ? ERR_NOMEM : 0;
+}
+
+/* What goes to the handler's stdin; returns its length. */
+static size_t hd_build_stdin(const struct ev_event *ev, char *buf, size_t cap)
+{
+    if (ev->type == EV_USER) {
+        size_t n = ev->data_len <= EV_USER_DATA_MAX ? ev->data_len : EV_USER_DATA_MAX;
+        n = n < cap ? n : cap;
+        memcpy(buf, ev->data, n);
+        return n;
+    }
+    int w = snprintf(buf, cap, "%s\t%s\t%s\t", ev->name, ev->addr, hd_status_name(ev->status));
+    size_t len = w > 0 && (size_t)w < cap ? (size_t)w : 0;
+    struct tags_pair pairs[TAGS_PAIRS_MAX];
+    size_t n = 0;
+    size_t tlen = ev->tags_len <= SWIM_META_MAX ? ev->tags_len : SWIM_META_MAX;
+    if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, ev->tags, tlen) != 0)
+        n = 0; /* malformed tags from a peer: the line says none */
+    for (size_t i = 0; i < n; i++) {
+        w = snprintf(buf + len, cap - len, "%s%.*s=%.*s", i > 0 ? "," : "", (int)pairs[i].klen,
+                     pairs[i].key, (int)pairs[i].vlen, pairs[i].value);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+    if (len + 1 < cap)
+        buf[len++] = '\n';
+    return len;
+}
+
+/* pipe2 with both ends close-on-exec and above 2, so the child's dup2 onto
+ * 0..2 never meets its own source. */
+static int hd_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return ERR_SYS;
+    for (int i = 0; i < 2; i++) {
+        if (p[i] > 2)
+            continue;
+        int fd = fcntl(p[i], F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+            close(p[0]);
+            close(p[1]);
+            return ERR_SYS;
+        }
+        close(p[i]);
+        p[i] = fd;
+    }
+    return 0;
+}
+
+/* In the child: async-signal-safe calls only. */
+static void hd_child(const char *command, char **envp, int in_fd, int out_fd)
+{
+    char *argv[] = {"sh", "-c", (char *)command, NULL};
+    setpgid(0, 0);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+        _exit(127);
+    if (close_range(3, ~0u, 0) != 0)
+        for (int fd = 3; fd < HD_FD_SCAN_MAX; fd++)
+            close(fd);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP and libc's own */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(HD_SHELL, argv, envp);
+    _exit(127);
+}
+
+/* Write stdin without ever blocking, then close it. */
+static void hd_feed(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    /* Each pass writes something or stops; at most len passes. */
+    while (off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* EPIPE: the handler did not read; EAGAIN: cannot happen at this size */
+        off += (size_t)n;
+    }
+    close(fd);
+    /* A write to a closed pipe raised SIGPIPE, blocked in this thread:
+     * consume it so it never reaches anyone. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+        ;
+}
+
+/* Append what the pipe has to out[0..HD_OUTPUT_LOG_MAX); returns 0 at EOF or
+ * error (the caller closes it), 1 while it may have more. */
+static int hd_read_output(int fd, char *out, size_t *len)
+{
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    if (n == 0)
+        return 0;
+    size_t room = HD_OUTPUT_LOG_MAX - *len;
+    size_t take = (size_t)n < room ? (size_t)n : room;
+    memcpy(out + *len, buf, take);
+    *len += take;
+    return 1;
+}
+
+/* Printable copy of handler output for one log line. */
+static void hd_printable(char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            s[i] = ' ';
+    }
+    s[len] = '\0';
+}
+
+enum hd_phase { HD_RUNNING, HD_TERMED, HD_KILLED };
+
+static void hd_run(struct hd_runner *r, const struct hd_spec *spec, const struct ev_event *ev)
+{
+    struct hd_env env = {0};
+    char input[HD_STDIN_MAX];
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    const char *type = ev_type_name(ev->type);
+    if (hd_build_env(r, ev, &env) != 0 || hd_pipe(in) != 0 || hd_pipe(out) != 0) {
+        log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: %s", type,
+                (unsigned long long)ev->seq, strerror(errno));
+        goto fail;
+    }
+    size_t inlen = hd_build_stdin(ev, input, sizeof(input));
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: fork: %s", type,
+                (unsigned long long)ev->seq, strerror(errno));
+        goto fail;
+    }
+    if (pid == 0)
+        hd_child(spec->command, env.v, in[0], out[1]);
+    setpgid(pid, pid); /* also done by the child; whichever runs first wins */
+    hd_count(r, &r->stats.runs, 1);
+    close(in[0]);
+    close(out[1]);
+    in[0] = out[1] = -1;
+    hd_feed(in[1], input, inlen);
+    in[1] = -1;
+    int flags = fcntl(out[0], F_GETFL);
+    if (flags >= 0)
+        fcntl(out[0], F_SETFL, flags | O_NONBLOCK);
+
+    char output[HD_OUTPUT_LOG_MAX + 1];
+    size_t outlen = 0;
+    int64_t start = hd_now_ms();
+    int64_t deadline = start + r->timeout_ms, kill_at = 0, give_up = 0;
+    enum hd_phase phase = HD_RUNNING;
+    int status = 0, reaped = 0, timed_out = 0;
+    /* Bounded by time: each pass sleeps at most HD_SLICE_MS and the phases
+     * end by deadline + grace + HD_REAP_WAIT_MS. */
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            reaped = 1;
+            break;
+        }
+        if (w < 0 && errno != EINTR)
+            break; /* ECHILD: someone else reaped it; nothing left to wait for */
+        int64_t now = hd_now_ms();
+        int stopping = atomic_load(&r->stop);
+        if (phase == HD_RUNNING && (now >= deadline || stopping)) {
+            timed_out = now >= deadline;
+            kill(-pid, SIGTERM);
+            if (timed_out)
+                log_msg(r->log, LOG_WARN,
+                        "handler timed out event=%s seq=%llu after=%ums command=\"%.80s\": "
+                        "SIGTERM",
+                        type, (unsigned long long)ev->seq, (unsigned)r->timeout_ms, spec->command);
+            phase = HD_TERMED;
+            kill_at = now + r->grace_ms;
+        } else if (phase == HD_TERMED && now >= kill_at) {
+            kill(-pid, SIGKILL);
+            log_msg(r->log, LOG_WARN, "handler still running %ums after SIGTERM seq=%llu: SIGKILL",
+                    (unsigned)r->grace_ms, (unsigned long long)ev->seq);
+            phase = HD_KILLED;
+            give_up = now + HD_REAP_WAIT_MS;
+        } else if (phase == HD_KILLED && now >= give_up) {
+            log_msg(r->log, LOG_ERROR, "handler pid=%d cannot be reaped; giving up on it",
+                    (int)pid);
+            break;
+        }
+        if (out[0] >= 0) {
+            struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+            if (poll(&pfd, 1, HD_SLICE_MS) > 0 && !hd_read_output(out[0], output, &outlen)) {
+                close(out[0]);
+                out[0] = -1;
+            }
+        } else {
+            poll(NULL, 0, HD_SLICE_MS);
+        }
+    }
+    for (int i = 0; i < HD_DRAIN_READS && out[0] >= 0; i++)
+        if (!hd_read_output(out[0], output, &outlen))
+            break;
+    hd_printable(output, outlen);
+    unsigned ms = (unsigned)(hd_now_ms() - start);
+    if (timed_out)
+        hd_count(r, &r->stats.timeouts, 1);
+    if (reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        log_msg(r->log, LOG_DEBUG, "handler done event=%s seq=%llu ms=%u", type,
+                (unsigned long long)ev->seq, ms);
+    } else {
+        hd_count(r, &r->stats.failures, 1);
+        if (reaped && WIFEXITED(status))
+            log_msg(r->log, LOG_WARN,
+                    "handler failed event=%s seq=%llu exit=%d ms=%u command=\"%.80s\" "
+                    "output=\"%s\"",
+                    type, (unsigned long long)ev->seq, WEXITSTATUS(status), ms, spec->command,
+                    output);
+        else if (reaped && WIFSIGNALED(status))
+            log_msg(r->log, LOG_WARN,
+                    "handler killed event=%s seq=%llu signal=%d ms=%u command=\"%.80s\" "
+                    "output=\"%s\"",
+                    type, (unsigned long long)ev->seq, WTERMSIG(status), ms, spec->command, output);
+    }
+    goto done;
+fail:
+    hd_count(r, &r->stats.spawn_errors, 1);
+done:
+    for (int i = 0; i < 2; i++) {
+        if (in[i] >= 0)
+            close(in[i]);
+        if (out[i] >= 0)
+            close(out[i]);
+    }
+    hd_env_free(&env);
+}
+
+static void hd_set_position(struct hd_runner *r, uint64_t seq)
+{
+    pthread_mutex_lock(&r->lock);
+    r->stats.position = seq;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *hd_thread(void *arg)
+{
+    struct hd_runner *r = arg;
+    struct ev_event *ev = malloc(sizeof(*ev));
+    if (ev == NULL) {
+        log_msg(r->log, LOG_ERROR, "handler runner: out of memory; no handler will run");
+        return NULL;
+    }
+    /* One event per pass; the stop flag is looked at between events and at
+     * least every HD_WAIT_SLICE_MS while idle. */
+    while (!atomic_load(&r->stop)) {
+        struct ev_item item;
+        int rc = ev_sub_recv_timed(r->sub, &item, ev, HD_WAIT_SLICE_MS);
+        if (rc == ERR_TIMEOUT)
+            continue;
+        if (rc != 0) {
+            log_msg(r->log, LOG_ERROR, "handler runner stops: %s", err_strerror(rc));
+            break;
+        }
+        if (item.kind == EV_ITEM_END)
+            break;
+        if (item.kind == EV_ITEM_LOST || item.kind == EV_ITEM_LAGGED) {
+            log_msg(r->log, LOG_WARN,
+                    "handler runner fell behind: events %llu..%llu were lost and not handled",
+                    (unsigned long long)item.seq, (unsigned long long)item.last);
+            hd_count(r, &r->stats.lost, item.last - item.seq + 1);
+        }
+        for (size_t i = 0; item.kind == EV_ITEM_EVENT && i < r->count; i++) {
+            if (atomic_load(&r->stop))
+                break;
+            if (hd_spec_matches(&r->specs[i], ev))
+                hd_run(r, &r->specs[i], ev);
+        }
+        hd_set_position(r, item.last);
+    }
+    free(ev);
+    return NULL;
+}
+
+int hd_runner_set_self(struct hd_runner *r, const char *name, const char *addr, const uint8_t *tags,
+                       size_t tags_len)
+{
+    if (r == NULL || name == NULL || addr == NULL || (tags_len > 0 && tags == NULL))
+        return ERR_INVAL;
+    if (tags_len > SWIM_META_MAX)
+        return ERR_TOOBIG;
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->self_name, sizeof(r->self_name), "%s", name);
+    snprintf(r->self_addr, sizeof(r->self_addr), "%s", addr);
+    if (tags_len > 0)
+        memcpy(r->self_tags, tags, tags_len);
+    r->self_tags_len = tags_len;
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
+{
+    int err = ERR_INVAL;
+    struct hd_runner *r = NULL;
+    if (cfg == NULL || cfg->bus == NULL || cfg->count > HD_HANDLERS_MAX ||
+        (cfg->count > 0 && cfg->specs == NULL) || cfg->self_name == NULL || cfg->self_addr == NULL)
+        goto fail;
+    err = ERR_NOMEM;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        goto fail;
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        r = NULL;
+        goto fail;
+    }
+    atomic_init(&r->stop, 0);
+    r->log = cfg->log;
+    r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : HD_TIMEOUT_DEFAULT_MS;
+    r->grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : HD_KILL_GRACE_DEFAULT_MS;
+    r->count = cfg->count;
+    r->specs = calloc(cfg->count > 0 ? cfg->count : 1, sizeof(*r->specs));
+    if (r->specs == NULL)
+        goto fail_r;
+    if (cfg->count > 0)
+        memcpy(r->specs, cfg->specs, cfg->count * sizeof(*r->specs));
+    err = hd_runner_set_self(r, cfg->self_name, cfg->self_addr, cfg->self_tags, cfg->self_tags_len);
+    if (err != 0)
+        goto fail_r;
+    struct ev_sub_config sc = {
+        .name = "handlers",
+        .capacity = cfg->queue > 0 ? cfg->queue : HD_QUEUE_DEFAULT,
+        .lag = EV_LAG_RECOVER,
+    };
+    err = ev_sub_open(cfg->bus, &sc, &r->sub, NULL);
+    if (err != 0)
+        goto fail_r;
+    /* The thread starts with every signal blocked, so process signals stay
+     * with the event loop and SIGPIPE from a handler's stdin is ours to eat. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int prc = pthread_create(&r->thread, NULL, hd_thread, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
+        err = ERR_SYS;
+        ev_sub_close(r->sub);
+        goto fail_r;
+    }
+    if (rc != NULL)
+        *rc = 0;
+    return r;
+fail_r:
+    pthread_mutex_destroy(&r->lock);
+    free(r->specs);
+    free(r);
+fail:
+    if (rc != NULL)
+        *rc = err;
+    return NULL;
+}
+
+void hd_runner_stats(struct hd_runner *r, struct hd_stats *out)
+{
+    pthread_mutex_lock(&r->lock);
+    *out = r->stats;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void hd_runner_delete(struct hd_runner *r)
+{
+    if (r == NULL)
+        return;
+    atomic_store(&r->stop, 1);
+    pthread_join(r->thread, NULL);
+    ev_sub_close(r->sub);
+    pthread_mutex_destroy(&r->lock);
+    free(r->specs);
+    free(r);
+}

@@ -1,0 +1,135 @@
+/*
+ * handlers.h - Serf-style event handlers: shell commands run for events.
+ *
+ * Model.  An operator gives `--event-handler [TYPES=]COMMAND` (repeatable).
+ * hd_spec_parse() turns one into a struct hd_spec: the event types it wants
+ * and the command.  TYPES is a comma list of member-join, member-update,
+ * member-suspect, member-alive, member-failed, member-leave, member-reap,
+ * user (every user event) and user:NAME (user events called NAME); with no
+ * TYPES the handler gets every member-* and user event (never self-*).
+ * Because a command may itself contain '=', the text before the first '=' is
+ * read as TYPES only when it looks like a type list (lower-case letters,
+ * digits and "-,:_." only; "FOO=1 ./x" is a command); it must then be a valid
+ * one, or the spec is refused with a message.
+ *
+ * A runner (struct hd_runner) owns one thread and one EV_LAG_RECOVER
+ * subscriber of the event bus.  For each event, in sequence order and one at
+ * a time, it runs every matching handler, in the order given, as
+ * `/bin/sh -c COMMAND` in its own process group, with:
+ *
+ *   environment  swimd's own environment minus any SWIM_* variable, plus
+ *                SWIM_EVENT (type name), SWIM_SEQ, SWIM_SELF_NAME,
+ *                SWIM_SELF_ADDR, SWIM_TAG_<KEY>=VALUE for each of this
+ *                node's tags (KEY upper-cased, every byte that is not a
+ *                letter or digit turned into '_'), and for user events
+ *                SWIM_USER_EVENT (its name) and SWIM_USER_ORIGIN;
+ *   stdin        member events: one line "name\taddr\tstatus\ttags\n", tags
+ *                as k=v pairs joined by ',' in key order; user events: the
+ *                payload bytes;
+ *   stdout+err   captured (the first HD_OUTPUT_LOG_MAX bytes) and logged
+ *                when the handler fails;
+ *   descriptors  none other than 0, 1 and 2; default signal dispositions and
+ *                an empty signal mask.
+ *
+ * A handler still running after the timeout gets SIGTERM (its whole process
+ * group), then SIGKILL after the grace period; the runner logs it, reaps the
+ * child and goes on with the next handler.  Every wait is bounded.  The
+ * runner never holds up the event loop: the bus never blocks its publisher,
+ * and when the runner falls behind by more than its queue it replays the
+ * gap from the bus history; whatever fell out of the history too is logged
+ * as lost (and counted).
+ *
+ * Threads.  hd_runner_* functions are called from the event loop's thread;
+ * the runner's own thread blocks every signal (signals stay with the loop)
+ * and uses the log from that thread.  Errors are 0 or a negative ERR_* code.
+ */
+#ifndef AGENT_HANDLERS_H
+#define AGENT_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "log.h"
+
+/* Longest command: a generous shell line; scripts belong in files. */
+#define HD_COMMAND_MAX 4096
+/* user:NAME filters in one spec; a handler for more names can say "user". */
+#define HD_USER_NAMES_MAX 8
+/* Handlers per agent (like Serf, one per concern; more is a design smell). */
+#define HD_HANDLERS_MAX 32
+/* Default time a handler may run: Serf has none, but a hung script must not
+ * stall every later event forever; 30 s covers a slow deploy hook. */
+#define HD_TIMEOUT_DEFAULT_MS 30000
+/* Default time between SIGTERM and SIGKILL: enough to clean up a temp file. */
+#define HD_KILL_GRACE_DEFAULT_MS 3000
+/* Default runner queue: a burst of this many events is absorbed without a
+ * history replay (~1.5 MB). */
+#define HD_QUEUE_DEFAULT 1024
+/* Handler output kept for the log line of a failed run. */
+#define HD_OUTPUT_LOG_MAX 512
+
+struct hd_spec {
+    uint32_t types; /* EV_MASK() bits; EV_MASK(EV_USER) means every user event */
+    size_t user_count;
+    char user_names[HD_USER_NAMES_MAX][EV_USER_NAME_MAX + 1]; /* user:NAME filters */
+    char command[HD_COMMAND_MAX];
+};
+
+/*
+ * Parse "[TYPES=]COMMAND" into *out.  0, or ERR_INVAL with one human line in
+ * err (errlen bytes): empty command, unknown type, empty list item, a type
+ * not for handlers (self-*), user:NAME with an empty or too long NAME, too
+ * many user:NAME filters, or a command longer than HD_COMMAND_MAX - 1.
+ */
+int hd_spec_parse(const char *text, struct hd_spec *out, char *err, size_t errlen);
+/* 1 when the handler wants this event, else 0.  Pure. */
+int hd_spec_matches(const struct hd_spec *spec, const struct ev_event *ev);
+
+struct hd_config {
+    struct ev_bus *bus;          /* the runner subscribes to it */
+    struct log *log;             /* not owned; used from the runner's thread */
+    const struct hd_spec *specs; /* copied; count <= HD_HANDLERS_MAX */
+    size_t count;
+    uint32_t timeout_ms;      /* 0 = HD_TIMEOUT_DEFAULT_MS */
+    uint32_t kill_grace_ms;   /* 0 = HD_KILL_GRACE_DEFAULT_MS */
+    size_t queue;             /* subscriber capacity; 0 = HD_QUEUE_DEFAULT */
+    const char *self_name;    /* copied; SWIM_SELF_NAME */
+    const char *self_addr;    /* copied; SWIM_SELF_ADDR */
+    const uint8_t *self_tags; /* encoded tag block, copied; SWIM_TAG_* */
+    size_t self_tags_len;
+};
+
+struct hd_stats {
+    uint64_t position; /* sequence of the last event handled (or skipped) */
+    uint64_t runs;     /* handler processes started */
+    uint64_t failures; /* runs that exited non-zero or died of a signal */
+    uint64_t timeouts; /* runs killed for exceeding the timeout */
+    uint64_t lost;     /* events that fell out of the history before the runner saw them */
+    uint64_t spawn_errors;
+};
+
+struct hd_runner;
+
+/*
+ * Subscribe (receiving every event published from now on) and start the
+ * runner's thread.  Returns NULL with *rc (may be NULL) set: ERR_INVAL (bad
+ * config), ERR_SYS (no thread), or the errors of ev_sub_open().
+ */
+struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc);
+/* Replace this node's name, address and tags for later runs (after a tags
+ * change or a reload).  0, ERR_TOOBIG (tags > SWIM_META_MAX) or ERR_INVAL. */
+int hd_runner_set_self(struct hd_runner *r, const char *name, const char *addr, const uint8_t *tags,
+                       size_t tags_len);
+/* A consistent copy of the counters.  Never fails. */
+void hd_runner_stats(struct hd_runner *r, struct hd_stats *out);
+/*
+ * Stop: the thread finishes at once if idle; a running handler gets SIGTERM
+ * now and SIGKILL after the grace period, is reaped, and later events are
+ * not run.  Joins the thread, closes the subscriber (before the bus is
+ * deleted) and frees everything.  Takes at most about the grace period plus
+ * a second.  NULL is a no-op.
+ */
+void hd_runner_delete(struct hd_runner *r);
+
+#endif /* AGENT_HANDLERS_H */
