@@ -53,11 +53,14 @@ static struct swim_config local_profile(void)
 }
 
 /*
- * Worst case from a crash to "failed" everywhere, for n nodes: the dead node
- * is probed within n periods (round robin over a shuffled list), its probe
- * times out, it stays suspect for at most the Lifeguard maximum
- * (suspicion_max_mult * suspicion_mult * max(1, log10 n) periods), and the
- * verdict spreads by gossip within a few gossip intervals.
+ * Worst case from a crash to "failed" everywhere, for n nodes: every live
+ * node probes the dead one within two rounds of its shuffled list (2(n-1)
+ * periods: a reshuffle can put it first in one round and last in the next),
+ * which also covers a node that missed the gossip about it; the probe times
+ * out and the period ends; it stays suspect for at most the Lifeguard maximum
+ * (suspicion_max_mult * suspicion_mult * max(1, log10 n) periods); and the
+ * verdict spreads by gossip within a few gossip intervals.  The simulated
+ * world measures the same bound's tail (tests/swim/proto_test.c).
  */
 static uint64_t detection_bound_ms(size_t n)
 {
@@ -66,7 +69,7 @@ static uint64_t detection_bound_ms(size_t n)
     double mult = lg > 1.0 ? lg : 1.0;
     uint64_t suspicion =
         (uint64_t)((double)c.suspicion_max_mult * c.suspicion_mult * mult * c.probe_interval_ms);
-    return (uint64_t)n * c.probe_interval_ms + c.probe_timeout_ms + suspicion +
+    return 2 * (uint64_t)(n - 1) * c.probe_interval_ms + c.probe_interval_ms + suspicion +
            4u * c.gossip_interval_ms + SLACK_MS;
 }
 
