@@ -794,6 +794,27 @@ static void send_notice(struct swim *s, const struct swim_addr *to, const struct
     pkt_send(s, to, &k);
 }
 
+/* Append one record to a table datagram, sending the datagram and starting
+ * the next one (without WANT_REPLY: that is asked once) when it is full. */
+static void table_put(struct swim *s, struct pkt *k, size_t *items, const struct wire_member *r,
+                      const struct swim_addr *to, uint8_t type, uint8_t flags)
+{
+    uint8_t *p = s->body;
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
+        return;
+    size_t len = (size_t)(p - s->body);
+    if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0) {
+        if (*items == 0)
+            return; /* larger than an empty datagram: WIRE_PACKET_MIN rules it out */
+        pkt_send(s, to, k);
+        pkt_begin(s, k, type, (uint8_t)(flags & ~WIRE_F_WANT_REPLY), NULL, 0, 0, 0);
+        *items = 0;
+        if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0)
+            return;
+    }
+    (*items)++;
+}
+
 /* Send the table (self first) as `type` datagrams; only_live limits it to
  * ALIVE/SUSPECT members (a FEED).  `skip` is left out. */
 static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
@@ -801,45 +822,18 @@ static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type,
 {
     struct pkt k;
     struct wire_member r;
-    bool first = true;
-    size_t i = 0;
-    bool self_done = false;
+    size_t items = 0;
 
     pkt_begin(s, &k, type, flags, NULL, 0, 0, 0);
-    size_t items = 0;
-    /* Bounded: each member is encoded once, plus one retry after a flush. */
-    while (!self_done || i < s->n_all) {
-        const struct member *m = NULL;
-        if (!self_done) {
-            self_to_wire(s, &r);
-        } else {
-            m = s->all[i];
-            if (m == skip || (only_live && !is_live(m->status))) {
-                i++;
-                continue;
-            }
-            member_to_wire(m, &r);
-        }
-        uint8_t *p = s->body;
-        if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
-            goto next;
-        if (wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body)) != 0) {
-            if (items == 0)
-                goto next; /* cannot fit even alone; cannot happen with sane limits */
-            pkt_send(s, to, &k);
-            first = false;
-            pkt_begin(s, &k, type, (uint8_t)(flags & ~WIRE_F_WANT_REPLY), NULL, 0, 0, 0);
-            items = 0;
-            continue; /* retry this record in the fresh datagram */
-        }
-        items++;
-    next:
-        if (!self_done)
-            self_done = true;
-        else
-            i++;
+    self_to_wire(s, &r);
+    table_put(s, &k, &items, &r, to, type, flags);
+    for (size_t i = 0; i < s->n_all; i++) {
+        const struct member *m = s->all[i];
+        if (m == skip || (only_live && !is_live(m->status)))
+            continue;
+        member_to_wire(m, &r);
+        table_put(s, &k, &items, &r, to, type, flags);
     }
-    (void)first;
     if (items > 0)
         pkt_send(s, to, &k);
 }
@@ -1805,8 +1799,9 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
 {
     if (name == NULL)
         return ERR_INVAL;
-    struct member *m = member_find(s, name, strlen(name) > SWIM_NAME_MAX ? 0 : strlen(name));
-    if (m == NULL || strlen(name) > SWIM_NAME_MAX)
+    size_t len = strlen(name);
+    struct member *m = len > 0 && len <= SWIM_NAME_MAX ? member_find(s, name, len) : NULL;
+    if (m == NULL)
         return ERR_NOTFOUND;
     if (m->status != SWIM_FAILED)
         return ERR_STATE;

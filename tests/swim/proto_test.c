@@ -121,13 +121,31 @@ static uint64_t join_bound_ms(const struct swim_config *c, int n)
     return (uint64_t)((4 * rounds + extra) * c->gossip_interval_ms) + 2 * c->probe_interval_ms;
 }
 
+/* Records the largest datagram the world carried. */
+static void tap_max_len(void *ctx, struct sim *w, int from, int to, const uint8_t *data, size_t len,
+                        int delivered)
+{
+    (void)w, (void)from, (void)to, (void)data, (void)delivered;
+    size_t *max = ctx;
+    if (len > *max)
+        *max = len;
+}
+
 static void join_n(int n)
 {
     struct swim_config c = profile("lan");
     uint64_t bound = join_bound_ms(&c, n), worst = 0;
     for (int i = 0; i < seed_count(); i++) {
         struct sim *w = world(seed_at(i), n, &c);
+        size_t max_len = 0;
+        sim_set_tap(w, tap_max_len, &max_len);
         uint64_t took = converge(w, bound);
+        /* A mass join fills datagrams (feeds of up to 100 records): none
+         * may exceed the configured ceiling. */
+        SIM_ASSERT(w, max_len <= c.max_packet, "a %zu-byte datagram (max %u)", max_len,
+                   c.max_packet);
+        SIM_ASSERT(w, n < 50 || max_len > c.max_packet / 2, "datagrams never filled (%zu bytes)",
+                   max_len);
         worst = took > worst ? took : worst;
         for (int k = 0; k < n; k++) {
             SIM_ASSERT(w, sim_notified(w, k, SWIM_EV_SELF_ACTIVE) == 1,
