@@ -103,8 +103,23 @@
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
-/* Broadcast ids remembered for exactly-once delivery. */
-#define SWIM_SEEN_MAX 4096
+/* Broadcast ids remembered for exactly-once delivery: two generations of
+ * this many ids each (hash sets), so between 2,048 and 4,096 recent ids. */
+#define SWIM_SEEN_GEN 2048
+#define SWIM_SEEN_SLOTS (2 * SWIM_SEEN_GEN)
+/* User broadcasts queued at once: a broadcast storm must not evict the
+ * membership updates (refutations above all) that share the queue. */
+#define SWIM_QUEUE_USER_MAX 1024
+/* Whole-table answers allowed in a burst, refilled one per REFILL_MS: one
+ * small datagram must not make us send a large table at any rate (UDP
+ * sources can be forged).  SYNC replies and repeated join requests share
+ * the tight bucket; a join request that introduces a new member or a new
+ * generation draws on the join bucket, sized for a whole rack booting at
+ * once. */
+#define SWIM_TABLE_BURST 8
+#define SWIM_TABLE_REFILL_MS 100
+#define SWIM_JOIN_BURST 64
+#define SWIM_JOIN_REFILL_MS 10
 /* Distinct suspicion confirmations remembered per suspect (Lifeguard k is
  * suspicion_mult - 2, at most 4 with the shipped profiles). */
 #define SWIM_CONFIRM_MAX 4
@@ -120,9 +135,15 @@
 #define SWIM_PICK_MAX 16
 /* Shortest reap sweep period. */
 #define SWIM_REAP_SWEEP_MIN_MS 100
-/* A helper sends its NACK at this fraction (percent) of its probe timeout,
- * so the NACK reaches the prober before the prober's period ends. */
+/* A helper sends its NACK at this fraction (percent) of the prober's window
+ * for indirect answers, min(probe timeout, interval - timeout), so the NACK
+ * reaches the prober before its period ends in every profile. */
 #define SWIM_NACK_PCT 80
+/* After becoming active, one extra anti-entropy exchange this many gossip
+ * intervals later: members that joined at the same moment (a rack booting)
+ * and missed each other's records in the gossip find them then, instead of
+ * at the next periodic exchange. */
+#define SWIM_JOIN_SYNC_GOSSIPS 10
 /* Minimum gap between two "you are failed" notices to the same member. */
 #define SWIM_NOTICE_GAP_MS 1000
 /* Unknown senders we recently asked for their record, and for how long we
@@ -219,11 +240,17 @@ struct swim {
 
     /* dissemination */
     struct bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
-    size_t qn;
+    struct bcast *bucket_tail[SWIM_TX_MAX];
+    size_t qn, q_user;
+    struct swim_bucket {
+        uint32_t tokens;
+        uint64_t refill_at;
+    } tables, joins;
     struct bcast *self_queued;
     uint32_t user_counter;
-    uint64_t seen[SWIM_SEEN_MAX];
-    size_t seen_next;
+    uint64_t seen[2][SWIM_SEEN_SLOTS];
+    size_t seen_n;
+    int seen_cur;
 
     struct {
         uint64_t hash;
@@ -333,6 +360,8 @@ static uint64_t suspicion_timeout(const struct swim *s, uint32_t confirms)
     int64_t k = (int64_t)s->cfg.suspicion_mult - 2;
     if ((int64_t)cluster_n(s) - 2 < k)
         k = (int64_t)cluster_n(s) - 2;
+    if (k > SWIM_CONFIRM_MAX)
+        k = SWIM_CONFIRM_MAX;
     if (k < 1 || max <= min)
         return max > min ? max : min;
     double frac = log((double)confirms + 1.0) / log((double)k + 1.0);
@@ -386,6 +415,9 @@ static void check_active(struct swim *s)
     if (now_active == s->active)
         return;
     s->active = now_active;
+    if (now_active && s->cfg.sync_interval_ms > 0) /* one-shot: arg32 = 1 */
+        submit(s, SWIM_TIMER_SYNC, s->epoch, 1,
+               (uint64_t)s->cfg.gossip_interval_ms * SWIM_JOIN_SYNC_GOSSIPS);
     notify_self(s, now_active ? SWIM_EV_SELF_ACTIVE : SWIM_EV_SELF_IDLE);
 }
 
@@ -581,6 +613,8 @@ static void bucket_push(struct swim *s, struct bcast *b)
     b->next = *head;
     if (*head != NULL)
         (*head)->prev = b;
+    else
+        s->bucket_tail[b->tx] = b;
     *head = b;
 }
 
@@ -592,28 +626,35 @@ static void bucket_unlink(struct swim *s, struct bcast *b)
         s->bucket[b->tx] = b->next;
     if (b->next != NULL)
         b->next->prev = b->prev;
+    else
+        s->bucket_tail[b->tx] = b->prev;
+}
+
+/* Forget an item already unlinked from its bucket. */
+static void queue_release(struct swim *s, struct bcast *b)
+{
+    if (b->owner != NULL)
+        *b->owner = NULL;
+    if (b->kind == WIRE_ITEM_USER)
+        s->q_user--;
+    free(b);
+    s->qn--;
 }
 
 static void queue_free(struct swim *s, struct bcast *b)
 {
     bucket_unlink(s, b);
-    if (b->owner != NULL)
-        *b->owner = NULL;
-    free(b);
-    s->qn--;
+    queue_release(s, b);
 }
 
 /* Drop the most-sent item (the oldest of the fullest bucket). */
 static void queue_drop_most_sent(struct swim *s)
 {
     for (size_t t = SWIM_TX_MAX; t-- > 0;) {
-        struct bcast *b = s->bucket[t];
-        if (b == NULL)
-            continue;
-        while (b->next != NULL) /* bounded by the queue length */
-            b = b->next;
-        queue_free(s, b);
-        return;
+        if (s->bucket_tail[t] != NULL) {
+            queue_free(s, s->bucket_tail[t]);
+            return;
+        }
     }
 }
 
@@ -639,6 +680,8 @@ static int queue_put(struct swim *s, uint8_t kind, struct bcast **owner, const u
         *owner = b;
     bucket_push(s, b);
     s->qn++;
+    if (kind == WIRE_ITEM_USER)
+        s->q_user++;
     return 0;
 }
 
@@ -752,10 +795,7 @@ static void pkt_piggyback(struct swim *s, struct pkt *k)
         struct bcast *b = sent;
         sent = b->next;
         if (++b->tx >= limit) {
-            if (b->owner != NULL)
-                *b->owner = NULL;
-            free(b);
-            s->qn--;
+            queue_release(s, b);
         } else {
             bucket_push(s, b);
         }
@@ -838,6 +878,28 @@ static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type,
         pkt_send(s, to, &k);
 }
 
+/* Token buckets for whole-table answers (see SWIM_TABLE_BURST). */
+static bool bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
+                        uint64_t now)
+{
+    if (now >= b->refill_at) {
+        uint64_t tokens = b->tokens + (now - b->refill_at) / refill_ms + 1;
+        b->tokens = (uint32_t)(tokens > burst ? burst : tokens);
+        b->refill_at = now + refill_ms;
+    }
+    if (b->tokens == 0) {
+        s->stats.tables_refused++;
+        return false;
+    }
+    b->tokens--;
+    return true;
+}
+
+static bool table_allowed(struct swim *s, uint64_t now)
+{
+    return bucket_take(s, &s->tables, SWIM_TABLE_BURST, SWIM_TABLE_REFILL_MS, now);
+}
+
 /* Choose up to k distinct members, excluding `not1`: ALIVE ones, or with
  * with_suspects ALIVE and SUSPECT ones (gossip goes to suspects too, so a
  * node that was cut off and suspects everyone still gets its news out). */
@@ -881,6 +943,7 @@ static size_t pick_members(struct swim *s, struct member **out, size_t k, const 
 static void start_suspicion(struct swim *s, struct member *m, uint64_t now)
 {
     uint64_t t = suspicion_timeout(s, 0);
+    m->status_since = now; /* the suspicion's start, which confirmations count from */
     m->suspect_epoch++;
     m->confirms = 0;
     m->suspect_deadline = now + t;
@@ -947,60 +1010,105 @@ static void answer_self(struct swim *s, const struct swim_addr *from)
     send_notice(s, from, &r);
 }
 
-/* A record about this node. */
-static void apply_self(struct swim *s, const struct wire_member *r, const struct swim_addr *from)
-{
-    if (s->state != STATE_RUNNING || r->gen < s->gen)
-        return;
-    if (r->gen > s->gen) {
-        /* A newer generation of our own name: supersede it. */
-        renew_self(s, r->gen);
-        return;
-    }
-    switch (r->status) {
-    case SWIM_SUSPECT:
-        if (r->inc >= s->inc) {
-            s->inc = r->inc + 1;
-            s->stats.refutations++;
-            if (s->health < s->cfg.awareness_max)
-                s->health++;
-            queue_self(s);
-        } else if (s->self_queued == NULL) {
-            /* Someone still suspects an older incarnation: our refutation
-             * ran out of retransmits (lost while our links were down). */
-            queue_self(s);
-        }
-        answer_self(s, from);
-        break;
-    case SWIM_FAILED:
-    case SWIM_LEFT:
-        renew_self(s, s->gen);
-        answer_self(s, from);
-        break;
-    default:
-        if (r->inc > s->inc) {
-            s->inc = r->inc + 1;
-            queue_self(s);
-        }
-        break;
-    }
-}
-
 enum apply_mode {
     APPLY_GOSSIP,
     APPLY_MERGE, /* SYNC or FEED: FAILED about a live member becomes SUSPECT */
 };
 
-/* Apply one member record.  Returns true when it changed our table. */
-static bool apply_member(struct swim *s, const struct wire_member *r, enum apply_mode mode,
-                         const struct swim_addr *from, uint64_t now, unsigned *notices)
+/* What one datagram has done so far: however many items it carries, it
+ * makes us answer, raise our health and renew at most once. */
+struct apply_ctx {
+    enum apply_mode mode;
+    const struct swim_addr *from;
+    uint64_t now;
+    unsigned notices; /* FAILED notices sent to subjects */
+    bool answer;      /* send our record back to `from` after the items */
+    bool raised_health;
+    bool renewed;
+};
+
+/* Refute: take an incarnation above `seen`.  Near the top of the range a
+ * new generation is taken instead, so the counter never wraps. */
+static void refute(struct swim *s, uint32_t seen)
 {
+    if (seen >= UINT32_MAX - 1) {
+        s->gen++;
+        s->inc = 0;
+    } else {
+        s->inc = seen + 1;
+    }
+    queue_self(s);
+}
+
+/* A record about this node. */
+static void apply_self(struct swim *s, const struct wire_member *r, struct apply_ctx *c)
+{
+    if (s->state != STATE_RUNNING || r->gen < s->gen)
+        return;
+    if (r->gen > s->gen) {
+        struct swim_addr a;
+        addr_from_wire(&a, &r->addr);
+        if (is_live(r->status) &&
+            (a.len != s->addr.len || memcmp(a.bytes, s->addr.bytes, a.len) != 0)) {
+            /* Another live node uses our name: renewing past it would make
+             * the two leapfrog forever.  Count it for the operator. */
+            s->stats.name_conflicts++;
+            return;
+        }
+        if (!c->renewed) { /* our own record, from a clock that went back */
+            renew_self(s, r->gen);
+            c->renewed = true;
+            c->answer = true;
+        }
+        return;
+    }
+    switch (r->status) {
+    case SWIM_SUSPECT:
+        if (r->inc >= s->inc) {
+            refute(s, r->inc);
+            s->stats.refutations++;
+            if (!c->raised_health && s->health < s->cfg.awareness_max)
+                s->health++;
+            c->raised_health = true;
+        } else if (s->self_queued == NULL) {
+            /* Someone still suspects an older incarnation: our refutation
+             * ran out of retransmits (lost while our links were down). */
+            queue_self(s);
+        }
+        c->answer = true;
+        break;
+    case SWIM_FAILED:
+    case SWIM_LEFT:
+        if (!c->renewed)
+            renew_self(s, s->gen);
+        c->renewed = true;
+        c->answer = true;
+        break;
+    default:
+        if (r->inc > s->inc)
+            refute(s, r->inc);
+        break;
+    }
+}
+
+/* Apply one member record.  Returns true when it changed our table. */
+static bool apply_member(struct swim *s, const struct wire_member *r, struct apply_ctx *c)
+{
+    enum apply_mode mode = c->mode;
+    uint64_t now = c->now;
+    /* Counters at their ceiling could never be superseded: drop them. */
+    if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
+        return false;
     if (r->name.len == s->name_len && memcmp(r->name.ptr, s->name, s->name_len) == 0) {
-        apply_self(s, r, from);
+        apply_self(s, r, c);
         return false;
     }
     struct member *m = member_find(s, r->name.ptr, r->name.len);
     if (m == NULL) {
+        /* A tombstone of a member we never knew (or already reaped) is not
+         * news: taking it would resurrect reaped members forever. */
+        if (!is_live(r->status))
+            return false;
         if (member_reserve(s) != 0)
             return false;
         m = member_insert(s, r, now);
@@ -1035,8 +1143,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, enum apply
         }
         if (mode == APPLY_MERGE && status == SWIM_FAILED && is_live(old)) {
             /* memberlist's merge rule; also warn the subject (see top). */
-            if (*notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
-                (*notices)++;
+            if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
+                c->notices++;
                 m->notice_at = now + SWIM_NOTICE_GAP_MS;
                 send_notice(s, &m->addr, r);
             }
@@ -1081,13 +1189,35 @@ static bool apply_member(struct swim *s, const struct wire_member *r, enum apply
     return true;
 }
 
+static bool seen_in(const uint64_t *set, uint64_t id)
+{
+    size_t mask = SWIM_SEEN_SLOTS - 1;
+    for (size_t i = (size_t)id & mask, n = 0; n < SWIM_SEEN_SLOTS; i = (i + 1) & mask, n++) {
+        if (set[i] == id)
+            return true;
+        if (set[i] == 0)
+            return false;
+    }
+    return false;
+}
+
+/* Exactly-once filter: two generations of hash sets; when the current one
+ * holds SWIM_SEEN_GEN ids, the older one is cleared and becomes current. */
 static bool seen_check_and_add(struct swim *s, uint64_t id)
 {
-    for (size_t i = 0; i < SWIM_SEEN_MAX; i++)
-        if (s->seen[i] == id)
-            return true;
-    s->seen[s->seen_next] = id;
-    s->seen_next = (s->seen_next + 1) % SWIM_SEEN_MAX;
+    if (seen_in(s->seen[0], id) || seen_in(s->seen[1], id))
+        return true;
+    if (s->seen_n == SWIM_SEEN_GEN) {
+        s->seen_cur ^= 1;
+        memset(s->seen[s->seen_cur], 0, sizeof(s->seen[0]));
+        s->seen_n = 0;
+    }
+    uint64_t *set = s->seen[s->seen_cur];
+    size_t mask = SWIM_SEEN_SLOTS - 1, i = (size_t)id & mask;
+    while (set[i] != 0) /* at most half full, so a free slot exists */
+        i = (i + 1) & mask;
+    set[i] = id;
+    s->seen_n++;
     return false;
 }
 
@@ -1107,7 +1237,8 @@ static void deliver_user(struct swim *s, const struct wire_user *u, const uint8_
     char origin[SWIM_NAME_MAX + 1];
     memcpy(origin, u->origin.ptr, u->origin.len);
     origin[u->origin.len] = '\0';
-    (void)queue_put(s, WIRE_ITEM_USER, NULL, body, len);
+    if (s->q_user < SWIM_QUEUE_USER_MAX)
+        (void)queue_put(s, WIRE_ITEM_USER, NULL, body, len);
     struct swim_notification n;
     memset(&n, 0, sizeof(n));
     n.type = SWIM_EV_USER;
@@ -1258,8 +1389,10 @@ static void on_ping_req(struct swim *s, const struct swim_addr *from, const stru
     pkt_begin(s, &k, WIRE_PING, 0, r->target, r->target_len, target->gen, r->local_seq);
     pkt_piggyback(s, &k);
     pkt_send(s, &r->target_addr, &k);
-    submit(s, SWIM_TIMER_RELAY, r->local_seq, 0,
-           (uint64_t)s->cfg.probe_timeout_ms * SWIM_NACK_PCT / 100);
+    uint64_t window = s->cfg.probe_timeout_ms;
+    if (s->cfg.probe_interval_ms - s->cfg.probe_timeout_ms < window)
+        window = s->cfg.probe_interval_ms - s->cfg.probe_timeout_ms;
+    submit(s, SWIM_TIMER_RELAY, r->local_seq, 0, window * SWIM_NACK_PCT / 100);
 }
 
 static void on_relay_timeout(struct swim *s, uint32_t seq)
@@ -1392,6 +1525,8 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->addr = *addr;
     s->gen = generation;
     s->self_status = SWIM_ALIVE;
+    s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
+    s->joins.tokens = SWIM_JOIN_BURST;
     rng_seed(s, seed);
     return s;
 }
@@ -1499,7 +1634,7 @@ static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, en
                         const struct swim_addr *from, uint64_t now)
 {
     struct wire_item it;
-    unsigned notices = 0;
+    struct apply_ctx c = {.mode = mode, .from = from, .now = now};
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data, *iend = it.data + it.len;
@@ -1509,7 +1644,7 @@ static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, en
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            (void)apply_member(s, &r, mode, from, now, &notices);
+            (void)apply_member(s, &r, &c);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {
@@ -1520,6 +1655,8 @@ static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, en
         }
         /* unknown kinds are skipped */
     }
+    if (c.answer)
+        answer_self(s, from);
 }
 
 int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8_t *data,
@@ -1597,11 +1734,18 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         break;
     case WIRE_ANNOUNCE: {
         struct member *joiner = member_find(s, h.src.ptr, h.src.len);
-        send_table(s, from, WIRE_FEED, 0, true, joiner);
+        bool fresh = sender == NULL || sender->gen != h.src_gen;
+        if (fresh ? bucket_take(s, &s->joins, SWIM_JOIN_BURST, SWIM_JOIN_REFILL_MS, now)
+                  : table_allowed(s, now))
+            send_table(s, from, WIRE_FEED, 0, true, joiner);
+        else
+            answer_self(s, from); /* one datagram: the joiner knows someone */
         break;
     }
     case WIRE_SYNC:
-        if (h.flags & WIRE_F_WANT_REPLY)
+        /* Only a member we know (whatever its status: after a partition
+         * both sides hold the other as failed) gets our table back. */
+        if ((h.flags & WIRE_F_WANT_REPLY) && sender != NULL && table_allowed(s, now))
             send_table(s, from, WIRE_SYNC, 0, false, NULL);
         break;
     case WIRE_GOSSIP:
@@ -1648,10 +1792,11 @@ static void on_gossip(struct swim *s)
         send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
 }
 
-static void on_sync(struct swim *s, bool failed)
+static void on_sync(struct swim *s, bool failed, bool once)
 {
     uint32_t every = failed ? s->cfg.reconnect_interval_ms : s->cfg.sync_interval_ms;
-    submit(s, failed ? SWIM_TIMER_RECONNECT : SWIM_TIMER_SYNC, s->epoch, 0, every);
+    if (!once)
+        submit(s, failed ? SWIM_TIMER_RECONNECT : SWIM_TIMER_SYNC, s->epoch, 0, every);
     if (s->state != STATE_RUNNING || s->n_all == 0)
         return;
     struct member *m = NULL;
@@ -1713,7 +1858,7 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
     case SWIM_TIMER_SYNC:
     case SWIM_TIMER_RECONNECT:
         if (t->token == s->epoch)
-            on_sync(s, t->kind == SWIM_TIMER_RECONNECT);
+            on_sync(s, t->kind == SWIM_TIMER_RECONNECT, t->arg32 == 1);
         break;
     case SWIM_TIMER_REAP:
         if (t->token == s->epoch)
@@ -1757,6 +1902,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
         return ERR_INVAL;
     if (s->state != STATE_RUNNING)
         return ERR_STATE;
+    if (s->q_user >= SWIM_QUEUE_USER_MAX)
+        return ERR_FULL;
     struct wire_user u = {
         .origin = {.ptr = s->name, .len = s->name_len},
         .origin_gen = s->gen,
@@ -1789,7 +1936,14 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     free(s->meta);
     s->meta = n;
     s->meta_len = (uint16_t)len;
-    s->inc++; /* a newer record, so peers replace the old meta */
+    /* A newer record, so peers replace the old meta; near the top of the
+     * incarnation range a new generation instead. */
+    if (s->inc >= UINT32_MAX - 1) {
+        s->gen++;
+        s->inc = 0;
+    } else {
+        s->inc++;
+    }
     if (s->state == STATE_RUNNING)
         queue_self(s);
     return 0;

@@ -182,7 +182,8 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
  * 0 or ERR_STATE if already leaving. */
 int swim_leave(struct swim *s, uint64_t now);
 /* Broadcast an opaque payload (<= SWIM_USER_MAX bytes) to every member,
- * this one included.  0, ERR_TOOBIG, ERR_STATE after leave. */
+ * this one included.  0, ERR_TOOBIG, ERR_STATE after leave, ERR_FULL when
+ * too many broadcasts are still being disseminated (try again shortly). */
 int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t now);
 /* Replace this node's meta (encoded tags, <= SWIM_META_MAX bytes) and spread
  * it.  0, ERR_TOOBIG, ERR_NOMEM. */
@@ -207,7 +208,9 @@ struct swim_stats {
     uint64_t suspicions;  /* times this node marked a member suspect */
     uint64_t refutations; /* times this node refuted suspicion of itself */
     uint64_t probes, probe_failures;
-    uint32_t health; /* Lifeguard awareness: 0 is healthy */
+    uint64_t tables_refused; /* FEED/SYNC answers refused by the rate limit */
+    uint64_t name_conflicts; /* records of another live node using our name */
+    uint32_t health;         /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
 };
 void swim_get_stats(const struct swim *s, struct swim_stats *out);
