@@ -57,6 +57,26 @@ void cfg_defaults(struct cfg *c)
     c->socket_mode = CFG_DEFAULT_SOCKET_MODE;
     snprintf(c->profile, sizeof(c->profile), "lan");
     c->log_level = LOG_INFO;
+    c->handler_timeout_ms = CFG_HANDLER_TIMEOUT_DEFAULT_MS;
+    c->event_history = CFG_EVENT_HISTORY_DEFAULT;
+    c->watch_queue = CFG_WATCH_QUEUE_DEFAULT;
+}
+
+/* A decimal integer in [min, max], nothing else. */
+static int cfg_parse_uint(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (*text == '\0' || strlen(text) > 10)
+        return ERR_INVAL;
+    uint64_t v = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return ERR_INVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v < min || v > max)
+        return ERR_INVAL;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 static int cfg_parse_mode(const char *text, unsigned *mode)
@@ -110,6 +130,11 @@ enum cfg_key {
     CFG_K_LABEL,
     CFG_K_TAG,
     CFG_K_LOG_LEVEL,
+    CFG_K_HANDLER,
+    CFG_K_HANDLER_TIMEOUT,
+    CFG_K_EVENT_HISTORY,
+    CFG_K_WATCH_QUEUE,
+    CFG_K_SNAPSHOT,
 };
 
 static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const char *what,
@@ -178,6 +203,36 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
             return cfg_fail(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"",
                             what, value);
         return 0;
+    case CFG_K_HANDLER:
+        if (value[0] == '\0')
+            return cfg_fail(err, errlen, "%s: expected [TYPES=]COMMAND, got an empty value", what);
+        if (c->handler_count >= CFG_HANDLERS_MAX)
+            return cfg_fail(err, errlen, "%s: at most %d event handlers", what, CFG_HANDLERS_MAX);
+        if (cfg_copy(c->handlers[c->handler_count], CFG_HANDLER_MAX, value) != 0)
+            return cfg_fail(err, errlen, "%s: a handler is at most %d bytes", what,
+                            CFG_HANDLER_MAX - 1);
+        c->handler_count++;
+        return 0;
+    case CFG_K_HANDLER_TIMEOUT:
+        if (cfg_parse_uint(value, 1, CFG_HANDLER_TIMEOUT_MAX_MS, &c->handler_timeout_ms) != 0)
+            return cfg_fail(err, errlen, "%s: expected milliseconds, 1 to %u, got \"%s\"", what,
+                            CFG_HANDLER_TIMEOUT_MAX_MS, value);
+        return 0;
+    case CFG_K_EVENT_HISTORY:
+        if (cfg_parse_uint(value, CFG_EVENT_HISTORY_MIN, CFG_EVENT_HISTORY_MAX,
+                           &c->event_history) != 0)
+            return cfg_fail(err, errlen, "%s: expected a number of events, %d to %d, got \"%s\"",
+                            what, CFG_EVENT_HISTORY_MIN, CFG_EVENT_HISTORY_MAX, value);
+        return 0;
+    case CFG_K_WATCH_QUEUE:
+        if (cfg_parse_uint(value, CFG_WATCH_QUEUE_MIN, CFG_WATCH_QUEUE_MAX, &c->watch_queue) != 0)
+            return cfg_fail(err, errlen, "%s: expected a number of events, %d to %d, got \"%s\"",
+                            what, CFG_WATCH_QUEUE_MIN, CFG_WATCH_QUEUE_MAX, value);
+        return 0;
+    case CFG_K_SNAPSHOT:
+        if (value[0] == '\0' || cfg_copy(c->snapshot, sizeof(c->snapshot), value) != 0)
+            return cfg_fail(err, errlen, "%s: a path is 1 to %d bytes", what, CFG_PATH_MAX - 1);
+        return 0;
     }
     return cfg_fail(err, errlen, "%s: unknown setting", what);
 }
@@ -200,6 +255,11 @@ static const struct cfg_flag cfg_flags[] = {
     {"--label", "label", CFG_K_LABEL},
     {"--tag", "tags", CFG_K_TAG},
     {"--log-level", "log_level", CFG_K_LOG_LEVEL},
+    {"--event-handler", "event_handlers", CFG_K_HANDLER},
+    {"--handler-timeout", "handler_timeout_ms", CFG_K_HANDLER_TIMEOUT},
+    {"--event-history", "event_history", CFG_K_EVENT_HISTORY},
+    {"--watch-queue", "watch_queue", CFG_K_WATCH_QUEUE},
+    {"--snapshot", "snapshot", CFG_K_SNAPSHOT},
 };
 #define CFG_NFLAGS (sizeof(cfg_flags) / sizeof(cfg_flags[0]))
 
@@ -229,12 +289,15 @@ int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
             rc = cfg_fail(err, errlen, "%s: unknown setting", what);
             goto out;
         }
-        if (f->key == CFG_K_JOIN) {
+        if (f->key == CFG_K_JOIN || f->key == CFG_K_HANDLER) {
             if (!json_is_array(v)) {
-                rc = cfg_fail(err, errlen, "%s: expected an array of \"HOST:PORT\" strings", what);
+                rc = cfg_fail(err, errlen, "%s: expected an array of strings", what);
                 goto out;
             }
-            c->join_count = 0;
+            if (f->key == CFG_K_JOIN)
+                c->join_count = 0;
+            else
+                c->handler_count = 0;
             size_t i;
             json_t *e;
             json_array_foreach(v, i, e)
@@ -272,6 +335,16 @@ int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
                     goto out;
                 }
             }
+        } else if (f->key == CFG_K_HANDLER_TIMEOUT || f->key == CFG_K_EVENT_HISTORY ||
+                   f->key == CFG_K_WATCH_QUEUE) {
+            char num[24];
+            if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                rc = cfg_fail(err, errlen, "%s: expected a non-negative integer", what);
+                goto out;
+            }
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+            if ((rc = cfg_apply(c, f->key, num, what, err, errlen)) != 0)
+                goto out;
         } else {
             if (!json_is_string(v)) {
                 rc = cfg_fail(err, errlen, "%s: expected a string", what);
@@ -335,7 +408,7 @@ int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *
             return rc;
     }
     /* Pass 2: every other flag, over the file. */
-    int joins_from_flags = 0;
+    int joins_from_flags = 0, handlers_from_flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         int m = cfg_match("--config", argc, argv, &i, &value);
@@ -357,6 +430,10 @@ int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *
         if (f->key == CFG_K_JOIN && !joins_from_flags) {
             joins_from_flags = 1;
             c->join_count = 0;
+        }
+        if (f->key == CFG_K_HANDLER && !handlers_from_flags) {
+            handlers_from_flags = 1;
+            c->handler_count = 0;
         }
         int rc = cfg_apply(c, f->key, value, f->flag, err, errlen);
         if (rc != 0)
@@ -408,10 +485,24 @@ void cfg_usage(FILE *out, const char *prog)
             "  --tag KEY=VALUE        a tag on this node; repeatable\n"
             "  --config FILE          JSON config file; flags override it\n"
             "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+            "  --event-handler [TYPES=]COMMAND  run COMMAND (/bin/sh -c) for each event of\n"
+            "                         TYPES (comma list: member-join, member-update,\n"
+            "                         member-suspect, member-alive, member-failed,\n"
+            "                         member-leave, member-reap, user, user:NAME; default\n"
+            "                         every member and user event); repeatable, at most %d\n"
+            "  --handler-timeout MS   kill a handler still running after MS (default %d)\n"
+            "  --event-history N      events kept for `swimctl watch --since` (default %d,\n"
+            "                         %d to %d)\n"
+            "  --watch-queue N        events queued per watcher before it lags (default %d)\n"
+            "  --snapshot FILE        record known members in FILE; on restart, rejoin them\n"
+            "                         without --join\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT leave gracefully, then exit 0; SIGHUP reloads tags and\n"
-            "the log level from the config file.\n"
+            "the log level from the config file (handlers, history and snapshot are read\n"
+            "at start only).\n"
             "Exit codes: 0 left cleanly, 1 runtime failure, 2 bad flags or config.\n",
-            prog, CFG_DEFAULT_PORT);
+            prog, CFG_DEFAULT_PORT, CFG_HANDLERS_MAX, CFG_HANDLER_TIMEOUT_DEFAULT_MS,
+            CFG_EVENT_HISTORY_DEFAULT, CFG_EVENT_HISTORY_MIN, CFG_EVENT_HISTORY_MAX,
+            CFG_WATCH_QUEUE_DEFAULT);
 }

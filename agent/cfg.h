@@ -16,6 +16,13 @@
  *   name, bind, advertise, socket, profile, keyring, label, log_level: string
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
+ *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
+ *   handler_timeout_ms, event_history, watch_queue: integers
+ *
+ * --event-handler flags replace the file's list, as --join does.  Handler
+ * specs are kept as text here and parsed by the runtime (handlers.h), so this
+ * module stays free of the event machinery; swimd checks them right after
+ * parsing so a bad one is still a usage error.
  *
  * Every error is reported as ERR_INVAL plus one human line in `err`, naming
  * the flag or file and what is wrong.
@@ -53,6 +60,25 @@
 #define CFG_PROFILE_MAX 16
 /* Longest error line handed back. */
 #define CFG_ERR_MAX 512
+/* Event handlers: one per concern, like Serf; 16 is already a smell. */
+#define CFG_HANDLERS_MAX 16
+/* One handler spec with its NUL: a shell line; longer scripts go in a file. */
+#define CFG_HANDLER_MAX 1024
+/* Default handler timeout (handlers.h's figure: a slow deploy hook fits). */
+#define CFG_HANDLER_TIMEOUT_DEFAULT_MS 30000
+/* Longest handler timeout: an hour; a longer job is not an event handler. */
+#define CFG_HANDLER_TIMEOUT_MAX_MS 3600000u
+/* Default and largest event history (events.h: EV_HISTORY_DEFAULT / _MAX). */
+#define CFG_EVENT_HISTORY_DEFAULT 4096
+#define CFG_EVENT_HISTORY_MAX 65536
+/* A history shorter than this cannot cover one loop turn's burst. */
+#define CFG_EVENT_HISTORY_MIN 16
+/* Default queue of each watcher (events.h: EV_SUB_CAPACITY_DEFAULT); a
+ * watcher that falls further behind is told it lagged and resumes from the
+ * history.  Each queued event takes ~1.5 KB, allocated when it connects. */
+#define CFG_WATCH_QUEUE_DEFAULT 512
+#define CFG_WATCH_QUEUE_MIN 16
+#define CFG_WATCH_QUEUE_MAX 65536
 
 struct cfg {
     char name[SWIM_NAME_MAX + 1];
@@ -69,6 +95,12 @@ struct cfg {
     uint8_t tags[SWIM_META_MAX];
     enum log_level log_level;
     char config_path[CFG_PATH_MAX]; /* "" = none */
+    size_t handler_count;
+    char handlers[CFG_HANDLERS_MAX][CFG_HANDLER_MAX]; /* raw "[TYPES=]COMMAND" */
+    uint32_t handler_timeout_ms;
+    uint32_t event_history;
+    uint32_t watch_queue;
+    char snapshot[CFG_PATH_MAX]; /* "" = none */
 };
 
 enum cfg_action {

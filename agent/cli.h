@@ -2,7 +2,11 @@
  * cli.h - swimctl: the command-line client of the control socket.
  *
  * Model: every command is one request line and one response line on a fresh
- * connection to swimd's control socket (ctl.h).  cli_main() is the whole
+ * connection to swimd's control socket (ctl.h), except the streaming ones:
+ * `watch` prints event lines until interrupted, `monitor` waits for the
+ * first report about its members, and `run` forks CMD and waits on the
+ * socket and a signalfd (SIGCHLD, SIGINT, SIGTERM) together, so every wait
+ * ends on data, a signal or a deadline.  cli_main() is the whole
  * program with its streams passed in, so tests can run it in-process; the
  * pieces (connect, request, table formatting) are exposed for tests and the
  * integration helpers.
@@ -12,6 +16,13 @@
  *   1 CLI_EXIT_FAILED    swimd answered with an error
  *   2 CLI_EXIT_USAGE     bad command line
  *   3 CLI_EXIT_CONNECT   swimd is not reachable, or the exchange failed
+ *                        (a stream: the connection was lost)
+ *   4 CLI_EXIT_LAGGED    watch: the watcher fell behind and missed events
+ *  10 CLI_EXIT_PEER_FAILED   monitor / run: a member failed
+ *  11 CLI_EXIT_PEER_LEFT     monitor / run: a member left
+ *  12 CLI_EXIT_PEER_UNKNOWN  monitor / run: a member is not known
+ * 127 CLI_EXIT_EXEC      run: CMD could not be executed (from the child)
+ * `run` otherwise exits with CMD's status, 128 + N when signal N killed it.
  */
 #ifndef AGENT_CLI_H
 #define AGENT_CLI_H
@@ -24,6 +35,11 @@
 #define CLI_EXIT_FAILED 1
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_CONNECT 3
+#define CLI_EXIT_LAGGED 4
+#define CLI_EXIT_PEER_FAILED 10
+#define CLI_EXIT_PEER_LEFT 11
+#define CLI_EXIT_PEER_UNKNOWN 12
+#define CLI_EXIT_EXEC 127
 
 /* A stalled swimd must not hang a script forever. */
 #define CLI_TIMEOUT_MS 5000

@@ -8,6 +8,13 @@
  * write callback sees it drained.  Oversized lines switch the client into a
  * discarding state that drops input up to the next newline, then answers
  * one error for the whole line.
+ *
+ * Streaming: while a request callback runs, lines it sends for its own
+ * connection go to a side buffer (`held`) that is appended to the output
+ * after the reply.  A closing connection reads nothing more; it is freed by
+ * the write callback once its output is empty, or by the resume event when
+ * it already was.  Nothing is freed from inside a public ctl_conn_* call, so
+ * a caller's state stays valid until its close hook runs.
  */
 #include "ctl.h"
 
@@ -32,13 +39,20 @@
  * oversized line is always detected and discarded. */
 #define CTL_READ_HIGH (2 * CTL_LINE_MAX)
 
-struct ctl_client {
+struct ctl_conn {
     struct ctl *ctl;
     struct bufferevent *bev;
     struct event *resume;
-    struct ctl_client *prev, *next;
+    struct ctl_conn *prev, *next;
+    struct evbuffer *held; /* lines sent during this connection's request callback */
+    uint64_t id;
     int discarding; /* inside an oversized line */
     int eof;        /* the client half-closed: answer, flush, close */
+    int closing;    /* ctl_conn_close(): flush, then free */
+    int in_request; /* inside the request callback for this connection */
+    ctl_close_f on_close;
+    ctl_drain_f on_drain;
+    void *hook_arg;
 };
 
 struct ctl {
@@ -47,8 +61,9 @@ struct ctl {
     ctl_request_f handler;
     void *ctx;
     struct log *log;
-    struct ctl_client *clients;
+    struct ctl_conn *clients;
     size_t nclients;
+    uint64_t next_id;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -75,7 +90,8 @@ static char *ctl_error_line(const char *msg, json_t *id)
     return line;
 }
 
-char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void *ctx)
+static char *ctl_answer(const char *line, size_t len, ctl_request_f handler, void *ctx,
+                        struct ctl_conn *conn)
 {
     json_error_t jerr;
     if (len > CTL_LINE_MAX)
@@ -95,7 +111,7 @@ char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void 
         out = ctl_error_line("request needs a string \"cmd\"", id);
     } else {
         char err[CTL_ERR_MAX] = "";
-        json_t *reply = handler(ctx, json_string_value(cmd), req, err);
+        json_t *reply = handler(ctx, conn, json_string_value(cmd), req, err);
         if (reply == NULL) {
             out = ctl_error_line(err[0] != '\0' ? err : "request failed", id);
         } else {
@@ -120,9 +136,20 @@ char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void 
     return out;
 }
 
-static void ctl_client_free(struct ctl_client *cl)
+char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void *ctx)
+{
+    return ctl_answer(line, len, handler, ctx, NULL);
+}
+
+static void ctl_client_free(struct ctl_conn *cl)
 {
     struct ctl *c = cl->ctl;
+    cl->closing = 1; /* the hook may not send any more */
+    if (cl->on_close != NULL) {
+        ctl_close_f hook = cl->on_close;
+        cl->on_close = NULL;
+        hook(cl->hook_arg, cl);
+    }
     if (cl->prev != NULL)
         cl->prev->next = cl->next;
     else
@@ -131,12 +158,14 @@ static void ctl_client_free(struct ctl_client *cl)
         cl->next->prev = cl->prev;
     c->nclients--;
     event_free(cl->resume);
+    if (cl->held != NULL)
+        evbuffer_free(cl->held);
     bufferevent_free(cl->bev); /* closes the socket (BEV_OPT_CLOSE_ON_FREE) */
     free(cl);
     log_msg(c->log, LOG_DEBUG, "ctl client closed clients=%zu", c->nclients);
 }
 
-static void ctl_send(struct ctl_client *cl, char *line)
+static void ctl_send(struct ctl_conn *cl, char *line)
 {
     if (line == NULL)
         line = ctl_error_line("out of memory", NULL);
@@ -148,10 +177,12 @@ static void ctl_send(struct ctl_client *cl, char *line)
 
 /* Answer up to CTL_LINES_PER_WAKEUP buffered lines; returns 1 if the client
  * was freed. */
-static int ctl_client_process(struct ctl_client *cl)
+static int ctl_client_process(struct ctl_conn *cl)
 {
     struct evbuffer *in = bufferevent_get_input(cl->bev);
     struct evbuffer *out = bufferevent_get_output(cl->bev);
+    if (cl->closing)
+        return 0;
     for (int n = 0; n < CTL_LINES_PER_WAKEUP; n++) {
         if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
             bufferevent_disable(cl->bev, EV_READ); /* resumed by the write callback */
@@ -192,9 +223,20 @@ static int ctl_client_process(struct ctl_client *cl)
             break;
         if (len > 0 && line[len - 1] == '\r')
             len--;
-        char *answer = ctl_answer_line(line, len, cl->ctl->handler, cl->ctl->ctx);
+        cl->in_request = 1;
+        char *answer = ctl_answer(line, len, cl->ctl->handler, cl->ctl->ctx, cl);
+        cl->in_request = 0;
         evbuffer_drain(in, consume);
         ctl_send(cl, answer);
+        if (cl->held != NULL && evbuffer_get_length(cl->held) > 0)
+            evbuffer_add_buffer(out, cl->held); /* after the reply, as promised */
+        if (cl->closing)
+            break;
+    }
+    if (cl->closing) {
+        if (evbuffer_get_length(out) == 0)
+            event_active(cl->resume, 0, 0);
+        return 0;
     }
     struct evbuffer_ptr more = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
     if (more.pos >= 0) {
@@ -212,7 +254,12 @@ static void ctl_on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct ctl_client *cl = arg;
+    struct ctl_conn *cl = arg;
+    if (cl->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0)
+            ctl_client_free(cl);
+        return;
+    }
     if (evbuffer_get_length(bufferevent_get_output(cl->bev)) <= CTL_OUTPUT_MAX)
         ctl_client_process(cl);
 }
@@ -225,7 +272,12 @@ static void ctl_on_read(struct bufferevent *bev, void *arg)
 
 static void ctl_on_write(struct bufferevent *bev, void *arg)
 {
-    struct ctl_client *cl = arg;
+    struct ctl_conn *cl = arg;
+    if (cl->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            ctl_client_free(cl);
+        return;
+    }
     if (cl->eof) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
             evbuffer_search_eol(bufferevent_get_input(bev), NULL, NULL, EVBUFFER_EOL_LF).pos < 0)
@@ -237,17 +289,23 @@ static void ctl_on_write(struct bufferevent *bev, void *arg)
     /* Output drained: read again and answer what is waiting. */
     bufferevent_enable(bev, EV_READ);
     event_active(cl->resume, 0, 0);
+    if (cl->on_drain != NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        cl->on_drain(cl->hook_arg, cl); /* may send or close; frees nothing now */
 }
 
 static void ctl_on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    struct ctl_client *cl = arg;
+    struct ctl_conn *cl = arg;
     if (what & BEV_EVENT_ERROR) {
         ctl_client_free(cl);
         return;
     }
     if (what & BEV_EVENT_EOF) {
+        if (cl->on_close != NULL) { /* a stream's client has gone */
+            ctl_client_free(cl);
+            return;
+        }
         cl->eof = 1;
         ctl_client_process(cl);
     }
@@ -268,12 +326,13 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
         log_msg(c->log, LOG_WARN, "ctl refused a client: %d connected", CTL_CLIENTS_MAX);
         return;
     }
-    struct ctl_client *cl = calloc(1, sizeof(*cl));
+    struct ctl_conn *cl = calloc(1, sizeof(*cl));
     if (cl == NULL) {
         evutil_closesocket(fd);
         return;
     }
     cl->ctl = c;
+    cl->id = ++c->next_id;
     cl->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
     cl->resume = event_new(c->base, -1, 0, ctl_on_resume, cl);
     if (cl->bev == NULL || cl->resume == NULL) {
@@ -393,4 +452,64 @@ void ctl_delete(struct ctl *c)
 size_t ctl_client_count(const struct ctl *c)
 {
     return c->nclients;
+}
+
+/* ---- streaming connections ---- */
+
+uint64_t ctl_conn_id(const struct ctl_conn *conn)
+{
+    return conn->id;
+}
+
+void ctl_conn_set_hooks(struct ctl_conn *conn, ctl_close_f close, ctl_drain_f drain, void *arg)
+{
+    conn->on_close = close;
+    conn->on_drain = drain;
+    conn->hook_arg = arg;
+}
+
+int ctl_conn_send_line(struct ctl_conn *conn, const char *line, size_t len)
+{
+    if (conn->closing)
+        return ERR_CLOSED;
+    struct evbuffer *to = bufferevent_get_output(conn->bev);
+    if (conn->in_request) {
+        if (conn->held == NULL && (conn->held = evbuffer_new()) == NULL)
+            return ERR_NOMEM;
+        to = conn->held;
+    }
+    if (evbuffer_expand(to, len + 1) != 0)
+        return ERR_NOMEM;
+    evbuffer_add(to, line, len);
+    evbuffer_add(to, "\n", 1);
+    return 0;
+}
+
+int ctl_conn_send_json(struct ctl_conn *conn, const json_t *value)
+{
+    char *s = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    if (s == NULL)
+        return ERR_NOMEM;
+    int rc = ctl_conn_send_line(conn, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+size_t ctl_conn_unread(const struct ctl_conn *conn)
+{
+    size_t n = evbuffer_get_length(bufferevent_get_output(conn->bev));
+    if (conn->held != NULL)
+        n += evbuffer_get_length(conn->held);
+    return n;
+}
+
+void ctl_conn_close(struct ctl_conn *conn)
+{
+    if (conn->closing)
+        return;
+    conn->closing = 1;
+    bufferevent_disable(conn->bev, EV_READ);
+    /* Freed by the write callback once flushed, or by the resume event. */
+    if (!conn->in_request && evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+        event_active(conn->resume, 0, 0);
 }

@@ -23,6 +23,21 @@
  * response before the server closes its side; a last request cut short by
  * the EOF is answered as if its newline had been sent.
  *
+ * Streaming.  A request callback gets the connection's handle (struct
+ * ctl_conn) and may keep it to send more lines later (`watch`, `monitor`):
+ * ctl_conn_send_line() queues one line, ctl_conn_unread() says how much
+ * output the client has not read yet (backpressure: the sender stops
+ * producing above its own threshold and resumes from the drain hook), and
+ * ctl_conn_close() ends the connection once its output is flushed.  Lines
+ * sent from inside the request callback are written after that request's
+ * reply, so a reply always comes first.  A connection with hooks set is a
+ * stream: an EOF from the client closes it at once (a streaming client that
+ * stops sending has gone), and the close hook runs exactly once, when the
+ * connection is freed for any reason (client gone, write error,
+ * ctl_conn_close(), ctl_delete()); the handle is invalid after it returns.
+ * Other requests on a streaming connection are still answered, between
+ * stream lines.
+ *
  * libevent writes to sockets without MSG_NOSIGNAL, so a process using this
  * module must ignore SIGPIPE (swimd does, in main) or a client that hangs up
  * before reading its answer would kill it.
@@ -32,6 +47,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -49,18 +65,29 @@ struct event_base;
 /* Longest error text in a response. */
 #define CTL_ERR_MAX 256
 
+/* One client connection of a server (see "Streaming"). */
+struct ctl_conn;
+
 /*
  * Handle one request: `cmd` is the request's "cmd", `req` the whole object
- * (borrowed).  Return a new object for a success reply (ownership passes to
- * the caller), or NULL with a message in err[0..CTL_ERR_MAX) for an error
- * reply.  Called from the event loop; it may do anything but delete the ctl.
+ * (borrowed), `conn` the connection it came on (NULL from
+ * ctl_answer_line()).  Return a new object for a success reply (ownership
+ * passes to the caller), or NULL with a message in err[0..CTL_ERR_MAX) for an
+ * error reply.  Called from the event loop; it may do anything but delete
+ * the ctl.
  */
-typedef json_t *(*ctl_request_f)(void *ctx, const char *cmd, json_t *req, char *err);
+typedef json_t *(*ctl_request_f)(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
+                                 char *err);
+/* The connection is being freed (runs once; do not use conn afterwards). */
+typedef void (*ctl_close_f)(void *arg, struct ctl_conn *conn);
+/* The connection's output has drained: everything sent was written. */
+typedef void (*ctl_drain_f)(void *arg, struct ctl_conn *conn);
 
 /*
  * Turn one request line (without its newline) into the response line (with
- * the newline), as the server does.  The returned string is malloc'd and
- * owned by the caller; NULL only when out of memory.
+ * the newline), as the server does, with no connection (conn is NULL).  The
+ * returned string is malloc'd and owned by the caller; NULL only when out of
+ * memory.
  */
 char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void *ctx);
 
@@ -78,5 +105,33 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
 void ctl_delete(struct ctl *c);
 /* Clients currently connected. */
 size_t ctl_client_count(const struct ctl *c);
+
+/* ---- streaming connections ---- */
+
+/* The connection's id: unique for the life of the ctl, from 1.  Never fails. */
+uint64_t ctl_conn_id(const struct ctl_conn *conn);
+/*
+ * Make conn a stream: close(arg, conn) runs once when it is freed, and
+ * drain(arg, conn) (may be NULL) each time its output has been fully written.
+ * Setting them again replaces them.
+ */
+void ctl_conn_set_hooks(struct ctl_conn *conn, ctl_close_f close, ctl_drain_f drain, void *arg);
+/*
+ * Queue one line (len bytes without the newline; the newline is added).
+ * Never blocks; the output grows without limit here, so a sender checks
+ * ctl_conn_unread().  0, ERR_CLOSED (ctl_conn_close() was called) or
+ * ERR_NOMEM.
+ */
+int ctl_conn_send_line(struct ctl_conn *conn, const char *line, size_t len);
+/* As ctl_conn_send_line() with a JSON value, written compact on one line. */
+int ctl_conn_send_json(struct ctl_conn *conn, const json_t *value);
+/* Output bytes queued and not yet written to the client. */
+size_t ctl_conn_unread(const struct ctl_conn *conn);
+/*
+ * End the connection: nothing more is read from it or may be sent, what is
+ * queued is written, then it is freed (the close hook runs from a later
+ * loop turn, never from inside this call).  Repeating is a no-op.
+ */
+void ctl_conn_close(struct ctl_conn *conn);
 
 #endif /* AGENT_CTL_H */

@@ -27,7 +27,11 @@
 #include "addr.h"
 #include "ctl.h"
 #include "err.h"
+#include "events.h"
+#include "handlers.h"
 #include "keyring.h"
+#include "links.h"
+#include "snapshot.h"
 #include "swim.h"
 #include "tags.h"
 
@@ -57,11 +61,44 @@
 #define RT_EVENT_NAME_MAX 64
 /* Addresses accepted in one control "join" request. */
 #define RT_CTL_JOIN_MAX CFG_JOIN_MAX
+/* Rejoin seeds taken from a snapshot: enough to find a live member of a
+ * cluster even when most of the recorded ones are gone, few enough that one
+ * join attempt stays a handful of datagrams. */
+#define RT_SNAP_SEEDS_MAX 64
+/* Items read from one subscriber per wakeup (bridge, snapshot, watchers),
+ * so a burst of events cannot starve the UDP socket. */
+#define RT_ITEMS_PER_WAKEUP 64
+/* The bridge's queue: a large burst of membership changes is applied
+ * without touching the history; beyond it the history repairs the gap. */
+#define RT_BRIDGE_QUEUE 4096
+/* The snapshot writer only needs to know that something changed. */
+#define RT_SNAPSHOT_QUEUE 64
+/* A watcher stops being fed while its client has this much unread output;
+ * its queue then fills and it lags rather than growing our heap. */
+#define RT_WATCH_OUTPUT_HIGH (CTL_OUTPUT_MAX / 2)
+
+/* One streaming control connection: a watcher and/or a monitor client. */
+struct rt_stream {
+    struct rt *rt;
+    struct ctl_conn *conn;
+    uint64_t id; /* the connection's id, also the ml cookie */
+    struct ev_sub *sub;
+    struct event *sub_ev;
+    uint32_t types;
+    int paused; /* not reading the subscriber until the output drains */
+    int ended;  /* closing; nothing more is sent */
+    int has_client;
+    uint64_t client;
+    int in_monitor;   /* inside ml_client_new() for this stream */
+    size_t immediate; /* reports made during ml_client_new() */
+    struct rt_stream *prev, *next;
+};
 
 struct rt_timer {
     struct rt *rt;
     struct event *ev;
     struct swim_timer t;
+    uint64_t due; /* rt_now() + delay at submission: never handed back earlier */
     struct rt_timer *prev, *next;
 };
 
@@ -96,6 +133,15 @@ struct rt {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t decrypt_failures, send_errors, dropped_oversize;
     struct log_limit decrypt_limit;
+    struct ev_bus *bus;
+    struct ml *ml;
+    struct hd_runner *hd;
+    struct ev_sub *bridge_sub, *snap_sub;
+    struct event *bridge_ev, *snap_ev, *snap_timer;
+    struct snap_writer snapw;
+    size_t seed_count; /* rejoin seeds from the snapshot (used without --join) */
+    char seeds[RT_SNAP_SEEDS_MAX][ADDR_TEXT_MAX];
+    struct rt_stream *streams;
     uint8_t rx[RT_DGRAM_MAX];
     uint8_t plain[RT_DGRAM_MAX];
     uint8_t tx[RT_DGRAM_MAX];
@@ -182,6 +228,7 @@ static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t dela
     }
     tm->rt = rt;
     tm->t = *t;
+    tm->due = rt_now() + delay_ms;
     tm->next = rt->timers;
     if (rt->timers != NULL)
         rt->timers->prev = tm;
@@ -210,23 +257,44 @@ static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct rt_timer *tm = arg;
     struct rt *rt = tm->rt;
+    uint64_t now = rt_now();
+    if (now < tm->due) {
+        /* libevent measures from the loop's cached time, so a timer set late
+         * in a busy turn can fire a few ms early by our clock; the core may
+         * drop a timer that comes before its deadline (a suspicion would
+         * then never end), so wait out the rest. */
+        struct timeval tv = rt_tv(tm->due - now);
+        evtimer_add(tm->ev, &tv);
+        return;
+    }
     struct swim_timer t = tm->t;
     rt_timer_free(rt, tm);
-    swim_handle_timer(rt->swim, &t, rt_now());
+    swim_handle_timer(rt->swim, &t, now);
 }
 
 static void rt_join_arm(struct rt *rt, uint64_t delay_ms);
 
-static void rt_log_member(struct rt *rt, enum log_level level, const char *what,
-                          const struct swim_member_info *m)
+/* Join seeds: the --join list, or without one the snapshot's members. */
+static size_t rt_join_count(const struct rt *rt)
 {
-    char a[ADDR_TEXT_MAX];
-    log_msg(rt->log, level, "%s name=%s addr=%s status=%s generation=%llu incarnation=%u", what,
-            m->name, addr_format(&m->addr, a), swim_status_name(m->status),
-            (unsigned long long)m->generation, (unsigned)m->incarnation);
+    return rt->cfg.join_count > 0 ? rt->cfg.join_count : rt->seed_count;
 }
 
-static void rt_log_user(struct rt *rt, const struct swim_user_info *u)
+static const char *rt_join_text(const struct rt *rt, size_t i)
+{
+    return rt->cfg.join_count > 0 ? rt->cfg.join[i] : rt->seeds[i];
+}
+
+static void rt_log_member(struct rt *rt, enum log_level level, const char *what,
+                          const struct swim_member_info *m, uint64_t seq)
+{
+    char a[ADDR_TEXT_MAX];
+    log_msg(rt->log, level, "%s name=%s addr=%s status=%s generation=%llu incarnation=%u seq=%llu",
+            what, m->name, addr_format(&m->addr, a), swim_status_name(m->status),
+            (unsigned long long)m->generation, (unsigned)m->incarnation, (unsigned long long)seq);
+}
+
+static void rt_log_user(struct rt *rt, const struct swim_user_info *u, uint64_t seq)
 {
     /* Payload: | u8 name length | name | data |, see rt_cmd_event. */
     if (u->len < 1 || u->payload[0] == 0 || (size_t)u->payload[0] + 1 > u->len) {
@@ -248,50 +316,58 @@ static void rt_log_user(struct rt *rt, const struct swim_user_info *u)
         name[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
     }
     name[nlen] = '\0';
-    log_msg(rt->log, LOG_INFO, "user-event name=%s from=%s id=%u payload=%s", name, u->origin,
-            (unsigned)u->id, safe);
+    log_msg(rt->log, LOG_INFO, "user-event name=%s from=%s id=%u payload=%s seq=%llu", name,
+            u->origin, (unsigned)u->id, safe, (unsigned long long)seq);
 }
 
 static void rt_notify(void *ctx, const struct swim_notification *n)
 {
     struct rt *rt = ctx;
+    /* Every notification goes through the bus first, so it has its place
+     * in the one sequence that every local subscriber sees. */
+    uint64_t seq = 0;
+    int prc = ev_bus_publish(rt->bus, n, rt_wall_ms(), &seq);
+    if (prc != 0 && prc != ERR_MALFORMED) /* a malformed user payload is logged below */
+        log_msg(rt->log, LOG_WARN, "event not published: %s", err_strerror(prc));
     switch (n->type) {
     case SWIM_EV_MEMBER_JOINED:
     case SWIM_EV_MEMBER_UPDATED:
     case SWIM_EV_MEMBER_ALIVE:
     case SWIM_EV_MEMBER_LEFT:
     case SWIM_EV_MEMBER_REAPED:
-        rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member);
+        rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member, seq);
         break;
     case SWIM_EV_MEMBER_SUSPECT:
     case SWIM_EV_MEMBER_FAILED:
-        rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member);
+        rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
         break;
     case SWIM_EV_USER:
-        rt_log_user(rt, &n->user);
+        rt_log_user(rt, &n->user, seq);
         break;
     case SWIM_EV_SELF_ACTIVE:
         rt->active = 1;
         rt->join_backoff_ms = rt->scfg.probe_interval_ms;
-        log_msg(rt->log, LOG_INFO, "%s name=%s", swim_event_name(n->type), n->member.name);
-        if (rt->cfg.join_count > 0 && !rt->leaving)
+        log_msg(rt->log, LOG_INFO, "%s name=%s seq=%llu", swim_event_name(n->type), n->member.name,
+                (unsigned long long)seq);
+        if (rt_join_count(rt) > 0 && !rt->leaving)
             rt_join_arm(rt, (uint64_t)rt->scfg.probe_interval_ms * RT_REANNOUNCE_PERIODS);
         break;
     case SWIM_EV_SELF_IDLE:
         rt->active = 0;
-        log_msg(rt->log, LOG_INFO, "%s name=%s", swim_event_name(n->type), n->member.name);
+        log_msg(rt->log, LOG_INFO, "%s name=%s seq=%llu", swim_event_name(n->type), n->member.name,
+                (unsigned long long)seq);
         if (rt->leaving) {
             rt->done = 1;
             event_base_loopexit(rt->base, NULL);
-        } else if (rt->cfg.join_count > 0) {
+        } else if (rt_join_count(rt) > 0) {
             rt->join_backoff_ms = rt->scfg.probe_interval_ms;
             rt_join_arm(rt, rt->join_backoff_ms);
         }
         break;
     case SWIM_EV_SELF_DEFUNCT:
     case SWIM_EV_SELF_REJOINED:
-        log_msg(rt->log, LOG_WARN, "%s name=%s generation=%llu", swim_event_name(n->type),
-                n->member.name, (unsigned long long)n->member.generation);
+        log_msg(rt->log, LOG_WARN, "%s name=%s generation=%llu seq=%llu", swim_event_name(n->type),
+                n->member.name, (unsigned long long)n->member.generation, (unsigned long long)seq);
         break;
     }
 }
@@ -338,18 +414,19 @@ static void rt_on_join(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct rt *rt = arg;
-    if (rt->leaving || rt->cfg.join_count == 0)
+    size_t nseeds = rt_join_count(rt);
+    if (rt->leaving || nseeds == 0)
         return;
     uint64_t period = rt->scfg.probe_interval_ms;
     size_t active = swim_active_count(rt->swim);
-    if (rt->active && active + 1 >= rt->cfg.join_count) {
+    if (rt->active && active + 1 >= nseeds) {
         rt_join_arm(rt, period * RT_REANNOUNCE_PERIODS); /* big enough: just look again later */
         return;
     }
     uint64_t now = rt_now();
     int sent = 0;
-    for (size_t i = 0; i < rt->cfg.join_count; i++)
-        sent += rt_announce_text(rt, rt->cfg.join[i], now);
+    for (size_t i = 0; i < nseeds; i++)
+        sent += rt_announce_text(rt, rt_join_text(rt, i), now);
     rt->join_attempts++;
     log_msg(rt->log, rt->join_attempts == 1 ? LOG_INFO : LOG_DEBUG,
             "join attempt=%u announced=%d active=%zu", (unsigned)rt->join_attempts, sent, active);
@@ -465,6 +542,8 @@ static void rt_reload(struct rt *rt)
     if (cur_len != c->tags_len || memcmp(cur, c->tags, cur_len) != 0) {
         tags_load(rt->tags, c->tags, c->tags_len);
         swim_set_meta(rt->swim, c->tags, c->tags_len, rt_now());
+        if (rt->hd != NULL)
+            hd_runner_set_self(rt->hd, rt->cfg.name, rt->self_text, c->tags, c->tags_len);
     }
     memcpy(rt->cfg.tags, c->tags, c->tags_len);
     rt->cfg.tags_len = c->tags_len;
@@ -586,6 +665,19 @@ static json_t *rt_cmd_info(struct rt *rt)
     json_object_set_new(o, "active", json_boolean(rt->active));
     json_object_set_new(o, "leaving", json_boolean(rt->leaving));
     json_object_set_new(o, "timers", json_integer((json_int_t)rt->ntimers));
+    json_object_set_new(o, "event_clock", json_integer((json_int_t)ev_bus_clock(rt->bus)));
+    json_object_set_new(o, "event_first_held",
+                        json_integer((json_int_t)ev_bus_first_held(rt->bus)));
+    json_object_set_new(o, "snapshot", json_string(rt->cfg.snapshot));
+    if (rt->hd != NULL) {
+        struct hd_stats hs;
+        hd_runner_stats(rt->hd, &hs);
+        json_object_set_new(o, "handlers",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "position", (json_int_t)hs.position,
+                                      "runs", (json_int_t)hs.runs, "failures",
+                                      (json_int_t)hs.failures, "timeouts", (json_int_t)hs.timeouts,
+                                      "lost", (json_int_t)hs.lost));
+    }
     return o;
 }
 
@@ -721,6 +813,8 @@ static json_t *rt_cmd_tags(struct rt *rt, json_t *req, int set, char *err)
             snprintf(err, CTL_ERR_MAX, "cannot set tags: %s", err_strerror(rc));
         else
             tags_load(rt->tags, b, len);
+        if (rc == 0 && rt->hd != NULL)
+            hd_runner_set_self(rt->hd, rt->cfg.name, rt->self_text, b, len);
     }
     tags_delete(t);
     if (rc != 0)
@@ -758,9 +852,425 @@ static json_t *rt_cmd_event(struct rt *rt, json_t *req, char *err)
     return json_object();
 }
 
-static json_t *rt_on_request(void *ctx, const char *cmd, json_t *req, char *err)
+/* ---- streams: watch and monitor --------------------------------------------- */
+
+static void rt_stream_on_close(void *arg, struct ctl_conn *conn)
+{
+    (void)conn;
+    struct rt_stream *st = arg;
+    struct rt *rt = st->rt;
+    if (st->sub_ev != NULL)
+        event_free(st->sub_ev);
+    ev_sub_close(st->sub);
+    if (st->has_client)
+        ml_client_delete(rt->ml, st->client);
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        rt->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    log_msg(rt->log, LOG_DEBUG, "stream closed conn=%llu", (unsigned long long)st->id);
+    free(st);
+}
+
+static void rt_stream_on_drain(void *arg, struct ctl_conn *conn)
+{
+    (void)conn;
+    struct rt_stream *st = arg;
+    if (!st->paused || st->ended || st->sub_ev == NULL)
+        return;
+    st->paused = 0;
+    event_add(st->sub_ev, NULL);
+    event_active(st->sub_ev, EV_READ, 0); /* what queued up meanwhile */
+}
+
+/* The stream of a connection, made on first use.  NULL when out of memory. */
+static struct rt_stream *rt_stream_get(struct rt *rt, struct ctl_conn *conn)
+{
+    for (struct rt_stream *st = rt->streams; st != NULL; st = st->next)
+        if (st->conn == conn)
+            return st;
+    struct rt_stream *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->rt = rt;
+    st->conn = conn;
+    st->id = ctl_conn_id(conn);
+    st->next = rt->streams;
+    if (rt->streams != NULL)
+        rt->streams->prev = st;
+    rt->streams = st;
+    ctl_conn_set_hooks(conn, rt_stream_on_close, rt_stream_on_drain, st);
+    return st;
+}
+
+/* Say the last words and close; the close hook frees the stream later. */
+static void rt_stream_end(struct rt_stream *st, json_t *last)
+{
+    if (last != NULL) {
+        ctl_conn_send_json(st->conn, last);
+        json_decref(last);
+    }
+    if (st->sub_ev != NULL)
+        event_del(st->sub_ev);
+    st->ended = 1;
+    ctl_conn_close(st->conn);
+}
+
+static void rt_stream_send(struct rt_stream *st, json_t *line)
+{
+    if (line == NULL)
+        return; /* out of memory: the client sees a gap in seq and can resume */
+    ctl_conn_send_json(st->conn, line);
+    json_decref(line);
+}
+
+/* A watcher's subscriber is readable.  Filtered-out events and clocks of
+ * one batch are merged into one clock line, sent only when no event line
+ * already carries a later seq. */
+static void rt_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt_stream *st = arg;
+    struct ev_event ev;
+    struct ev_item item;
+    uint64_t clock = 0;
+    if (st->ended)
+        return;
+    for (int i = 0; i < RT_ITEMS_PER_WAKEUP; i++) {
+        if (ctl_conn_unread(st->conn) > RT_WATCH_OUTPUT_HIGH) {
+            event_del(st->sub_ev); /* resumed by rt_stream_on_drain */
+            st->paused = 1;
+            break;
+        }
+        if (ev_sub_try_recv(st->sub, &item, &ev) != 0)
+            break;
+        switch (item.kind) {
+        case EV_ITEM_EVENT:
+            if ((EV_MASK(ev.type) & st->types) == 0) {
+                clock = item.seq;
+            } else {
+                clock = 0;
+                rt_stream_send(st, ev_json_event(&ev));
+            }
+            break;
+        case EV_ITEM_CLOCK:
+            clock = item.seq;
+            break;
+        case EV_ITEM_LAGGED:
+        case EV_ITEM_LOST:
+            if (clock != 0)
+                rt_stream_send(st, ev_json_clock(clock));
+            log_msg(st->rt->log, LOG_WARN, "watcher conn=%llu lagged first_missed=%llu",
+                    (unsigned long long)st->id, (unsigned long long)item.seq);
+            rt_stream_end(st, ev_json_lagged(item.seq));
+            return;
+        case EV_ITEM_END:
+            if (clock != 0)
+                rt_stream_send(st, ev_json_clock(clock));
+            rt_stream_end(st, NULL);
+            return;
+        }
+        if (i + 1 == RT_ITEMS_PER_WAKEUP)
+            event_active(st->sub_ev, EV_READ, 0); /* the rest in a later turn */
+    }
+    if (clock != 0)
+        rt_stream_send(st, ev_json_clock(clock));
+}
+
+static json_t *rt_cmd_watch(struct rt *rt, struct ctl_conn *conn, json_t *req, char *err)
+{
+    json_t *jsince = json_object_get(req, "since");
+    json_t *jtypes = json_object_get(req, "types");
+    uint32_t types = EV_MASK_ALL;
+    if (conn == NULL) {
+        snprintf(err, CTL_ERR_MAX, "watch needs a connection");
+        return NULL;
+    }
+    if (jsince != NULL && (!json_is_integer(jsince) || json_integer_value(jsince) < 0)) {
+        snprintf(err, CTL_ERR_MAX, "watch: \"since\" must be a sequence number (0 or more)");
+        return NULL;
+    }
+    if (jtypes != NULL) {
+        char e[CTL_ERR_MAX / 2] = "";
+        if (!json_is_string(jtypes) ||
+            ev_types_parse(json_string_value(jtypes), &types, e, sizeof(e)) != 0) {
+            snprintf(err, CTL_ERR_MAX, "watch: bad \"types\": %s",
+                     e[0] != '\0' ? e : "expected a comma list of event types");
+            return NULL;
+        }
+    }
+    for (struct rt_stream *st = rt->streams; st != NULL; st = st->next) {
+        if (st->conn == conn && st->sub != NULL) {
+            snprintf(err, CTL_ERR_MAX, "already watching on this connection");
+            return NULL;
+        }
+    }
+    char name[32];
+    snprintf(name, sizeof(name), "watch-%llu", (unsigned long long)ctl_conn_id(conn));
+    uint64_t since = jsince != NULL ? (uint64_t)json_integer_value(jsince) : 0;
+    struct ev_sub_config sc = {name, rt->cfg.watch_queue, EV_LAG_REPORT, jsince != NULL, since};
+    struct ev_sub *sub = NULL;
+    uint64_t first = 0;
+    int rc = ev_sub_open(rt->bus, &sc, &sub, &first);
+    if (rc == ERR_STALE) {
+        snprintf(err, CTL_ERR_MAX,
+                 "since %llu is older than the history: the first event held is %llu",
+                 (unsigned long long)since, (unsigned long long)first);
+        return NULL;
+    }
+    if (rc == ERR_INVAL && since > ev_bus_clock(rt->bus)) {
+        snprintf(err, CTL_ERR_MAX,
+                 "since %llu is ahead of this swimd's clock %llu (swimd restarted?)",
+                 (unsigned long long)since, (unsigned long long)ev_bus_clock(rt->bus));
+        return NULL;
+    }
+    if (rc != 0) {
+        snprintf(err, CTL_ERR_MAX, "watch: %s", err_strerror(rc));
+        return NULL;
+    }
+    struct rt_stream *st = rt_stream_get(rt, conn);
+    int fd = ev_sub_fd(sub);
+    struct event *e = st != NULL && fd >= 0
+                          ? event_new(rt->base, fd, EV_READ | EV_PERSIST, rt_on_watch, st)
+                          : NULL;
+    if (e == NULL) {
+        ev_sub_close(sub);
+        snprintf(err, CTL_ERR_MAX, "watch: out of resources");
+        return NULL;
+    }
+    st->sub = sub;
+    st->sub_ev = e;
+    st->types = types;
+    event_add(e, NULL);
+    log_msg(rt->log, LOG_DEBUG, "watch conn=%llu since=%lld", (unsigned long long)st->id,
+            jsince != NULL ? (long long)since : -1LL);
+    return json_pack("{s:I,s:I}", "clock", (json_int_t)ev_bus_clock(rt->bus), "first_held",
+                     (json_int_t)ev_bus_first_held(rt->bus));
+}
+
+static void rt_on_link_report(void *ctx, const struct ml_report *rep)
 {
     struct rt *rt = ctx;
+    struct rt_stream *st = rt->streams;
+    while (st != NULL && st->id != rep->cookie)
+        st = st->next;
+    log_msg(rt->log, LOG_INFO, "link-report member=%s reason=%s conn=%llu", rep->member,
+            ml_reason_name(rep->reason), (unsigned long long)rep->cookie);
+    if (st == NULL || st->ended)
+        return;
+    if (st->in_monitor)
+        st->immediate++;
+    rt_stream_send(
+        st, json_pack("{s:s,s:s}", "member", rep->member, "reason", ml_reason_name(rep->reason)));
+}
+
+static json_t *rt_cmd_monitor(struct rt *rt, struct ctl_conn *conn, json_t *req, char *err)
+{
+    json_t *jnames = json_object_get(req, "names");
+    const char *names[ML_CLIENT_NAMES_MAX];
+    size_t n = json_is_array(jnames) ? json_array_size(jnames) : 0;
+    if (conn == NULL || n == 0 || n > ML_CLIENT_NAMES_MAX) {
+        snprintf(err, CTL_ERR_MAX, "monitor needs \"names\": an array of 1 to %d member names",
+                 ML_CLIENT_NAMES_MAX);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = json_string_value(json_array_get(jnames, i));
+        if (names[i] == NULL || names[i][0] == '\0') {
+            snprintf(err, CTL_ERR_MAX, "monitor: names must be non-empty strings");
+            return NULL;
+        }
+    }
+    struct rt_stream *st = rt_stream_get(rt, conn);
+    if (st == NULL) {
+        snprintf(err, CTL_ERR_MAX, "out of memory");
+        return NULL;
+    }
+    if (st->has_client) {
+        snprintf(err, CTL_ERR_MAX, "already monitoring on this connection");
+        return NULL;
+    }
+    uint64_t client = 0;
+    st->immediate = 0;
+    st->in_monitor = 1; /* reports made now go out right after the reply */
+    int rc = ml_client_new(rt->ml, st->id, names, n, &client);
+    st->in_monitor = 0;
+    if (rc != 0) {
+        snprintf(err, CTL_ERR_MAX, "monitor: %s", err_strerror(rc));
+        return NULL;
+    }
+    st->has_client = 1;
+    st->client = client;
+    log_msg(rt->log, LOG_DEBUG, "monitor conn=%llu names=%zu immediate=%zu",
+            (unsigned long long)st->id, n, st->immediate);
+    return json_pack("{s:I}", "immediate", (json_int_t)st->immediate);
+}
+
+/* ---- the backplane bridge and the snapshot writer ----------------------------- */
+
+/* Bring every member's device to the core's view (after lost events). */
+static void rt_bridge_resync(struct rt *rt)
+{
+    struct swim_member_info m;
+    size_t n = swim_member_count(rt->swim);
+    for (size_t i = 0; i < n; i++)
+        if (swim_member_at(rt->swim, i, &m) == 0)
+            ml_member_set(rt->ml, m.name, m.status);
+}
+
+static void rt_on_bridge(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt *rt = arg;
+    struct ev_event ev;
+    struct ev_item item;
+    for (int i = 0; i < RT_ITEMS_PER_WAKEUP; i++) {
+        if (ev_sub_try_recv(rt->bridge_sub, &item, &ev) != 0)
+            return;
+        if (item.kind == EV_ITEM_EVENT) {
+            int rc = ml_apply(rt->ml, &ev);
+            if (rc != 0)
+                log_msg(rt->log, LOG_WARN, "links: %s for %s seq=%llu: %s", ev_type_name(ev.type),
+                        ev.name, (unsigned long long)item.seq, err_strerror(rc));
+        } else if (item.kind == EV_ITEM_LOST || item.kind == EV_ITEM_LAGGED) {
+            log_msg(rt->log, LOG_WARN,
+                    "links: events %llu..%llu lost; resynchronising from the member table",
+                    (unsigned long long)item.seq, (unsigned long long)item.last);
+            rt_bridge_resync(rt);
+        } else if (item.kind == EV_ITEM_END) {
+            return;
+        }
+    }
+    event_active(rt->bridge_ev, EV_READ, 0); /* the rest in a later turn */
+}
+
+static void rt_snapshot_write(struct rt *rt)
+{
+    char e[SNAP_ERR_MAX] = "";
+    struct swim_member_info m;
+    struct snap *sn = snap_new();
+    int rc = sn != NULL ? 0 : ERR_NOMEM;
+    if (rc == 0) {
+        swim_self(rt->swim, &m);
+        rc = snap_set_self(sn, rt->cfg.name, m.generation, m.incarnation);
+    }
+    size_t n = swim_member_count(rt->swim);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char a[ADDR_TEXT_MAX];
+        if (swim_member_at(rt->swim, i, &m) != 0 || strcmp(m.name, rt->cfg.name) == 0)
+            continue;
+        int arc = snap_add(sn, m.name, addr_format(&m.addr, a), m.status);
+        if (arc == ERR_LIMIT)
+            break; /* the snapshot keeps the first SNAP_MEMBERS_MAX */
+        if (arc == ERR_NOMEM)
+            rc = arc;
+    }
+    if (rc == 0)
+        rc = snap_write(sn, rt->cfg.snapshot, e, sizeof(e));
+    snap_delete(sn);
+    snap_writer_done(&rt->snapw, rt_now(), rc == 0);
+    if (rc != 0)
+        log_msg(rt->log, LOG_WARN, "snapshot %s not written: %s", rt->cfg.snapshot,
+                e[0] != '\0' ? e : err_strerror(rc));
+    else
+        log_msg(rt->log, LOG_DEBUG, "snapshot written members=%zu", n);
+}
+
+/* Write now if due, else make sure the timer will ask again. */
+static void rt_snapshot_check(struct rt *rt)
+{
+    uint64_t wait = 0;
+    if (snap_writer_due(&rt->snapw, rt_now(), &wait)) {
+        rt_snapshot_write(rt);
+    } else if (wait > 0 && !evtimer_pending(rt->snap_timer, NULL)) {
+        struct timeval tv = rt_tv(wait);
+        evtimer_add(rt->snap_timer, &tv);
+    }
+}
+
+static void rt_on_snapshot_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rt_snapshot_check(arg);
+}
+
+static void rt_on_snapshot_sub(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rt *rt = arg;
+    struct ev_event ev;
+    struct ev_item item;
+    int i;
+    for (i = 0; i < RT_ITEMS_PER_WAKEUP; i++) {
+        if (ev_sub_try_recv(rt->snap_sub, &item, &ev) != 0)
+            break;
+        if ((item.kind == EV_ITEM_EVENT && ev.type != EV_USER) || item.kind == EV_ITEM_LAGGED ||
+            item.kind == EV_ITEM_LOST)
+            snap_writer_mark(&rt->snapw);
+    }
+    if (i == RT_ITEMS_PER_WAKEUP)
+        event_active(rt->snap_ev, EV_READ, 0);
+    rt_snapshot_check(rt);
+}
+
+/* Read --snapshot before the core exists: a later generation, and seeds. */
+static void rt_snapshot_load(struct rt *rt)
+{
+    char e[SNAP_ERR_MAX] = "";
+    struct snap *sn = NULL;
+    int rc = snap_load(rt->cfg.snapshot, &sn, e, sizeof(e));
+    if (rc == ERR_NOTFOUND) {
+        log_msg(rt->log, LOG_INFO, "snapshot %s: none yet, starting fresh", rt->cfg.snapshot);
+        return;
+    }
+    if (rc != 0) {
+        if (e[0] != '\0') /* the message names the file */
+            log_msg(rt->log, LOG_WARN, "ignoring snapshot: %s", e);
+        else
+            log_msg(rt->log, LOG_WARN, "ignoring snapshot %s: %s", rt->cfg.snapshot,
+                    err_strerror(rc));
+        return;
+    }
+    if (strcmp(snap_name(sn), rt->cfg.name) != 0) {
+        log_msg(rt->log, LOG_WARN, "ignoring snapshot %s: it belongs to node \"%s\", not \"%s\"",
+                rt->cfg.snapshot, snap_name(sn), rt->cfg.name);
+        snap_delete(sn);
+        return;
+    }
+    if (snap_generation(sn) >= rt->generation)
+        rt->generation = snap_generation(sn) + 1; /* the wall clock went back */
+    /* Every recorded member is a seed, alive ones first: nodes stopped with
+     * SIGTERM appear as "left" in each other's snapshots. */
+    size_t n = snap_count(sn);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n && rt->seed_count < RT_SNAP_SEEDS_MAX; i++) {
+            const struct snap_member *m = snap_member_at(sn, i);
+            if ((m->status == SWIM_ALIVE) == (pass == 0))
+                memcpy(rt->seeds[rt->seed_count++], m->addr, ADDR_TEXT_MAX);
+        }
+    }
+    log_msg(rt->log, LOG_INFO,
+            "snapshot %s: generation=%llu (was %llu) incarnation=%u members=%zu seeds=%zu%s",
+            rt->cfg.snapshot, (unsigned long long)rt->generation,
+            (unsigned long long)snap_generation(sn), (unsigned)snap_incarnation(sn), n,
+            rt->seed_count, rt->cfg.join_count > 0 ? " (unused: --join given)" : "");
+    snap_delete(sn);
+}
+
+static json_t *rt_on_request(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
+                             char *err)
+{
+    struct rt *rt = ctx;
+    if (strcmp(cmd, "watch") == 0)
+        return rt_cmd_watch(rt, conn, req, err);
+    if (strcmp(cmd, "monitor") == 0)
+        return rt_cmd_monitor(rt, conn, req, err);
     if (strcmp(cmd, "members") == 0)
         return rt_cmd_members(rt);
     if (strcmp(cmd, "info") == 0)
@@ -899,6 +1409,79 @@ static int rt_setup_socket(struct rt *rt, char *err, size_t errlen)
     return 0;
 }
 
+/* The bridge and the snapshot writer: subscribers read from the loop. */
+static int rt_setup_subscribers(struct rt *rt, char *err, size_t errlen)
+{
+    struct ev_sub_config bc = {"bridge", RT_BRIDGE_QUEUE, EV_LAG_RECOVER, 0, 0};
+    struct ev_sub_config sc = {"snapshot", RT_SNAPSHOT_QUEUE, EV_LAG_REPORT, 0, 0};
+    int rc = ev_sub_open(rt->bus, &bc, &rt->bridge_sub, NULL);
+    int fd = rc == 0 ? ev_sub_fd(rt->bridge_sub) : rc;
+    if (fd >= 0)
+        rt->bridge_ev = event_new(rt->base, fd, EV_READ | EV_PERSIST, rt_on_bridge, rt);
+    if (rt->bridge_ev == NULL) {
+        snprintf(err, errlen, "event bus: cannot subscribe the member links: %s",
+                 err_strerror(fd < 0 ? fd : ERR_NOMEM));
+        return ERR_SYS;
+    }
+    event_add(rt->bridge_ev, NULL);
+    if (rt->cfg.snapshot[0] == '\0')
+        return 0;
+    snap_writer_init(&rt->snapw, SNAP_INTERVAL_DEFAULT_MS);
+    rc = ev_sub_open(rt->bus, &sc, &rt->snap_sub, NULL);
+    fd = rc == 0 ? ev_sub_fd(rt->snap_sub) : rc;
+    if (fd >= 0)
+        rt->snap_ev = event_new(rt->base, fd, EV_READ | EV_PERSIST, rt_on_snapshot_sub, rt);
+    rt->snap_timer = evtimer_new(rt->base, rt_on_snapshot_timer, rt);
+    if (rt->snap_ev == NULL || rt->snap_timer == NULL) {
+        snprintf(err, errlen, "event bus: cannot subscribe the snapshot writer: %s",
+                 err_strerror(fd < 0 ? fd : ERR_NOMEM));
+        return ERR_SYS;
+    }
+    event_add(rt->snap_ev, NULL);
+    return 0;
+}
+
+/* Parse the --event-handler specs and start the runner (if any). */
+static int rt_setup_handlers(struct rt *rt, char *err, size_t errlen)
+{
+    if (rt->cfg.handler_count == 0)
+        return 0;
+    struct hd_spec *specs = calloc(rt->cfg.handler_count, sizeof(*specs));
+    if (specs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < rt->cfg.handler_count; i++) {
+        char e[CFG_ERR_MAX / 2] = "";
+        if (hd_spec_parse(rt->cfg.handlers[i], &specs[i], e, sizeof(e)) != 0) {
+            snprintf(err, errlen, "--event-handler \"%.80s\": %s", rt->cfg.handlers[i], e);
+            free(specs);
+            return ERR_INVAL;
+        }
+    }
+    struct hd_config hc = {
+        .bus = rt->bus,
+        .log = rt->log,
+        .specs = specs,
+        .count = rt->cfg.handler_count,
+        .timeout_ms = rt->cfg.handler_timeout_ms,
+        .self_name = rt->cfg.name,
+        .self_addr = rt->self_text,
+        .self_tags = rt->cfg.tags,
+        .self_tags_len = rt->cfg.tags_len,
+    };
+    int rc = 0;
+    rt->hd = hd_runner_new(&hc, &rc);
+    free(specs); /* copied by the runner */
+    if (rt->hd == NULL) {
+        snprintf(err, errlen, "event handlers: cannot start: %s", err_strerror(rc));
+        return rc != 0 ? rc : ERR_SYS;
+    }
+    log_msg(rt->log, LOG_INFO, "event handlers=%zu timeout_ms=%u", rt->cfg.handler_count,
+            (unsigned)rt->cfg.handler_timeout_ms);
+    return 0;
+}
+
 struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log *lg, char *err,
                   size_t errlen)
 {
@@ -958,6 +1541,15 @@ struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log
     if (rt_setup_socket(rt, err, errlen) != 0)
         goto fail;
     rt->generation = rt_wall_ms();
+    if (cfg->snapshot[0] != '\0')
+        rt_snapshot_load(rt);
+    struct ev_bus_config bc = {cfg->event_history};
+    rt->bus = ev_bus_new(&bc);
+    rt->ml = rt->bus != NULL ? ml_new(rt_on_link_report, rt) : NULL;
+    if (rt->ml == NULL) {
+        snprintf(err, errlen, "out of memory for the event bus");
+        goto fail;
+    }
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after};
@@ -970,6 +1562,8 @@ struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log
         snprintf(err, errlen, "tags: rejected by the core");
         goto fail;
     }
+    if (rt_setup_subscribers(rt, err, errlen) != 0 || rt_setup_handlers(rt, err, errlen) != 0)
+        goto fail;
     int crc = 0;
     rt->ctl = ctl_new(rt->base, cfg->socket_path, cfg->socket_mode, rt_on_request, rt, lg, &crc);
     if (rt->ctl == NULL) {
@@ -1008,12 +1602,16 @@ int rt_run(struct rt *rt)
             "started name=%s addr=%s generation=%llu profile=%s encrypted=%s socket=%s",
             rt->cfg.name, rt->self_text, (unsigned long long)rt->generation, rt->cfg.profile,
             rt->kr != NULL ? "yes" : "no", rt->cfg.socket_path);
+    if (rt->snap_sub != NULL) { /* record this start's generation at once */
+        snap_writer_mark(&rt->snapw);
+        rt_snapshot_check(rt);
+    }
     int rc = swim_start(rt->swim, rt_now());
     if (rc != 0) {
         log_msg(rt->log, LOG_ERROR, "cannot start: %s", err_strerror(rc));
         return rc;
     }
-    if (rt->cfg.join_count > 0) {
+    if (rt_join_count(rt) > 0) {
         rt->join_backoff_ms = rt->scfg.probe_interval_ms;
         struct timeval now = {0, 0};
         evtimer_add(rt->join_ev, &now);
@@ -1022,6 +1620,8 @@ int rt_run(struct rt *rt)
         log_msg(rt->log, LOG_ERROR, "event loop failed");
         return ERR_SYS;
     }
+    if (rt->snap_sub != NULL)
+        rt_snapshot_write(rt); /* the last word: this run's final view */
     if (!rt->done)
         return ERR_STATE;
     log_msg(rt->log, LOG_INFO, "exiting name=%s", rt->cfg.name);
@@ -1035,14 +1635,19 @@ void rt_delete(struct rt *rt)
     while (rt->timers != NULL)
         rt_timer_free(rt, rt->timers);
     if (rt->ctl != NULL)
-        ctl_delete(rt->ctl);
+        ctl_delete(rt->ctl); /* closes every stream: watchers, monitor clients */
+    hd_runner_delete(rt->hd);
     if (rt->swim != NULL)
         swim_delete(rt->swim);
-    struct event *evs[] = {rt->udp_ev,  rt->sig_term, rt->sig_int,
-                           rt->sig_hup, rt->join_ev,  rt->leave_ev};
+    struct event *evs[] = {rt->udp_ev,   rt->sig_term,  rt->sig_int, rt->sig_hup,   rt->join_ev,
+                           rt->leave_ev, rt->bridge_ev, rt->snap_ev, rt->snap_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
+    ev_sub_close(rt->bridge_sub);
+    ev_sub_close(rt->snap_sub);
+    ml_delete(rt->ml);
+    ev_bus_delete(rt->bus);
     if (rt->fd >= 0)
         close(rt->fd);
     if (rt->base != NULL)

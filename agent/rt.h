@@ -9,7 +9,10 @@
  *   send_to       seal (when a keyring is set) and sendto() at once; a send
  *                 that fails is counted and dropped, as UDP would
  *   submit_after  one evtimer allocated per timer, freed when it fires;
- *                 those still pending at shutdown are freed with the rt
+ *                 those still pending at shutdown are freed with the rt;
+ *                 a timer is never handed back before `now` at submission
+ *                 plus its delay (libevent may fire early by its cached
+ *                 clock; it is then re-armed for the rest)
  *   notify        one log line per event, plus the join and leave logic
  *
  * and feeds the core: `now` is CLOCK_MONOTONIC in milliseconds; at most

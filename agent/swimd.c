@@ -2,7 +2,8 @@
  * swimd.c - the agent's entry point: parse the config, run the runtime.
  *
  * Exit codes: 0 after a graceful leave, 1 when the agent cannot start or
- * fails while running, 2 for bad flags or config.
+ * fails while running, 2 for bad flags or config (a bad --event-handler
+ * included: its spec is checked here, before anything starts).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "cfg.h"
 #include "err.h"
+#include "handlers.h"
 #include "log.h"
 #include "rt.h"
 
@@ -34,6 +36,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "swimd: %s\n", err);
         free(cfg);
         return SWIMD_EXIT_USAGE;
+    }
+    for (size_t i = 0; action == CFG_RUN && i < cfg->handler_count; i++) {
+        struct hd_spec *spec = malloc(sizeof(*spec)); /* ~6 KiB */
+        int bad = spec == NULL || hd_spec_parse(cfg->handlers[i], spec, err, sizeof(err)) != 0;
+        free(spec);
+        if (bad) {
+            fprintf(stderr, "swimd: --event-handler \"%.80s\": %s\n", cfg->handlers[i],
+                    err[0] != '\0' ? err : "out of memory");
+            free(cfg);
+            return SWIMD_EXIT_USAGE;
+        }
     }
     if (action != CFG_RUN) {
         if (action == CFG_HELP)

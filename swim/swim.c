@@ -1764,9 +1764,15 @@ bad:
 static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
     struct member *m = member_by_uid(s, t->token);
-    if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32 ||
-        now < m->suspect_deadline)
+    if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
         return;
+    if (now < m->suspect_deadline) {
+        /* Early: a runtime's clock may run a little behind its timers
+         * (libevent's cached time does).  Wait out the rest rather than
+         * let the suspicion hang. */
+        submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch, m->suspect_deadline - now);
+        return;
+    }
     member_set_status(s, m, SWIM_FAILED, now);
     queue_member(s, m, NULL);
     notify_member(s, SWIM_EV_MEMBER_FAILED, m);

@@ -45,7 +45,8 @@ struct harness {
 uint64_t harness_now_ms(void);
 /* Make the folder and read SWIMD / SWIMCTL from the environment.  0 or -1. */
 int harness_create(struct harness *h);
-/* Kill (SIGKILL) and reap every node still running, remove the folder. */
+/* Kill (SIGKILL) and reap every node still running, remove the folder
+ * (kept, and named on stderr, when HARNESS_KEEP is set: for debugging). */
 void harness_destroy(struct harness *h);
 /*
  * Start node `idx` (0-based; names are "n<idx+1>" unless given) with

@@ -257,6 +257,93 @@ START_TEST(cfg_test_missing_config_file_rejected)
 }
 END_TEST
 
+START_TEST(cfg_test_event_defaults)
+{
+    ck_assert_int_eq(PARSE("--name", "a"), 0);
+    ck_assert_uint_eq(c.handler_count, 0);
+    ck_assert_uint_eq(c.handler_timeout_ms, CFG_HANDLER_TIMEOUT_DEFAULT_MS);
+    ck_assert_uint_eq(c.event_history, CFG_EVENT_HISTORY_DEFAULT);
+    ck_assert_uint_eq(c.watch_queue, CFG_WATCH_QUEUE_DEFAULT);
+    ck_assert_str_eq(c.snapshot, "");
+}
+END_TEST
+
+START_TEST(cfg_test_event_handler_repeatable_raw_and_bounded)
+{
+    ck_assert_int_eq(PARSE("--event-handler", "member-join=./a.sh x=1", "--event-handler=./b.sh"),
+                     0);
+    ck_assert_uint_eq(c.handler_count, 2);
+    ck_assert_str_eq(c.handlers[0], "member-join=./a.sh x=1"); /* kept as text */
+    ck_assert_str_eq(c.handlers[1], "./b.sh");
+    ck_assert_int_eq(PARSE("--event-handler", ""), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--event-handler"));
+    char *argv[2 + 2 * (CFG_HANDLERS_MAX + 1)];
+    int argc = 0;
+    argv[argc++] = "swimd";
+    for (int i = 0; i <= CFG_HANDLERS_MAX; i++) {
+        argv[argc++] = "--event-handler";
+        argv[argc++] = "./h.sh";
+    }
+    argv[argc] = NULL;
+    ck_assert_int_eq(cfg_parse_args(&c, argc, argv, &action, err, sizeof(err)), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "at most"));
+    static char big[CFG_HANDLER_MAX + 8];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(PARSE("--event-handler", big), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "bytes"));
+}
+END_TEST
+
+START_TEST(cfg_test_event_numbers_parsed_and_checked)
+{
+    ck_assert_int_eq(PARSE("--handler-timeout", "1500", "--event-history=100", "--watch-queue",
+                           "16", "--snapshot", "/var/lib/swimd/snap.json"),
+                     0);
+    ck_assert_uint_eq(c.handler_timeout_ms, 1500);
+    ck_assert_uint_eq(c.event_history, 100);
+    ck_assert_uint_eq(c.watch_queue, 16);
+    ck_assert_str_eq(c.snapshot, "/var/lib/swimd/snap.json");
+    static const char *const bad[][2] = {
+        {"--handler-timeout", "0"},   {"--handler-timeout", "-5"}, {"--handler-timeout", "1s"},
+        {"--event-history", "65537"}, {"--event-history", "8"},    {"--event-history", ""},
+        {"--watch-queue", "15"},      {"--watch-queue", "x"},      {"--snapshot", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(PARSE((char *)bad[i][0], (char *)bad[i][1]) == ERR_INVAL, "%s %s accepted",
+                      bad[i][0], bad[i][1]);
+        ck_assert_msg(strstr(err, bad[i][0]) != NULL, "message \"%s\" lacks %s", err, bad[i][0]);
+    }
+    ck_assert_int_eq(PARSE("--event-history", "65536"), 0);
+}
+END_TEST
+
+START_TEST(cfg_test_json_event_settings_and_flag_override)
+{
+    write_json("{\"event_handlers\": [\"user:deploy=./d.sh\", \"./all.sh\"],"
+               " \"handler_timeout_ms\": 2000, \"event_history\": 512,"
+               " \"watch_queue\": 64, \"snapshot\": \"/tmp/s.json\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_uint_eq(c.handler_count, 2);
+    ck_assert_str_eq(c.handlers[0], "user:deploy=./d.sh");
+    ck_assert_uint_eq(c.handler_timeout_ms, 2000);
+    ck_assert_uint_eq(c.event_history, 512);
+    ck_assert_uint_eq(c.watch_queue, 64);
+    ck_assert_str_eq(c.snapshot, "/tmp/s.json");
+    /* --event-handler flags replace the file's list, as --join does. */
+    ck_assert_int_eq(PARSE("--config", json_path, "--event-handler", "./only.sh"), 0);
+    ck_assert_uint_eq(c.handler_count, 1);
+    ck_assert_str_eq(c.handlers[0], "./only.sh");
+    write_json("{\"event_history\": \"many\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "event_history"));
+    write_json("{\"event_handlers\": \"./x.sh\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "array"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cfg");
@@ -276,6 +363,10 @@ int main(void)
     tcase_add_test(tc, cfg_test_json_unknown_key_rejected);
     tcase_add_test(tc, cfg_test_json_wrong_types_rejected);
     tcase_add_test(tc, cfg_test_missing_config_file_rejected);
+    tcase_add_test(tc, cfg_test_event_defaults);
+    tcase_add_test(tc, cfg_test_event_handler_repeatable_raw_and_bounded);
+    tcase_add_test(tc, cfg_test_event_numbers_parsed_and_checked);
+    tcase_add_test(tc, cfg_test_json_event_settings_and_flag_override);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -152,6 +152,52 @@ START_TEST(cli_test_usage_errors_exit_2)
 }
 END_TEST
 
+START_TEST(cli_test_stream_commands_usage_errors_exit_2)
+{
+    char *cases[][7] = {
+        {"swimctl", "watch", "--since", "x", NULL},
+        {"swimctl", "watch", "--since", "-1", NULL},
+        {"swimctl", "watch", "--follow", NULL},
+        {"swimctl", "monitor", NULL},
+        {"swimctl", "run", "--peer", "n1", "sleep", "1", NULL},
+        {"swimctl", "run", "--peer", "n1", "--", NULL},
+        {"swimctl", "run", "--", "true", NULL},
+        {"swimctl", "run", "--peer", "n1", "--grace", "soon", "--"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int argc = 0;
+        while (argc < 7 && cases[i][argc] != NULL)
+            argc++;
+        ck_assert_msg(run(argc, cases[i]) == CLI_EXIT_USAGE, "case %zu", i);
+        ck_assert_ptr_nonnull(strstr(err_buf, "swimctl: "));
+        streams_free();
+    }
+    /* Every exit code is in --help. */
+    char *help[] = {"swimctl", "--help", NULL};
+    ck_assert_int_eq(run(2, help), CLI_EXIT_OK);
+    static const char *const codes[] = {"  4 ", "  10 ", "  11 ", "  12 ", "  127 ", "128+N"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        ck_assert_msg(strstr(out_buf, codes[i]) != NULL, "--help lacks \"%s\"", codes[i]);
+    streams_free();
+}
+END_TEST
+
+START_TEST(cli_test_stream_commands_cannot_connect_exit_3)
+{
+    char *w[] = {"swimctl", "--socket", "/nonexistent/s.sock", "watch", NULL};
+    ck_assert_int_eq(run(4, w), CLI_EXIT_CONNECT);
+    streams_free();
+    char *m[] = {"swimctl", "--socket", "/nonexistent/s.sock", "monitor", "n1", NULL};
+    ck_assert_int_eq(run(5, m), CLI_EXIT_CONNECT);
+    streams_free();
+    char *r[] = {"swimctl", "--socket", "/nonexistent/s.sock", "run", "--peer", "n1", "--",
+                 "true",    NULL};
+    ck_assert_int_eq(run(8, r), CLI_EXIT_CONNECT);
+    ck_assert_ptr_nonnull(strstr(err_buf, "cannot connect"));
+    streams_free();
+}
+END_TEST
+
 START_TEST(cli_test_keygen_prints_a_loadable_key)
 {
     char *argv[] = {"swimctl", "keygen", NULL};
@@ -166,9 +212,10 @@ END_TEST
 
 /* ---- round trip through a real socket ---------------------------------------- */
 
-static json_t *canned(void *ctx, const char *cmd, json_t *req, char *e)
+static json_t *canned(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req, char *e)
 {
     (void)ctx;
+    (void)conn;
     (void)req;
     if (strcmp(cmd, "members") == 0)
         return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
@@ -232,6 +279,8 @@ int main(void)
     tcase_add_test(tc, cli_test_usage_errors_exit_2);
     tcase_add_test(tc, cli_test_keygen_prints_a_loadable_key);
     tcase_add_test(tc, cli_test_round_trip_through_socket);
+    tcase_add_test(tc, cli_test_stream_commands_usage_errors_exit_2);
+    tcase_add_test(tc, cli_test_stream_commands_cannot_connect_exit_3);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

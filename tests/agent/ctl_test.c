@@ -23,12 +23,46 @@
 /* Every wait in this file ends after this long. */
 #define WAIT_MS 5000
 
-/* Fake commands: "echo" returns the request's "v", "fail" fails. */
-static json_t *fake_handler(void *ctx, const char *cmd, json_t *req, char *err)
+/* The streaming connection of the current test (fork mode: one per test). */
+static struct {
+    struct ctl_conn *conn;
+    int closes;
+    int drains;
+} stream;
+
+static void stream_on_close(void *arg, struct ctl_conn *conn)
+{
+    ck_assert_ptr_eq(arg, &stream);
+    ck_assert_ptr_eq(conn, stream.conn);
+    stream.closes++;
+    stream.conn = NULL;
+}
+
+static void stream_on_drain(void *arg, struct ctl_conn *conn)
+{
+    (void)arg;
+    (void)conn;
+    stream.drains++;
+}
+
+/* Fake commands: "echo" returns the request's "v", "fail" fails, "stream"
+ * makes the connection a stream and sends two lines before its reply
+ * returns (they must arrive after it). */
+static json_t *fake_handler(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
+                            char *err)
 {
     int *calls = ctx;
     if (calls != NULL)
         (*calls)++;
+    if (strcmp(cmd, "stream") == 0 && conn != NULL) {
+        stream.conn = conn;
+        ctl_conn_set_hooks(conn, stream_on_close, stream_on_drain, &stream);
+        ck_assert_int_eq(ctl_conn_send_line(conn, "{\"n\":1}", 7), 0);
+        json_t *two = json_pack("{s:i}", "n", 2);
+        ck_assert_int_eq(ctl_conn_send_json(conn, two), 0);
+        json_decref(two);
+        return json_pack("{s:I}", "conn", (json_int_t)ctl_conn_id(conn));
+    }
     if (strcmp(cmd, "echo") == 0)
         return json_pack("{s:O?}", "v", json_object_get(req, "v"));
     if (strcmp(cmd, "fail") == 0) {
@@ -344,6 +378,134 @@ START_TEST(ctl_test_stale_socket_replaced)
 }
 END_TEST
 
+/* ---- streaming ---------------------------------------------------------------- */
+
+static void assert_n(json_t *o, int n)
+{
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "n")), n);
+    json_decref(o);
+}
+
+/* Wait (pumping the server) until the client sees EOF. */
+static void assert_eof(int fd)
+{
+    uint64_t deadline = now_ms() + WAIT_MS;
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, 0)) < 0 && now_ms() < deadline) {
+        pump();
+        usleep(500);
+    }
+    ck_assert_int_eq(r, 0);
+}
+
+START_TEST(ctl_test_stream_lines_follow_reply_then_close)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"stream\"}\n");
+    json_t *r = read_response(0, fd);
+    ck_assert(json_is_true(json_object_get(r, "ok")));
+    ck_assert_int_ge(json_integer_value(json_object_get(r, "conn")), 1);
+    json_decref(r);
+    assert_n(read_response(0, fd), 1);
+    assert_n(read_response(0, fd), 2);
+    /* Later lines, sent from outside any request. */
+    ck_assert_ptr_nonnull(stream.conn);
+    ck_assert_int_eq(ctl_conn_send_line(stream.conn, "{\"n\":3}", 7), 0);
+    assert_n(read_response(0, fd), 3);
+    /* Other requests are still answered on a stream. */
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":8}\n");
+    assert_echo(read_response(0, fd), 8);
+    /* Close: the queued line is flushed first, then EOF; the hook runs
+     * once, never from inside ctl_conn_close(). */
+    ck_assert_int_eq(ctl_conn_send_line(stream.conn, "{\"n\":4}", 7), 0);
+    struct ctl_conn *conn = stream.conn;
+    ctl_conn_close(conn);
+    ctl_conn_close(conn);
+    ck_assert_int_eq(stream.closes, 0);
+    ck_assert_int_eq(ctl_conn_send_line(conn, "{}", 2), ERR_CLOSED);
+    assert_n(read_response(0, fd), 4);
+    assert_eof(fd);
+    ck_assert_int_eq(stream.closes, 1);
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_stream_client_gone_runs_close_hook)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"stream\"}\n");
+    json_decref(read_response(0, fd));
+    close(fd);
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (stream.closes == 0 && now_ms() < deadline)
+        pump();
+    ck_assert_int_eq(stream.closes, 1);
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
+}
+END_TEST
+
+START_TEST(ctl_test_stream_unread_grows_then_drain_hook)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"stream\"}\n");
+    json_decref(read_response(0, fd));
+    assert_n(read_response(0, fd), 1);
+    assert_n(read_response(0, fd), 2);
+    int drains = stream.drains;
+    /* The client stops reading: output piles up past the kernel's buffers. */
+    enum { LINES = 4000 };
+    char line[1024];
+    memset(line, ' ', sizeof(line));
+    memcpy(line, "{\"n\":5", 6);
+    line[sizeof(line) - 1] = '}';
+    for (int i = 0; i < LINES; i++) {
+        ck_assert_int_eq(ctl_conn_send_line(stream.conn, line, sizeof(line)), 0);
+        if (i % 100 == 0)
+            pump();
+    }
+    for (int i = 0; i < 50; i++)
+        pump();
+    size_t unread = ctl_conn_unread(stream.conn);
+    ck_assert_msg(unread > CTL_OUTPUT_MAX, "only %zu bytes unread", unread);
+    /* It reads everything: the output drains and the hook says so. */
+    for (int i = 0; i < LINES; i++)
+        assert_n(read_response(0, fd), 5);
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while ((stream.drains == drains || ctl_conn_unread(stream.conn) != 0) && now_ms() < deadline)
+        pump();
+    ck_assert_int_gt(stream.drains, drains);
+    ck_assert_uint_eq(ctl_conn_unread(stream.conn), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_stream_ctl_delete_runs_close_hook)
+{
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"stream\"}\n");
+    json_decref(read_response(0, fd));
+    ctl_delete(srv);
+    ck_assert_int_eq(stream.closes, 1);
+    int rc = -1;
+    srv = ctl_new(base, path, 0600, fake_handler, &calls, NULL, &rc); /* for the teardown */
+    ck_assert_ptr_nonnull(srv);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ctl_test_answer_line_passes_no_connection)
+{
+    json_t *o = answer("{\"cmd\":\"stream\"}");
+    assert_error(o, "unknown command");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ctl");
@@ -363,6 +525,11 @@ int main(void)
     tcase_add_test(live, ctl_test_last_line_without_newline_answered_at_eof);
     tcase_add_test(live, ctl_test_live_socket_not_replaced);
     tcase_add_test(live, ctl_test_stale_socket_replaced);
+    tcase_add_test(live, ctl_test_stream_lines_follow_reply_then_close);
+    tcase_add_test(live, ctl_test_stream_client_gone_runs_close_hook);
+    tcase_add_test(live, ctl_test_stream_unread_grows_then_drain_hook);
+    tcase_add_test(live, ctl_test_stream_ctl_delete_runs_close_hook);
+    tcase_add_test(pure, ctl_test_answer_line_passes_no_connection);
     suite_add_tcase(s, live);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,176 @@
+/*
+ * timer_test.c - the core's timer contract with a hand-driven runtime.
+ *
+ * The simulated world fires every timer exactly on time; a real runtime
+ * does not (libevent computes deadlines from a cached clock, so a timer can
+ * fire a few milliseconds "early" by the clock the agent passes in).  These
+ * tests capture every submitted timer and hand it back when and how the test
+ * chooses.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "swim.h"
+#include "wire.h"
+
+#define TIMERS_MAX 256
+
+struct rt_log {
+    struct swim_timer timers[TIMERS_MAX];
+    uint64_t due[TIMERS_MAX];
+    size_t n;
+    uint64_t now;
+    int failed, suspect;
+};
+
+static void on_notify(void *ctx, const struct swim_notification *n)
+{
+    struct rt_log *l = ctx;
+    l->failed += n->type == SWIM_EV_MEMBER_FAILED;
+    l->suspect += n->type == SWIM_EV_MEMBER_SUSPECT;
+}
+
+static void on_send(void *ctx, const struct swim_addr *to, const uint8_t *d, size_t len)
+{
+    (void)ctx, (void)to, (void)d, (void)len;
+}
+
+static void on_timer(void *ctx, const struct swim_timer *t, uint64_t delay)
+{
+    struct rt_log *l = ctx;
+    ck_assert_uint_lt(l->n, TIMERS_MAX);
+    l->timers[l->n] = *t;
+    l->due[l->n] = l->now + delay;
+    l->n++;
+}
+
+/* A GOSSIP from "peer-c" carrying one record about "peer-b". */
+static size_t gossip_about_b(uint8_t *buf, size_t cap, uint8_t status)
+{
+    struct wire_header h;
+    struct wire_member m;
+    uint8_t body[256];
+    memset(&h, 0, sizeof(h));
+    memset(&m, 0, sizeof(m));
+    h.type = WIRE_GOSSIP;
+    h.src.ptr = "peer-c";
+    h.src.len = 6;
+    h.src_gen = 1;
+    m.name.ptr = "peer-b";
+    m.name.len = 6;
+    m.addr.len = 1;
+    m.addr.bytes[0] = 2;
+    m.gen = 1;
+    m.status = status;
+    m.by.ptr = "peer-c";
+    m.by.len = status == WIRE_SUSPECT ? 6 : 0;
+    uint8_t *p = buf, *b = body;
+    ck_assert_int_eq(wire_encode_header(&p, buf + cap, &h), 0);
+    ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), &m), 0);
+    ck_assert_int_eq(wire_encode_item(&p, buf + cap, WIRE_ITEM_MEMBER, body, (size_t)(b - body)),
+                     0);
+    return (size_t)(p - buf);
+}
+
+static struct swim *node(struct rt_log *l)
+{
+    struct swim_config c;
+    struct swim_addr self = {.len = 1, .bytes = {1}};
+    struct swim_runtime rt = {l, on_notify, on_send, on_timer};
+    ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
+    struct swim *s = swim_new(&c, "peer-a", &self, 1, 7, &rt);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(swim_start(s, l->now), 0);
+    return s;
+}
+
+/* Index of the last submitted timer of a kind, or -1. */
+static int last_timer(const struct rt_log *l, uint32_t kind)
+{
+    for (size_t i = l->n; i-- > 0;)
+        if (l->timers[i].kind == kind)
+            return (int)i;
+    return -1;
+}
+
+START_TEST(swim_test_early_suspect_timer_rearms)
+{
+    struct rt_log l;
+    memset(&l, 0, sizeof(l));
+    l.now = 1000;
+    struct swim *s = node(&l);
+    struct swim_addr from = {.len = 1, .bytes = {3}};
+    uint8_t buf[512];
+    size_t len = gossip_about_b(buf, sizeof(buf), WIRE_ALIVE);
+    ck_assert_int_eq(swim_handle_packet(s, &from, buf, len, l.now), 0);
+    len = gossip_about_b(buf, sizeof(buf), WIRE_SUSPECT);
+    ck_assert_int_eq(swim_handle_packet(s, &from, buf, len, l.now), 0);
+    ck_assert_int_eq(l.suspect, 1);
+    int i = last_timer(&l, SWIM_TIMER_SUSPECT);
+    ck_assert_int_ge(i, 0);
+    struct swim_timer t = l.timers[i];
+    uint64_t due = l.due[i];
+
+    /* Handed back 3 ms early: b stays suspect and a timer for the rest is
+     * submitted. */
+    size_t before = l.n;
+    l.now = due - 3;
+    ck_assert_int_eq(swim_handle_timer(s, &t, l.now), 0);
+    ck_assert_int_eq(l.failed, 0);
+    i = last_timer(&l, SWIM_TIMER_SUSPECT);
+    ck_assert_uint_gt(l.n, before);
+    ck_assert_uint_eq((size_t)i, l.n - 1);
+    ck_assert_uint_eq(l.due[i], due);
+
+    /* On time, the verdict. */
+    l.now = due;
+    ck_assert_int_eq(swim_handle_timer(s, &l.timers[i], l.now), 0);
+    ck_assert_int_eq(l.failed, 1);
+    struct swim_member_info mi;
+    ck_assert_int_eq(swim_member_find(s, "peer-b", &mi), 0);
+    ck_assert_int_eq(mi.status, SWIM_FAILED);
+    swim_delete(s);
+}
+END_TEST
+
+/* A timer from another suspicion (an old epoch) changes nothing. */
+START_TEST(swim_test_stale_suspect_timer_ignored)
+{
+    struct rt_log l;
+    memset(&l, 0, sizeof(l));
+    l.now = 1000;
+    struct swim *s = node(&l);
+    struct swim_addr from = {.len = 1, .bytes = {3}};
+    uint8_t buf[512];
+    size_t len = gossip_about_b(buf, sizeof(buf), WIRE_ALIVE);
+    ck_assert_int_eq(swim_handle_packet(s, &from, buf, len, l.now), 0);
+    len = gossip_about_b(buf, sizeof(buf), WIRE_SUSPECT);
+    ck_assert_int_eq(swim_handle_packet(s, &from, buf, len, l.now), 0);
+    int i = last_timer(&l, SWIM_TIMER_SUSPECT);
+    struct swim_timer t = l.timers[i];
+    t.arg32 += 1; /* another suspicion's epoch */
+    size_t before = l.n;
+    ck_assert_int_eq(swim_handle_timer(s, &t, l.due[i] + 1), 0);
+    ck_assert_int_eq(l.failed, 0);
+    ck_assert_uint_eq(l.n, before);
+    t.kind = 999; /* not a timer kind at all */
+    ck_assert_int_eq(swim_handle_timer(s, &t, l.due[i] + 1), ERR_INVAL);
+    swim_delete(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("swim_timer");
+    TCase *tc = tcase_create("timer");
+    tcase_add_test(tc, swim_test_early_suspect_timer_rearms);
+    tcase_add_test(tc, swim_test_stale_suspect_timer_ignored);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
