@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -135,7 +136,67 @@ enum cfg_key {
     CFG_K_EVENT_HISTORY,
     CFG_K_WATCH_QUEUE,
     CFG_K_SNAPSHOT,
+    CFG_K_PROTOCOL,
 };
+
+/* The protocol tunables an operator may set over the profile. */
+static const struct {
+    const char *key;
+    size_t off;
+} cfg_proto_keys[] = {
+#define CFG_PROTO_KEY(f)                                                                           \
+    {                                                                                              \
+#f, offsetof(struct swim_config, f)                                                        \
+    }
+    CFG_PROTO_KEY(probe_interval_ms), CFG_PROTO_KEY(probe_timeout_ms),
+    CFG_PROTO_KEY(suspicion_mult),    CFG_PROTO_KEY(suspicion_max_mult),
+    CFG_PROTO_KEY(retransmit_mult),   CFG_PROTO_KEY(gossip_interval_ms),
+    CFG_PROTO_KEY(gossip_nodes),      CFG_PROTO_KEY(indirect_checks),
+    CFG_PROTO_KEY(sync_interval_ms),  CFG_PROTO_KEY(reconnect_interval_ms),
+    CFG_PROTO_KEY(reap_ms),           CFG_PROTO_KEY(leave_linger_ms),
+    CFG_PROTO_KEY(awareness_max),     CFG_PROTO_KEY(max_packet),
+#undef CFG_PROTO_KEY
+};
+#define CFG_NPROTO (sizeof(cfg_proto_keys) / sizeof(cfg_proto_keys[0]))
+_Static_assert(CFG_NPROTO <= CFG_PROTO_MAX, "CFG_PROTO_MAX too small");
+
+/* "KEY=VALUE" for a protocol field; the value is a decimal uint32. */
+static int cfg_proto_set(struct cfg *c, const char *kv, const char *what, char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq != NULL ? (size_t)(eq - kv) : 0;
+    for (size_t i = 0; i < CFG_NPROTO && eq != NULL; i++) {
+        if (strlen(cfg_proto_keys[i].key) != klen || strncmp(cfg_proto_keys[i].key, kv, klen) != 0)
+            continue;
+        if (cfg_parse_uint(eq + 1, 0, UINT32_MAX, &c->proto[i]) != 0)
+            return cfg_fail(err, errlen, "%s: %s: expected a whole number, got \"%s\"", what,
+                            cfg_proto_keys[i].key, eq + 1);
+        c->proto_set |= 1u << i;
+        return 0;
+    }
+    return cfg_fail(err, errlen,
+                    "%s: expected KEY=VALUE with KEY one of probe_interval_ms, probe_timeout_ms, "
+                    "suspicion_mult, suspicion_max_mult, retransmit_mult, gossip_interval_ms, "
+                    "gossip_nodes, indirect_checks, sync_interval_ms, reconnect_interval_ms, "
+                    "reap_ms, leave_linger_ms, awareness_max, max_packet; got \"%s\"",
+                    what, kv);
+}
+
+int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t errlen)
+{
+    if (swim_config_profile(out, c->profile) != 0)
+        return cfg_fail(err, errlen, "profile: unknown \"%s\"", c->profile);
+    for (size_t i = 0; i < CFG_NPROTO; i++)
+        if (c->proto_set & (1u << i))
+            memcpy((char *)out + cfg_proto_keys[i].off, &c->proto[i], sizeof(uint32_t));
+    if (swim_config_check(out) != 0)
+        return cfg_fail(err, errlen,
+                        "protocol: the %s profile with these overrides is not valid (every "
+                        "interval above 0, probe_timeout_ms below probe_interval_ms, "
+                        "max_packet %d to %d, at most 16 gossip_nodes / indirect_checks)",
+                        c->profile, WIRE_PACKET_MIN, WIRE_PACKET_MAX);
+    return 0;
+}
 
 static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const char *what,
                      char *err, size_t errlen)
@@ -233,6 +294,8 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
         if (value[0] == '\0' || cfg_copy(c->snapshot, sizeof(c->snapshot), value) != 0)
             return cfg_fail(err, errlen, "%s: a path is 1 to %d bytes", what, CFG_PATH_MAX - 1);
         return 0;
+    case CFG_K_PROTOCOL:
+        return cfg_proto_set(c, value, what, err, errlen);
     }
     return cfg_fail(err, errlen, "%s: unknown setting", what);
 }
@@ -260,6 +323,7 @@ static const struct cfg_flag cfg_flags[] = {
     {"--event-history", "event_history", CFG_K_EVENT_HISTORY},
     {"--watch-queue", "watch_queue", CFG_K_WATCH_QUEUE},
     {"--snapshot", "snapshot", CFG_K_SNAPSHOT},
+    {"--protocol", "protocol", CFG_K_PROTOCOL},
 };
 #define CFG_NFLAGS (sizeof(cfg_flags) / sizeof(cfg_flags[0]))
 
@@ -334,6 +398,25 @@ int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
                                   SWIM_META_MAX);
                     goto out;
                 }
+            }
+        } else if (f->key == CFG_K_PROTOCOL) {
+            if (!json_is_object(v)) {
+                rc = cfg_fail(err, errlen, "%s: expected an object of integers", what);
+                goto out;
+            }
+            const char *pk;
+            json_t *pv;
+            json_object_foreach(v, pk, pv)
+            {
+                char kv[96];
+                if (!json_is_integer(pv) || json_integer_value(pv) < 0 ||
+                    json_integer_value(pv) > (json_int_t)UINT32_MAX) {
+                    rc = cfg_fail(err, errlen, "%s: %.40s: expected a whole number", what, pk);
+                    goto out;
+                }
+                snprintf(kv, sizeof(kv), "%.40s=%lld", pk, (long long)json_integer_value(pv));
+                if ((rc = cfg_proto_set(c, kv, what, err, errlen)) != 0)
+                    goto out;
             }
         } else if (f->key == CFG_K_HANDLER_TIMEOUT || f->key == CFG_K_EVENT_HISTORY ||
                    f->key == CFG_K_WATCH_QUEUE) {
@@ -459,7 +542,8 @@ int cfg_check(const struct cfg *c, char *err, size_t errlen)
     }
     if (c->socket_path[0] == '\0' || strlen(c->socket_path) > CFG_SOCKET_PATH_MAX)
         return cfg_fail(err, errlen, "socket: a socket path is 1 to %d bytes", CFG_SOCKET_PATH_MAX);
-    return 0;
+    struct swim_config sc;
+    return cfg_protocol(c, &sc, err, errlen);
 }
 
 void cfg_usage(FILE *out, const char *prog)
@@ -480,6 +564,8 @@ void cfg_usage(FILE *out, const char *prog)
             "  --socket PATH          control socket (default " CFG_DEFAULT_SOCKET ")\n"
             "  --socket-mode MODE     control socket mode, octal (default 0600)\n"
             "  --profile lan|wan|local  protocol timings (default lan)\n"
+            "  --protocol KEY=VALUE   override one protocol setting of the profile, e.g.\n"
+            "                         probe_interval_ms=500 (repeatable; see README)\n"
             "  --keyring FILE         base64 keys, one per line; the first encrypts\n"
             "  --label TEXT           cluster label, bound into every datagram\n"
             "  --tag KEY=VALUE        a tag on this node; repeatable\n"

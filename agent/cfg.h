@@ -18,6 +18,9 @@
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
  *   handler_timeout_ms, event_history, watch_queue: integers
+ *   protocol: object of integers, any of the struct swim_config fields
+ *     (probe_interval_ms, probe_timeout_ms, suspicion_mult, ...), applied
+ *     over the profile; --protocol KEY=VALUE flags override them one by one
  *
  * --event-handler flags replace the file's list, as --join does.  Handler
  * specs are kept as text here and parsed by the runtime (handlers.h), so this
@@ -79,6 +82,8 @@
 #define CFG_WATCH_QUEUE_DEFAULT 512
 #define CFG_WATCH_QUEUE_MIN 16
 #define CFG_WATCH_QUEUE_MAX 65536
+/* Slots for protocol overrides: one per struct swim_config field. */
+#define CFG_PROTO_MAX 16
 
 struct cfg {
     char name[SWIM_NAME_MAX + 1];
@@ -100,7 +105,9 @@ struct cfg {
     uint32_t handler_timeout_ms;
     uint32_t event_history;
     uint32_t watch_queue;
-    char snapshot[CFG_PATH_MAX]; /* "" = none */
+    char snapshot[CFG_PATH_MAX];   /* "" = none */
+    uint32_t proto[CFG_PROTO_MAX]; /* protocol overrides, by cfg.c's key table */
+    uint32_t proto_set;            /* bit i: proto[i] overrides the profile */
 };
 
 enum cfg_action {
@@ -122,6 +129,9 @@ int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *
                    size_t errlen);
 /* Check every field (called by cfg_parse_args).  0 or ERR_INVAL + message. */
 int cfg_check(const struct cfg *c, char *err, size_t errlen);
+/* The core's configuration: the profile, then the protocol overrides.
+ * 0, or ERR_INVAL + message when the result is not a valid configuration. */
+int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t errlen);
 /* The --help text. */
 void cfg_usage(FILE *out, const char *prog);
 

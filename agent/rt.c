@@ -1500,10 +1500,8 @@ struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log
         snprintf(err, errlen, "libsodium failed to start");
         goto fail;
     }
-    if (swim_config_profile(&rt->scfg, cfg->profile) != 0) {
-        snprintf(err, errlen, "profile: unknown \"%s\"", cfg->profile);
+    if (cfg_protocol(cfg, &rt->scfg, err, errlen) != 0)
         goto fail;
-    }
     if (cfg->keyring[0] != '\0') {
         int line = 0;
         rt->kr = keyring_new();

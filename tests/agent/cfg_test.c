@@ -344,6 +344,41 @@ START_TEST(cfg_test_json_event_settings_and_flag_override)
 }
 END_TEST
 
+/* --protocol and the file's "protocol" object override the profile field by
+ * field; the flag wins over the file. */
+START_TEST(cfg_test_protocol_overrides_profile)
+{
+    struct swim_config sc, lan;
+    ck_assert_int_eq(swim_config_profile(&lan, "lan"), 0);
+    write_json("{\"protocol\": {\"probe_interval_ms\": 2000, \"suspicion_mult\": 5}}");
+    ck_assert_int_eq(
+        PARSE("--config", json_path, "--protocol", "suspicion_mult=7", "--protocol=reap_ms=60000"),
+        0);
+    ck_assert_int_eq(cfg_protocol(&c, &sc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sc.probe_interval_ms, 2000);
+    ck_assert_uint_eq(sc.suspicion_mult, 7);
+    ck_assert_uint_eq(sc.reap_ms, 60000);
+    ck_assert_uint_eq(sc.probe_timeout_ms, lan.probe_timeout_ms); /* untouched */
+}
+END_TEST
+
+START_TEST(cfg_test_protocol_bad_values_rejected)
+{
+    ck_assert_int_eq(PARSE("--protocol", "probe_interval=5"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "probe_interval_ms"));
+    ck_assert_int_eq(PARSE("--protocol", "reap_ms=-1"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--protocol", "reap_ms"), ERR_INVAL);
+    /* Each value is fine alone; together with the profile it is not. */
+    ck_assert_int_eq(PARSE("--protocol", "probe_timeout_ms=1500"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "probe_timeout_ms below probe_interval_ms"));
+    ck_assert_int_eq(PARSE("--protocol", "max_packet=100"), ERR_INVAL);
+    write_json("{\"protocol\": {\"probe_interval_ms\": \"fast\"}}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    write_json("{\"protocol\": {\"nope\": 1}}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cfg");
@@ -367,6 +402,8 @@ int main(void)
     tcase_add_test(tc, cfg_test_event_handler_repeatable_raw_and_bounded);
     tcase_add_test(tc, cfg_test_event_numbers_parsed_and_checked);
     tcase_add_test(tc, cfg_test_json_event_settings_and_flag_override);
+    tcase_add_test(tc, cfg_test_protocol_overrides_profile);
+    tcase_add_test(tc, cfg_test_protocol_bad_values_rejected);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
