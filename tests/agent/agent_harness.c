@@ -3,20 +3,26 @@
  */
 #include "agent_harness.h"
 
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "swim.h"
 
 /* A swimd under ASan starts in well under a second; allow for a loaded CI. */
 #define HARNESS_START_MS 10000
@@ -302,4 +308,40 @@ int harness_swimctl(struct harness *h, struct harness_node *nd, const char *cons
     int st;
     waitpid(pid, &st, 0); /* swimctl bounds its own wait (CLI_TIMEOUT_MS) */
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+uint64_t harness_detection_bound_ms(size_t n)
+{
+    struct swim_config c;
+    ck_assert_int_eq(swim_config_profile(&c, "local"), 0);
+    double lg = log10((double)n);
+    double mult = lg > 1.0 ? lg : 1.0;
+    uint64_t suspicion =
+        (uint64_t)((double)c.suspicion_max_mult * c.suspicion_mult * mult * c.probe_interval_ms);
+    return 2 * (uint64_t)(n - 1) * c.probe_interval_ms + c.probe_interval_ms + suspicion +
+           4u * c.gossip_interval_ms + HARNESS_SLACK_MS;
+}
+
+int harness_raw_client(struct harness_node *nd, int timeout_s)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {0};
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", nd->sock);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    struct timeval tv = {timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+void harness_send_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        ck_assert_msg(w > 0, "send: %s", strerror(errno));
+        p += w;
+        len -= (size_t)w;
+    }
 }

@@ -77,4 +77,24 @@ const char *harness_log_tail(struct harness_node *nd);
 int harness_swimctl(struct harness *h, struct harness_node *nd, const char *const *args,
                     char **out);
 
+/* Scheduling and sanitizer slack on top of every protocol-derived bound. */
+#define HARNESS_SLACK_MS 3000
+
+/*
+ * Worst case from a crash to "failed" everywhere for n nodes on the local
+ * profile, plus HARNESS_SLACK_MS: every live node probes the dead one within
+ * two rounds of its shuffled list (2(n-1) periods: a reshuffle can put it
+ * first in one round and last in the next), which also covers a node that
+ * missed the gossip about it; the probe times out and the period ends; it
+ * stays suspect for at most the Lifeguard maximum (suspicion_max_mult *
+ * suspicion_mult * max(1, log10 n) periods); the verdict spreads within a
+ * few gossip intervals.  tests/swim/proto_test.c measures the same tail.
+ */
+uint64_t harness_detection_bound_ms(size_t n);
+/* A raw client of the node's control socket, with send/receive timeouts of
+ * timeout_s seconds (fails the test if it cannot connect). */
+int harness_raw_client(struct harness_node *nd, int timeout_s);
+/* Write all of p to fd or fail the test. */
+void harness_send_all(int fd, const char *p, size_t len);
+
 #endif /* TESTS_AGENT_HARNESS_H */

@@ -27,7 +27,9 @@
 #include "swim.h"
 
 /* Scheduling and sanitizer slack on top of every protocol-derived bound. */
-#define SLACK_MS 3000
+#define SLACK_MS HARNESS_SLACK_MS
+/* Socket timeouts of raw control clients. */
+#define RAW_TIMEOUT_S 10
 /* Convergence of a fresh loopback cluster: join, then a few gossip rounds. */
 #define CONVERGE_MS 20000
 /* Poll period of every wait. */
@@ -61,18 +63,6 @@ static struct swim_config local_profile(void)
     struct swim_config c;
     ck_assert_int_eq(swim_config_profile(&c, "local"), 0);
     return c;
-}
-
-/* As agent_it_test.c: crash to "failed" everywhere, for n nodes. */
-static uint64_t detection_bound_ms(size_t n)
-{
-    struct swim_config c = local_profile();
-    double lg = log10((double)n);
-    double mult = lg > 1.0 ? lg : 1.0;
-    uint64_t suspicion =
-        (uint64_t)((double)c.suspicion_max_mult * c.suspicion_mult * mult * c.probe_interval_ms);
-    return 2 * (uint64_t)(n - 1) * c.probe_interval_ms + c.probe_interval_ms + suspicion +
-           4u * c.gossip_interval_ms + SLACK_MS;
 }
 
 static void start_node(size_t idx, const char *const *extra)
@@ -275,29 +265,6 @@ static int watch_reached(const char *path, uint64_t seq)
 
 /* ---- raw control connections ---- */
 
-static int raw_client(struct harness_node *nd)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un sun = {0};
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", nd->sock);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        ck_assert_msg(w > 0, "send: %s", strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
-}
-
 /* `count` user events through one pipelined connection, every answer read;
  * each payload is `unit` repeated `reps` times. */
 static void user_events_of(struct harness_node *nd, int count, const char *unit, size_t reps)
@@ -308,11 +275,11 @@ static void user_events_of(struct harness_node *nd, int count, const char *unit,
     for (size_t i = 0; i < reps; i++, n += (int)ulen)
         memcpy(line + n, unit, ulen);
     n += snprintf(line + n, 64, "\"}\n");
-    int fd = raw_client(nd);
+    int fd = harness_raw_client(nd, RAW_TIMEOUT_S);
     char buf[4096];
     int answered = 0;
     for (int i = 0; i < count; i++) {
-        send_all(fd, line, (size_t)n);
+        harness_send_all(fd, line, (size_t)n);
         /* keep at most ~100 answers outstanding */
         while (i + 1 - answered > 100 || (i + 1 == count && answered < count)) {
             ssize_t r = recv(fd, buf, sizeof(buf), 0);
@@ -360,7 +327,7 @@ START_TEST(agent_it6_test_handler_sees_join_fail_leave_in_order)
     harness_signal(&h.nodes[2], SIGKILL);
     ck_assert_int_eq(harness_wait_exit(&h.nodes[2], 5000), 0);
     ck_assert_msg(WAIT_UNTIL(count_in_file(out, "EVENT member-failed") == 1,
-                             detection_bound_ms(3) + SLACK_MS),
+                             harness_detection_bound_ms(3) + SLACK_MS),
                   "failure not handled: %s", harness_log_tail(&h.nodes[0]));
     harness_signal(&h.nodes[1], SIGTERM);
     ck_assert_int_eq(harness_wait_exit(&h.nodes[1], (int)(c.leave_linger_ms + 2000 + SLACK_MS)), 0);
@@ -571,7 +538,7 @@ START_TEST(agent_it6_test_monitor_exits_on_failure_then_on_leave)
     ck_assert_int_ne(wait_proc(&mon, 0), 0); /* still waiting */
     harness_signal(&h.nodes[2], SIGKILL);
     ck_assert_int_eq(harness_wait_exit(&h.nodes[2], 5000), 0);
-    ck_assert_msg(wait_proc(&mon, detection_bound_ms(3)) == 0, "monitor did not exit: %s",
+    ck_assert_msg(wait_proc(&mon, harness_detection_bound_ms(3)) == 0, "monitor did not exit: %s",
                   harness_log_tail(&h.nodes[0]));
     ck_assert_int_eq(exit_code(&mon), 10);
     ck_assert_int_eq(count_in_file(mon.out, "n3 failed"), 1);
@@ -635,8 +602,8 @@ START_TEST(agent_it6_test_run_kills_child_when_peer_is_killed)
     ck_assert(WAIT_UNTIL((child = child_of(run.pid)) > 0, 5000));
     harness_signal(&h.nodes[2], SIGKILL);
     ck_assert_int_eq(harness_wait_exit(&h.nodes[2], 5000), 0);
-    ck_assert_msg(wait_proc(&run, detection_bound_ms(3) + 2000) == 0, "run did not exit: %s",
-                  harness_log_tail(&h.nodes[0]));
+    ck_assert_msg(wait_proc(&run, harness_detection_bound_ms(3) + 2000) == 0,
+                  "run did not exit: %s", harness_log_tail(&h.nodes[0]));
     ck_assert_int_eq(exit_code(&run), 10);
     ck_assert_int_eq(count_in_file(run.out, "n3 failed"), 1);
     /* swimctl reaped it: the pid no longer exists. */

@@ -27,7 +27,9 @@
 #include "swim.h"
 
 /* Scheduling and sanitizer slack on top of every protocol-derived bound. */
-#define SLACK_MS 3000
+#define SLACK_MS HARNESS_SLACK_MS
+/* Socket timeouts of raw control clients. */
+#define RAW_TIMEOUT_S 5
 /* Convergence of a fresh loopback cluster: join, then a few gossip rounds. */
 #define CONVERGE_MS 20000
 /* Poll period of every wait. */
@@ -50,27 +52,6 @@ static struct swim_config local_profile(void)
     struct swim_config c;
     ck_assert_int_eq(swim_config_profile(&c, "local"), 0);
     return c;
-}
-
-/*
- * Worst case from a crash to "failed" everywhere, for n nodes: every live
- * node probes the dead one within two rounds of its shuffled list (2(n-1)
- * periods: a reshuffle can put it first in one round and last in the next),
- * which also covers a node that missed the gossip about it; the probe times
- * out and the period ends; it stays suspect for at most the Lifeguard maximum
- * (suspicion_max_mult * suspicion_mult * max(1, log10 n) periods); and the
- * verdict spreads by gossip within a few gossip intervals.  The simulated
- * world measures the same bound's tail (tests/swim/proto_test.c).
- */
-static uint64_t detection_bound_ms(size_t n)
-{
-    struct swim_config c = local_profile();
-    double lg = log10((double)n);
-    double mult = lg > 1.0 ? lg : 1.0;
-    uint64_t suspicion =
-        (uint64_t)((double)c.suspicion_max_mult * c.suspicion_mult * mult * c.probe_interval_ms);
-    return 2 * (uint64_t)(n - 1) * c.probe_interval_ms + c.probe_interval_ms + suspicion +
-           4u * c.gossip_interval_ms + SLACK_MS;
 }
 
 /* Does every node in [0, n) except `skip` see `name` with `status` (and once)? */
@@ -137,7 +118,7 @@ START_TEST(agent_it_test_five_nodes_detect_kill_and_restart)
                   harness_log_tail(&h.nodes[0]));
 
     /* kill -9 the last node: every other node must call it failed in time. */
-    uint64_t bound = detection_bound_ms(n);
+    uint64_t bound = harness_detection_bound_ms(n);
     uint64_t t0 = harness_now_ms();
     harness_signal(&h.nodes[4], SIGKILL);
     ck_assert_int_eq(harness_wait_exit(&h.nodes[4], 5000), 0);
@@ -256,33 +237,9 @@ START_TEST(agent_it_test_wrong_key_and_plaintext_cannot_join)
 }
 END_TEST
 
-/* Connect a raw client to a node's control socket. */
-static int raw_client(struct harness_node *nd)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un sun = {0};
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", nd->sock);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        ck_assert_msg(w > 0, "send: %s", strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
-}
-
 static void send_str(int fd, const char *s)
 {
-    send_all(fd, s, strlen(s));
+    harness_send_all(fd, s, strlen(s));
 }
 
 /* Read exactly `lines` response lines; returns how many contained "error". */
@@ -326,11 +283,11 @@ START_TEST(agent_it_test_bad_clients_do_not_disturb_members)
                                       "{\"cmd\":\"force-leave\",\"name\":\"ghost\"}\n",
                                       "{\"cmd\":\"tags-set\",\"tags\":{\"a=b\":\"c\"}}\n",
                                       "\xff\xfe\x00\x01\n"};
-    int fd = raw_client(nd);
+    int fd = harness_raw_client(nd, RAW_TIMEOUT_S);
     for (int i = 0; i < 1000; i++) {
         const char *l = bad[i % 10];
         size_t len = i % 10 == 9 ? 5 : strlen(l);
-        send_all(fd, l, len);
+        harness_send_all(fd, l, len);
         if (i % 100 == 99)
             ck_assert_int_eq(read_lines(fd, 100), 100);
     }
@@ -339,7 +296,7 @@ START_TEST(agent_it_test_bad_clients_do_not_disturb_members)
     char *junk = malloc(big);
     memset(junk, '{', big);
     for (int i = 0; i < 3; i++) {
-        send_all(fd, junk, big);
+        harness_send_all(fd, junk, big);
         send_str(fd, "\n");
         ck_assert_int_eq(read_lines(fd, 1), 1);
     }
@@ -350,7 +307,7 @@ START_TEST(agent_it_test_bad_clients_do_not_disturb_members)
 
     /* Abrupt disconnects: mid-line, mid-response, with unread answers. */
     for (int i = 0; i < 50; i++) {
-        int c = raw_client(nd);
+        int c = harness_raw_client(nd, RAW_TIMEOUT_S);
         if (i % 3 == 0)
             send_str(c, "{\"cmd\":\"mem");
         else if (i % 3 == 1)
