@@ -560,7 +560,7 @@ static const char *ev_status_name(enum swim_status st)
 
 /* {key: value, ...} from an encoded tag block; *malformed set when it does
  * not decode (the object is then empty). */
-static json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed)
+json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed)
 {
     struct tags_pair pairs[TAGS_PAIRS_MAX];
     size_t n = 0;

@@ -267,4 +267,10 @@ json_t *ev_json_lagged(uint64_t first_missed);
  */
 json_t *ev_json_item(const struct ev_item *item, const struct ev_event *ev, uint32_t types);
 
+/* An encoded tag block (tags.h) as a JSON object of strings.  *malformed is
+ * set when the block does not decode (the object is then empty) or a value
+ * is not UTF-8 (that key is left out).  A new reference; NULL when out of
+ * memory. */
+json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed);
+
 #endif /* AGENT_EVENTS_H */

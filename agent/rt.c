@@ -572,27 +572,6 @@ static void rt_on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- control commands ------------------------------------------------------- */
 
-static json_t *rt_tags_json(const uint8_t *meta, size_t len, int *malformed)
-{
-    struct tags_pair pairs[TAGS_PAIRS_MAX];
-    size_t n = 0;
-    json_t *o = json_object();
-    *malformed = 0;
-    if (o == NULL)
-        return NULL;
-    if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, meta, len) != 0) {
-        *malformed = 1;
-        return o;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char k[TAGS_KEY_MAX + 1];
-        memcpy(k, pairs[i].key, pairs[i].klen);
-        k[pairs[i].klen] = '\0';
-        json_object_set_new(o, k, json_stringn(pairs[i].value, pairs[i].vlen));
-    }
-    return o;
-}
-
 static json_t *rt_member_json(const struct swim_member_info *m)
 {
     char a[ADDR_TEXT_MAX];
@@ -605,7 +584,7 @@ static json_t *rt_member_json(const struct swim_member_info *m)
     json_object_set_new(o, "status", json_string(swim_status_name(m->status)));
     json_object_set_new(o, "incarnation", json_integer(m->incarnation));
     json_object_set_new(o, "generation", json_integer((json_int_t)m->generation));
-    json_object_set_new(o, "tags", rt_tags_json(m->meta, m->meta_len, &malformed));
+    json_object_set_new(o, "tags", ev_json_tags(m->meta, m->meta_len, &malformed));
     if (malformed)
         json_object_set_new(o, "tags_malformed", json_true());
     return o;
@@ -750,7 +729,7 @@ static json_t *rt_tags_reply(struct rt *rt)
     size_t len;
     int malformed;
     const uint8_t *b = tags_bytes(rt->tags, &len);
-    return json_pack("{s:o}", "tags", rt_tags_json(b, len, &malformed));
+    return json_pack("{s:o}", "tags", ev_json_tags(b, len, &malformed));
 }
 
 /* Apply a tag edit to a copy, then to the node only if all of it is valid. */
