@@ -51,13 +51,6 @@ static const char *const ev_names[EV_TYPE_LAST + 1] = {
     [EV_SELF_DEFUNCT] = "self-defunct",     [EV_SELF_REJOINED] = "self-rejoined",
 };
 
-static const char *const ev_status_names[] = {
-    [SWIM_ALIVE] = "alive",
-    [SWIM_SUSPECT] = "suspect",
-    [SWIM_FAILED] = "failed",
-    [SWIM_LEFT] = "left",
-};
-
 struct ev_bus {
     pthread_mutex_t lock;
     struct disp *d;
@@ -551,13 +544,6 @@ int ev_sub_recv_timed(struct ev_sub *s, struct ev_item *item, struct ev_event *e
 
 /* ---- JSON ---- */
 
-static const char *ev_status_name(enum swim_status st)
-{
-    if ((int)st >= SWIM_ALIVE && (int)st <= SWIM_LEFT)
-        return ev_status_names[st];
-    return "unknown";
-}
-
 /* {key: value, ...} from an encoded tag block; *malformed set when it does
  * not decode (the object is then empty). */
 json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed)
@@ -628,7 +614,7 @@ json_t *ev_json_event(const struct ev_event *ev)
         json_t *name = json_string(ev->name);
         bad |= json_object_set_new(o, "name", name != NULL ? name : json_string("?"));
         bad |= json_object_set_new(o, "addr", json_string(ev->addr));
-        bad |= json_object_set_new(o, "status", json_string(ev_status_name(ev->status)));
+        bad |= json_object_set_new(o, "status", json_string(swim_status_name(ev->status)));
         bad |= json_object_set_new(o, "incarnation", json_integer(ev->incarnation));
         bad |= json_object_set_new(o, "generation", json_integer((json_int_t)ev->generation));
         size_t tlen = ev->tags_len <= SWIM_META_MAX ? ev->tags_len : SWIM_META_MAX;

@@ -254,21 +254,6 @@ static void hd_env_free(struct hd_env *e)
     free(e->v);
 }
 
-static const char *hd_status_name(enum swim_status st)
-{
-    switch (st) {
-    case SWIM_ALIVE:
-        return "alive";
-    case SWIM_SUSPECT:
-        return "suspect";
-    case SWIM_FAILED:
-        return "failed";
-    case SWIM_LEFT:
-        return "left";
-    }
-    return "unknown";
-}
-
 static int hd_build_env(struct hd_runner *r, const struct ev_event *ev, struct hd_env *e)
 {
     size_t inherit = 0;
@@ -332,7 +317,7 @@ static size_t hd_build_stdin(const struct ev_event *ev, char *buf, size_t cap)
         memcpy(buf, ev->data, n);
         return n;
     }
-    int w = snprintf(buf, cap, "%s\t%s\t%s\t", ev->name, ev->addr, hd_status_name(ev->status));
+    int w = snprintf(buf, cap, "%s\t%s\t%s\t", ev->name, ev->addr, swim_status_name(ev->status));
     size_t len = w > 0 && (size_t)w < cap ? (size_t)w : 0;
     struct tags_pair pairs[TAGS_PAIRS_MAX];
     size_t n = 0;
