@@ -78,6 +78,11 @@
  * SUSPECT carries the member's unique id and its suspicion epoch.  A timer
  * that does not match current state is stale and ignored.
  *
+ * Naming.  Every symbol with external linkage and every type here carries
+ * the swim_ prefix; the static helper functions do not: they never leave
+ * this file, and prefixed they would collide with the public swim_member_*
+ * calls they serve (STYLE.md allows leaving a habit where it hurts clarity).
+ *
  * Memory.  Each member is one allocation (its meta a second one when
  * non-empty), referenced from an open-addressing hash table by name, an
  * array for iteration, and the probe list.  Tables grow geometrically;
@@ -153,20 +158,20 @@
 #define SWIM_ASK_GAP_MS 1000
 
 enum swim_state {
-    STATE_NEW,
-    STATE_RUNNING,
-    STATE_LEAVING,
-    STATE_IDLE,
+    SWIM_STATE_NEW,
+    SWIM_STATE_RUNNING,
+    SWIM_STATE_LEAVING,
+    SWIM_STATE_IDLE,
 };
 
-struct member {
+struct swim_member {
     uint64_t uid; /* never reused within an instance; stale SUSPECT timers check it */
     uint64_t gen;
     uint64_t status_since;
     uint64_t suspect_deadline;
     uint64_t notice_at;
     uint8_t *meta;
-    struct bcast *queued; /* its record waiting to be gossiped, or NULL */
+    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
     uint32_t suspect_epoch;
     uint32_t all_idx;
@@ -181,16 +186,16 @@ struct member {
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
-struct bcast {
-    struct bcast *next, *prev;
-    struct bcast **owner; /* the member's (or self's) pointer to it; NULL for user items */
+struct swim_bcast {
+    struct swim_bcast *next, *prev;
+    struct swim_bcast **owner; /* the member's (or self's) pointer to it; NULL for user items */
     uint32_t tx;
     uint16_t len;
     uint8_t kind;
     uint8_t data[];
 };
 
-struct relay {
+struct swim_relay {
     bool used;
     uint32_t local_seq;
     uint32_t origin_seq;
@@ -221,32 +226,32 @@ struct swim {
     bool active;
 
     /* members */
-    struct member **slots; /* hash table by name, power-of-two size */
+    struct swim_member **slots; /* hash table by name, power-of-two size */
     size_t slot_cap;
-    struct member **all;
+    struct swim_member **all;
     size_t n_all, all_cap;
-    struct member **probe;
+    struct swim_member **probe;
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
 
     /* probing */
     uint32_t seq;
     uint32_t probe_seq;
-    struct member *probe_target; /* NULL when no probe is out */
+    struct swim_member *probe_target; /* NULL when no probe is out */
     bool probe_acked;
     uint32_t probe_nacks, probe_expected_nacks;
     uint32_t health;
-    struct relay relays[SWIM_RELAY_MAX];
+    struct swim_relay relays[SWIM_RELAY_MAX];
 
     /* dissemination */
-    struct bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
-    struct bcast *bucket_tail[SWIM_TX_MAX];
+    struct swim_bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
+    struct swim_bcast *bucket_tail[SWIM_TX_MAX];
     size_t qn, q_user;
     struct swim_bucket {
         uint32_t tokens;
         uint64_t refill_at;
     } tables, joins;
-    struct bcast *self_queued;
+    struct swim_bcast *self_queued;
     uint32_t user_counter;
     uint64_t seen[2][SWIM_SEEN_SLOTS];
     size_t seen_n;
@@ -377,7 +382,7 @@ static void submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32
 
 /* ---------------------------------------------------------- notifications */
 
-static void member_info(const struct member *m, struct swim_member_info *out)
+static void member_info(const struct swim_member *m, struct swim_member_info *out)
 {
     out->name = m->name;
     out->addr = m->addr;
@@ -389,7 +394,7 @@ static void member_info(const struct member *m, struct swim_member_info *out)
     out->status_since = m->status_since;
 }
 
-static void notify_member(struct swim *s, enum swim_event ev, const struct member *m)
+static void notify_member(struct swim *s, enum swim_event ev, const struct swim_member *m)
 {
     struct swim_notification n;
     memset(&n, 0, sizeof(n));
@@ -409,7 +414,7 @@ static void notify_self(struct swim *s, enum swim_event ev)
 
 static void check_active(struct swim *s)
 {
-    if (s->state != STATE_RUNNING)
+    if (s->state != SWIM_STATE_RUNNING)
         return;
     bool now_active = s->n_active > 0;
     if (now_active == s->active)
@@ -428,27 +433,27 @@ static size_t slot_find(const struct swim *s, const char *name, size_t len)
     size_t mask = s->slot_cap - 1;
     size_t i = (size_t)hash_bytes(name, len) & mask;
     for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
-        struct member *m = s->slots[i];
+        struct swim_member *m = s->slots[i];
         if (m == NULL || (m->name_len == len && memcmp(m->name, name, len) == 0))
             return i;
     }
     return SIZE_MAX; /* unreachable: the table is never full */
 }
 
-static struct member *member_find(const struct swim *s, const char *name, size_t len)
+static struct swim_member *member_find(const struct swim *s, const char *name, size_t len)
 {
     size_t i = slot_find(s, name, len);
     return i == SIZE_MAX ? NULL : s->slots[i];
 }
 
-static int grow_ptrs(struct member ***arr, size_t *cap, size_t need)
+static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 16;
     while (ncap < need)
         ncap *= 2;
-    struct member **n = realloc(*arr, ncap * sizeof(*n));
+    struct swim_member **n = realloc(*arr, ncap * sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     *arr = n;
@@ -458,9 +463,9 @@ static int grow_ptrs(struct member ***arr, size_t *cap, size_t need)
 
 static int slots_rehash(struct swim *s, size_t ncap)
 {
-    struct member **old = s->slots;
+    struct swim_member **old = s->slots;
     size_t ocap = s->slot_cap;
-    struct member **n = calloc(ncap, sizeof(*n));
+    struct swim_member **n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     s->slots = n;
@@ -486,21 +491,21 @@ static int member_reserve(struct swim *s)
 }
 
 /* Insert into the probe list at a random place not yet visited this round. */
-static void probe_insert(struct swim *s, struct member *m)
+static void probe_insert(struct swim *s, struct swim_member *m)
 {
     size_t last = s->n_probe++;
     s->probe[last] = m;
     m->probe_idx = (uint32_t)last;
     size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
     size_t j = lo + rng_below(s, last - lo + 1);
-    struct member *o = s->probe[j];
+    struct swim_member *o = s->probe[j];
     s->probe[j] = m;
     s->probe[last] = o;
     o->probe_idx = (uint32_t)last;
     m->probe_idx = (uint32_t)j;
 }
 
-static void probe_remove(struct swim *s, struct member *m)
+static void probe_remove(struct swim *s, struct swim_member *m)
 {
     size_t i = m->probe_idx, last = --s->n_probe;
     s->probe[i] = s->probe[last];
@@ -510,9 +515,9 @@ static void probe_remove(struct swim *s, struct member *m)
 }
 
 /* Creates a member; member_reserve() must have succeeded. */
-static struct member *member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
+static struct swim_member *member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
 {
-    struct member *m = calloc(1, sizeof(*m));
+    struct swim_member *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
     if (r->meta_len > 0) {
@@ -542,9 +547,9 @@ static struct member *member_insert(struct swim *s, const struct wire_member *r,
     return m;
 }
 
-static void queue_free(struct swim *s, struct bcast *b);
+static void queue_free(struct swim *s, struct swim_bcast *b);
 
-static void member_remove(struct swim *s, struct member *m)
+static void member_remove(struct swim *s, struct swim_member *m)
 {
     if (m->queued != NULL)
         queue_free(s, m->queued);
@@ -554,7 +559,7 @@ static void member_remove(struct swim *s, struct member *m)
     s->slots[i] = NULL;
     for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != NULL && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        struct member *o = s->slots[j];
+        struct swim_member *o = s->slots[j];
         size_t home = (size_t)hash_bytes(o->name, o->name_len) & mask;
         /* o may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
@@ -576,7 +581,7 @@ static void member_remove(struct swim *s, struct member *m)
     free(m);
 }
 
-static int member_set_meta(struct member *m, const uint8_t *meta, uint16_t len)
+static int member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
 {
     if (len == m->meta_len && (len == 0 || memcmp(m->meta, meta, len) == 0))
         return 0;
@@ -593,7 +598,7 @@ static int member_set_meta(struct member *m, const uint8_t *meta, uint16_t len)
     return 1;
 }
 
-static void member_set_status(struct swim *s, struct member *m, uint8_t status, uint64_t now)
+static void member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
 {
     if (is_live(m->status) && !is_live(status))
         s->n_active--;
@@ -606,9 +611,9 @@ static void member_set_status(struct swim *s, struct member *m, uint8_t status, 
 
 /* ----------------------------------------------------------- the queue */
 
-static void bucket_push(struct swim *s, struct bcast *b)
+static void bucket_push(struct swim *s, struct swim_bcast *b)
 {
-    struct bcast **head = &s->bucket[b->tx];
+    struct swim_bcast **head = &s->bucket[b->tx];
     b->prev = NULL;
     b->next = *head;
     if (*head != NULL)
@@ -618,7 +623,7 @@ static void bucket_push(struct swim *s, struct bcast *b)
     *head = b;
 }
 
-static void bucket_unlink(struct swim *s, struct bcast *b)
+static void bucket_unlink(struct swim *s, struct swim_bcast *b)
 {
     if (b->prev != NULL)
         b->prev->next = b->next;
@@ -631,7 +636,7 @@ static void bucket_unlink(struct swim *s, struct bcast *b)
 }
 
 /* Forget an item already unlinked from its bucket. */
-static void queue_release(struct swim *s, struct bcast *b)
+static void queue_release(struct swim *s, struct swim_bcast *b)
 {
     if (b->owner != NULL)
         *b->owner = NULL;
@@ -641,7 +646,7 @@ static void queue_release(struct swim *s, struct bcast *b)
     s->qn--;
 }
 
-static void queue_free(struct swim *s, struct bcast *b)
+static void queue_free(struct swim *s, struct swim_bcast *b)
 {
     bucket_unlink(s, b);
     queue_release(s, b);
@@ -661,10 +666,10 @@ static void queue_drop_most_sent(struct swim *s)
 /* Queue an encoded item body as never sent.  owner (NULL for user items)
  * points at the slot naming the owner's queued record, which a newer record
  * replaces.  All memory is taken before anything changes. */
-static int queue_put(struct swim *s, uint8_t kind, struct bcast **owner, const uint8_t *body,
+static int queue_put(struct swim *s, uint8_t kind, struct swim_bcast **owner, const uint8_t *body,
                      size_t len)
 {
-    struct bcast *b = malloc(sizeof(*b) + len);
+    struct swim_bcast *b = malloc(sizeof(*b) + len);
     if (b == NULL)
         return ERR_NOMEM;
     memcpy(b->data, body, len);
@@ -685,14 +690,15 @@ static int queue_put(struct swim *s, uint8_t kind, struct bcast **owner, const u
     return 0;
 }
 
-static void queue_member_record(struct swim *s, const struct wire_member *r, struct bcast **owner)
+static void queue_member_record(struct swim *s, const struct wire_member *r,
+                                struct swim_bcast **owner)
 {
     uint8_t *p = s->body;
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) == 0)
         (void)queue_put(s, WIRE_ITEM_MEMBER, owner, s->body, (size_t)(p - s->body));
 }
 
-static void member_to_wire(const struct member *m, struct wire_member *out)
+static void member_to_wire(const struct swim_member *m, struct wire_member *out)
 {
     memset(out, 0, sizeof(*out));
     out->name.ptr = m->name;
@@ -718,7 +724,7 @@ static void self_to_wire(const struct swim *s, struct wire_member *out)
     out->meta_len = s->meta_len;
 }
 
-static void queue_member(struct swim *s, struct member *m, const struct wire_name *by)
+static void queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by)
 {
     struct wire_member r;
     member_to_wire(m, &r);
@@ -736,13 +742,13 @@ static void queue_self(struct swim *s)
 
 /* ------------------------------------------------------------- sending */
 
-struct pkt {
+struct swim_pkt {
     uint8_t *p;
     uint8_t *end;
 };
 
-static void pkt_begin(struct swim *s, struct pkt *k, uint8_t type, uint8_t flags, const char *dst,
-                      uint8_t dst_len, uint64_t dst_gen, uint32_t seq)
+static void pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t flags,
+                      const char *dst, uint8_t dst_len, uint64_t dst_gen, uint32_t seq)
 {
     struct wire_header h;
     memset(&h, 0, sizeof(h));
@@ -768,19 +774,19 @@ static void pkt_begin(struct swim *s, struct pkt *k, uint8_t type, uint8_t flags
 
 /* Fill the rest of the datagram with queued items, least-sent first (and
  * newest first among equals); an item that does not fit waits. */
-static void pkt_piggyback(struct swim *s, struct pkt *k)
+static void pkt_piggyback(struct swim *s, struct swim_pkt *k)
 {
     uint32_t limit = retransmit_limit(s);
-    struct bcast *sent = NULL;
+    struct swim_bcast *sent = NULL;
     unsigned misses = 0;
 
     for (uint32_t t = limit; t < SWIM_TX_MAX; t++) /* the limit shrank with N */
         while (s->bucket[t] != NULL)
             queue_free(s, s->bucket[t]);
     for (uint32_t t = 0; t < limit && misses < SWIM_PIGGYBACK_MISSES; t++) {
-        struct bcast *b = s->bucket[t];
+        struct swim_bcast *b = s->bucket[t];
         while (b != NULL && misses < SWIM_PIGGYBACK_MISSES) {
-            struct bcast *next = b->next;
+            struct swim_bcast *next = b->next;
             if (wire_encode_item(&k->p, k->end, b->kind, b->data, b->len) != 0) {
                 misses++;
             } else {
@@ -792,7 +798,7 @@ static void pkt_piggyback(struct swim *s, struct pkt *k)
         }
     }
     while (sent != NULL) {
-        struct bcast *b = sent;
+        struct swim_bcast *b = sent;
         sent = b->next;
         if (++b->tx >= limit) {
             queue_release(s, b);
@@ -802,7 +808,7 @@ static void pkt_piggyback(struct swim *s, struct pkt *k)
     }
 }
 
-static void pkt_send(struct swim *s, const struct swim_addr *to, const struct pkt *k)
+static void pkt_send(struct swim *s, const struct swim_addr *to, const struct swim_pkt *k)
 {
     size_t len = (size_t)(k->p - s->buf);
     s->stats.packets_out++;
@@ -811,9 +817,9 @@ static void pkt_send(struct swim *s, const struct swim_addr *to, const struct pk
 }
 
 static void send_simple(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
-                        const struct member *dst, uint32_t seq)
+                        const struct swim_member *dst, uint32_t seq)
 {
-    struct pkt k;
+    struct swim_pkt k;
     pkt_begin(s, &k, type, flags, dst ? dst->name : NULL, dst ? dst->name_len : 0,
               dst ? dst->gen : 0, seq);
     pkt_piggyback(s, &k);
@@ -823,7 +829,7 @@ static void send_simple(struct swim *s, const struct swim_addr *to, uint8_t type
 /* A GOSSIP carrying exactly one record (a suspicion or failure notice). */
 static void send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r)
 {
-    struct pkt k;
+    struct swim_pkt k;
     uint8_t *p = s->body;
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
         return;
@@ -836,8 +842,9 @@ static void send_notice(struct swim *s, const struct swim_addr *to, const struct
 
 /* Append one record to a table datagram, sending the datagram and starting
  * the next one (without WANT_REPLY: that is asked once) when it is full. */
-static void table_put(struct swim *s, struct pkt *k, size_t *items, const struct wire_member *r,
-                      const struct swim_addr *to, uint8_t type, uint8_t flags)
+static void table_put(struct swim *s, struct swim_pkt *k, size_t *items,
+                      const struct wire_member *r, const struct swim_addr *to, uint8_t type,
+                      uint8_t flags)
 {
     uint8_t *p = s->body;
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
@@ -858,9 +865,9 @@ static void table_put(struct swim *s, struct pkt *k, size_t *items, const struct
 /* Send the table (self first) as `type` datagrams; only_live limits it to
  * ALIVE/SUSPECT members (a FEED).  `skip` is left out. */
 static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
-                       bool only_live, const struct member *skip)
+                       bool only_live, const struct swim_member *skip)
 {
-    struct pkt k;
+    struct swim_pkt k;
     struct wire_member r;
     size_t items = 0;
 
@@ -868,7 +875,7 @@ static void send_table(struct swim *s, const struct swim_addr *to, uint8_t type,
     self_to_wire(s, &r);
     table_put(s, &k, &items, &r, to, type, flags);
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct member *m = s->all[i];
+        const struct swim_member *m = s->all[i];
         if (m == skip || (only_live && !is_live(m->status)))
             continue;
         member_to_wire(m, &r);
@@ -903,8 +910,8 @@ static bool table_allowed(struct swim *s, uint64_t now)
 /* Choose up to k distinct members, excluding `not1`: ALIVE ones, or with
  * with_suspects ALIVE and SUSPECT ones (gossip goes to suspects too, so a
  * node that was cut off and suspects everyone still gets its news out). */
-static size_t pick_members(struct swim *s, struct member **out, size_t k, const struct member *not1,
-                           bool with_suspects)
+static size_t pick_members(struct swim *s, struct swim_member **out, size_t k,
+                           const struct swim_member *not1, bool with_suspects)
 {
     size_t got = 0;
     if (k > SWIM_PICK_MAX)
@@ -912,7 +919,7 @@ static size_t pick_members(struct swim *s, struct member **out, size_t k, const 
     if (s->n_all == 0 || k == 0)
         return 0;
     for (size_t t = 0; t < k * SWIM_PICK_TRIES && got < k; t++) {
-        struct member *m = s->all[rng_below(s, s->n_all)];
+        struct swim_member *m = s->all[rng_below(s, s->n_all)];
         bool dup = false;
         if (m == not1 || !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
             continue;
@@ -924,7 +931,7 @@ static size_t pick_members(struct swim *s, struct member **out, size_t k, const 
     if (got < k) {
         size_t start = rng_below(s, s->n_all);
         for (size_t n = 0; n < s->n_all && got < k; n++) {
-            struct member *m = s->all[(start + n) % s->n_all];
+            struct swim_member *m = s->all[(start + n) % s->n_all];
             bool dup = false;
             if (m == not1 ||
                 !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
@@ -940,7 +947,7 @@ static size_t pick_members(struct swim *s, struct member **out, size_t k, const 
 
 /* --------------------------------------------------------- state changes */
 
-static void start_suspicion(struct swim *s, struct member *m, uint64_t now)
+static void start_suspicion(struct swim *s, struct swim_member *m, uint64_t now)
 {
     uint64_t t = suspicion_timeout(s, 0);
     m->status_since = now; /* the suspicion's start, which confirmations count from */
@@ -958,7 +965,7 @@ static void start_suspicion(struct swim *s, struct member *m, uint64_t now)
     }
 }
 
-static void add_confirmation(struct swim *s, struct member *m, const struct wire_name *by,
+static void add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                              uint64_t now)
 {
     if (by == NULL || by->len == 0)
@@ -979,7 +986,7 @@ static void add_confirmation(struct swim *s, struct member *m, const struct wire
 }
 
 /* Tell the member it is suspected: it refutes sooner than gossip would. */
-static void tell_suspect(struct swim *s, const struct member *m, const struct wire_name *by,
+static void tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
                          const struct swim_addr *to)
 {
     struct wire_member r;
@@ -1010,15 +1017,15 @@ static void answer_self(struct swim *s, const struct swim_addr *from)
     send_notice(s, from, &r);
 }
 
-enum apply_mode {
-    APPLY_GOSSIP,
-    APPLY_MERGE, /* SYNC or FEED: FAILED about a live member becomes SUSPECT */
+enum swim_apply_mode {
+    SWIM_APPLY_GOSSIP,
+    SWIM_APPLY_MERGE, /* SYNC or FEED: FAILED about a live member becomes SUSPECT */
 };
 
 /* What one datagram has done so far: however many items it carries, it
  * makes us answer, raise our health and renew at most once. */
-struct apply_ctx {
-    enum apply_mode mode;
+struct swim_apply {
+    enum swim_apply_mode mode;
     const struct swim_addr *from;
     uint64_t now;
     unsigned notices; /* FAILED notices sent to subjects */
@@ -1041,9 +1048,9 @@ static void refute(struct swim *s, uint32_t seen)
 }
 
 /* A record about this node. */
-static void apply_self(struct swim *s, const struct wire_member *r, struct apply_ctx *c)
+static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != STATE_RUNNING || r->gen < s->gen)
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->gen)
         return;
     if (r->gen > s->gen) {
         struct swim_addr a;
@@ -1092,9 +1099,9 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct apply
 }
 
 /* Apply one member record.  Returns true when it changed our table. */
-static bool apply_member(struct swim *s, const struct wire_member *r, struct apply_ctx *c)
+static bool apply_member(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    enum apply_mode mode = c->mode;
+    enum swim_apply_mode mode = c->mode;
     uint64_t now = c->now;
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
@@ -1103,7 +1110,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct app
         apply_self(s, r, c);
         return false;
     }
-    struct member *m = member_find(s, r->name.ptr, r->name.len);
+    struct swim_member *m = member_find(s, r->name.ptr, r->name.len);
     if (m == NULL) {
         /* A tombstone of a member we never knew (or already reaped) is not
          * news: taking it would resurrect reaped members forever. */
@@ -1141,7 +1148,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct app
                 add_confirmation(s, m, &r->by, now);
             return false;
         }
-        if (mode == APPLY_MERGE && status == SWIM_FAILED && is_live(old)) {
+        if (mode == SWIM_APPLY_MERGE && status == SWIM_FAILED && is_live(old)) {
             /* memberlist's merge rule; also warn the subject (see top). */
             if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
                 c->notices++;
@@ -1254,7 +1261,7 @@ static void deliver_user(struct swim *s, const struct wire_user *u, const uint8_
 
 static void probe_judge(struct swim *s, uint64_t now)
 {
-    struct member *m = s->probe_target;
+    struct swim_member *m = s->probe_target;
     if (m == NULL)
         return;
     s->probe_target = NULL;
@@ -1286,14 +1293,14 @@ static void probe_judge(struct swim *s, uint64_t now)
     check_active(s);
 }
 
-static struct member *probe_next(struct swim *s)
+static struct swim_member *probe_next(struct swim *s)
 {
     for (size_t n = 0; n <= s->n_probe; n++) {
         if (s->probe_cursor >= s->n_probe) {
             s->probe_cursor = 0;
             for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
                 size_t j = rng_below(s, i);
-                struct member *t = s->probe[i - 1];
+                struct swim_member *t = s->probe[i - 1];
                 s->probe[i - 1] = s->probe[j];
                 s->probe[j] = t;
                 s->probe[i - 1]->probe_idx = (uint32_t)(i - 1);
@@ -1302,7 +1309,7 @@ static struct member *probe_next(struct swim *s)
             if (s->n_probe == 0)
                 return NULL;
         }
-        struct member *m = s->probe[s->probe_cursor++];
+        struct swim_member *m = s->probe[s->probe_cursor++];
         if (is_live(m->status))
             return m;
     }
@@ -1313,9 +1320,9 @@ static void on_probe_tick(struct swim *s, uint64_t now)
 {
     probe_judge(s, now);
     submit(s, SWIM_TIMER_PROBE, s->epoch, 0, scaled(s, s->cfg.probe_interval_ms));
-    if (s->state != STATE_RUNNING)
+    if (s->state != SWIM_STATE_RUNNING)
         return;
-    struct member *m = probe_next(s);
+    struct swim_member *m = probe_next(s);
     if (m == NULL)
         return;
     s->probe_seq = ++s->seq;
@@ -1328,7 +1335,7 @@ static void on_probe_tick(struct swim *s, uint64_t now)
     submit(s, SWIM_TIMER_PROBE_TIMEOUT, s->probe_seq, 0, scaled(s, s->cfg.probe_timeout_ms));
 }
 
-static struct member *member_by_uid(const struct swim *s, uint64_t uid)
+static struct swim_member *member_by_uid(const struct swim *s, uint64_t uid)
 {
     for (size_t i = 0; i < s->n_all; i++)
         if (s->all[i]->uid == uid)
@@ -1338,10 +1345,10 @@ static struct member *member_by_uid(const struct swim *s, uint64_t uid)
 
 static void on_probe_timeout(struct swim *s, uint32_t seq)
 {
-    struct member *target = s->probe_target;
+    struct swim_member *target = s->probe_target;
     if (seq != s->probe_seq || target == NULL || s->probe_acked)
         return;
-    struct member *helpers[SWIM_PICK_MAX];
+    struct swim_member *helpers[SWIM_PICK_MAX];
     size_t n = pick_members(s, helpers, s->cfg.indirect_checks, target, false);
     struct wire_peer body;
     memset(&body, 0, sizeof(body));
@@ -1350,7 +1357,7 @@ static void on_probe_timeout(struct swim *s, uint32_t seq)
     addr_to_wire(&body.addr, &target->addr);
     body.gen = target->gen;
     for (size_t i = 0; i < n; i++) {
-        struct pkt k;
+        struct swim_pkt k;
         pkt_begin(s, &k, WIRE_PING_REQ, 0, helpers[i]->name, helpers[i]->name_len, helpers[i]->gen,
                   seq);
         if (wire_encode_peer(&k.p, k.end, WIRE_PING_REQ, &body) != 0)
@@ -1361,7 +1368,7 @@ static void on_probe_timeout(struct swim *s, uint32_t seq)
     }
 }
 
-static struct relay *relay_by_seq(struct swim *s, uint32_t seq)
+static struct swim_relay *relay_by_seq(struct swim *s, uint32_t seq)
 {
     for (size_t i = 0; i < SWIM_RELAY_MAX; i++)
         if (s->relays[i].used && s->relays[i].local_seq == seq)
@@ -1372,7 +1379,7 @@ static struct relay *relay_by_seq(struct swim *s, uint32_t seq)
 static void on_ping_req(struct swim *s, const struct swim_addr *from, const struct wire_header *h,
                         const struct wire_peer *target)
 {
-    struct relay *r = NULL;
+    struct swim_relay *r = NULL;
     for (size_t i = 0; i < SWIM_RELAY_MAX && r == NULL; i++)
         if (!s->relays[i].used)
             r = &s->relays[i];
@@ -1385,7 +1392,7 @@ static void on_ping_req(struct swim *s, const struct swim_addr *from, const stru
     r->target_len = target->name.len;
     memcpy(r->target, target->name.ptr, target->name.len);
     addr_from_wire(&r->target_addr, &target->addr);
-    struct pkt k;
+    struct swim_pkt k;
     pkt_begin(s, &k, WIRE_PING, 0, r->target, r->target_len, target->gen, r->local_seq);
     pkt_piggyback(s, &k);
     pkt_send(s, &r->target_addr, &k);
@@ -1397,7 +1404,7 @@ static void on_ping_req(struct swim *s, const struct swim_addr *from, const stru
 
 static void on_relay_timeout(struct swim *s, uint32_t seq)
 {
-    struct relay *r = relay_by_seq(s, seq);
+    struct swim_relay *r = relay_by_seq(s, seq);
     if (r == NULL)
         return;
     r->used = false;
@@ -1411,7 +1418,7 @@ static bool name_is(const struct wire_name *n, const char *name, size_t len)
 
 static void on_ack(struct swim *s, const struct wire_header *h, const struct wire_peer *relayed)
 {
-    struct member *t = s->probe_target;
+    struct swim_member *t = s->probe_target;
     if (t != NULL && h->seq == s->probe_seq) {
         const struct wire_name *who = relayed ? &relayed->name : &h->src;
         if (name_is(who, t->name, t->name_len)) {
@@ -1421,7 +1428,7 @@ static void on_ack(struct swim *s, const struct wire_header *h, const struct wir
     }
     if (relayed != NULL)
         return;
-    struct relay *r = relay_by_seq(s, h->seq);
+    struct swim_relay *r = relay_by_seq(s, h->seq);
     if (r == NULL || !name_is(&h->src, r->target, r->target_len))
         return;
     r->used = false;
@@ -1430,7 +1437,7 @@ static void on_ack(struct swim *s, const struct wire_header *h, const struct wir
     body.name.ptr = r->target;
     body.name.len = r->target_len;
     addr_to_wire(&body.addr, &r->target_addr);
-    struct pkt k;
+    struct swim_pkt k;
     pkt_begin(s, &k, WIRE_ACK, WIRE_F_RELAY, NULL, 0, 0, r->origin_seq);
     if (wire_encode_peer(&k.p, k.end, WIRE_ACK, &body) != 0)
         return;
@@ -1553,9 +1560,9 @@ void swim_delete(struct swim *s)
 
 int swim_start(struct swim *s, uint64_t now)
 {
-    if (s->state != STATE_NEW)
+    if (s->state != SWIM_STATE_NEW)
         return ERR_STATE;
-    s->state = STATE_RUNNING;
+    s->state = SWIM_STATE_RUNNING;
     s->epoch++;
     s->self_since = now;
     queue_self(s);
@@ -1578,10 +1585,10 @@ int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
     (void)now;
     if (seed == NULL || seed->len > SWIM_ADDR_MAX)
         return ERR_INVAL;
-    if (s->state != STATE_RUNNING)
+    if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     struct wire_member r;
-    struct pkt k;
+    struct swim_pkt k;
     uint8_t *p = s->body;
     self_to_wire(s, &r);
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
@@ -1607,7 +1614,7 @@ static void ask_record(struct swim *s, const struct wire_name *name, const struc
     s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
 
     struct wire_member r;
-    struct pkt k;
+    struct swim_pkt k;
     uint8_t *p = s->body;
     self_to_wire(s, &r);
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
@@ -1630,11 +1637,11 @@ static int items_valid(const uint8_t *p, const uint8_t *end)
     return 0;
 }
 
-static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end, enum apply_mode mode,
-                        const struct swim_addr *from, uint64_t now)
+static void apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                        enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
 {
     struct wire_item it;
-    struct apply_ctx c = {.mode = mode, .from = from, .now = now};
+    struct swim_apply c = {.mode = mode, .from = from, .now = now};
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data, *iend = it.data + it.len;
@@ -1669,7 +1676,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
 
     s->stats.packets_in++;
     s->stats.bytes_in += len;
-    if (s->state != STATE_RUNNING && s->state != STATE_LEAVING)
+    if (s->state != SWIM_STATE_RUNNING && s->state != SWIM_STATE_LEAVING)
         return 0;
     if (data == NULL || from == NULL || len > WIRE_PACKET_MAX) {
         s->stats.malformed++;
@@ -1688,7 +1695,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     if ((h.flags & WIRE_F_HAS_DST) && !name_is(&h.dst, s->name, s->name_len))
         return 0; /* meant for whoever had this address before */
 
-    struct member *sender = member_find(s, h.src.ptr, h.src.len);
+    struct swim_member *sender = member_find(s, h.src.ptr, h.src.len);
     if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h.src_gen &&
         now >= sender->notice_at) {
         /* It is alive after all: tell it, so it renews and comes back. */
@@ -1708,15 +1715,15 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         !(h.type == WIRE_GOSSIP && (h.flags & WIRE_F_WANT_REPLY)))
         ask_record(s, &h.src, from, now);
 
-    enum apply_mode mode =
-        (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? APPLY_MERGE : APPLY_GOSSIP;
+    enum swim_apply_mode mode =
+        (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
     apply_items(s, p, end, mode, from, now);
 
-    if (s->state != STATE_RUNNING && h.type != WIRE_ACK)
+    if (s->state != SWIM_STATE_RUNNING && h.type != WIRE_ACK)
         return 0;
     switch (h.type) {
     case WIRE_PING: {
-        struct pkt k;
+        struct swim_pkt k;
         pkt_begin(s, &k, WIRE_ACK, 0, h.src.ptr, h.src.len, h.src_gen, h.seq);
         pkt_piggyback(s, &k);
         pkt_send(s, from, &k);
@@ -1733,7 +1740,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
             s->probe_nacks++;
         break;
     case WIRE_ANNOUNCE: {
-        struct member *joiner = member_find(s, h.src.ptr, h.src.len);
+        struct swim_member *joiner = member_find(s, h.src.ptr, h.src.len);
         bool fresh = sender == NULL || sender->gen != h.src_gen;
         if (fresh ? bucket_take(s, &s->joins, SWIM_JOIN_BURST, SWIM_JOIN_REFILL_MS, now)
                   : table_allowed(s, now))
@@ -1763,7 +1770,7 @@ bad:
 
 static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
-    struct member *m = member_by_uid(s, t->token);
+    struct swim_member *m = member_by_uid(s, t->token);
     if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
         return;
     if (now < m->suspect_deadline) {
@@ -1781,7 +1788,7 @@ static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_
 
 static void on_suspect_check(struct swim *s, const struct swim_timer *t)
 {
-    struct member *m = member_by_uid(s, t->token);
+    struct swim_member *m = member_by_uid(s, t->token);
     if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
         return;
     tell_suspect(s, m, NULL, NULL);
@@ -1792,7 +1799,7 @@ static void on_gossip(struct swim *s)
     submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
     if (s->qn == 0)
         return;
-    struct member *to[SWIM_PICK_MAX];
+    struct swim_member *to[SWIM_PICK_MAX];
     size_t n = pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
         send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
@@ -1803,13 +1810,13 @@ static void on_sync(struct swim *s, bool failed, bool once)
     uint32_t every = failed ? s->cfg.reconnect_interval_ms : s->cfg.sync_interval_ms;
     if (!once)
         submit(s, failed ? SWIM_TIMER_RECONNECT : SWIM_TIMER_SYNC, s->epoch, 0, every);
-    if (s->state != STATE_RUNNING || s->n_all == 0)
+    if (s->state != SWIM_STATE_RUNNING || s->n_all == 0)
         return;
-    struct member *m = NULL;
+    struct swim_member *m = NULL;
     if (failed) {
         size_t start = rng_below(s, s->n_all);
         for (size_t n = 0; n < s->n_all && m == NULL; n++) {
-            struct member *c = s->all[(start + n) % s->n_all];
+            struct swim_member *c = s->all[(start + n) % s->n_all];
             if (c->status == SWIM_FAILED)
                 m = c;
         }
@@ -1826,7 +1833,7 @@ static void on_reap(struct swim *s, uint64_t now)
     submit(s, SWIM_TIMER_REAP, s->epoch, 0,
            sweep < SWIM_REAP_SWEEP_MIN_MS ? SWIM_REAP_SWEEP_MIN_MS : sweep);
     for (size_t i = s->n_all; i-- > 0;) {
-        struct member *m = s->all[i];
+        struct swim_member *m = s->all[i];
         if (is_live(m->status) || now - m->status_since < s->cfg.reap_ms)
             continue;
         notify_member(s, SWIM_EV_MEMBER_REAPED, m);
@@ -1838,7 +1845,7 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
     if (t == NULL)
         return ERR_INVAL;
-    if (s->state != STATE_RUNNING && s->state != STATE_LEAVING)
+    if (s->state != SWIM_STATE_RUNNING && s->state != SWIM_STATE_LEAVING)
         return 0;
     switch (t->kind) {
     case SWIM_TIMER_PROBE:
@@ -1871,8 +1878,8 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
             on_reap(s, now);
         break;
     case SWIM_TIMER_LEAVE:
-        if (t->token == s->epoch && s->state == STATE_LEAVING) {
-            s->state = STATE_IDLE;
+        if (t->token == s->epoch && s->state == SWIM_STATE_LEAVING) {
+            s->state = SWIM_STATE_IDLE;
             s->epoch++;
             notify_self(s, SWIM_EV_SELF_IDLE);
         }
@@ -1886,12 +1893,12 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 int swim_leave(struct swim *s, uint64_t now)
 {
     (void)now;
-    if (s->state != STATE_RUNNING)
+    if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
-    s->state = STATE_LEAVING;
+    s->state = SWIM_STATE_LEAVING;
     s->self_status = SWIM_LEFT;
     queue_self(s);
-    struct member *to[SWIM_PICK_MAX];
+    struct swim_member *to[SWIM_PICK_MAX];
     size_t n = pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
         send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
@@ -1906,7 +1913,7 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
         return ERR_TOOBIG;
     if (len > 0 && payload == NULL)
         return ERR_INVAL;
-    if (s->state != STATE_RUNNING)
+    if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
@@ -1950,7 +1957,7 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     } else {
         s->inc++;
     }
-    if (s->state == STATE_RUNNING)
+    if (s->state == SWIM_STATE_RUNNING)
         queue_self(s);
     return 0;
 }
@@ -1960,7 +1967,7 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
     if (name == NULL)
         return ERR_INVAL;
     size_t len = strlen(name);
-    struct member *m = len > 0 && len <= SWIM_NAME_MAX ? member_find(s, name, len) : NULL;
+    struct swim_member *m = len > 0 && len <= SWIM_NAME_MAX ? member_find(s, name, len) : NULL;
     if (m == NULL)
         return ERR_NOTFOUND;
     if (m->status != SWIM_FAILED)
@@ -2006,7 +2013,7 @@ int swim_member_find(const struct swim *s, const char *name, struct swim_member_
     size_t len = name ? strlen(name) : 0;
     if (len == 0 || len > SWIM_NAME_MAX)
         return ERR_NOTFOUND;
-    const struct member *m = member_find(s, name, len);
+    const struct swim_member *m = member_find(s, name, len);
     if (m == NULL)
         return ERR_NOTFOUND;
     member_info(m, out);
@@ -2070,5 +2077,5 @@ size_t swim_member_footprint(void)
 {
     /* The entry, plus its pointers in the hash table (kept at most half
      * full, so up to two slots), the iteration array and the probe list. */
-    return sizeof(struct member) + 4 * sizeof(struct member *);
+    return sizeof(struct swim_member) + 4 * sizeof(struct swim_member *);
 }
