@@ -380,6 +380,16 @@ static void submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32
     s->rt.submit_after(s->rt.ctx, &t, delay);
 }
 
+/* A timer about one member's suspicion: its uid and epoch identify it, its
+ * place in the iteration array is the hint that makes the lookup O(1). */
+static void submit_suspicion(struct swim *s, uint32_t kind, const struct swim_member *m,
+                             uint64_t delay)
+{
+    struct swim_timer t = {
+        .kind = kind, .arg32 = m->suspect_epoch, .token = m->uid, .hint = m->all_idx};
+    s->rt.submit_after(s->rt.ctx, &t, delay);
+}
+
 /* ---------------------------------------------------------- notifications */
 
 static void member_info(const struct swim_member *m, struct swim_member_info *out)
@@ -507,11 +517,18 @@ static void probe_insert(struct swim *s, struct swim_member *m)
 
 static void probe_remove(struct swim *s, struct swim_member *m)
 {
+    /* Keep [0, cursor) the members already probed this round: a hole there
+     * is filled from the round's last probed member, so the member moved
+     * into the remaining hole is one not yet probed. */
     size_t i = m->probe_idx, last = --s->n_probe;
+    if (i < s->probe_cursor) {
+        size_t lv = --s->probe_cursor;
+        s->probe[i] = s->probe[lv];
+        s->probe[i]->probe_idx = (uint32_t)i;
+        i = lv;
+    }
     s->probe[i] = s->probe[last];
     s->probe[i]->probe_idx = (uint32_t)i;
-    if (s->probe_cursor > s->n_probe)
-        s->probe_cursor = s->n_probe;
 }
 
 /* Creates a member; member_reserve() must have succeeded. */
@@ -954,14 +971,14 @@ static void start_suspicion(struct swim *s, struct swim_member *m, uint64_t now)
     m->suspect_epoch++;
     m->confirms = 0;
     m->suspect_deadline = now + t;
-    submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch, t);
+    submit_suspicion(s, SWIM_TIMER_SUSPECT, m, t);
     /* Two checks, at a random point of each middle quarter of the timeout:
      * if gossip has not brought the suspect's refutation by then, ask the
      * suspect itself.  Random points keep N holders of the same suspicion
      * from asking at one instant. */
     for (uint64_t q = 1; q <= 2; q++) {
         uint64_t at = t * q / 4 + rng_below(s, t / 4 + 1);
-        submit(s, SWIM_TIMER_SUSPECT_CHECK, m->uid, m->suspect_epoch, at);
+        submit_suspicion(s, SWIM_TIMER_SUSPECT_CHECK, m, at);
     }
 }
 
@@ -980,8 +997,7 @@ static void add_confirmation(struct swim *s, struct swim_member *m, const struct
     uint64_t deadline = m->status_since + suspicion_timeout(s, m->confirms);
     if (deadline < m->suspect_deadline) {
         m->suspect_deadline = deadline;
-        submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch,
-               deadline > now ? deadline - now : 0);
+        submit_suspicion(s, SWIM_TIMER_SUSPECT, m, deadline > now ? deadline - now : 0);
     }
 }
 
@@ -1335,10 +1351,13 @@ static void on_probe_tick(struct swim *s, uint64_t now)
     submit(s, SWIM_TIMER_PROBE_TIMEOUT, s->probe_seq, 0, scaled(s, s->cfg.probe_timeout_ms));
 }
 
-static struct swim_member *member_by_uid(const struct swim *s, uint64_t uid)
+/* The member a timer names: at its hint, or (moved since) by a scan. */
+static struct swim_member *member_by_timer(const struct swim *s, const struct swim_timer *t)
 {
+    if (t->hint < s->n_all && s->all[t->hint]->uid == t->token)
+        return s->all[t->hint];
     for (size_t i = 0; i < s->n_all; i++)
-        if (s->all[i]->uid == uid)
+        if (s->all[i]->uid == t->token)
             return s->all[i];
     return NULL;
 }
@@ -1770,14 +1789,14 @@ bad:
 
 static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
-    struct swim_member *m = member_by_uid(s, t->token);
+    struct swim_member *m = member_by_timer(s, t);
     if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
         return;
     if (now < m->suspect_deadline) {
         /* Early: a runtime's clock may run a little behind its timers
          * (libevent's cached time does).  Wait out the rest rather than
          * let the suspicion hang. */
-        submit(s, SWIM_TIMER_SUSPECT, m->uid, m->suspect_epoch, m->suspect_deadline - now);
+        submit_suspicion(s, SWIM_TIMER_SUSPECT, m, m->suspect_deadline - now);
         return;
     }
     member_set_status(s, m, SWIM_FAILED, now);
@@ -1788,7 +1807,7 @@ static void on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_
 
 static void on_suspect_check(struct swim *s, const struct swim_timer *t)
 {
-    struct swim_member *m = member_by_uid(s, t->token);
+    struct swim_member *m = member_by_timer(s, t);
     if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
         return;
     tell_suspect(s, m, NULL, NULL);

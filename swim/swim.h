@@ -121,6 +121,8 @@ struct swim_timer {
     uint32_t kind;
     uint32_t arg32;
     uint64_t token;
+    uint32_t hint; /* where the core looks first; checked, never trusted */
+    uint32_t reserved;
 };
 
 struct swim_runtime {
