@@ -68,9 +68,10 @@
 /* Items read from one subscriber per wakeup (bridge, snapshot, watchers),
  * so a burst of events cannot starve the UDP socket. */
 #define RT_ITEMS_PER_WAKEUP 64
-/* The bridge's queue: a large burst of membership changes is applied
- * without touching the history; beyond it the history repairs the gap. */
-#define RT_BRIDGE_QUEUE 4096
+/* The bridge's queue: the loop reads it every turn, so a few hundred
+ * events cover any burst between two turns; beyond it the history repairs
+ * the gap (EV_LAG_RECOVER).  Each slot is ~1.5 KB. */
+#define RT_BRIDGE_QUEUE 256
 /* The snapshot writer only needs to know that something changed. */
 #define RT_SNAPSHOT_QUEUE 64
 /* A watcher stops being fed while its client has this much unread output;

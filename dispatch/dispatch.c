@@ -70,6 +70,8 @@
 /* Separates producer-written and consumer-written fields so the two threads do
  * not bounce one cache line per message. */
 #define DISP_CACHE_LINE 64
+/* Rings up to this size are pre-faulted at open (see rx_alloc). */
+#define DISP_PRETOUCH_MAX (256 * 1024)
 
 /* Polls of an empty ring before a blocking receive sleeps: about as long as a
  * futex sleep and wake-up costs, so a busy stream never pays for one. */
@@ -689,7 +691,7 @@ static struct disp_rx *rx_alloc(struct disp *d, const char *name, size_t capacit
     uint64_t slots = round_up_pow2(capacity);
     rx->mask = slots - 1;
     rx->slot_size = DISP_SLOT_HEADER + (d->msg_size + 7) / 8 * 8;
-    rx->ring = malloc(slots * rx->slot_size);
+    rx->ring = calloc(slots, rx->slot_size);
     rx->efd = -1;
     rx->last_seen = d->seed;
     atomic_init(&rx->tail, 0);
@@ -701,9 +703,12 @@ static struct disp_rx *rx_alloc(struct disp *d, const char *name, size_t capacit
         free(rx);
         return NULL;
     }
-    /* Touch the ring now, so no send takes a page fault while holding the
-     * lock that every other send needs. */
-    memset(rx->ring, 0, slots * rx->slot_size);
+    /* A small ring is touched now, so no send takes a page fault while
+     * holding the lock every other send needs.  A large one is left to
+     * fault in as it fills: it then costs memory only as far as it is ever
+     * used (swimd's RSS target), at one page fault per 4 KiB, once. */
+    if (slots * rx->slot_size <= DISP_PRETOUCH_MAX)
+        memset(rx->ring, 0, slots * rx->slot_size);
     return rx;
 }
 
