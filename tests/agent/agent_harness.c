@@ -345,3 +345,32 @@ void harness_send_all(int fd, const char *p, size_t len)
         len -= (size_t)w;
     }
 }
+
+int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n,
+                      void (*setup)(void), void (*teardown)(void))
+{
+    Suite *s = suite_create(suite);
+    TCase *last = NULL;
+    const char *last_name = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(cases[i].name, last_name) != 0) {
+            last = tcase_create(cases[i].name);
+            tcase_add_checked_fixture(last, setup, teardown);
+            tcase_set_timeout(last, cases[i].timeout_s);
+            suite_add_tcase(s, last);
+            last_name = cases[i].name;
+        }
+        tcase_add_test(last, cases[i].test);
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    int ran = srunner_ntests_run(sr);
+    srunner_free(sr);
+    if (ran == 0) {
+        fprintf(stderr, "%s: no test ran (CK_RUN_CASE=%s)\n", suite,
+                getenv("CK_RUN_CASE") ? getenv("CK_RUN_CASE") : "");
+        return EXIT_FAILURE;
+    }
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

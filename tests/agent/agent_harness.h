@@ -14,7 +14,9 @@
 #ifndef TESTS_AGENT_HARNESS_H
 #define TESTS_AGENT_HARNESS_H
 
+#include <check.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -96,5 +98,19 @@ uint64_t harness_detection_bound_ms(size_t n);
 int harness_raw_client(struct harness_node *nd, int timeout_s);
 /* Write all of p to fd or fail the test. */
 void harness_send_all(int fd, const char *p, size_t len);
+
+/* One integration scenario: tests with the same name form one Check case,
+ * selected by meson through CK_RUN_CASE. */
+struct harness_case {
+    const char *name;
+    const TTest *test;
+    int timeout_s;
+};
+/* Run the scenarios as suite `suite` with the given fixture; every test
+ * prints Check's summary.  Returns the process exit status: failure when a
+ * test failed or when nothing ran (a CK_RUN_CASE naming no scenario must
+ * not pass silently). */
+int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n,
+                      void (*setup)(void), void (*teardown)(void));
 
 #endif /* TESTS_AGENT_HARNESS_H */

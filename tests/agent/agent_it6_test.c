@@ -692,12 +692,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("agent_it6");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout;
-    } cases[] = {
+    const struct harness_case cases[] = {
         {"handlers", agent_it6_test_handler_sees_join_fail_leave_in_order, 90},
         {"replay", agent_it6_test_watch_since_replays_exactly_the_missed_events, 60},
         {"slow_watcher", agent_it6_test_slow_watcher_told_lagged_resumes_without_gap, 90},
@@ -706,22 +701,5 @@ int main(void)
         {"snapshot_rejoin", agent_it6_test_five_nodes_rejoin_from_snapshots, 90},
         {"snapshot_corrupt", agent_it6_test_corrupt_snapshot_warns_and_starts, 30},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, cases[i].timeout);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (ran == 0) {
-        fprintf(stderr, "agent_it6: no test ran (CK_RUN_CASE=%s)\n",
-                getenv("CK_RUN_CASE") ? getenv("CK_RUN_CASE") : "");
-        return EXIT_FAILURE;
-    }
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return harness_run_cases("agent_it6", cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
 }

@@ -473,12 +473,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("agent_it");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout;
-    } cases[] = {
+    const struct harness_case cases[] = {
         {"failure_restart", agent_it_test_five_nodes_detect_kill_and_restart, 120},
         {"graceful_leave", agent_it_test_sigterm_shows_left_everywhere, 60},
         {"join_retry", agent_it_test_join_retried_until_seed_appears, 60},
@@ -488,28 +483,5 @@ int main(void)
         {"bad_clients", agent_it_test_bad_flags_exit_2_bad_keyring_exits_1, 60},
         {"ipv6", agent_it_test_ipv6_three_nodes_converge, 60},
     };
-    TCase *last = NULL;
-    const char *last_name = "";
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (strcmp(cases[i].name, last_name) != 0) {
-            last = tcase_create(cases[i].name);
-            tcase_add_checked_fixture(last, setup, teardown);
-            tcase_set_timeout(last, cases[i].timeout);
-            suite_add_tcase(s, last);
-            last_name = cases[i].name;
-        }
-        tcase_add_test(last, cases[i].test);
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (ran == 0) {
-        /* A CK_RUN_CASE that names no scenario must not pass silently. */
-        fprintf(stderr, "agent_it: no test ran (CK_RUN_CASE=%s)\n",
-                getenv("CK_RUN_CASE") ? getenv("CK_RUN_CASE") : "");
-        return EXIT_FAILURE;
-    }
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return harness_run_cases("agent_it", cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
 }
