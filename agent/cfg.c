@@ -58,6 +58,7 @@ void cfg_defaults(struct cfg *c)
     c->socket_mode = CFG_DEFAULT_SOCKET_MODE;
     snprintf(c->profile, sizeof(c->profile), "lan");
     c->log_level = LOG_INFO;
+    c->log_format = LOG_FORMAT_TEXT;
     c->handler_timeout_ms = CFG_HANDLER_TIMEOUT_DEFAULT_MS;
     c->event_history = CFG_EVENT_HISTORY_DEFAULT;
     c->watch_queue = CFG_WATCH_QUEUE_DEFAULT;
@@ -131,6 +132,7 @@ enum cfg_key {
     CFG_K_LABEL,
     CFG_K_TAG,
     CFG_K_LOG_LEVEL,
+    CFG_K_LOG_FORMAT,
     CFG_K_HANDLER,
     CFG_K_HANDLER_TIMEOUT,
     CFG_K_EVENT_HISTORY,
@@ -264,6 +266,10 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
             return cfg_fail(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"",
                             what, value);
         return 0;
+    case CFG_K_LOG_FORMAT:
+        if (log_format_parse(value, &c->log_format) != 0)
+            return cfg_fail(err, errlen, "%s: expected text or json, got \"%s\"", what, value);
+        return 0;
     case CFG_K_HANDLER:
         if (value[0] == '\0')
             return cfg_fail(err, errlen, "%s: expected [TYPES=]COMMAND, got an empty value", what);
@@ -318,6 +324,7 @@ static const struct cfg_flag cfg_flags[] = {
     {"--label", "label", CFG_K_LABEL},
     {"--tag", "tags", CFG_K_TAG},
     {"--log-level", "log_level", CFG_K_LOG_LEVEL},
+    {"--log-format", "log_format", CFG_K_LOG_FORMAT},
     {"--event-handler", "event_handlers", CFG_K_HANDLER},
     {"--handler-timeout", "handler_timeout_ms", CFG_K_HANDLER_TIMEOUT},
     {"--event-history", "event_history", CFG_K_EVENT_HISTORY},
@@ -571,6 +578,9 @@ void cfg_usage(FILE *out, const char *prog)
             "  --tag KEY=VALUE        a tag on this node; repeatable\n"
             "  --config FILE          JSON config file; flags override it\n"
             "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+            "  --log-format text|json one line per event: text, or a JSON object (default\n"
+            "                         text); when stderr is the journal, lines start\n"
+            "                         with <N> priorities and carry no time\n"
             "  --event-handler [TYPES=]COMMAND  run COMMAND (/bin/sh -c) for each event of\n"
             "                         TYPES (comma list: member-join, member-update,\n"
             "                         member-suspect, member-alive, member-failed,\n"

@@ -13,7 +13,8 @@
  * The JSON file is an object with these optional members (unknown members
  * are an error, so a typo is not silently ignored):
  *
- *   name, bind, advertise, socket, profile, keyring, label, log_level: string
+ *   name, bind, advertise, socket, profile, keyring, label, log_level,
+ *   log_format: string
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
@@ -99,6 +100,7 @@ struct cfg {
     size_t tags_len; /* encoded tag block (tags.h) */
     uint8_t tags[SWIM_META_MAX];
     enum log_level log_level;
+    enum log_format log_format;     /* read at start only */
     char config_path[CFG_PATH_MAX]; /* "" = none */
     size_t handler_count;
     char handlers[CFG_HANDLERS_MAX][CFG_HANDLER_MAX]; /* raw "[TYPES=]COMMAND" */

@@ -11,6 +11,18 @@
  * then the message) and is written with a single fputs so concurrent writers
  * to the same stream do not interleave within a line.
  *
+ * Two formats (log_set_format):
+ *   text  the line above;
+ *   json  one compact JSON object per line with the same fields,
+ *         {"time":"2024-05-01T12:00:00.123Z","level":"info","message":"..."}
+ *         (the message is one string: the log API has no other fields).
+ * When the stream is systemd's journal (the JOURNAL_STREAM variable names
+ * the stream's device and inode, see systemd.exec(5)) the journal stamps
+ * each line itself, so the time is left out (text: no time column; json: no
+ * "time" member) and every line starts with its syslog priority, "<3>" error,
+ * "<4>" warn, "<6>" info, "<7>" debug, which journald turns into the entry's
+ * PRIORITY (sd-daemon(3)).
+ *
  * A NULL logger is valid and writes nothing (handy in tests).
  *
  * A struct log_limit rate-limits one noisy kind of line (decrypt failures):
@@ -30,10 +42,16 @@ enum log_level {
     LOG_DEBUG = 3,
 };
 
+enum log_format {
+    LOG_FORMAT_TEXT = 0,
+    LOG_FORMAT_JSON = 1,
+};
+
 struct log;
 
-/* A logger writing to `stream` (not owned) lines at or above `level`.
- * NULL when out of memory. */
+/* A logger writing to `stream` (not owned) lines at or above `level`, in
+ * text format; whether the stream is the journal is decided here, once
+ * (log_stream_is_journal).  NULL when out of memory. */
 struct log *log_new(FILE *stream, enum log_level level);
 /* Free the logger (not the stream); NULL is fine. */
 void log_delete(struct log *lg);
@@ -41,6 +59,13 @@ void log_delete(struct log *lg);
 /* Change / read the threshold (SIGHUP reload); never fails. */
 void log_set_level(struct log *lg, enum log_level level);
 enum log_level log_get_level(const struct log *lg);
+/* Change the format (set once at start by swimd); never fails. */
+void log_set_format(struct log *lg, enum log_format format);
+/* True when this logger writes for the journal (no time, "<N>" prefixes). */
+int log_is_journal(const struct log *lg);
+/* True when JOURNAL_STREAM ("DEV:INODE", decimal) names `stream`'s file. */
+int log_stream_is_journal(FILE *stream);
+
 /* True when a line at `level` would be written (to skip costly formatting). */
 int log_enabled(const struct log *lg, enum log_level level);
 
@@ -53,6 +78,10 @@ void log_msg(struct log *lg, enum log_level level, const char *fmt, ...)
 int log_level_parse(const char *text, enum log_level *out);
 /* The name of a level ("?" when out of range); a static string. */
 const char *log_level_name(enum log_level level);
+/* "text", "json" -> format; 0 or ERR_INVAL. */
+int log_format_parse(const char *text, enum log_format *out);
+/* The name of a format ("?" when out of range); a static string. */
+const char *log_format_name(enum log_format format);
 
 struct log_limit {
     uint32_t window_ms;

@@ -170,6 +170,26 @@ START_TEST(cfg_test_bad_values_rejected)
 }
 END_TEST
 
+START_TEST(cfg_test_log_format_flag_and_file_key)
+{
+    ck_assert_int_eq(PARSE("--name", "n1"), 0);
+    ck_assert_int_eq(c.log_format, LOG_FORMAT_TEXT); /* the default */
+    ck_assert_int_eq(PARSE("--log-format", "json"), 0);
+    ck_assert_int_eq(c.log_format, LOG_FORMAT_JSON);
+    write_json("{\"log_format\": \"json\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_int_eq(c.log_format, LOG_FORMAT_JSON);
+    ck_assert_int_eq(PARSE("--config", json_path, "--log-format=text"), 0);
+    ck_assert_int_eq(c.log_format, LOG_FORMAT_TEXT); /* the flag wins */
+    ck_assert_int_eq(PARSE("--log-format", "xml"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--log-format"));
+    ck_assert_ptr_nonnull(strstr(err, "text or json"));
+    write_json("{\"log_format\": 1}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "log_format"));
+}
+END_TEST
+
 START_TEST(cfg_test_help_and_version_actions)
 {
     ck_assert_int_eq(PARSE("--bogus", "--help"), 0);
@@ -391,6 +411,7 @@ int main(void)
     tcase_add_test(tc, cfg_test_missing_value_rejected);
     tcase_add_test(tc, cfg_test_bad_addresses_rejected);
     tcase_add_test(tc, cfg_test_bad_values_rejected);
+    tcase_add_test(tc, cfg_test_log_format_flag_and_file_key);
     tcase_add_test(tc, cfg_test_help_and_version_actions);
     tcase_add_test(tc, cfg_test_json_loaded);
     tcase_add_test(tc, cfg_test_flags_override_json);
