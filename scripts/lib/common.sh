@@ -1,8 +1,11 @@
 # Shared by scripts/test, scripts/demo and scripts/bench: dependency set-up and build.
 # Sourced, not run.
 
+# scdoc builds the man pages; man-db (man -l), systemd (systemd-analyze verify) and
+# bash-completion (its completions dir) serve the install test.
 SWIMD_PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev libsodium-dev
-                libjansson-dev check clang libclang-rt-14-dev iproute2 iptables procps)
+                libjansson-dev check clang libclang-rt-14-dev iproute2 iptables procps
+                scdoc man-db bash-completion systemd)
 
 # Install every missing Debian package with apt-get (through sudo when not root).
 swimd_ensure_deps() {
