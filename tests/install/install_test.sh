@@ -66,7 +66,7 @@ for entry in "${files[@]}"; do
     set -- $entry
     check "installed $1 (mode $2)" has_mode "$root$1" "$2"
 done
-[ -z "$MAN_PAGES" ] && skip "man pages: not built (scdoc not found)"
+[ -z "$MAN_PAGES" ] && skip "man pages: not built (scdoc not found, or -Dman=disabled)"
 
 # Nothing unexpected: every installed file is one of the above.
 unexpected=$(cd "$root" && find . -type f | sed 's|^\.||' | sort |
