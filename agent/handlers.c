@@ -69,132 +69,12 @@
 
 extern char **environ;
 
-/* ---- specs ---- */
-
-static int hd_is_type_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == ',' || c == ':' ||
-           c == '_' || c == '.';
-}
-
-/* Allowed in handler TYPES: every member type and user. */
-#define HD_MASK_ALLOWED (EV_MASK_MEMBER | EV_MASK(EV_USER))
-
-static int hd_parse_types(const char *p, size_t len, struct hd_spec *out, char *err, size_t errlen)
-{
-    const char *end = p + len;
-    /* One item per pass; each pass moves p past at least one byte. */
-    while (p <= end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma != NULL ? comma : end;
-        size_t n = (size_t)(stop - p);
-        if (n == 0) {
-            snprintf(err, errlen, "event handler: empty event type in the type list");
-            return ERR_INVAL;
-        }
-        if (n > 5 && memcmp(p, "user:", 5) == 0) {
-            if (n - 5 > EV_USER_NAME_MAX) {
-                snprintf(err, errlen, "event handler: user event name longer than %d bytes",
-                         EV_USER_NAME_MAX);
-                return ERR_INVAL;
-            }
-            if (out->user_count >= HD_USER_NAMES_MAX) {
-                snprintf(err, errlen, "event handler: more than %d user:NAME filters",
-                         HD_USER_NAMES_MAX);
-                return ERR_INVAL;
-            }
-            memcpy(out->user_names[out->user_count], p + 5, n - 5);
-            out->user_names[out->user_count][n - 5] = '\0';
-            out->user_count++;
-        } else {
-            char item[EV_TYPE_NAME_MAX + 1];
-            enum ev_type t;
-            if (n == 5 && memcmp(p, "user:", 5) == 0) {
-                snprintf(err, errlen, "event handler: \"user:\" needs an event name");
-                return ERR_INVAL;
-            }
-            if (n > EV_TYPE_NAME_MAX) {
-                snprintf(err, errlen, "event handler: unknown event type \"%.40s\"", p);
-                return ERR_INVAL;
-            }
-            memcpy(item, p, n);
-            item[n] = '\0';
-            if (ev_type_parse(item, &t) != 0 || (EV_MASK(t) & HD_MASK_ALLOWED) == 0) {
-                snprintf(err, errlen,
-                         "event handler: unknown event type \"%s\" (member-join, member-update, "
-                         "member-suspect, member-alive, member-failed, member-leave, "
-                         "member-reap, user, user:NAME)",
-                         item);
-                return ERR_INVAL;
-            }
-            out->types |= EV_MASK(t);
-        }
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return 0;
-}
-
-int hd_spec_parse(const char *text, struct hd_spec *out, char *err, size_t errlen)
-{
-    if (text == NULL || out == NULL) {
-        snprintf(err, errlen, "event handler: missing");
-        return ERR_INVAL;
-    }
-    memset(out, 0, sizeof(*out));
-    const char *cmd = text;
-    const char *eq = strchr(text, '=');
-    if (eq == text) {
-        snprintf(err, errlen, "event handler \"%.60s\": empty type list before '='", text);
-        return ERR_INVAL;
-    }
-    int has_types = eq != NULL;
-    for (const char *p = text; has_types && p < eq; p++)
-        if (!hd_is_type_char(*p))
-            has_types = 0;
-    if (has_types) {
-        int rc = hd_parse_types(text, (size_t)(eq - text), out, err, errlen);
-        if (rc != 0)
-            return rc;
-        cmd = eq + 1;
-    } else {
-        out->types = HD_MASK_ALLOWED;
-    }
-    size_t clen = strlen(cmd);
-    size_t blank = strspn(cmd, " \t");
-    if (clen == 0 || blank == clen) {
-        snprintf(err, errlen, "event handler \"%.60s\": empty command", text);
-        return ERR_INVAL;
-    }
-    if (clen >= HD_COMMAND_MAX) {
-        snprintf(err, errlen, "event handler: command longer than %d bytes", HD_COMMAND_MAX - 1);
-        return ERR_INVAL;
-    }
-    memcpy(out->command, cmd, clen + 1);
-    return 0;
-}
-
-int hd_spec_matches(const struct hd_spec *spec, const struct ev_event *ev)
-{
-    if ((int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
-        return 0;
-    if (spec->types & EV_MASK(ev->type))
-        return 1;
-    if (ev->type != EV_USER)
-        return 0;
-    for (size_t i = 0; i < spec->user_count && i < HD_USER_NAMES_MAX; i++)
-        if (strcmp(spec->user_names[i], ev->user_name) == 0)
-            return 1;
-    return 0;
-}
-
 /* ---- the runner ---- */
 
 struct hd_runner {
     struct log *log;
     struct ev_sub *sub;
-    struct hd_spec *specs;
+    struct ev_handler_spec *specs;
     size_t count;
     uint32_t timeout_ms;
     uint32_t grace_ms;
@@ -436,7 +316,8 @@ static void hd_printable(char *s, size_t len)
 
 enum hd_phase { HD_RUNNING, HD_TERMED, HD_KILLED };
 
-static void hd_run(struct hd_runner *r, const struct hd_spec *spec, const struct ev_event *ev)
+static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
+                   const struct ev_event *ev)
 {
     struct hd_env env = {0};
     char input[HD_STDIN_MAX];
@@ -590,7 +471,7 @@ static void *hd_thread(void *arg)
         for (size_t i = 0; item.kind == EV_ITEM_EVENT && i < r->count; i++) {
             if (atomic_load(&r->stop))
                 break;
-            if (hd_spec_matches(&r->specs[i], ev))
+            if (ev_handler_spec_matches(&r->specs[i], ev->type, ev->user_name))
                 hd_run(r, &r->specs[i], ev);
         }
         hd_set_position(r, item.last);

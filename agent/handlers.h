@@ -1,16 +1,9 @@
 /*
  * handlers.h - Serf-style event handlers: shell commands run for events.
  *
- * Model.  An operator gives `--event-handler [TYPES=]COMMAND` (repeatable).
- * hd_spec_parse() turns one into a struct hd_spec: the event types it wants
- * and the command.  TYPES is a comma list of member-join, member-update,
- * member-suspect, member-alive, member-failed, member-leave, member-reap,
- * user (every user event) and user:NAME (user events called NAME); with no
- * TYPES the handler gets every member-* and user event (never self-*).
- * Because a command may itself contain '=', the text before the first '=' is
- * read as TYPES only when it looks like a type list (lower-case letters,
- * digits and "-,:_." only; "FOO=1 ./x" is a command); it must then be a valid
- * one, or the spec is refused with a message.
+ * Model.  An operator gives `--event-handler [TYPES=]COMMAND` (repeatable);
+ * evtype.h parses one into a struct ev_handler_spec (the event types it
+ * wants and the command) and says what TYPES may name.
  *
  * A runner (struct hd_runner) owns one thread and one EV_LAG_RECOVER
  * subscriber of the event bus.  For each event, in sequence order and one at
@@ -50,12 +43,9 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "evtype.h"
 #include "log.h"
 
-/* Longest command: a generous shell line; scripts belong in files. */
-#define HD_COMMAND_MAX 4096
-/* user:NAME filters in one spec; a handler for more names can say "user". */
-#define HD_USER_NAMES_MAX 8
 /* Handlers per agent (like Serf, one per concern; more is a design smell). */
 #define HD_HANDLERS_MAX 32
 /* Default time a handler may run: Serf has none, but a hung script must not
@@ -69,27 +59,14 @@
 /* Handler output kept for the log line of a failed run. */
 #define HD_OUTPUT_LOG_MAX 512
 
-struct hd_spec {
-    uint32_t types; /* EV_MASK() bits; EV_MASK(EV_USER) means every user event */
-    size_t user_count;
-    char user_names[HD_USER_NAMES_MAX][EV_USER_NAME_MAX + 1]; /* user:NAME filters */
-    char command[HD_COMMAND_MAX];
-};
-
-/*
- * Parse "[TYPES=]COMMAND" into *out.  0, or ERR_INVAL with one human line in
- * err (errlen bytes): empty command, unknown type, empty list item, a type
- * not for handlers (self-*), user:NAME with an empty or too long NAME, too
- * many user:NAME filters, or a command longer than HD_COMMAND_MAX - 1.
- */
-int hd_spec_parse(const char *text, struct hd_spec *out, char *err, size_t errlen);
-/* 1 when the handler wants this event, else 0.  Pure. */
-int hd_spec_matches(const struct hd_spec *spec, const struct ev_event *ev);
+/* Until rt.c follows evtype.h: the runner's former names for a spec. */
+#define hd_spec ev_handler_spec
+#define hd_spec_parse ev_handler_spec_parse
 
 struct hd_config {
-    struct ev_bus *bus;          /* the runner subscribes to it */
-    struct log *log;             /* not owned; used from the runner's thread */
-    const struct hd_spec *specs; /* copied; count <= HD_HANDLERS_MAX */
+    struct ev_bus *bus;                  /* the runner subscribes to it */
+    struct log *log;                     /* not owned; used from the runner's thread */
+    const struct ev_handler_spec *specs; /* copied; count <= HD_HANDLERS_MAX */
     size_t count;
     uint32_t timeout_ms;      /* 0 = HD_TIMEOUT_DEFAULT_MS */
     uint32_t kill_grace_ms;   /* 0 = HD_KILL_GRACE_DEFAULT_MS */

@@ -1,5 +1,6 @@
 /*
- * handlers_test.c - event handlers (agent/handlers.c): spec parsing, and a
+ * handlers_test.c - event handlers (agent/handlers.c): spec parsing
+ * (agent/evtype.c), and a
  * real runner executing /bin/sh commands that write into a temporary
  * directory: environment, stdin, order, filters, timeouts, stop, lag.
  * Every wait is bounded (wait_position).
@@ -16,6 +17,7 @@
 
 #include "err.h"
 #include "events.h"
+#include "evtype.h"
 #include "handlers.h"
 #include "log.h"
 #include "tags.h"
@@ -85,18 +87,18 @@ static const char *slurp(const char *name)
     return buf;
 }
 
-static struct hd_spec spec(const char *fmt)
+static struct ev_handler_spec spec(const char *fmt)
 {
-    char text[HD_COMMAND_MAX];
+    char text[EV_SPEC_MAX];
     char err[256];
-    struct hd_spec s;
+    struct ev_handler_spec s;
     /* Every %s in fmt is the test directory. */
     snprintf(text, sizeof(text), fmt, dir, dir, dir, dir);
-    ck_assert_msg(hd_spec_parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(ev_handler_spec_parse(text, &s, err, sizeof(err)) == 0, "%s", err);
     return s;
 }
 
-static struct hd_runner *runner(const struct hd_spec *specs, size_t n, uint32_t timeout_ms,
+static struct hd_runner *runner(const struct ev_handler_spec *specs, size_t n, uint32_t timeout_ms,
                                 uint32_t grace_ms, size_t queue)
 {
     struct tags *t = tags_new();
@@ -159,19 +161,20 @@ static uint64_t publish_user(const char *name, const char *payload)
 
 START_TEST(hd_test_spec_parses_types_and_command)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
-    ck_assert_int_eq(hd_spec_parse("member-join,member-failed=./h.sh a=b", &s, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        ev_handler_spec_parse("member-join,member-failed=./h.sh a=b", &s, err, sizeof(err)), 0);
     ck_assert_uint_eq(s.types, EV_MASK(EV_MEMBER_JOIN) | EV_MASK(EV_MEMBER_FAILED));
     ck_assert_str_eq(s.command, "./h.sh a=b");
-    ck_assert_int_eq(hd_spec_parse("./all.sh", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("./all.sh", &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.command, "./all.sh");
     ck_assert_uint_eq(s.types, EV_MASK_MEMBER | EV_MASK(EV_USER));
-    ck_assert_int_eq(hd_spec_parse("FOO=1 ./x.sh", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("FOO=1 ./x.sh", &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.command, "FOO=1 ./x.sh");
     ck_assert_uint_eq(s.types, EV_MASK_MEMBER | EV_MASK(EV_USER));
-    ck_assert_int_eq(hd_spec_parse("user:deploy,member-leave=cmd", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("user:deploy,member-leave=cmd", &s, err, sizeof(err)),
+                     0);
     ck_assert_uint_eq(s.types, EV_MASK(EV_MEMBER_LEAVE));
     ck_assert_uint_eq(s.user_count, 1);
     ck_assert_str_eq(s.user_names[0], "deploy");
@@ -180,7 +183,7 @@ END_TEST
 
 START_TEST(hd_test_spec_rejects_bad_specs)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
     const char *bad[] = {
         "member-joined=x",
@@ -198,32 +201,33 @@ START_TEST(hd_test_spec_rejects_bad_specs)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_msg(hd_spec_parse(bad[i], &s, err, sizeof(err)) == ERR_INVAL, "accepted %s",
-                      bad[i]);
+        ck_assert_msg(ev_handler_spec_parse(bad[i], &s, err, sizeof(err)) == ERR_INVAL,
+                      "accepted %s", bad[i]);
         ck_assert_msg(err[0] != '\0', "no message for %s", bad[i]);
     }
-    hd_spec_parse("member-joined=x", &s, err, sizeof(err));
+    ev_handler_spec_parse("member-joined=x", &s, err, sizeof(err));
     ck_assert_ptr_nonnull(strstr(err, "member-joined"));
 }
 END_TEST
 
 START_TEST(hd_test_spec_matches_user_names)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
-    ck_assert_int_eq(hd_spec_parse("user:deploy=x", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("user:deploy=x", &s, err, sizeof(err)), 0);
     struct ev_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = EV_USER;
     strcpy(ev.user_name, "deploy");
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 1);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 1);
     strcpy(ev.user_name, "deploy2");
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 0);
     ev.type = EV_MEMBER_JOIN;
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0);
-    ck_assert_int_eq(hd_spec_parse("x", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("x", &s, err, sizeof(err)), 0);
     ev.type = EV_SELF_ACTIVE;
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0); /* "all" means member and user events */
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name),
+                     0); /* "all" means member and user events */
 }
 END_TEST
 
@@ -231,8 +235,9 @@ START_TEST(hd_test_handler_gets_environment_and_member_line)
 {
     setenv("SWIM_STALE", "must-not-pass", 1);
     setenv("HD_TEST_INHERITED", "yes", 1);
-    struct hd_spec s = spec("member-join=cat > %s/in.$SWIM_SEQ; "
-                            "env | grep -e ^SWIM_ -e ^HD_TEST_ | LC_ALL=C sort > %s/env.$SWIM_SEQ");
+    struct ev_handler_spec s =
+        spec("member-join=cat > %s/in.$SWIM_SEQ; "
+             "env | grep -e ^SWIM_ -e ^HD_TEST_ | LC_ALL=C sort > %s/env.$SWIM_SEQ");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
     wait_position(r, seq);
@@ -254,7 +259,7 @@ END_TEST
 
 START_TEST(hd_test_events_run_in_sequence_order_one_at_a_time)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join,member-failed,member-leave=echo a$SWIM_SEQ >> %s/log; sleep 0.05; "
              "echo b$SWIM_SEQ >> %s/log"),
         spec("member-join,member-failed,member-leave=echo c$SWIM_SEQ-$SWIM_EVENT >> %s/log"),
@@ -273,7 +278,7 @@ END_TEST
 
 START_TEST(hd_test_type_filter_skips_other_events)
 {
-    struct hd_spec s = spec("member-failed=echo $SWIM_SEQ >> %s/log");
+    struct ev_handler_spec s = spec("member-failed=echo $SWIM_SEQ >> %s/log");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     publish_member(EV_MEMBER_JOIN, "n1");
     publish_member(EV_MEMBER_FAILED, "n1");
@@ -290,8 +295,9 @@ END_TEST
 
 START_TEST(hd_test_user_event_gets_payload_and_name)
 {
-    struct hd_spec s = spec("user:deploy=cat > %s/payload; "
-                            "echo \"$SWIM_EVENT $SWIM_USER_EVENT $SWIM_USER_ORIGIN\" > %s/name");
+    struct ev_handler_spec s =
+        spec("user:deploy=cat > %s/payload; "
+             "echo \"$SWIM_EVENT $SWIM_USER_EVENT $SWIM_USER_ORIGIN\" > %s/name");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     publish_user("deploy", "version=1.2\nsecond line");
     uint64_t last = publish_user("restart", "no");
@@ -307,7 +313,7 @@ END_TEST
 
 START_TEST(hd_test_slow_handler_killed_after_timeout)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join=echo $$ > %s/pid; exec sleep 30"),
         spec("member-join=echo next >> %s/log"),
     };
@@ -333,8 +339,8 @@ END_TEST
 
 START_TEST(hd_test_handler_ignoring_sigterm_gets_sigkill)
 {
-    struct hd_spec s = spec("member-join=trap '' TERM; echo $$ > %s/pid; "
-                            "while :; do sleep 0.05; done");
+    struct ev_handler_spec s = spec("member-join=trap '' TERM; echo $$ > %s/pid; "
+                                    "while :; do sleep 0.05; done");
     struct hd_runner *r = runner(&s, 1, 200, 300, 0);
     int64_t t0 = now_ms();
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
@@ -354,7 +360,7 @@ END_TEST
 
 START_TEST(hd_test_failing_handler_counted_and_next_runs)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join=echo oops; exit 3"),
         spec("member-join=echo ran >> %s/log"),
     };
@@ -376,8 +382,8 @@ START_TEST(hd_test_handler_inherits_no_other_descriptors)
     int fd = open("/dev/null", O_RDONLY); /* deliberately not close-on-exec */
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(dup2(fd, 100), 100);
-    struct hd_spec s = spec("member-join=if [ -e /proc/$$/fd/100 ]; then echo open; "
-                            "else echo closed; fi > %s/fd");
+    struct ev_handler_spec s = spec("member-join=if [ -e /proc/$$/fd/100 ]; then echo open; "
+                                    "else echo closed; fi > %s/fd");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
     wait_position(r, seq);
@@ -390,7 +396,7 @@ END_TEST
 
 START_TEST(hd_test_stop_kills_running_handler)
 {
-    struct hd_spec s = spec("member-join=echo $$ > %s/pid; exec sleep 30");
+    struct ev_handler_spec s = spec("member-join=echo $$ > %s/pid; exec sleep 30");
     struct hd_runner *r = runner(&s, 1, 0, 300, 0);
     publish_member(EV_MEMBER_JOIN, "n1");
     int64_t end = now_ms() + WAIT_MS;
@@ -411,7 +417,7 @@ START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
     /* History 64 (fixture), queue 2, and the first events take 0.2 s each:
      * of 100 events published meanwhile the runner sees the first ones,
      * then loses what the history dropped, then catches up on the rest. */
-    struct hd_spec s = spec("member-join=[ \"$SWIM_SEQ\" -le 2 ] && sleep 0.2; true");
+    struct ev_handler_spec s = spec("member-join=[ \"$SWIM_SEQ\" -le 2 ] && sleep 0.2; true");
     struct hd_runner *r = runner(&s, 1, 0, 0, 2);
     uint64_t last = 0;
     for (int i = 0; i < 100; i++)
