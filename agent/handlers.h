@@ -8,7 +8,7 @@
  * A runner (struct hd_runner) owns one thread and one EV_LAG_RECOVER
  * subscriber of the event bus.  For each event, in sequence order and one at
  * a time, it runs every matching handler, in the order given, as
- * `/bin/sh -c COMMAND` in its own process group, with:
+ * `/bin/sh -c COMMAND` (posix_spawn) in its own process group, with:
  *
  *   environment  swimd's own environment minus any SWIM_* variable, plus
  *                SWIM_EVENT (type name), SWIM_SEQ, SWIM_SELF_NAME,
@@ -30,7 +30,9 @@
  * runner never holds up the event loop: the bus never blocks its publisher,
  * and when the runner falls behind by more than its queue it replays the
  * gap from the bus history; whatever fell out of the history too is logged
- * as lost (and counted).
+ * as lost (and counted).  Idle, the thread sleeps until the subscriber has
+ * something; it finishes by itself once it has read the end of the bus
+ * (ev_bus_end(): swimd ends the bus when it shuts down).
  *
  * Threads.  hd_runner_* functions are called from the event loop's thread;
  * the runner's own thread blocks every signal (signals stay with the loop)
@@ -84,6 +86,7 @@ struct hd_stats {
     uint64_t timeouts; /* runs killed for exceeding the timeout */
     uint64_t lost;     /* events that fell out of the history before the runner saw them */
     uint64_t spawn_errors;
+    int ended; /* 1 once the runner read the end of the bus: its thread is done */
 };
 
 struct hd_runner;
@@ -91,7 +94,7 @@ struct hd_runner;
 /*
  * Subscribe (receiving every event published from now on) and start the
  * runner's thread.  Returns NULL with *rc (may be NULL) set: ERR_INVAL (bad
- * config), ERR_SYS (no thread), or the errors of ev_sub_open().
+ * config), ERR_SYS (no thread or descriptor), or the errors of ev_sub_open().
  */
 struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc);
 /* Replace this node's name, address and tags for later runs (after a tags
@@ -101,11 +104,11 @@ int hd_runner_set_self(struct hd_runner *r, const char *name, const char *addr, 
 /* A consistent copy of the counters.  Never fails. */
 void hd_runner_stats(struct hd_runner *r, struct hd_stats *out);
 /*
- * Stop: the thread finishes at once if idle; a running handler gets SIGTERM
- * now and SIGKILL after the grace period, is reaped, and later events are
- * not run.  Joins the thread, closes the subscriber (before the bus is
- * deleted) and frees everything.  Takes at most about the grace period plus
- * a second.  NULL is a no-op.
+ * Stop: the thread finishes at once if idle (or already finished at the end
+ * of the bus); a running handler gets SIGTERM now and SIGKILL after the grace
+ * period, is reaped, and later events are not run.  Joins the thread, closes
+ * the subscriber (before the bus is deleted) and frees everything.  Takes at
+ * most about the grace period.  NULL is a no-op.
  */
 void hd_runner_delete(struct hd_runner *r);
 

@@ -1,9 +1,9 @@
 /*
  * handlers_test.c - event handlers (agent/handlers.c): spec parsing
- * (agent/evtype.c), and a
- * real runner executing /bin/sh commands that write into a temporary
- * directory: environment, stdin, order, filters, timeouts, stop, lag.
- * Every wait is bounded (wait_position).
+ * (agent/evtype.c), and a real runner executing /bin/sh commands that write
+ * into a temporary directory: environment, stdin, order, filters, timeouts,
+ * stop, lag, and shutdown by the end of the bus, as swimd does it.  Every
+ * wait is bounded (wait_position).
  */
 #include <check.h>
 #include <errno.h>
@@ -69,6 +69,29 @@ static void wait_position(struct hd_runner *r, uint64_t want)
                       (unsigned long long)st.position, (unsigned long long)want);
         usleep(5000);
     }
+}
+
+/* Wait until the runner's thread has read the end of the bus; fails after
+ * WAIT_MS. */
+static void wait_ended(struct hd_runner *r)
+{
+    struct hd_stats st;
+    int64_t end = now_ms() + WAIT_MS;
+    for (;;) {
+        hd_runner_stats(r, &st);
+        if (st.ended)
+            return;
+        ck_assert_msg(now_ms() < end, "runner did not finish at the end of the bus");
+        usleep(5000);
+    }
+}
+
+/* Shut down as swimd does: end the bus, let the runner finish, delete it. */
+static void shutdown_runner(struct hd_runner *r)
+{
+    ev_bus_end(bus);
+    wait_ended(r);
+    hd_runner_delete(r);
 }
 
 /* The whole file (NUL-terminated, static buffer); "" when missing. */
@@ -253,7 +276,7 @@ START_TEST(hd_test_handler_gets_environment_and_member_line)
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
     ck_assert_uint_eq(st.failures, 0);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -272,7 +295,7 @@ START_TEST(hd_test_events_run_in_sequence_order_one_at_a_time)
     ck_assert_str_eq(slurp("log"), "a1\nb1\nc1-member-join\n"
                                    "a2\nb2\nc2-member-failed\n"
                                    "a3\nb3\nc3-member-leave\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -289,7 +312,7 @@ START_TEST(hd_test_type_filter_skips_other_events)
     struct hd_stats st;
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -307,7 +330,7 @@ START_TEST(hd_test_user_event_gets_payload_and_name)
     struct hd_stats st;
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -333,7 +356,7 @@ START_TEST(hd_test_slow_handler_killed_after_timeout)
     ck_assert_int_gt(pid, 0);
     ck_assert_int_eq(kill(pid, 0), -1); /* killed and reaped */
     ck_assert_int_eq(errno, ESRCH);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -354,7 +377,7 @@ START_TEST(hd_test_handler_ignoring_sigterm_gets_sigkill)
     int pid = atoi(slurp("pid"));
     ck_assert_int_gt(pid, 0);
     ck_assert_int_eq(kill(pid, 0), -1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -373,7 +396,7 @@ START_TEST(hd_test_failing_handler_counted_and_next_runs)
     ck_assert_uint_eq(st.failures, 1);
     ck_assert_uint_eq(st.timeouts, 0);
     ck_assert_str_eq(slurp("log"), "ran\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -388,7 +411,7 @@ START_TEST(hd_test_handler_inherits_no_other_descriptors)
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
     wait_position(r, seq);
     ck_assert_str_eq(slurp("fd"), "closed\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
     close(100);
     close(fd);
 }
@@ -412,6 +435,26 @@ START_TEST(hd_test_stop_kills_running_handler)
 }
 END_TEST
 
+START_TEST(hd_test_bus_end_finishes_runner_after_pending_events)
+{
+    struct ev_handler_spec s = spec("member-join=sleep 0.1; echo $SWIM_SEQ >> %s/log");
+    struct hd_runner *r = runner(&s, 1, 0, 0, 0);
+    publish_member(EV_MEMBER_JOIN, "n1");
+    publish_member(EV_MEMBER_JOIN, "n2");
+    uint64_t last = publish_member(EV_MEMBER_JOIN, "n3");
+    ev_bus_end(bus);
+    wait_ended(r);
+    struct hd_stats st;
+    hd_runner_stats(r, &st);
+    ck_assert_uint_eq(st.position, last); /* everything before the end was handled */
+    ck_assert_uint_eq(st.runs, 3);
+    ck_assert_str_eq(slurp("log"), "1\n2\n3\n");
+    int64_t t0 = now_ms();
+    hd_runner_delete(r);
+    ck_assert_int_lt(now_ms() - t0, 1000); /* the thread was already done */
+}
+END_TEST
+
 START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
 {
     /* History 64 (fixture), queue 2, and the first events take 0.2 s each:
@@ -427,7 +470,7 @@ START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
     hd_runner_stats(r, &st);
     ck_assert_uint_gt(st.lost, 0);
     ck_assert_uint_eq(st.runs + st.lost, 100);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -452,6 +495,7 @@ int main(void)
     tcase_add_test(rc, hd_test_handler_inherits_no_other_descriptors);
     tcase_add_test(rc, hd_test_stop_kills_running_handler);
     tcase_add_test(rc, hd_test_lost_events_are_counted_never_skipped_silently);
+    tcase_add_test(rc, hd_test_bus_end_finishes_runner_after_pending_events);
     suite_add_tcase(s, rc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
