@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "evtype.h"
 #include "tags.h"
 
 #include <sys/un.h>
@@ -114,6 +115,19 @@ static int cfg_tag_set(struct cfg *c, const char *key, const char *value)
     }
     tags_delete(t);
     return rc;
+}
+
+/* Count the handler just copied in if its spec parses (evtype.h), so a bad
+ * one is refused where it was given. */
+static int cfg_handler_check(struct cfg *c, const char *value, const char *what, char *err,
+                             size_t errlen)
+{
+    struct ev_handler_spec spec; /* checked, not kept: the runtime parses the text */
+    char why[CFG_ERR_MAX / 2];
+    if (ev_handler_spec_parse(value, &spec, why, sizeof(why)) != 0)
+        return cfg_fail(err, errlen, "%s: %s", what, why);
+    c->handler_count++;
+    return 0;
 }
 
 /*
@@ -278,8 +292,7 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
         if (cfg_copy(c->handlers[c->handler_count], CFG_HANDLER_MAX, value) != 0)
             return cfg_fail(err, errlen, "%s: a handler is at most %d bytes", what,
                             CFG_HANDLER_MAX - 1);
-        c->handler_count++;
-        return 0;
+        return cfg_handler_check(c, value, what, err, errlen);
     case CFG_K_HANDLER_TIMEOUT:
         if (cfg_parse_uint(value, 1, CFG_HANDLER_TIMEOUT_MAX_MS, &c->handler_timeout_ms) != 0)
             return cfg_fail(err, errlen, "%s: expected milliseconds, 1 to %u, got \"%s\"", what,

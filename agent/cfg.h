@@ -24,9 +24,9 @@
  *     over the profile; --protocol KEY=VALUE flags override them one by one
  *
  * --event-handler flags replace the file's list, as --join does.  Handler
- * specs are kept as text here and parsed by the runtime (handlers.h), so this
- * module stays free of the event machinery; swimd checks them right after
- * parsing so a bad one is still a usage error.
+ * specs are checked here with the event vocabulary (evtype.h), so a bad one
+ * is refused like any other bad setting, and kept as text: struct cfg stays
+ * small, and the runtime parses them again when it starts the handlers.
  *
  * Every error is reported as ERR_INVAL plus one human line in `err`, naming
  * the flag or file and what is wrong.
@@ -39,6 +39,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "evtype.h"
 #include "log.h"
 #include "swim.h"
 
@@ -66,8 +67,8 @@
 #define CFG_ERR_MAX 512
 /* Event handlers: one per concern, like Serf; 16 is already a smell. */
 #define CFG_HANDLERS_MAX 16
-/* One handler spec with its NUL: a shell line; longer scripts go in a file. */
-#define CFG_HANDLER_MAX 1024
+/* One handler spec with its NUL (evtype.h's limit). */
+#define CFG_HANDLER_MAX EV_SPEC_MAX
 /* Default handler timeout (handlers.h's figure: a slow deploy hook fits). */
 #define CFG_HANDLER_TIMEOUT_DEFAULT_MS 30000
 /* Longest handler timeout: an hour; a longer job is not an event handler. */

@@ -1,13 +1,21 @@
 /*
  * cli.c - see cli.h.
+ *
+ * Parsing.  Every level uses getopt_long() in "+" mode (options end at the
+ * first operand or at "--"): first swimctl's own options, then the command
+ * named by the first operand parses the rest, starting over (optind = 0).
+ * Every command takes --socket and --help besides its own options; opterr is
+ * off, so every message goes to the caller's err stream, in one format.  The
+ * commands are one table (cli_cmds), which --help is printed from.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -18,11 +26,12 @@
 #include "cfg.h"
 #include "err.h"
 #include "keyring.h"
+#include "proc.h"
 #include "tags.h"
 
 /* Read chunk for responses. */
 #define CLI_READ_CHUNK 65536
-/* Arguments one command may take (join addresses, tags). */
+/* Filters one `members` may take (--tag). */
 #define CLI_ARGS_MAX 256
 /* Longest line of a stream (an event is ~2 KB at most as JSON). */
 #define CLI_STREAM_LINE_MAX (1024 * 1024)
@@ -34,52 +43,13 @@
 #define CLI_RUN_GRACE_MAX_S 3600.0
 /* The `watch` table: SEQ TIME TYPE NAME ADDR STATUS, then TAGS. */
 #define CLI_WATCH_ROW "%-8lld %-12s %-15s %-16s %-21s %-8s %s"
+/* --help: a command and its arguments fill this many columns before its
+ * description; a longer one puts the description on the next lines. */
+#define CLI_HELP_COLUMN 26
 
 #ifndef SWIMD_VERSION
 #define SWIMD_VERSION "unknown"
 #endif
-
-static void cli_usage(FILE *out)
-{
-    fprintf(out, "usage: swimctl [--socket PATH] COMMAND [ARGS]\n"
-                 "\n"
-                 "Commands:\n"
-                 "  members [--status alive|suspect|failed|left] [--tag KEY=VALUE]... [--json]\n"
-                 "  join ADDR...              announce this node to ADDR (HOST[:PORT])\n"
-                 "  leave                     leave the cluster; swimd exits when done\n"
-                 "  force-leave NAME          mark a failed member as left now\n"
-                 "  info [--json]             this node, member counts, traffic, health\n"
-                 "  tags set KEY=VALUE...     set tags on this node\n"
-                 "  tags delete KEY...        remove tags from this node\n"
-                 "  event NAME [PAYLOAD]      broadcast a user event to every member\n"
-                 "  keygen                    print a new random base64 key for a keyring\n"
-                 "  watch [--since SEQ] [--type TYPE,...] [--json]\n"
-                 "                            stream events in sequence order until interrupted;\n"
-                 "                            --since replays the history after SEQ\n"
-                 "  monitor NAME...           wait until one of the members fails or leaves;\n"
-                 "                            prints \"NAME failed|left|unknown\"\n"
-                 "  run --peer NAME... [--grace SEC] -- CMD [ARGS...]\n"
-                 "                            run CMD linked to the members: if one fails, CMD\n"
-                 "                            gets SIGTERM, then SIGKILL after SEC (default 10)\n"
-                 "\n"
-                 "  --socket PATH   control socket (default: $SWIM_SOCKET, else " CFG_DEFAULT_SOCKET
-                 ")\n"
-                 "  --help, --version\n"
-                 "\n"
-                 "Exit codes:\n"
-                 "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
-                 "  1   swimd answered with an error (watch: --since older than the history,\n"
-                 "      the message names the first event held; bad --type)\n"
-                 "  2   bad usage\n"
-                 "  3   swimd not reachable (\"cannot connect to swimd at PATH: reason\"), or\n"
-                 "      the connection was lost (watch, monitor, run: CMD is stopped first)\n"
-                 "  4   watch: too slow, events were missed; resume with --since N-1\n"
-                 "  10  monitor/run: a member failed (run: CMD was stopped)\n"
-                 "  11  monitor/run: a member left (run: only before CMD started)\n"
-                 "  12  monitor/run: no such member (run: CMD was not started)\n"
-                 "  127 run: CMD could not be executed\n"
-                 "  run otherwise exits with CMD's status (128+N if killed by signal N).\n");
-}
 
 static uint64_t cli_now_ms(void)
 {
@@ -105,10 +75,10 @@ static int cli_wait(int fd, short events, uint64_t deadline)
     }
 }
 
-int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char *msg, size_t msglen)
+/* A connected socket to swimd at path, or ERR_IO with the reason in msg. */
+static int cli_connect(const char *path, char *msg, size_t msglen)
 {
     struct sockaddr_un sun;
-    *resp = NULL;
     if (strlen(path) >= sizeof(sun.sun_path)) {
         snprintf(msg, msglen, "cannot connect to swimd at %s: path too long", path);
         return ERR_IO;
@@ -126,18 +96,18 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
         close(fd);
         return ERR_IO;
     }
-    uint64_t deadline = cli_now_ms() + (uint64_t)timeout_ms;
+    return fd;
+}
+
+/* Send req as one line before deadline.  0, ERR_NOMEM, ERR_TIMEOUT or ERR_IO. */
+static int cli_send_line(int fd, json_t *req, uint64_t deadline)
+{
     char *line = json_dumps(req, JSON_COMPACT);
-    int rc = 0;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (line == NULL) {
-        rc = ERR_NOMEM;
-        snprintf(msg, msglen, "out of memory");
-        goto out;
-    }
+    if (line == NULL)
+        return ERR_NOMEM;
     size_t n = strlen(line);
     line[n] = '\n'; /* replaces the NUL; length tracked in n + 1 */
+    int rc = 0;
     for (size_t off = 0; off < n + 1;) {
         if ((rc = cli_wait(fd, POLLOUT, deadline)) != 0)
             break;
@@ -151,6 +121,23 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
         off += (size_t)w;
     }
     free(line);
+    return rc;
+}
+
+int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char *msg, size_t msglen)
+{
+    *resp = NULL;
+    int fd = cli_connect(path, msg, msglen);
+    if (fd < 0)
+        return fd;
+    uint64_t deadline = cli_now_ms() + (uint64_t)timeout_ms;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = cli_send_line(fd, req, deadline);
+    if (rc == ERR_NOMEM) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
     if (rc != 0) {
         snprintf(msg, msglen, "swimd at %s: %s while sending", path,
                  rc == ERR_TIMEOUT ? "timed out" : strerror(errno));
@@ -389,6 +376,159 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
     free(tags);
 }
 
+/* ---- command lines ------------------------------------------------------------- */
+
+/* What every command gets: the socket, the streams, and its table entry. */
+struct cli_ctx {
+    const char *path;
+    FILE *out, *err;
+    const struct cli_cmd *cmd; /* NULL while swimctl's own options are parsed */
+};
+
+typedef int (*cli_cmd_f)(struct cli_ctx *c, int argc, char **argv);
+
+struct cli_cmd {
+    const char *name;
+    const char *args; /* its usage after the name */
+    const char *help; /* what it does; '\n' between lines */
+    cli_cmd_f run;    /* argv[0] is the name; returns the exit code */
+};
+
+static void cli_usage(FILE *out);
+
+/* Values getopt_long() returns for long options without a letter. */
+enum {
+    CLI_OPT_SOCKET = 256,
+    CLI_OPT_VERSION,
+    CLI_OPT_STATUS,
+    CLI_OPT_TAG,
+    CLI_OPT_JSON,
+    CLI_OPT_SINCE,
+    CLI_OPT_TYPE,
+    CLI_OPT_PEER,
+    CLI_OPT_GRACE,
+};
+/* cli_opt(): stop now and exit with *code. */
+#define CLI_OPT_EXIT (-2)
+
+/* The options every command takes; ends each command's table (kept on two
+ * lines by hand: clang-format would break the terminator over three). */
+/* clang-format off */
+#define CLI_OPTS_COMMON \
+    {"socket", required_argument, NULL, CLI_OPT_SOCKET}, {"help", no_argument, NULL, 'h'}, {0}
+/* clang-format on */
+
+static const struct option cli_opts_common[] = {CLI_OPTS_COMMON};
+
+/* text's lines ('\n' between them), each after indent spaces. */
+static void cli_print_lines(FILE *out, const char *text, int indent)
+{
+    /* One line per pass. */
+    while (*text != '\0') {
+        size_t n = strcspn(text, "\n");
+        fprintf(out, "%*s%.*s\n", indent, "", (int)n, text);
+        text += n + (text[n] != '\0');
+    }
+}
+
+/* One command's entry in swimctl --help. */
+static void cli_print_cmd(FILE *out, const struct cli_cmd *cmd)
+{
+    char head[128];
+    snprintf(head, sizeof(head), "%s%s%s", cmd->name, cmd->args[0] != '\0' ? " " : "", cmd->args);
+    const char *rest = cmd->help;
+    if (strlen(head) < CLI_HELP_COLUMN) { /* the first help line beside it */
+        size_t n = strcspn(rest, "\n");
+        fprintf(out, "  %-*s%.*s\n", CLI_HELP_COLUMN, head, (int)n, rest);
+        rest += n + (rest[n] != '\0');
+    } else {
+        fprintf(out, "  %s\n", head);
+    }
+    cli_print_lines(out, rest, CLI_HELP_COLUMN + 2);
+}
+
+/* swimctl COMMAND --help. */
+static void cli_cmd_usage(FILE *out, const struct cli_cmd *cmd)
+{
+    fprintf(out, "usage: swimctl [--socket PATH] %s%s%s\n\n", cmd->name,
+            cmd->args[0] != '\0' ? " " : "", cmd->args);
+    cli_print_lines(out, cmd->help, 2);
+}
+
+static int cli_usage_error(FILE *err, const char *what)
+{
+    fprintf(err, "swimctl: %s (see swimctl --help)\n", what);
+    return CLI_EXIT_USAGE;
+}
+
+/*
+ * The next option of argv (getopt_long() over opts, which ends with
+ * CLI_OPTS_COMMON), handling the common ones: --socket sets c->path,
+ * --help prints the usage (CLI_OPT_EXIT, *code 0), an unknown option or a
+ * missing value is a usage error (CLI_OPT_EXIT, *code 2).  -1 after the
+ * last option: optind is then the first operand.
+ */
+static int cli_opt(struct cli_ctx *c, int argc, char **argv, const struct option *opts, int *code)
+{
+    for (;;) {
+        int o = getopt_long(argc, argv, "+:h", opts, NULL);
+        if (o == CLI_OPT_SOCKET) {
+            c->path = optarg;
+            continue;
+        }
+        if (o == 'h') {
+            if (c->cmd == NULL)
+                cli_usage(c->out);
+            else
+                cli_cmd_usage(c->out, c->cmd);
+            *code = CLI_EXIT_OK;
+            return CLI_OPT_EXIT;
+        }
+        if (o == '?' || o == ':') {
+            /* The option as given: a long one is the whole word. */
+            const char *bad = argv[optind - 1];
+            char letter[3] = {'-', (char)optopt, '\0'};
+            if (o == '?' && optopt != 0 && strncmp(bad, "--", 2) != 0)
+                bad = letter;
+            fprintf(c->err, "swimctl: %s%s%s \"%s\" (see swimctl --help)\n",
+                    c->cmd != NULL ? c->cmd->name : "", c->cmd != NULL ? ": " : "",
+                    o == ':' ? "missing value for" : "unknown option", bad);
+            *code = CLI_EXIT_USAGE;
+            return CLI_OPT_EXIT;
+        }
+        return o;
+    }
+}
+
+/*
+ * After the options: argv[optind..argc) must hold min..max operands (max
+ * -1: no limit).  -1 when they do, else a usage error (its exit code) that
+ * says `what`, or names the first extra operand when what is NULL.
+ */
+static int cli_operands(struct cli_ctx *c, int argc, char **argv, int min, int max,
+                        const char *what)
+{
+    int n = argc - optind;
+    if (n >= min && (max < 0 || n <= max))
+        return -1;
+    if (what != NULL)
+        return cli_usage_error(c->err, what);
+    fprintf(c->err, "swimctl: %s: unexpected argument \"%s\" (see swimctl --help)\n", c->cmd->name,
+            argv[optind + max]);
+    return CLI_EXIT_USAGE;
+}
+
+/* The command line of a command with only the common options: -1 to go on
+ * (its operands from argv[optind]), or the exit code. */
+static int cli_args(struct cli_ctx *c, int argc, char **argv, int min, int max, const char *what)
+{
+    int code, o;
+    while ((o = cli_opt(c, argc, argv, cli_opts_common, &code)) != -1)
+        if (o == CLI_OPT_EXIT)
+            return code;
+    return cli_operands(c, argc, argv, min, max, what);
+}
+
 /* ---- commands ------------------------------------------------------------------ */
 
 /* Send req, print errors; on success hand back the reply (new reference). */
@@ -412,89 +552,176 @@ static int cli_exchange(const char *path, json_t *req, json_t **reply, FILE *err
     return CLI_EXIT_OK;
 }
 
-static int cli_usage_error(FILE *err, const char *what)
+static int cli_cmd_members(struct cli_ctx *c, int argc, char **argv)
 {
-    fprintf(err, "swimctl: %s (see swimctl --help)\n", what);
-    return CLI_EXIT_USAGE;
-}
-
-static int cli_cmd_members(const char *path, int argc, char **argv, FILE *out, FILE *err)
-{
+    static const struct option opts[] = {
+        {"status", required_argument, NULL, CLI_OPT_STATUS},
+        {"tag", required_argument, NULL, CLI_OPT_TAG},
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        CLI_OPTS_COMMON,
+    };
     struct cli_filter f = {NULL, 0, NULL};
     const char *tagv[CLI_ARGS_MAX];
-    int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+    int as_json = 0, code, o;
+    while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
+        if (o == CLI_OPT_EXIT)
+            return code;
+        if (o == CLI_OPT_JSON) {
             as_json = 1;
-        } else if (strcmp(argv[i], "--status") == 0 && i + 1 < argc) {
-            f.status = argv[++i];
+        } else if (o == CLI_OPT_STATUS) {
+            f.status = optarg;
             if (strcmp(f.status, "alive") != 0 && strcmp(f.status, "suspect") != 0 &&
                 strcmp(f.status, "failed") != 0 && strcmp(f.status, "left") != 0)
-                return cli_usage_error(err, "--status takes alive, suspect, failed or left");
-        } else if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc) {
-            if (strchr(argv[i + 1], '=') == NULL || f.ntags >= CLI_ARGS_MAX)
-                return cli_usage_error(err, "--tag takes KEY=VALUE");
-            tagv[f.ntags++] = argv[++i];
-        } else {
-            fprintf(err, "swimctl: members: unexpected argument \"%s\"\n", argv[i]);
-            return CLI_EXIT_USAGE;
+                return cli_usage_error(c->err, "--status takes alive, suspect, failed or left");
+        } else if (o == CLI_OPT_TAG) {
+            if (strchr(optarg, '=') == NULL || f.ntags >= CLI_ARGS_MAX)
+                return cli_usage_error(c->err, "--tag takes KEY=VALUE");
+            tagv[f.ntags++] = optarg;
         }
     }
+    if ((code = cli_operands(c, argc, argv, 0, 0, NULL)) >= 0)
+        return code;
     f.tags = tagv;
     json_t *reply;
-    int rc = cli_exchange(path, json_pack("{s:s}", "cmd", "members"), &reply, err);
+    int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "members"), &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
-    cli_print_members(out, json_object_get(reply, "members"), &f, as_json);
+    cli_print_members(c->out, json_object_get(reply, "members"), &f, as_json);
     json_decref(reply);
     return CLI_EXIT_OK;
 }
 
-static int cli_cmd_simple(const char *path, json_t *req, const char *done, FILE *out, FILE *err)
+static int cli_cmd_info(struct cli_ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        CLI_OPTS_COMMON,
+    };
+    int as_json = 0, code, o;
+    while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
+        if (o == CLI_OPT_EXIT)
+            return code;
+        as_json = 1; /* --json */
+    }
+    if ((code = cli_operands(c, argc, argv, 0, 0, "info takes only --json")) >= 0)
+        return code;
+    json_t *reply;
+    int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "info"), &reply, c->err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    cli_print_info(c->out, reply, as_json);
+    json_decref(reply);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_simple(struct cli_ctx *c, json_t *req, const char *done)
 {
     json_t *reply;
-    int rc = cli_exchange(path, req, &reply, err);
+    int rc = cli_exchange(c->path, req, &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (done != NULL)
-        fprintf(out, "%s\n", done);
+        fprintf(c->out, "%s\n", done);
     json_decref(reply);
     return CLI_EXIT_OK;
 }
 
-static int cli_cmd_tags(const char *path, int argc, char **argv, FILE *out, FILE *err)
+static int cli_cmd_join(struct cli_ctx *c, int argc, char **argv)
 {
-    if (argc < 3)
-        return cli_usage_error(err, "tags set KEY=VALUE... | tags delete KEY...");
+    int code = cli_args(c, argc, argv, 1, -1, "join needs at least one ADDR");
+    if (code >= 0)
+        return code;
+    json_t *addrs = json_array();
+    for (int i = optind; i < argc; i++)
+        json_array_append_new(addrs, json_string(argv[i]));
+    json_t *reply;
+    int rc = cli_exchange(c->path, json_pack("{s:s,s:o}", "cmd", "join", "addrs", addrs), &reply,
+                          c->err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    fprintf(c->out, "announced to %lld address(es)\n", cli_int(reply, "announced"));
+    json_decref(reply);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_leave(struct cli_ctx *c, int argc, char **argv)
+{
+    int code = cli_args(c, argc, argv, 0, 0, "leave takes no argument");
+    if (code >= 0)
+        return code;
+    return cli_cmd_simple(c, json_pack("{s:s}", "cmd", "leave"), "leaving");
+}
+
+static int cli_cmd_force_leave(struct cli_ctx *c, int argc, char **argv)
+{
+    int code = cli_args(c, argc, argv, 1, 1, "force-leave needs one NAME");
+    if (code >= 0)
+        return code;
+    return cli_cmd_simple(c, json_pack("{s:s,s:s}", "cmd", "force-leave", "name", argv[optind]),
+                          NULL);
+}
+
+static int cli_cmd_tags(struct cli_ctx *c, int argc, char **argv)
+{
+    static const char *const usage = "tags set KEY=VALUE... | tags delete KEY...";
+    int code = cli_args(c, argc, argv, 2, -1, usage);
+    if (code >= 0)
+        return code;
     json_t *req;
-    if (strcmp(argv[1], "set") == 0) {
+    const char *verb = argv[optind];
+    if (strcmp(verb, "set") == 0) {
         json_t *tags = json_object();
-        for (int i = 2; i < argc; i++) {
+        for (int i = optind + 1; i < argc; i++) {
             char k[TAGS_KEY_MAX + 1], v[TAGS_VALUE_MAX + 1];
             if (tags_parse_kv(argv[i], k, v) != 0) {
                 json_decref(tags);
-                fprintf(err, "swimctl: tags set: bad tag \"%s\" (want KEY=VALUE)\n", argv[i]);
+                fprintf(c->err, "swimctl: tags set: bad tag \"%s\" (want KEY=VALUE)\n", argv[i]);
                 return CLI_EXIT_USAGE;
             }
             json_object_set_new(tags, k, json_string(v));
         }
         req = json_pack("{s:s,s:o}", "cmd", "tags-set", "tags", tags);
-    } else if (strcmp(argv[1], "delete") == 0) {
+    } else if (strcmp(verb, "delete") == 0) {
         json_t *keys = json_array();
-        for (int i = 2; i < argc; i++)
+        for (int i = optind + 1; i < argc; i++)
             json_array_append_new(keys, json_string(argv[i]));
         req = json_pack("{s:s,s:o}", "cmd", "tags-delete", "keys", keys);
     } else {
-        return cli_usage_error(err, "tags set KEY=VALUE... | tags delete KEY...");
+        return cli_usage_error(c->err, usage);
     }
     json_t *reply;
-    int rc = cli_exchange(path, req, &reply, err);
+    int rc = cli_exchange(c->path, req, &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
     char *text = cli_tags_text(json_object_get(reply, "tags"));
-    fprintf(out, "tags: %s\n", text != NULL && text[0] != '\0' ? text : "-");
+    fprintf(c->out, "tags: %s\n", text != NULL && text[0] != '\0' ? text : "-");
     free(text);
     json_decref(reply);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_event(struct cli_ctx *c, int argc, char **argv)
+{
+    int code = cli_args(c, argc, argv, 1, 2, "event needs NAME and an optional PAYLOAD");
+    if (code >= 0)
+        return code;
+    const char *payload = optind + 1 < argc ? argv[optind + 1] : "";
+    return cli_cmd_simple(
+        c, json_pack("{s:s,s:s,s:s}", "cmd", "event", "name", argv[optind], "payload", payload),
+        NULL);
+}
+
+static int cli_cmd_keygen(struct cli_ctx *c, int argc, char **argv)
+{
+    char key[KEYRING_B64_MAX];
+    int code = cli_args(c, argc, argv, 0, 0, "keygen takes no argument");
+    if (code >= 0)
+        return code;
+    if (keyring_generate_base64(key) != 0) {
+        fprintf(c->err, "swimctl: libsodium failed to start\n");
+        return CLI_EXIT_FAILED;
+    }
+    fprintf(c->out, "%s\n", key);
     return CLI_EXIT_OK;
 }
 
@@ -502,40 +729,24 @@ static int cli_cmd_tags(const char *path, int argc, char **argv, FILE *out, FILE
 
 /*
  * A streaming exchange: one request, then lines until the connection ends.
- * Waits are on poll() over the socket and a signalfd (SIGINT, SIGTERM and,
- * for run, SIGCHLD), so they end on data, a signal or a deadline: never a
- * busy loop, never an unbounded wait that a signal cannot cut short.
+ * Waits are on poll() over the socket, a signalfd (SIGINT, SIGTERM) and, for
+ * run, CMD's pidfd, so they end on data, a signal, CMD's exit or a deadline:
+ * never a busy loop, never an unbounded wait that a signal cannot cut short.
  */
 struct cli_stream {
     int fd;
     int sigfd;
+    int child_fd; /* a pidfd the waits also end on, or -1 */
     char *buf;
     size_t len, cap;
     sigset_t old_mask;
 };
 
-static int cli_connect(const char *path, char *msg, size_t msglen)
-{
-    struct sockaddr_un sun;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(msg, msglen, "cannot connect to swimd at %s: path too long", path);
-        return ERR_IO;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(msg, msglen, "cannot connect to swimd at %s: %s", path, strerror(errno));
-        return ERR_IO;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        snprintf(msg, msglen, "cannot connect to swimd at %s: %s", path, strerror(errno));
-        close(fd);
-        return ERR_IO;
-    }
-    return fd;
-}
+/* Why cli_stream_line() came back without a line (ERR_AGAIN). */
+enum cli_wake {
+    CLI_WAKE_SIGNAL = 1, /* SIGINT or SIGTERM */
+    CLI_WAKE_CHILD,      /* child_fd: the child exited */
+};
 
 static void cli_stream_close(struct cli_stream *st)
 {
@@ -552,10 +763,11 @@ static void cli_stream_close(struct cli_stream *st)
 
 /*
  * The next line (parsed), waiting up to timeout_ms (negative: no limit).
- * 0 (*line is a new reference), ERR_AGAIN (a signal came: *signo), ERR_TIMEOUT,
- * ERR_CLOSED (swimd hung up), ERR_MALFORMED, ERR_TOOBIG, ERR_IO.
+ * 0 (*line is a new reference), ERR_AGAIN (*wake says what came instead),
+ * ERR_TIMEOUT, ERR_CLOSED (swimd hung up), ERR_MALFORMED, ERR_TOOBIG, ERR_IO.
  */
-static int cli_stream_line(struct cli_stream *st, int timeout_ms, json_t **line, int *signo)
+static int cli_stream_line(struct cli_stream *st, int timeout_ms, json_t **line,
+                           enum cli_wake *wake)
 {
     uint64_t deadline = cli_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
     *line = NULL;
@@ -584,8 +796,9 @@ static int cli_stream_line(struct cli_stream *st, int timeout_ms, json_t **line,
                 return ERR_TIMEOUT;
             wait = (int)(deadline - now);
         }
-        struct pollfd p[2] = {{st->fd, POLLIN, 0}, {st->sigfd, POLLIN, 0}};
-        int rc = poll(p, 2, wait);
+        struct pollfd p[3] = {
+            {st->fd, POLLIN, 0}, {st->sigfd, POLLIN, 0}, {st->child_fd, POLLIN, 0}};
+        int rc = poll(p, 3, wait);
         if (rc < 0 && errno != EINTR)
             return ERR_IO;
         if (rc <= 0)
@@ -593,9 +806,13 @@ static int cli_stream_line(struct cli_stream *st, int timeout_ms, json_t **line,
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(st->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                *signo = (int)si.ssi_signo;
+                *wake = CLI_WAKE_SIGNAL;
                 return ERR_AGAIN;
             }
+        }
+        if (p[2].revents != 0) {
+            *wake = CLI_WAKE_CHILD;
+            return ERR_AGAIN;
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = recv(st->fd, st->buf + st->len, st->cap - st->len, 0);
@@ -609,53 +826,44 @@ static int cli_stream_line(struct cli_stream *st, int timeout_ms, json_t **line,
 }
 
 /*
- * Connect, block the signals the stream waits for (signals: a set), send req
+ * Connect, block SIGINT and SIGTERM (read through a signalfd), send req
  * (consumed) and read the reply line.  Returns an exit code: CLI_EXIT_OK
- * with *reply, CLI_EXIT_CONNECT or CLI_EXIT_FAILED (message printed).
+ * with *reply (NULL when a signal came first), CLI_EXIT_CONNECT or
+ * CLI_EXIT_FAILED (message printed).
  */
-static int cli_stream_open(struct cli_stream *st, const char *path, json_t *req,
-                           const sigset_t *signals, json_t **reply, FILE *err)
+static int cli_stream_open(struct cli_stream *st, const char *path, json_t *req, json_t **reply,
+                           FILE *err)
 {
     char msg[CLI_ERR_MAX];
     memset(st, 0, sizeof(*st));
-    st->fd = st->sigfd = -1;
+    st->fd = st->sigfd = st->child_fd = -1;
     *reply = NULL;
-    char *text = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    int fd = text != NULL ? cli_connect(path, msg, sizeof(msg)) : ERR_NOMEM;
+    int fd = cli_connect(path, msg, sizeof(msg));
     if (fd < 0) {
-        fprintf(err, "swimctl: %s\n", fd == ERR_NOMEM ? "out of memory" : msg);
-        free(text);
+        fprintf(err, "swimctl: %s\n", msg);
+        json_decref(req);
         return CLI_EXIT_CONNECT;
     }
     st->fd = fd;
-    sigprocmask(SIG_BLOCK, signals, &st->old_mask);
-    st->sigfd = signalfd(-1, signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigprocmask(SIG_BLOCK, &signals, &st->old_mask);
+    st->sigfd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
     if (st->sigfd < 0) {
         sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
         fprintf(err, "swimctl: signalfd: %s\n", strerror(errno));
-        free(text);
+        json_decref(req);
         cli_stream_close(st);
         return CLI_EXIT_CONNECT;
     }
-    size_t n = strlen(text);
-    text[n] = '\n'; /* replaces the NUL; length tracked in n + 1 */
-    uint64_t deadline = cli_now_ms() + CLI_TIMEOUT_MS;
-    int rc = 0;
-    for (size_t off = 0; off < n + 1 && rc == 0;) {
-        if ((rc = cli_wait(fd, POLLOUT, deadline)) != 0)
-            break;
-        ssize_t w = send(fd, text + off, n + 1 - off, MSG_NOSIGNAL);
-        if (w < 0 && errno != EINTR)
-            rc = ERR_IO;
-        else if (w > 0)
-            off += (size_t)w;
-    }
-    free(text);
-    int signo = 0;
+    int rc = cli_send_line(fd, req, cli_now_ms() + CLI_TIMEOUT_MS);
+    json_decref(req);
+    enum cli_wake wake;
     json_t *r = NULL;
     if (rc == 0)
-        rc = cli_stream_line(st, CLI_TIMEOUT_MS, &r, &signo);
+        rc = cli_stream_line(st, CLI_TIMEOUT_MS, &r, &wake);
     if (rc != 0) {
         if (rc != ERR_AGAIN)
             fprintf(err, "swimctl: swimd at %s: %s\n", path,
@@ -708,61 +916,68 @@ static void cli_print_event(FILE *out, json_t *ev)
     }
 }
 
-static int cli_cmd_watch(const char *path, int argc, char **argv, FILE *out, FILE *err)
+static int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv)
 {
-    int as_json = 0;
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, CLI_OPT_SINCE},
+        {"type", required_argument, NULL, CLI_OPT_TYPE},
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        CLI_OPTS_COMMON,
+    };
+    int as_json = 0, code, o;
     json_t *req = json_pack("{s:s}", "cmd", "watch");
-    for (int i = 1; i < argc; i++) {
+    while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
         char *end = NULL;
-        if (strcmp(argv[i], "--json") == 0) {
+        if (o == CLI_OPT_EXIT) {
+            json_decref(req);
+            return code;
+        }
+        if (o == CLI_OPT_JSON) {
             as_json = 1;
-        } else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+        } else if (o == CLI_OPT_SINCE) {
             errno = 0;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (errno != 0 || end == argv[i] || *end != '\0' || argv[i][0] == '-') {
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-') {
                 json_decref(req);
-                return cli_usage_error(err, "--since takes a sequence number");
+                return cli_usage_error(c->err, "--since takes a sequence number");
             }
             json_object_set_new(req, "since", json_integer((json_int_t)v));
-        } else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-            json_object_set_new(req, "types", json_string(argv[++i]));
-        } else {
-            json_decref(req);
-            fprintf(err, "swimctl: watch: unexpected argument \"%s\"\n", argv[i]);
-            return CLI_EXIT_USAGE;
+        } else if (o == CLI_OPT_TYPE) {
+            /* swimd checks the names (evtype.h): a bad list is its error, exit 1 */
+            json_object_set_new(req, "types", json_string(optarg));
         }
     }
+    if ((code = cli_operands(c, argc, argv, 0, 0, NULL)) >= 0) {
+        json_decref(req);
+        return code;
+    }
     struct cli_stream st;
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
     json_t *reply;
-    int rc = cli_stream_open(&st, path, req, &sigs, &reply, err);
+    int rc = cli_stream_open(&st, c->path, req, &reply, c->err);
     if (rc != CLI_EXIT_OK || reply == NULL)
         return rc;
     if (as_json) {
         json_object_del(reply, "ok");
         char *s = json_dumps(reply, JSON_COMPACT);
         if (s != NULL)
-            fprintf(out, "%s\n", s);
+            fprintf(c->out, "%s\n", s);
         free(s);
     } else {
-        fprintf(out, "%-8s %-12s %-15s %-16s %-21s %-8s %s\n", "SEQ", "TIME", "TYPE", "NAME",
+        fprintf(c->out, "%-8s %-12s %-15s %-16s %-21s %-8s %s\n", "SEQ", "TIME", "TYPE", "NAME",
                 "ADDR", "STATUS", "TAGS");
     }
     json_decref(reply);
-    fflush(out);
+    fflush(c->out);
     for (;;) {
         json_t *line = NULL;
-        int signo = 0;
-        int lrc = cli_stream_line(&st, -1, &line, &signo);
+        enum cli_wake wake;
+        int lrc = cli_stream_line(&st, -1, &line, &wake);
         if (lrc == ERR_AGAIN) {
             rc = CLI_EXIT_OK; /* interrupted: the normal way to stop watching */
             break;
         }
         if (lrc != 0) {
-            fprintf(err, "swimctl: swimd closed the watch (%s)\n", err_strerror(lrc));
+            fprintf(c->err, "swimctl: swimd closed the watch (%s)\n", err_strerror(lrc));
             rc = CLI_EXIT_CONNECT;
             break;
         }
@@ -770,15 +985,15 @@ static int cli_cmd_watch(const char *path, int argc, char **argv, FILE *out, FIL
         if (as_json) {
             char *s = json_dumps(line, JSON_COMPACT);
             if (s != NULL)
-                fprintf(out, "%s\n", s);
+                fprintf(c->out, "%s\n", s);
             free(s);
         } else if (!lagged && !json_is_true(json_object_get(line, "clock"))) {
-            cli_print_event(out, line);
+            cli_print_event(c->out, line);
         }
-        fflush(out);
+        fflush(c->out);
         if (lagged) {
             long long first = cli_int(line, "first_missed");
-            fprintf(err, "lagged: first missed event %lld; resume with --since %lld\n", first,
+            fprintf(c->err, "lagged: first missed event %lld; resume with --since %lld\n", first,
                     first - 1);
             json_decref(line);
             rc = CLI_EXIT_LAGGED;
@@ -821,34 +1036,32 @@ static json_t *cli_monitor_req(char **names, int n)
     return json_pack("{s:s,s:o}", "cmd", "monitor", "names", arr);
 }
 
-static int cli_cmd_monitor(const char *path, int argc, char **argv, FILE *out, FILE *err)
+static int cli_cmd_monitor(struct cli_ctx *c, int argc, char **argv)
 {
-    if (argc < 2)
-        return cli_usage_error(err, "monitor needs at least one NAME");
+    int code = cli_args(c, argc, argv, 1, -1, "monitor needs at least one NAME");
+    if (code >= 0)
+        return code;
     struct cli_stream st;
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
     json_t *reply;
-    int rc = cli_stream_open(&st, path, cli_monitor_req(argv + 1, argc - 1), &sigs, &reply, err);
+    int rc = cli_stream_open(&st, c->path, cli_monitor_req(argv + optind, argc - optind), &reply,
+                             c->err);
     if (rc != CLI_EXIT_OK || reply == NULL)
         return rc;
     json_decref(reply);
     for (;;) {
         json_t *line = NULL;
-        int signo = 0;
-        int lrc = cli_stream_line(&st, -1, &line, &signo);
+        enum cli_wake wake;
+        int lrc = cli_stream_line(&st, -1, &line, &wake);
         if (lrc == ERR_AGAIN) {
             rc = CLI_EXIT_OK;
             break;
         }
         if (lrc != 0) {
-            fprintf(err, "swimctl: lost the connection to swimd (%s)\n", err_strerror(lrc));
+            fprintf(c->err, "swimctl: lost the connection to swimd (%s)\n", err_strerror(lrc));
             rc = CLI_EXIT_CONNECT;
             break;
         }
-        int code = cli_print_report(out, line);
+        int code = cli_print_report(c->out, line);
         json_decref(line);
         if (code >= 0) {
             rc = code;
@@ -869,129 +1082,143 @@ static int cli_child_code(int status)
     return CLI_EXIT_FAILED;
 }
 
-/* SIGTERM the child, SIGKILL it after grace_ms, reap it; its wait status. */
-static int cli_stop_child(struct cli_stream *st, pid_t pid, uint64_t grace_ms)
+/* CMD's exit code once it is stopped (grace_ms: SIGTERM first) or has
+ * exited (grace_ms unused); CLI_EXIT_FAILED when it cannot be reaped. */
+static int cli_child_end(struct proc *child, int stop, uint64_t grace_ms)
 {
     int status = 0;
-    kill(pid, SIGTERM);
-    uint64_t deadline = cli_now_ms() + grace_ms;
-    for (;;) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        uint64_t now = cli_now_ms();
-        if (now >= deadline)
-            break;
-        struct pollfd p = {st->sigfd, POLLIN, 0};
-        if (poll(&p, 1, (int)(deadline - now)) > 0) {
-            struct signalfd_siginfo si;
-            ssize_t r = read(st->sigfd, &si, sizeof(si)); /* SIGCHLD (or a repeat SIGINT) */
-            (void)r;
-        }
-    }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return status;
+    int rc = stop ? proc_stop(child, (uint32_t)grace_ms, &status) : proc_wait(child, -1, &status);
+    return rc == 0 ? cli_child_code(status) : CLI_EXIT_FAILED;
 }
 
-static int cli_cmd_run(const char *path, int argc, char **argv, FILE *out, FILE *err)
+/* The command line of run: peers and grace, CMD from argv[*cmd]. */
+static int cli_run_args(struct cli_ctx *c, int argc, char **argv, char **names, int *nnames,
+                        uint64_t *grace_ms, int *cmd)
 {
-    char *names[CLI_RUN_PEERS_MAX];
-    int nnames = 0, cmd = -1;
+    static const struct option opts[] = {
+        {"peer", required_argument, NULL, CLI_OPT_PEER},
+        {"grace", required_argument, NULL, CLI_OPT_GRACE},
+        CLI_OPTS_COMMON,
+    };
+    static const char *const usage = "run --peer NAME... [--grace SEC] -- CMD [ARGS...]";
     double grace_s = CLI_RUN_GRACE_DEFAULT_S;
-    for (int i = 1; i < argc && cmd < 0; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            cmd = i + 1;
-        } else if (strcmp(argv[i], "--peer") == 0) {
-            /* --peer NAME...: every following word up to the next flag */
-            int k = 0;
-            while (i + 1 < argc && argv[i + 1][0] != '-' && nnames < CLI_RUN_PEERS_MAX) {
-                names[nnames++] = argv[++i];
-                k++;
+    int code, o;
+    *nnames = 0;
+    while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
+        char *end = NULL;
+        if (o == CLI_OPT_EXIT)
+            return code;
+        if (o == CLI_OPT_PEER) {
+            /* --peer NAME...: its value and every following word up to the
+             * next option (each pass takes one word) */
+            if (optarg[0] == '-')
+                return cli_usage_error(c->err, "--peer needs at least one NAME");
+            names[(*nnames)++] = optarg;
+            for (; optind < argc && argv[optind][0] != '-'; optind++) {
+                if (*nnames >= CLI_RUN_PEERS_MAX)
+                    return cli_usage_error(c->err, "run takes at most 64 peers");
+                names[(*nnames)++] = argv[optind];
             }
-            if (k == 0)
-                return cli_usage_error(err, "--peer needs at least one NAME");
-        } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            grace_s = strtod(argv[++i], &end);
-            if (end == argv[i] || *end != '\0' || !(grace_s >= 0 && grace_s <= CLI_RUN_GRACE_MAX_S))
-                return cli_usage_error(err, "--grace takes seconds, 0 to 3600");
-        } else {
-            fprintf(err, "swimctl: run: unexpected argument \"%s\" (CMD goes after --)\n", argv[i]);
-            return CLI_EXIT_USAGE;
+        } else if (o == CLI_OPT_GRACE) {
+            grace_s = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(grace_s >= 0 && grace_s <= CLI_RUN_GRACE_MAX_S))
+                return cli_usage_error(c->err, "--grace takes seconds, 0 to 3600");
         }
     }
-    if (nnames == 0 || cmd < 0 || cmd >= argc)
-        return cli_usage_error(err, "run --peer NAME... [--grace SEC] -- CMD [ARGS...]");
-    uint64_t grace_ms = (uint64_t)(grace_s * 1000.0);
+    /* CMD is what follows "--", which getopt_long() consumed. */
+    if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+        fprintf(c->err, "swimctl: run: unexpected argument \"%s\" (CMD goes after --)\n",
+                argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (*nnames == 0 || optind >= argc)
+        return cli_usage_error(c->err, usage);
+    *grace_ms = (uint64_t)(grace_s * 1000.0);
+    *cmd = optind;
+    return -1;
+}
+
+/* Start CMD (argv[0..argc), searched in PATH) with the signal mask swimctl
+ * had before it blocked its own.  0, or the exit code with a message. */
+static int cli_run_start(struct cli_ctx *c, int argc, char **argv, const sigset_t *mask,
+                         struct proc *child)
+{
+    char **cargv = calloc((size_t)argc + 1, sizeof(*cargv)); /* argv may lack its NULL */
+    if (cargv == NULL) {
+        fprintf(c->err, "swimctl: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
+    memcpy(cargv, argv, (size_t)argc * sizeof(*cargv));
+    struct proc_spec ps = {
+        .path = cargv[0],
+        .search = 1,
+        .argv = cargv,
+        .in = -1,
+        .out = -1,
+        .err = -1,
+        .mask = mask,
+    };
+    fflush(c->out);
+    fflush(c->err);
+    int rc = proc_spawn(child, &ps);
+    free(cargv);
+    if (rc == 0)
+        return 0;
+    fprintf(c->err, "swimctl: cannot run %s: %s\n", argv[0], strerror(errno));
+    return errno == EAGAIN || errno == ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_EXEC;
+}
+
+static int cli_cmd_run(struct cli_ctx *c, int argc, char **argv)
+{
+    char *names[CLI_RUN_PEERS_MAX];
+    int nnames = 0, cmd = 0;
+    uint64_t grace_ms = 0;
+    int code = cli_run_args(c, argc, argv, names, &nnames, &grace_ms, &cmd);
+    if (code >= 0)
+        return code;
     struct cli_stream st;
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGCHLD);
     json_t *reply;
-    int rc = cli_stream_open(&st, path, cli_monitor_req(names, nnames), &sigs, &reply, err);
+    int rc = cli_stream_open(&st, c->path, cli_monitor_req(names, nnames), &reply, c->err);
     if (rc != CLI_EXIT_OK || reply == NULL)
         return rc;
     long long immediate = cli_int(reply, "immediate");
     json_decref(reply);
     if (immediate > 0) { /* a peer is already gone: CMD is not started */
         json_t *line = NULL;
-        int signo = 0;
-        int lrc = cli_stream_line(&st, CLI_TIMEOUT_MS, &line, &signo);
-        int code = lrc == 0 ? cli_print_report(out, line) : -1;
+        enum cli_wake wake;
+        int lrc = cli_stream_line(&st, CLI_TIMEOUT_MS, &line, &wake);
+        code = lrc == 0 ? cli_print_report(c->out, line) : -1;
         json_decref(line);
         cli_stream_close(&st);
         if (code < 0)
-            fprintf(err, "swimctl: swimd did not send the report it announced\n");
+            fprintf(c->err, "swimctl: swimd did not send the report it announced\n");
         return code >= 0 ? code : CLI_EXIT_CONNECT;
     }
-    fflush(out);
-    fflush(err);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(err, "swimctl: fork: %s\n", strerror(errno));
+    struct proc child;
+    if ((code = cli_run_start(c, argc - cmd, argv + cmd, &st.old_mask, &child)) != 0) {
         cli_stream_close(&st);
-        return CLI_EXIT_FAILED;
+        return code;
     }
-    if (pid == 0) {
-        sigprocmask(SIG_SETMASK, &st.old_mask, NULL);
-        char *cargv[CLI_ARGS_MAX + 1]; /* argv is not NULL-terminated */
-        int k = 0;
-        for (int i = cmd; i < argc; i++)
-            cargv[k++] = argv[i];
-        cargv[k] = NULL;
-        execvp(cargv[0], cargv);
-        fprintf(stderr, "swimctl: cannot run %s: %s\n", argv[cmd], strerror(errno));
-        _exit(CLI_EXIT_EXEC);
-    }
+    st.child_fd = child.fd;
     for (;;) {
         json_t *line = NULL;
-        int signo = 0, status = 0;
-        int lrc = cli_stream_line(&st, -1, &line, &signo);
-        if (lrc == ERR_AGAIN && signo == SIGCHLD) {
-            if (waitpid(pid, &status, WNOHANG) == pid) {
-                rc = cli_child_code(status);
-                break;
-            }
-            continue;
-        }
-        if (lrc == ERR_AGAIN) { /* SIGINT/SIGTERM: stop CMD the same gentle way */
-            rc = cli_child_code(cli_stop_child(&st, pid, grace_ms));
+        enum cli_wake wake = CLI_WAKE_SIGNAL;
+        int lrc = cli_stream_line(&st, -1, &line, &wake);
+        if (lrc == ERR_AGAIN) { /* CMD exited, or SIGINT/SIGTERM: stop CMD the gentle way */
+            rc = cli_child_end(&child, wake == CLI_WAKE_SIGNAL, grace_ms);
             break;
         }
         if (lrc != 0) {
-            fprintf(err, "swimctl: lost the connection to swimd (%s); stopping %s\n",
+            fprintf(c->err, "swimctl: lost the connection to swimd (%s); stopping %s\n",
                     err_strerror(lrc), argv[cmd]);
-            cli_stop_child(&st, pid, grace_ms);
+            cli_child_end(&child, 1, grace_ms);
             rc = CLI_EXIT_CONNECT;
             break;
         }
-        int code = cli_print_report(out, line);
+        code = cli_print_report(c->out, line);
         json_decref(line);
         if (code == CLI_EXIT_PEER_FAILED) {
-            cli_stop_child(&st, pid, grace_ms);
+            cli_child_end(&child, 1, grace_ms);
             rc = code;
             break;
         }
@@ -1001,110 +1228,86 @@ static int cli_cmd_run(const char *path, int argc, char **argv, FILE *out, FILE 
     return rc;
 }
 
+/* ---- the program ---------------------------------------------------------------- */
+
+static const struct cli_cmd cli_cmd_table[] = {
+    {"members", "[--status alive|suspect|failed|left] [--tag KEY=VALUE]... [--json]",
+     "the members, as a table sorted by name or as JSON", cli_cmd_members},
+    {"join", "ADDR...", "announce this node to ADDR (HOST[:PORT])", cli_cmd_join},
+    {"leave", "", "leave the cluster; swimd exits when done", cli_cmd_leave},
+    {"force-leave", "NAME", "mark a failed member as left now", cli_cmd_force_leave},
+    {"info", "[--json]", "this node, member counts, traffic, health", cli_cmd_info},
+    {"tags", "set KEY=VALUE... | delete KEY...", "set or remove tags on this node", cli_cmd_tags},
+    {"event", "NAME [PAYLOAD]", "broadcast a user event to every member", cli_cmd_event},
+    {"keygen", "", "print a new random base64 key for a keyring", cli_cmd_keygen},
+    {"watch", "[--since SEQ] [--type TYPE,...] [--json]",
+     "stream events in sequence order until interrupted;\n--since replays the history after SEQ",
+     cli_cmd_watch},
+    {"monitor", "NAME...",
+     "wait until one of the members fails or leaves;\nprints \"NAME failed|left|unknown\"",
+     cli_cmd_monitor},
+    {"run", "--peer NAME... [--grace SEC] -- CMD [ARGS...]",
+     "run CMD linked to the members: if one fails, CMD\ngets SIGTERM, then SIGKILL after SEC "
+     "(default 10)",
+     cli_cmd_run},
+};
+#define CLI_NCMDS (sizeof(cli_cmd_table) / sizeof(cli_cmd_table[0]))
+
+static void cli_usage(FILE *out)
+{
+    fprintf(out, "usage: swimctl [--socket PATH] COMMAND [ARGS]\n"
+                 "\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        cli_print_cmd(out, &cli_cmd_table[i]);
+    fprintf(out, "\n"
+                 "  --socket PATH   control socket (default: $SWIM_SOCKET, else " CFG_DEFAULT_SOCKET
+                 ")\n"
+                 "  --help, --version   (COMMAND --help: that command's usage)\n"
+                 "\n"
+                 "Exit codes:\n"
+                 "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
+                 "  1   swimd answered with an error (watch: --since older than the history,\n"
+                 "      the message names the first event held; bad --type)\n"
+                 "  2   bad usage\n"
+                 "  3   swimd not reachable (\"cannot connect to swimd at PATH: reason\"), or\n"
+                 "      the connection was lost (watch, monitor, run: CMD is stopped first)\n"
+                 "  4   watch: too slow, events were missed; resume with --since N-1\n"
+                 "  10  monitor/run: a member failed (run: CMD was stopped)\n"
+                 "  11  monitor/run: a member left (run: only before CMD started)\n"
+                 "  12  monitor/run: no such member (run: CMD was not started)\n"
+                 "  127 run: CMD could not be executed\n"
+                 "  run otherwise exits with CMD's status (128+N if killed by signal N).\n");
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
-    const char *path = getenv("SWIM_SOCKET");
-    if (path == NULL || path[0] == '\0')
-        path = CFG_DEFAULT_SOCKET;
-    char *args[CLI_ARGS_MAX];
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (n > 0 && strcmp(argv[i], "--") == 0) {
-            /* run's CMD and its arguments are not swimctl's to parse */
-            if (argc - i > CLI_ARGS_MAX - n)
-                return cli_usage_error(err, "too many arguments");
-            for (; i < argc; i++)
-                args[n++] = argv[i];
-            break;
-        }
-        if (strcmp(argv[i], "--socket") == 0) {
-            if (i + 1 >= argc)
-                return cli_usage_error(err, "--socket needs a path");
-            path = argv[++i];
-        } else if (strncmp(argv[i], "--socket=", 9) == 0) {
-            path = argv[i] + 9;
-        } else if (n == 0 && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
-            cli_usage(out);
-            return CLI_EXIT_OK;
-        } else if (n == 0 && strcmp(argv[i], "--version") == 0) {
-            fprintf(out, "swimctl %s\n", SWIMD_VERSION);
-            return CLI_EXIT_OK;
-        } else if (n >= CLI_ARGS_MAX) {
-            return cli_usage_error(err, "too many arguments");
-        } else {
-            args[n++] = argv[i];
-        }
+    static const struct option opts[] = {
+        {"version", no_argument, NULL, CLI_OPT_VERSION},
+        CLI_OPTS_COMMON,
+    };
+    struct cli_ctx c = {getenv("SWIM_SOCKET"), out, err, NULL};
+    if (c.path == NULL || c.path[0] == '\0')
+        c.path = CFG_DEFAULT_SOCKET;
+    int code, o;
+    opterr = 0;
+    optind = 0; /* getopt's full reset: cli_main may run more than once */
+    while ((o = cli_opt(&c, argc, argv, opts, &code)) != -1) {
+        if (o == CLI_OPT_EXIT)
+            return code;
+        fprintf(out, "swimctl %s\n", SWIMD_VERSION); /* --version */
+        return CLI_EXIT_OK;
     }
-    if (n == 0)
+    if (optind >= argc)
         return cli_usage_error(err, "missing command");
-    const char *cmd = args[0];
-    if (strcmp(cmd, "members") == 0)
-        return cli_cmd_members(path, n, args, out, err);
-    if (strcmp(cmd, "info") == 0) {
-        int as_json = n == 2 && strcmp(args[1], "--json") == 0;
-        if (n > 2 || (n == 2 && !as_json))
-            return cli_usage_error(err, "info takes only --json");
-        json_t *reply;
-        int rc = cli_exchange(path, json_pack("{s:s}", "cmd", "info"), &reply, err);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-        cli_print_info(out, reply, as_json);
-        json_decref(reply);
-        return CLI_EXIT_OK;
+    for (size_t i = 0; i < CLI_NCMDS; i++) {
+        if (strcmp(argv[optind], cli_cmd_table[i].name) != 0)
+            continue;
+        c.cmd = &cli_cmd_table[i];
+        int first = optind;
+        optind = 0; /* the command parses its own words from the start */
+        return c.cmd->run(&c, argc - first, argv + first);
     }
-    if (strcmp(cmd, "join") == 0) {
-        if (n < 2)
-            return cli_usage_error(err, "join needs at least one ADDR");
-        json_t *addrs = json_array();
-        for (int i = 1; i < n; i++)
-            json_array_append_new(addrs, json_string(args[i]));
-        json_t *reply;
-        int rc =
-            cli_exchange(path, json_pack("{s:s,s:o}", "cmd", "join", "addrs", addrs), &reply, err);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-        fprintf(out, "announced to %lld address(es)\n", cli_int(reply, "announced"));
-        json_decref(reply);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(cmd, "leave") == 0) {
-        if (n != 1)
-            return cli_usage_error(err, "leave takes no argument");
-        return cli_cmd_simple(path, json_pack("{s:s}", "cmd", "leave"), "leaving", out, err);
-    }
-    if (strcmp(cmd, "force-leave") == 0) {
-        if (n != 2)
-            return cli_usage_error(err, "force-leave needs one NAME");
-        return cli_cmd_simple(path, json_pack("{s:s,s:s}", "cmd", "force-leave", "name", args[1]),
-                              NULL, out, err);
-    }
-    if (strcmp(cmd, "tags") == 0)
-        return cli_cmd_tags(path, n, args, out, err);
-    if (strcmp(cmd, "event") == 0) {
-        if (n < 2 || n > 3)
-            return cli_usage_error(err, "event needs NAME and an optional PAYLOAD");
-        return cli_cmd_simple(path,
-                              json_pack("{s:s,s:s,s:s}", "cmd", "event", "name", args[1], "payload",
-                                        n == 3 ? args[2] : ""),
-                              NULL, out, err);
-    }
-    if (strcmp(cmd, "watch") == 0)
-        return cli_cmd_watch(path, n, args, out, err);
-    if (strcmp(cmd, "monitor") == 0)
-        return cli_cmd_monitor(path, n, args, out, err);
-    if (strcmp(cmd, "run") == 0)
-        return cli_cmd_run(path, n, args, out, err);
-    if (strcmp(cmd, "keygen") == 0) {
-        char key[KEYRING_B64_MAX];
-        if (n != 1)
-            return cli_usage_error(err, "keygen takes no argument");
-        if (keyring_generate_base64(key) != 0) {
-            fprintf(err, "swimctl: libsodium failed to start\n");
-            return CLI_EXIT_FAILED;
-        }
-        fprintf(out, "%s\n", key);
-        return CLI_EXIT_OK;
-    }
-    fprintf(err, "swimctl: unknown command \"%s\" (see swimctl --help)\n", cmd);
+    fprintf(err, "swimctl: unknown command \"%s\" (see swimctl --help)\n", argv[optind]);
     return CLI_EXIT_USAGE;
 }

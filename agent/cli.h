@@ -4,9 +4,12 @@
  * Model: every command is one request line and one response line on a fresh
  * connection to swimd's control socket (ctl.h), except the streaming ones:
  * `watch` prints event lines until interrupted, `monitor` waits for the
- * first report about its members, and `run` forks CMD and waits on the
- * socket and a signalfd (SIGCHLD, SIGINT, SIGTERM) together, so every wait
- * ends on data, a signal or a deadline.  cli_main() is the whole
+ * first report about its members, and `run` starts CMD (posix_spawnp, see
+ * proc.h) and waits on the socket, a signalfd (SIGINT, SIGTERM) and CMD's
+ * pidfd together, so every wait ends on data, a signal, CMD's exit or a
+ * deadline.  The command line is read with getopt_long(): swimctl's own
+ * options, then the command's (options before operands; every command takes
+ * --socket and --help; "--" ends the options).  cli_main() is the whole
  * program with its streams passed in, so tests can run it in-process; the
  * pieces (connect, request, table formatting) are exposed for tests and the
  * integration helpers.
@@ -21,7 +24,7 @@
  *  10 CLI_EXIT_PEER_FAILED   monitor / run: a member failed
  *  11 CLI_EXIT_PEER_LEFT     monitor / run: a member left
  *  12 CLI_EXIT_PEER_UNKNOWN  monitor / run: a member is not known
- * 127 CLI_EXIT_EXEC      run: CMD could not be executed (from the child)
+ * 127 CLI_EXIT_EXEC      run: CMD could not be executed
  * `run` otherwise exits with CMD's status, 128 + N when signal N killed it.
  */
 #ifndef AGENT_CLI_H
@@ -48,7 +51,8 @@
 /* Longest error message built. */
 #define CLI_ERR_MAX 512
 
-/* Run swimctl.  Returns the exit code. */
+/* Run swimctl.  Returns the exit code.  Uses getopt's globals (reset on
+ * every call): one thread at a time. */
 int cli_main(int argc, char **argv, FILE *out, FILE *err);
 
 /*

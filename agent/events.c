@@ -42,15 +42,6 @@
 #define EV_MS_PER_S 1000
 #define EV_NS_PER_MS 1000000L
 
-static const char *const ev_names[EV_TYPE_LAST + 1] = {
-    [EV_MEMBER_JOIN] = "member-join",       [EV_MEMBER_UPDATE] = "member-update",
-    [EV_MEMBER_SUSPECT] = "member-suspect", [EV_MEMBER_ALIVE] = "member-alive",
-    [EV_MEMBER_FAILED] = "member-failed",   [EV_MEMBER_LEAVE] = "member-leave",
-    [EV_MEMBER_REAP] = "member-reap",       [EV_USER] = "user",
-    [EV_SELF_ACTIVE] = "self-active",       [EV_SELF_IDLE] = "self-idle",
-    [EV_SELF_DEFUNCT] = "self-defunct",     [EV_SELF_REJOINED] = "self-rejoined",
-};
-
 struct ev_bus {
     pthread_mutex_t lock;
     struct disp *d;
@@ -70,112 +61,7 @@ struct ev_sub {
     uint64_t replay_end; /* ... while cursor <= replay_end */
 };
 
-/* ---- types ---- */
-
-const char *ev_type_name(enum ev_type t)
-{
-    if ((int)t >= EV_MEMBER_JOIN && (int)t <= EV_TYPE_LAST)
-        return ev_names[t];
-    return "unknown";
-}
-
-int ev_type_parse(const char *name, enum ev_type *out)
-{
-    if (name == NULL)
-        return ERR_NOTFOUND;
-    for (int t = EV_MEMBER_JOIN; t <= EV_TYPE_LAST; t++) {
-        if (strcmp(name, ev_names[t]) == 0) {
-            *out = (enum ev_type)t;
-            return 0;
-        }
-    }
-    return ERR_NOTFOUND;
-}
-
-int ev_types_parse(const char *text, uint32_t *mask, char *err, size_t errlen)
-{
-    char item[EV_TYPE_NAME_MAX + 1];
-    uint32_t m = 0;
-    if (text == NULL || mask == NULL) {
-        snprintf(err, errlen, "no type list");
-        return ERR_INVAL;
-    }
-    const char *p = text;
-    /* Each pass consumes one item; an item is at least one byte plus its
-     * comma, so the loop ends within strlen(text) + 1 passes. */
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (len == 0) {
-            snprintf(err, errlen, "empty event type in \"%.80s\"", text);
-            return ERR_INVAL;
-        }
-        enum ev_type t;
-        if (len > EV_TYPE_NAME_MAX) {
-            snprintf(err, errlen, "unknown event type \"%.*s\"", (int)(len > 40 ? 40 : len), p);
-            return ERR_INVAL;
-        }
-        memcpy(item, p, len);
-        item[len] = '\0';
-        if (ev_type_parse(item, &t) != 0) {
-            snprintf(err, errlen,
-                     "unknown event type \"%s\" (member-join, member-update, member-suspect, "
-                     "member-alive, member-failed, member-leave, member-reap, user, "
-                     "self-active, self-idle, self-defunct, self-rejoined)",
-                     item);
-            return ERR_INVAL;
-        }
-        m |= EV_MASK(t);
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    *mask = m;
-    return 0;
-}
-
-static int ev_type_of(enum swim_event e, enum ev_type *out)
-{
-    switch (e) {
-    case SWIM_EV_MEMBER_JOINED:
-        *out = EV_MEMBER_JOIN;
-        return 0;
-    case SWIM_EV_MEMBER_UPDATED:
-        *out = EV_MEMBER_UPDATE;
-        return 0;
-    case SWIM_EV_MEMBER_SUSPECT:
-        *out = EV_MEMBER_SUSPECT;
-        return 0;
-    case SWIM_EV_MEMBER_ALIVE:
-        *out = EV_MEMBER_ALIVE;
-        return 0;
-    case SWIM_EV_MEMBER_FAILED:
-        *out = EV_MEMBER_FAILED;
-        return 0;
-    case SWIM_EV_MEMBER_LEFT:
-        *out = EV_MEMBER_LEAVE;
-        return 0;
-    case SWIM_EV_MEMBER_REAPED:
-        *out = EV_MEMBER_REAP;
-        return 0;
-    case SWIM_EV_USER:
-        *out = EV_USER;
-        return 0;
-    case SWIM_EV_SELF_ACTIVE:
-        *out = EV_SELF_ACTIVE;
-        return 0;
-    case SWIM_EV_SELF_IDLE:
-        *out = EV_SELF_IDLE;
-        return 0;
-    case SWIM_EV_SELF_DEFUNCT:
-        *out = EV_SELF_DEFUNCT;
-        return 0;
-    case SWIM_EV_SELF_REJOINED:
-        *out = EV_SELF_REJOINED;
-        return 0;
-    }
-    return ERR_INVAL;
-}
+/* ---- from the core ---- */
 
 /* Copy a NUL-terminated name of at most cap - 1 bytes, cutting longer ones. */
 static void ev_copy_name(char *dst, size_t cap, const char *src)
@@ -189,7 +75,7 @@ static void ev_copy_name(char *dst, size_t cap, const char *src)
 int ev_from_notification(struct ev_event *out, const struct swim_notification *n, uint64_t time_ms)
 {
     enum ev_type t;
-    if (out == NULL || n == NULL || ev_type_of(n->type, &t) != 0)
+    if (out == NULL || n == NULL || ev_type_from_swim(n->type, &t) != 0)
         return ERR_INVAL;
     memset(out, 0, sizeof(*out));
     out->type = t;

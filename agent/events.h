@@ -44,7 +44,8 @@
  * Threads.  Publishing, ev_bus_end() and opening subscribers are for the
  * publisher's thread; a subscriber is used by one thread at a time (any
  * thread); the history is guarded by the bus's mutex.  Nothing here calls
- * back into the caller.  JSON rendering and the type helpers are pure.
+ * back into the caller.  JSON rendering is pure.  Event types, their names
+ * and type lists are evtype.h's.
  *
  * Errors are 0 or a negative ERR_* code from err.h.
  */
@@ -56,6 +57,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "evtype.h"
 #include "swim.h"
 
 /* Default history: the issue's figure; at about 1.5 KB an event that is
@@ -67,38 +69,9 @@
 /* Default subscriber queue: room for a burst of a few hundred events between
  * two loop turns (queues are allocated up front, ~750 KB at this size). */
 #define EV_SUB_CAPACITY_DEFAULT 512
-/* A user event is | u8 name length | name | data | (see rt.c), so its name
- * is at most 255 bytes and its data the rest of SWIM_USER_MAX. */
-#define EV_USER_NAME_MAX 255
+/* A user event's data: the rest of SWIM_USER_MAX after its name's length
+ * byte (evtype.h has the name's limit). */
 #define EV_USER_DATA_MAX (SWIM_USER_MAX - 1)
-/* Longest type name ("member-suspect", "self-rejoined") plus its NUL. */
-#define EV_TYPE_NAME_MAX 16
-
-/* Event types: the core's notifications, one for one (same names as
- * swim_event_name()). */
-enum ev_type {
-    EV_MEMBER_JOIN = 1,
-    EV_MEMBER_UPDATE,
-    EV_MEMBER_SUSPECT,
-    EV_MEMBER_ALIVE,
-    EV_MEMBER_FAILED,
-    EV_MEMBER_LEAVE,
-    EV_MEMBER_REAP,
-    EV_USER,
-    EV_SELF_ACTIVE,
-    EV_SELF_IDLE,
-    EV_SELF_DEFUNCT,
-    EV_SELF_REJOINED,
-};
-#define EV_TYPE_LAST EV_SELF_REJOINED
-
-/* Type sets are bit masks: EV_MASK(t) for one type. */
-#define EV_MASK(t) (1u << (unsigned)(t))
-#define EV_MASK_ALL (((1u << (EV_TYPE_LAST + 1)) - 1u) & ~1u)
-#define EV_MASK_MEMBER                                                                             \
-    (EV_MASK(EV_MEMBER_JOIN) | EV_MASK(EV_MEMBER_UPDATE) | EV_MASK(EV_MEMBER_SUSPECT) |            \
-     EV_MASK(EV_MEMBER_ALIVE) | EV_MASK(EV_MEMBER_FAILED) | EV_MASK(EV_MEMBER_LEAVE) |             \
-     EV_MASK(EV_MEMBER_REAP))
 
 /*
  * One event, a plain value (msg_size of the dispatcher).  Member and self
@@ -122,18 +95,7 @@ struct ev_event {
     uint8_t data[EV_USER_DATA_MAX];
 };
 
-/* ---- types and filters (pure) ---- */
-
-/* "member-join", ..., "self-rejoined"; "unknown" for anything else. */
-const char *ev_type_name(enum ev_type t);
-/* Name -> type.  0 or ERR_NOTFOUND. */
-int ev_type_parse(const char *name, enum ev_type *out);
-/*
- * Parse a --type list such as "member-join,member-failed,user" into a mask.
- * Every name must be a type name; empty items are refused.  0, or ERR_INVAL
- * with one human line in err (errlen bytes, may be 0).
- */
-int ev_types_parse(const char *text, uint32_t *mask, char *err, size_t errlen);
+/* ---- from the core ---- */
 
 /*
  * Fill *out from a core notification (its seq is left 0).  Pointers inside n

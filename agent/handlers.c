@@ -2,25 +2,27 @@
  * handlers.c - see handlers.h for the model.
  *
  * One run, step by step (hd_run):
- *   1. Build argv and envp in the parent (the child may only call
- *      async-signal-safe functions: this process has threads).
- *   2. Two pipes, both close-on-exec and above fd 2: the child's stdin and
- *      its combined stdout/stderr.
- *   3. fork(); the child makes its own process group, moves the pipes to
- *      0, 1 and 2, closes every other descriptor, resets signal dispositions
- *      and the mask it inherited from this thread (all blocked), and execs
- *      /bin/sh -c COMMAND.  The parent also sets the group, so a kill(-pid)
- *      can never miss it.
- *   4. The parent writes stdin without blocking (at most ~2 KB, well inside
+ *   1. Build argv and envp, and two pipes, both close-on-exec and above fd 2:
+ *      the child's stdin and its combined stdout/stderr.
+ *   2. posix_spawn /bin/sh -c COMMAND (proc.h): the file actions move the
+ *      pipes to 0, 1 and 2 and close every other descriptor; the attributes
+ *      give it its own process group, default signal dispositions and an
+ *      empty mask (this thread blocks everything).  A pidfd watches it.
+ *   3. The parent writes stdin without blocking (at most ~2 KB, well inside
  *      a pipe's buffer; a child that exits before reading makes the write
  *      fail with EPIPE, and the SIGPIPE it raises is blocked in this thread
  *      and consumed), then closes it.
- *   5. It waits in slices of HD_SLICE_MS: poll the output pipe, read what is
- *      there, waitpid(WNOHANG).  At the deadline (or on stop) SIGTERM goes
- *      to the group; after the grace, SIGKILL; after HD_REAP_WAIT_MS more the
- *      runner gives up on the child (logged; it cannot happen unless the
+ *   4. It polls the pidfd, the output pipe and the stop eventfd, each wait
+ *      ending at the next deadline: at the timeout (or on stop) SIGTERM goes
+ *      to the group; after the grace, SIGKILL; after HD_REAP_WAIT_MS more
+ *      the runner gives up on the child (logged; it cannot happen unless the
  *      kernel holds the process).  So each run ends within timeout + grace +
  *      HD_REAP_WAIT_MS.
+ *
+ * The thread sleeps in poll() on the subscriber's descriptor and the stop
+ * eventfd: an event, the end of the bus or hd_runner_delete() wakes it, so
+ * there is no polling interval anywhere.  The eventfd stays readable once
+ * written, which is how every later look at it sees the stop.
  */
 #include "handlers.h"
 
@@ -30,25 +32,20 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "proc.h"
 #include "tags.h"
 
 /* The shell every handler runs under, as Serf does. */
 #define HD_SHELL "/bin/sh"
-/* How long the runner's thread waits for an event before looking at the stop
- * flag again: a stop is noticed within this time. */
-#define HD_WAIT_SLICE_MS 100
-/* One step of a child's wait: short enough that exit is noticed quickly,
- * long enough not to spin. */
-#define HD_SLICE_MS 20
 /* After SIGKILL, how long to wait for the child to be reapable. */
 #define HD_REAP_WAIT_MS 5000
 /* Inherited environment entries passed on; the rest are dropped (logged). */
@@ -58,9 +55,6 @@
 /* A member's stdin line: name, addr, status, and tags as text (every tag
  * byte plus its '=' and ','), with tabs and newline. */
 #define HD_STDIN_MAX (SWIM_NAME_MAX + ADDR_TEXT_MAX + 16 + 2 * SWIM_META_MAX + 8)
-/* Highest descriptor the fallback close loop visits when close_range() is
- * missing (old kernels); swimd never opens that many. */
-#define HD_FD_SCAN_MAX 65536
 /* Output reads after the child exits: drains what is left in the pipe
  * without waiting for descendants that kept it open. */
 #define HD_DRAIN_READS 16
@@ -69,137 +63,18 @@
 
 extern char **environ;
 
-/* ---- specs ---- */
-
-static int hd_is_type_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == ',' || c == ':' ||
-           c == '_' || c == '.';
-}
-
-/* Allowed in handler TYPES: every member type and user. */
-#define HD_MASK_ALLOWED (EV_MASK_MEMBER | EV_MASK(EV_USER))
-
-static int hd_parse_types(const char *p, size_t len, struct hd_spec *out, char *err, size_t errlen)
-{
-    const char *end = p + len;
-    /* One item per pass; each pass moves p past at least one byte. */
-    while (p <= end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma != NULL ? comma : end;
-        size_t n = (size_t)(stop - p);
-        if (n == 0) {
-            snprintf(err, errlen, "event handler: empty event type in the type list");
-            return ERR_INVAL;
-        }
-        if (n > 5 && memcmp(p, "user:", 5) == 0) {
-            if (n - 5 > EV_USER_NAME_MAX) {
-                snprintf(err, errlen, "event handler: user event name longer than %d bytes",
-                         EV_USER_NAME_MAX);
-                return ERR_INVAL;
-            }
-            if (out->user_count >= HD_USER_NAMES_MAX) {
-                snprintf(err, errlen, "event handler: more than %d user:NAME filters",
-                         HD_USER_NAMES_MAX);
-                return ERR_INVAL;
-            }
-            memcpy(out->user_names[out->user_count], p + 5, n - 5);
-            out->user_names[out->user_count][n - 5] = '\0';
-            out->user_count++;
-        } else {
-            char item[EV_TYPE_NAME_MAX + 1];
-            enum ev_type t;
-            if (n == 5 && memcmp(p, "user:", 5) == 0) {
-                snprintf(err, errlen, "event handler: \"user:\" needs an event name");
-                return ERR_INVAL;
-            }
-            if (n > EV_TYPE_NAME_MAX) {
-                snprintf(err, errlen, "event handler: unknown event type \"%.40s\"", p);
-                return ERR_INVAL;
-            }
-            memcpy(item, p, n);
-            item[n] = '\0';
-            if (ev_type_parse(item, &t) != 0 || (EV_MASK(t) & HD_MASK_ALLOWED) == 0) {
-                snprintf(err, errlen,
-                         "event handler: unknown event type \"%s\" (member-join, member-update, "
-                         "member-suspect, member-alive, member-failed, member-leave, "
-                         "member-reap, user, user:NAME)",
-                         item);
-                return ERR_INVAL;
-            }
-            out->types |= EV_MASK(t);
-        }
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return 0;
-}
-
-int hd_spec_parse(const char *text, struct hd_spec *out, char *err, size_t errlen)
-{
-    if (text == NULL || out == NULL) {
-        snprintf(err, errlen, "event handler: missing");
-        return ERR_INVAL;
-    }
-    memset(out, 0, sizeof(*out));
-    const char *cmd = text;
-    const char *eq = strchr(text, '=');
-    if (eq == text) {
-        snprintf(err, errlen, "event handler \"%.60s\": empty type list before '='", text);
-        return ERR_INVAL;
-    }
-    int has_types = eq != NULL;
-    for (const char *p = text; has_types && p < eq; p++)
-        if (!hd_is_type_char(*p))
-            has_types = 0;
-    if (has_types) {
-        int rc = hd_parse_types(text, (size_t)(eq - text), out, err, errlen);
-        if (rc != 0)
-            return rc;
-        cmd = eq + 1;
-    } else {
-        out->types = HD_MASK_ALLOWED;
-    }
-    size_t clen = strlen(cmd);
-    size_t blank = strspn(cmd, " \t");
-    if (clen == 0 || blank == clen) {
-        snprintf(err, errlen, "event handler \"%.60s\": empty command", text);
-        return ERR_INVAL;
-    }
-    if (clen >= HD_COMMAND_MAX) {
-        snprintf(err, errlen, "event handler: command longer than %d bytes", HD_COMMAND_MAX - 1);
-        return ERR_INVAL;
-    }
-    memcpy(out->command, cmd, clen + 1);
-    return 0;
-}
-
-int hd_spec_matches(const struct hd_spec *spec, const struct ev_event *ev)
-{
-    if ((int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
-        return 0;
-    if (spec->types & EV_MASK(ev->type))
-        return 1;
-    if (ev->type != EV_USER)
-        return 0;
-    for (size_t i = 0; i < spec->user_count && i < HD_USER_NAMES_MAX; i++)
-        if (strcmp(spec->user_names[i], ev->user_name) == 0)
-            return 1;
-    return 0;
-}
-
 /* ---- the runner ---- */
 
 struct hd_runner {
     struct log *log;
     struct ev_sub *sub;
-    struct hd_spec *specs;
+    int sub_fd;  /* readable while the subscriber has something pending */
+    int stop_fd; /* eventfd, readable once hd_runner_delete() asked to stop */
+    struct ev_handler_spec *specs;
     size_t count;
     uint32_t timeout_ms;
     uint32_t grace_ms;
     pthread_t thread;
-    atomic_int stop;
     pthread_mutex_t lock; /* guards self_* and stats */
     char self_name[SWIM_NAME_MAX + 1];
     char self_addr[ADDR_TEXT_MAX];
@@ -357,28 +232,6 @@ static int hd_pipe(int p[2])
     return 0;
 }
 
-/* In the child: async-signal-safe calls only. */
-static void hd_child(const char *command, char **envp, int in_fd, int out_fd)
-{
-    char *argv[] = {"sh", "-c", (char *)command, NULL};
-    setpgid(0, 0);
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-        _exit(127);
-    if (close_range(3, ~0u, 0) != 0)
-        for (int fd = 3; fd < HD_FD_SCAN_MAX; fd++)
-            close(fd);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP and libc's own */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(HD_SHELL, argv, envp);
-    _exit(127);
-}
-
 /* Write stdin without ever blocking, then close it. */
 static void hd_feed(int fd, const char *buf, size_t len)
 {
@@ -434,29 +287,149 @@ static void hd_printable(char *s, size_t len)
     s[len] = '\0';
 }
 
+/* 1 once hd_runner_delete() asked the runner to stop. */
+static int hd_stopping(const struct hd_runner *r)
+{
+    struct pollfd p = {r->stop_fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Start spec's command with stdin from in_fd and stdout and stderr to out_fd. */
+static int hd_spawn(struct proc *child, const struct ev_handler_spec *spec, char **envp, int in_fd,
+                    int out_fd)
+{
+    char *argv[] = {"sh", "-c", (char *)spec->command, NULL};
+    sigset_t none;
+    sigemptyset(&none);
+    struct proc_spec ps = {
+        .path = HD_SHELL,
+        .argv = argv,
+        .envp = envp,
+        .in = in_fd,
+        .out = out_fd,
+        .err = out_fd,
+        .own_group = 1,
+        .close_others = 1,
+        .mask = &none,
+        .default_signals = 1,
+    };
+    return proc_spawn(child, &ps);
+}
+
 enum hd_phase { HD_RUNNING, HD_TERMED, HD_KILLED };
 
-static void hd_run(struct hd_runner *r, const struct hd_spec *spec, const struct ev_event *ev)
+/* How one run ended. */
+struct hd_end {
+    int reaped;
+    int status; /* wait status, when reaped */
+    int timed_out;
+};
+
+/*
+ * Wait for the child, reading its output into out/outlen, and stop it at the
+ * timeout or on a stop request.  Bounded by time: each poll() waits at most
+ * until the next phase change, and the phases end by timeout + grace +
+ * HD_REAP_WAIT_MS.
+ */
+static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd, char *out,
+                             size_t *outlen, const char *type, uint64_t seq, const char *command)
+{
+    struct hd_end end = {0, 0, 0};
+    int64_t next = hd_now_ms() + r->timeout_ms; /* the next phase change */
+    enum hd_phase phase = HD_RUNNING;
+    for (;;) {
+        struct pollfd pfd[3] = {
+            {child->fd, POLLIN, 0},
+            {out_fd, POLLIN, 0},
+            {phase == HD_RUNNING ? r->stop_fd : -1, POLLIN, 0},
+        };
+        int64_t now = hd_now_ms();
+        poll(pfd, 3, next > now ? (int)(next - now) : 0); /* EINTR: the checks below */
+        if (pfd[1].revents != 0 && !hd_read_output(out_fd, out, outlen)) {
+            close(out_fd);
+            out_fd = -1;
+        }
+        if (pfd[0].revents != 0) {
+            /* Exited; not reaped only if someone else did (ECHILD). */
+            end.reaped = proc_wait(child, 0, &end.status) == 0;
+            break;
+        }
+        now = hd_now_ms();
+        if (phase == HD_RUNNING && (now >= next || pfd[2].revents != 0)) {
+            end.timed_out = now >= next;
+            proc_signal(child, SIGTERM);
+            if (end.timed_out)
+                log_msg(r->log, LOG_WARN,
+                        "handler timed out event=%s seq=%llu after=%ums command=\"%.80s\": "
+                        "SIGTERM",
+                        type, (unsigned long long)seq, (unsigned)r->timeout_ms, command);
+            phase = HD_TERMED;
+            next = now + r->grace_ms;
+        } else if (phase == HD_TERMED && now >= next) {
+            proc_signal(child, SIGKILL);
+            log_msg(r->log, LOG_WARN, "handler still running %ums after SIGTERM seq=%llu: SIGKILL",
+                    (unsigned)r->grace_ms, (unsigned long long)seq);
+            phase = HD_KILLED;
+            next = now + HD_REAP_WAIT_MS;
+        } else if (phase == HD_KILLED && now >= next) {
+            log_msg(r->log, LOG_ERROR, "handler pid=%d cannot be reaped; giving up on it",
+                    (int)child->pid);
+            proc_abandon(child);
+            break;
+        }
+    }
+    for (int i = 0; i < HD_DRAIN_READS && out_fd >= 0; i++)
+        if (!hd_read_output(out_fd, out, outlen))
+            break;
+    if (out_fd >= 0)
+        close(out_fd);
+    return end;
+}
+
+/* Count and log how a run ended. */
+static void hd_report(struct hd_runner *r, const struct hd_end *end, const char *type, uint64_t seq,
+                      unsigned ms, const char *command, const char *output)
+{
+    if (end->timed_out)
+        hd_count(r, &r->stats.timeouts, 1);
+    if (end->reaped && WIFEXITED(end->status) && WEXITSTATUS(end->status) == 0) {
+        log_msg(r->log, LOG_DEBUG, "handler done event=%s seq=%llu ms=%u", type,
+                (unsigned long long)seq, ms);
+        return;
+    }
+    hd_count(r, &r->stats.failures, 1);
+    if (end->reaped && WIFEXITED(end->status))
+        log_msg(r->log, LOG_WARN,
+                "handler failed event=%s seq=%llu exit=%d ms=%u command=\"%.80s\" "
+                "output=\"%s\"",
+                type, (unsigned long long)seq, WEXITSTATUS(end->status), ms, command, output);
+    else if (end->reaped && WIFSIGNALED(end->status))
+        log_msg(r->log, LOG_WARN,
+                "handler killed event=%s seq=%llu signal=%d ms=%u command=\"%.80s\" "
+                "output=\"%s\"",
+                type, (unsigned long long)seq, WTERMSIG(end->status), ms, command, output);
+}
+
+static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
+                   const struct ev_event *ev)
 {
     struct hd_env env = {0};
     char input[HD_STDIN_MAX];
     int in[2] = {-1, -1}, out[2] = {-1, -1};
     const char *type = ev_type_name(ev->type);
+    struct proc child;
     if (hd_build_env(r, ev, &env) != 0 || hd_pipe(in) != 0 || hd_pipe(out) != 0) {
         log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: %s", type,
                 (unsigned long long)ev->seq, strerror(errno));
         goto fail;
     }
     size_t inlen = hd_build_stdin(ev, input, sizeof(input));
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: fork: %s", type,
+    int64_t start = hd_now_ms();
+    if (hd_spawn(&child, spec, env.v, in[0], out[1]) != 0) {
+        log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: spawn: %s", type,
                 (unsigned long long)ev->seq, strerror(errno));
         goto fail;
     }
-    if (pid == 0)
-        hd_child(spec->command, env.v, in[0], out[1]);
-    setpgid(pid, pid); /* also done by the child; whichever runs first wins */
     hd_count(r, &r->stats.runs, 1);
     close(in[0]);
     close(out[1]);
@@ -466,80 +439,12 @@ static void hd_run(struct hd_runner *r, const struct hd_spec *spec, const struct
     int flags = fcntl(out[0], F_GETFL);
     if (flags >= 0)
         fcntl(out[0], F_SETFL, flags | O_NONBLOCK);
-
     char output[HD_OUTPUT_LOG_MAX + 1];
     size_t outlen = 0;
-    int64_t start = hd_now_ms();
-    int64_t deadline = start + r->timeout_ms, kill_at = 0, give_up = 0;
-    enum hd_phase phase = HD_RUNNING;
-    int status = 0, reaped = 0, timed_out = 0;
-    /* Bounded by time: each pass sleeps at most HD_SLICE_MS and the phases
-     * end by deadline + grace + HD_REAP_WAIT_MS. */
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) {
-            reaped = 1;
-            break;
-        }
-        if (w < 0 && errno != EINTR)
-            break; /* ECHILD: someone else reaped it; nothing left to wait for */
-        int64_t now = hd_now_ms();
-        int stopping = atomic_load(&r->stop);
-        if (phase == HD_RUNNING && (now >= deadline || stopping)) {
-            timed_out = now >= deadline;
-            kill(-pid, SIGTERM);
-            if (timed_out)
-                log_msg(r->log, LOG_WARN,
-                        "handler timed out event=%s seq=%llu after=%ums command=\"%.80s\": "
-                        "SIGTERM",
-                        type, (unsigned long long)ev->seq, (unsigned)r->timeout_ms, spec->command);
-            phase = HD_TERMED;
-            kill_at = now + r->grace_ms;
-        } else if (phase == HD_TERMED && now >= kill_at) {
-            kill(-pid, SIGKILL);
-            log_msg(r->log, LOG_WARN, "handler still running %ums after SIGTERM seq=%llu: SIGKILL",
-                    (unsigned)r->grace_ms, (unsigned long long)ev->seq);
-            phase = HD_KILLED;
-            give_up = now + HD_REAP_WAIT_MS;
-        } else if (phase == HD_KILLED && now >= give_up) {
-            log_msg(r->log, LOG_ERROR, "handler pid=%d cannot be reaped; giving up on it",
-                    (int)pid);
-            break;
-        }
-        if (out[0] >= 0) {
-            struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-            if (poll(&pfd, 1, HD_SLICE_MS) > 0 && !hd_read_output(out[0], output, &outlen)) {
-                close(out[0]);
-                out[0] = -1;
-            }
-        } else {
-            poll(NULL, 0, HD_SLICE_MS);
-        }
-    }
-    for (int i = 0; i < HD_DRAIN_READS && out[0] >= 0; i++)
-        if (!hd_read_output(out[0], output, &outlen))
-            break;
+    struct hd_end end = hd_wait(r, &child, out[0], output, &outlen, type, ev->seq, spec->command);
+    out[0] = -1; /* closed by hd_wait */
     hd_printable(output, outlen);
-    unsigned ms = (unsigned)(hd_now_ms() - start);
-    if (timed_out)
-        hd_count(r, &r->stats.timeouts, 1);
-    if (reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        log_msg(r->log, LOG_DEBUG, "handler done event=%s seq=%llu ms=%u", type,
-                (unsigned long long)ev->seq, ms);
-    } else {
-        hd_count(r, &r->stats.failures, 1);
-        if (reaped && WIFEXITED(status))
-            log_msg(r->log, LOG_WARN,
-                    "handler failed event=%s seq=%llu exit=%d ms=%u command=\"%.80s\" "
-                    "output=\"%s\"",
-                    type, (unsigned long long)ev->seq, WEXITSTATUS(status), ms, spec->command,
-                    output);
-        else if (reaped && WIFSIGNALED(status))
-            log_msg(r->log, LOG_WARN,
-                    "handler killed event=%s seq=%llu signal=%d ms=%u command=\"%.80s\" "
-                    "output=\"%s\"",
-                    type, (unsigned long long)ev->seq, WTERMSIG(status), ms, spec->command, output);
-    }
+    hd_report(r, &end, type, ev->seq, (unsigned)(hd_now_ms() - start), spec->command, output);
     goto done;
 fail:
     hd_count(r, &r->stats.spawn_errors, 1);
@@ -560,6 +465,24 @@ static void hd_set_position(struct hd_runner *r, uint64_t seq)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Run the matching handlers for one item (or count what it says was lost). */
+static void hd_handle(struct hd_runner *r, const struct ev_item *item, const struct ev_event *ev)
+{
+    if (item->kind == EV_ITEM_LOST || item->kind == EV_ITEM_LAGGED) {
+        log_msg(r->log, LOG_WARN,
+                "handler runner fell behind: events %llu..%llu were lost and not handled",
+                (unsigned long long)item->seq, (unsigned long long)item->last);
+        hd_count(r, &r->stats.lost, item->last - item->seq + 1);
+    }
+    for (size_t i = 0; item->kind == EV_ITEM_EVENT && i < r->count; i++) {
+        if (hd_stopping(r))
+            return;
+        if (ev_handler_spec_matches(&r->specs[i], ev->type, ev->user_name))
+            hd_run(r, &r->specs[i], ev);
+    }
+    hd_set_position(r, item->last);
+}
+
 static void *hd_thread(void *arg)
 {
     struct hd_runner *r = arg;
@@ -568,32 +491,30 @@ static void *hd_thread(void *arg)
         log_msg(r->log, LOG_ERROR, "handler runner: out of memory; no handler will run");
         return NULL;
     }
-    /* One event per pass; the stop flag is looked at between events and at
-     * least every HD_WAIT_SLICE_MS while idle. */
-    while (!atomic_load(&r->stop)) {
+    /* One item per pass.  Idle, the thread sleeps until the subscriber has
+     * something or a stop is asked for; between items it looks at the stop. */
+    while (!hd_stopping(r)) {
         struct ev_item item;
-        int rc = ev_sub_recv_timed(r->sub, &item, ev, HD_WAIT_SLICE_MS);
-        if (rc == ERR_TIMEOUT)
+        int rc = ev_sub_try_recv(r->sub, &item, ev);
+        if (rc == ERR_AGAIN) {
+            struct pollfd pfd[2] = {{r->sub_fd, POLLIN, 0}, {r->stop_fd, POLLIN, 0}};
+            if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+                log_msg(r->log, LOG_ERROR, "handler runner stops: poll: %s", strerror(errno));
+                break;
+            }
             continue;
+        }
         if (rc != 0) {
             log_msg(r->log, LOG_ERROR, "handler runner stops: %s", err_strerror(rc));
             break;
         }
-        if (item.kind == EV_ITEM_END)
+        if (item.kind == EV_ITEM_END) {
+            pthread_mutex_lock(&r->lock);
+            r->stats.ended = 1;
+            pthread_mutex_unlock(&r->lock);
             break;
-        if (item.kind == EV_ITEM_LOST || item.kind == EV_ITEM_LAGGED) {
-            log_msg(r->log, LOG_WARN,
-                    "handler runner fell behind: events %llu..%llu were lost and not handled",
-                    (unsigned long long)item.seq, (unsigned long long)item.last);
-            hd_count(r, &r->stats.lost, item.last - item.seq + 1);
         }
-        for (size_t i = 0; item.kind == EV_ITEM_EVENT && i < r->count; i++) {
-            if (atomic_load(&r->stop))
-                break;
-            if (hd_spec_matches(&r->specs[i], ev))
-                hd_run(r, &r->specs[i], ev);
-        }
-        hd_set_position(r, item.last);
+        hd_handle(r, &item, ev);
     }
     free(ev);
     return NULL;
@@ -616,6 +537,29 @@ int hd_runner_set_self(struct hd_runner *r, const char *name, const char *addr, 
     return 0;
 }
 
+/* Subscribe and make the descriptors the thread sleeps on. */
+static int hd_open_sub(struct hd_runner *r, const struct hd_config *cfg)
+{
+    struct ev_sub_config sc = {
+        .name = "handlers",
+        .capacity = cfg->queue > 0 ? cfg->queue : HD_QUEUE_DEFAULT,
+        .lag = EV_LAG_RECOVER,
+    };
+    int err = ev_sub_open(cfg->bus, &sc, &r->sub, NULL);
+    if (err != 0)
+        return err;
+    /* Made here, before the thread starts; from then on only it reads them. */
+    r->sub_fd = ev_sub_fd(r->sub);
+    r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->sub_fd < 0 || r->stop_fd < 0) {
+        if (r->stop_fd >= 0)
+            close(r->stop_fd);
+        ev_sub_close(r->sub);
+        return ERR_SYS;
+    }
+    return 0;
+}
+
 struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
 {
     int err = ERR_INVAL;
@@ -632,7 +576,6 @@ struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
         r = NULL;
         goto fail;
     }
-    atomic_init(&r->stop, 0);
     r->log = cfg->log;
     r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : HD_TIMEOUT_DEFAULT_MS;
     r->grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : HD_KILL_GRACE_DEFAULT_MS;
@@ -643,14 +586,8 @@ struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
     if (cfg->count > 0)
         memcpy(r->specs, cfg->specs, cfg->count * sizeof(*r->specs));
     err = hd_runner_set_self(r, cfg->self_name, cfg->self_addr, cfg->self_tags, cfg->self_tags_len);
-    if (err != 0)
-        goto fail_r;
-    struct ev_sub_config sc = {
-        .name = "handlers",
-        .capacity = cfg->queue > 0 ? cfg->queue : HD_QUEUE_DEFAULT,
-        .lag = EV_LAG_RECOVER,
-    };
-    err = ev_sub_open(cfg->bus, &sc, &r->sub, NULL);
+    if (err == 0)
+        err = hd_open_sub(r, cfg);
     if (err != 0)
         goto fail_r;
     /* The thread starts with every signal blocked, so process signals stay
@@ -662,6 +599,7 @@ struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
         err = ERR_SYS;
+        close(r->stop_fd);
         ev_sub_close(r->sub);
         goto fail_r;
     }
@@ -689,9 +627,12 @@ void hd_runner_delete(struct hd_runner *r)
 {
     if (r == NULL)
         return;
-    atomic_store(&r->stop, 1);
+    uint64_t one = 1;
+    if (write(r->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        log_msg(r->log, LOG_ERROR, "handler runner: cannot signal stop: %s", strerror(errno));
     pthread_join(r->thread, NULL);
     ev_sub_close(r->sub);
+    close(r->stop_fd);
     pthread_mutex_destroy(&r->lock);
     free(r->specs);
     free(r);

@@ -3,7 +3,7 @@
  *
  * Exit codes: 0 after a graceful leave, 1 when the agent cannot start or
  * fails while running, 2 for bad flags or config (a bad --event-handler
- * included: its spec is checked here, before anything starts).
+ * included: cfg checks its spec, before anything starts).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -11,7 +11,6 @@
 
 #include "cfg.h"
 #include "err.h"
-#include "handlers.h"
 #include "log.h"
 #include "rt.h"
 
@@ -36,17 +35,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "swimd: %s\n", err);
         free(cfg);
         return SWIMD_EXIT_USAGE;
-    }
-    for (size_t i = 0; action == CFG_RUN && i < cfg->handler_count; i++) {
-        struct hd_spec *spec = malloc(sizeof(*spec)); /* ~6 KiB */
-        int bad = spec == NULL || hd_spec_parse(cfg->handlers[i], spec, err, sizeof(err)) != 0;
-        free(spec);
-        if (bad) {
-            fprintf(stderr, "swimd: --event-handler \"%.80s\": %s\n", cfg->handlers[i],
-                    err[0] != '\0' ? err : "out of memory");
-            free(cfg);
-            return SWIMD_EXIT_USAGE;
-        }
     }
     if (action != CFG_RUN) {
         if (action == CFG_HELP)

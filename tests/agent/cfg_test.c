@@ -315,6 +315,25 @@ START_TEST(cfg_test_event_handler_repeatable_raw_and_bounded)
 }
 END_TEST
 
+/* A handler spec is checked where it is given (evtype.h): the message names
+ * the flag or the file's key, and what is wrong. */
+START_TEST(cfg_test_event_handler_spec_checked_where_given)
+{
+    ck_assert_int_eq(PARSE("--event-handler", "member-jion=./x.sh"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--event-handler"));
+    ck_assert_ptr_nonnull(strstr(err, "member-jion"));
+    ck_assert_int_eq(PARSE("--event-handler", "self-active=./x.sh"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--event-handler", "member-join= "), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "empty command"));
+    write_json("{\"event_handlers\": [\"./ok.sh\", \"user:=./x.sh\"]}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "event_handlers"));
+    ck_assert_ptr_nonnull(strstr(err, "user:"));
+    ck_assert_int_eq(PARSE("--event-handler", "FOO=1 ./x.sh"), 0); /* a command, not types */
+    ck_assert_str_eq(c.handlers[0], "FOO=1 ./x.sh");
+}
+END_TEST
+
 START_TEST(cfg_test_event_numbers_parsed_and_checked)
 {
     ck_assert_int_eq(PARSE("--handler-timeout", "1500", "--event-history=100", "--watch-queue",
@@ -421,6 +440,7 @@ int main(void)
     tcase_add_test(tc, cfg_test_missing_config_file_rejected);
     tcase_add_test(tc, cfg_test_event_defaults);
     tcase_add_test(tc, cfg_test_event_handler_repeatable_raw_and_bounded);
+    tcase_add_test(tc, cfg_test_event_handler_spec_checked_where_given);
     tcase_add_test(tc, cfg_test_event_numbers_parsed_and_checked);
     tcase_add_test(tc, cfg_test_json_event_settings_and_flag_override);
     tcase_add_test(tc, cfg_test_protocol_overrides_profile);

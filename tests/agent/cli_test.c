@@ -1,7 +1,8 @@
 /*
  * cli_test.c - swimctl (agent/cli.c): output formats, filters, usage and
- * connection errors and exit codes, and one round trip through a real
- * control socket served by a forked child with canned answers.
+ * connection errors and exit codes, --help for every command, and round
+ * trips through a real control socket served by a forked child with canned
+ * answers (members, leave, and run with CMD's exit status).
  */
 #include <check.h>
 #include <event2/event.h>
@@ -219,25 +220,34 @@ static json_t *canned(void *ctx, struct ctl_conn *conn, const char *cmd, json_t 
     (void)req;
     if (strcmp(cmd, "members") == 0)
         return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
+    if (strcmp(cmd, "monitor") == 0)
+        return json_object(); /* linked; no member ever fails here */
     snprintf(e, CTL_ERR_MAX, "no %s here", cmd);
     return NULL;
 }
 
-START_TEST(cli_test_round_trip_through_socket)
-{
-    char dir[] = "/tmp/cli_test_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+/* A control socket in a fresh directory, served with canned answers by a
+ * forked child; serve_stop() ends it and removes both. */
+struct server {
+    char dir[32];
     char path[128];
-    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    pid_t pid;
+};
+
+static void serve_start(struct server *sv)
+{
+    snprintf(sv->dir, sizeof(sv->dir), "/tmp/cli_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sv->dir));
+    snprintf(sv->path, sizeof(sv->path), "%s/s.sock", sv->dir);
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
+    sv->pid = fork();
+    ck_assert_int_ge(sv->pid, 0);
+    if (sv->pid == 0) {
         signal(SIGPIPE, SIG_IGN); /* as swimd does: see ctl.h */
         struct event_base *b = event_base_new();
         int rc;
-        struct ctl *c = ctl_new(b, path, 0600, canned, NULL, NULL, &rc);
+        struct ctl *c = ctl_new(b, sv->path, 0600, canned, NULL, NULL, &rc);
         char one = c != NULL ? 1 : 0;
         ssize_t w = write(ready[1], &one, 1);
         (void)w;
@@ -251,18 +261,76 @@ START_TEST(cli_test_round_trip_through_socket)
     char one = 0;
     ck_assert_int_eq(read(ready[0], &one, 1), 1);
     ck_assert_int_eq(one, 1);
-    char *argv[] = {"swimctl", "--socket", path, "members", "--status", "alive", NULL};
+    close(ready[0]);
+    close(ready[1]);
+}
+
+static void serve_stop(struct server *sv)
+{
+    kill(sv->pid, SIGKILL);
+    waitpid(sv->pid, NULL, 0);
+    unlink(sv->path);
+    rmdir(sv->dir);
+}
+
+START_TEST(cli_test_round_trip_through_socket)
+{
+    struct server sv;
+    serve_start(&sv);
+    char *argv[] = {"swimctl", "--socket", sv.path, "members", "--status", "alive", NULL};
     int rc = run(6, argv);
-    char *argv2[] = {"swimctl", "--socket", path, "leave", NULL};
+    char *argv2[] = {"swimctl", "--socket", sv.path, "leave", NULL};
     streams_free();
     ck_assert_int_eq(rc, CLI_EXIT_OK);
     rc = run(4, argv2);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    unlink(path);
-    rmdir(dir);
+    serve_stop(&sv);
     ck_assert_int_eq(rc, CLI_EXIT_FAILED);
     ck_assert_str_eq(err_buf, "swimctl: no leave here\n");
+    streams_free();
+}
+END_TEST
+
+/* run passes CMD's own status on (128+N for signal N), and says when CMD
+ * cannot be executed (127); --socket may also follow the command. */
+START_TEST(cli_test_run_exits_with_cmd_status)
+{
+    struct server sv;
+    serve_start(&sv);
+    char *exit7[] = {"swimctl", "--socket", sv.path, "run",    "--peer", "n1",
+                     "--",      "sh",       "-c",    "exit 7", NULL};
+    ck_assert_int_eq(run(10, exit7), 7);
+    streams_free();
+    char *killed[] = {"swimctl", "run", "--socket", sv.path, "--peer",     "n1",
+                      "n2",      "--",  "sh",       "-c",    "kill -9 $$", NULL};
+    ck_assert_int_eq(run(11, killed), 128 + SIGKILL);
+    streams_free();
+    char *missing[] = {"swimctl", "--socket", sv.path, "run", "--peer",
+                       "n1",      "--grace",  "1",     "--",  "/nonexistent/cmd",
+                       NULL};
+    int rc = run(10, missing);
+    serve_stop(&sv);
+    ck_assert_int_eq(rc, CLI_EXIT_EXEC);
+    ck_assert_ptr_nonnull(strstr(err_buf, "cannot run /nonexistent/cmd"));
+    streams_free();
+}
+END_TEST
+
+/* Every command answers --help with its own usage, exit 0. */
+START_TEST(cli_test_every_command_has_help)
+{
+    static const char *const cmds[] = {"members", "join",   "leave", "force-leave", "info", "tags",
+                                       "event",   "keygen", "watch", "monitor",     "run"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char *argv[] = {"swimctl", (char *)cmds[i], "--help", NULL};
+        char want[64];
+        snprintf(want, sizeof(want), "usage: swimctl [--socket PATH] %s", cmds[i]);
+        ck_assert_msg(run(3, argv) == CLI_EXIT_OK, "%s --help", cmds[i]);
+        ck_assert_msg(strstr(out_buf, want) != NULL, "%s --help printed %s", cmds[i], out_buf);
+        streams_free();
+    }
+    char *version[] = {"swimctl", "--version", NULL};
+    ck_assert_int_eq(run(2, version), CLI_EXIT_OK);
+    ck_assert_ptr_nonnull(strstr(out_buf, "swimctl "));
     streams_free();
 }
 END_TEST
@@ -281,6 +349,8 @@ int main(void)
     tcase_add_test(tc, cli_test_round_trip_through_socket);
     tcase_add_test(tc, cli_test_stream_commands_usage_errors_exit_2);
     tcase_add_test(tc, cli_test_stream_commands_cannot_connect_exit_3);
+    tcase_add_test(tc, cli_test_run_exits_with_cmd_status);
+    tcase_add_test(tc, cli_test_every_command_has_help);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -488,6 +488,30 @@ START_TEST(ev_test_type_names_match_the_core)
 }
 END_TEST
 
+/* One vocabulary (evtype.c): a watcher may name every type but no user:NAME,
+ * a handler member types, user and user:NAME; each message offers exactly
+ * what that entrance allows. */
+START_TEST(ev_test_type_lists_offer_what_each_entrance_allows)
+{
+    uint32_t mask = 0;
+    char err[512];
+    ck_assert_int_eq(ev_types_parse("user:deploy", &mask, err, sizeof(err)), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "member-join, member-update,"));
+    ck_assert_ptr_nonnull(strstr(err, "self-rejoined)"));
+    ck_assert_ptr_null(strstr(err, "user:NAME"));
+    struct ev_handler_spec spec;
+    ck_assert_int_eq(ev_handler_spec_parse("self-idle=./x.sh", &spec, err, sizeof(err)), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "\"self-idle\""));
+    ck_assert_ptr_nonnull(strstr(err, "member-reap, user, user:NAME)"));
+    ck_assert_ptr_null(strstr(err, "self-active"));
+    enum ev_type t;
+    ck_assert_int_eq(ev_type_from_swim((enum swim_event)0, &t), ERR_INVAL);
+    ck_assert_int_eq(ev_type_from_swim((enum swim_event)(SWIM_EV_LAST + 1), &t), ERR_INVAL);
+    ck_assert_str_eq(ev_type_name((enum ev_type)0), "unknown");
+    ck_assert_int_eq(ev_type_parse("unknown", &t), ERR_NOTFOUND);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("events");
@@ -512,6 +536,7 @@ int main(void)
     tcase_add_test(tc, ev_test_json_clock_lag_and_filtered_item);
     tcase_add_test(tc, ev_test_types_parse_rejects_unknown_names);
     tcase_add_test(tc, ev_test_type_names_match_the_core);
+    tcase_add_test(tc, ev_test_type_lists_offer_what_each_entrance_allows);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,8 +1,9 @@
 /*
- * handlers_test.c - event handlers (agent/handlers.c): spec parsing, and a
- * real runner executing /bin/sh commands that write into a temporary
- * directory: environment, stdin, order, filters, timeouts, stop, lag.
- * Every wait is bounded (wait_position).
+ * handlers_test.c - event handlers (agent/handlers.c): spec parsing
+ * (agent/evtype.c), and a real runner executing /bin/sh commands that write
+ * into a temporary directory: environment, stdin, order, filters, timeouts,
+ * stop, lag, and shutdown by the end of the bus, as swimd does it.  Every
+ * wait is bounded (wait_position).
  */
 #include <check.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "err.h"
 #include "events.h"
+#include "evtype.h"
 #include "handlers.h"
 #include "log.h"
 #include "tags.h"
@@ -69,6 +71,29 @@ static void wait_position(struct hd_runner *r, uint64_t want)
     }
 }
 
+/* Wait until the runner's thread has read the end of the bus; fails after
+ * WAIT_MS. */
+static void wait_ended(struct hd_runner *r)
+{
+    struct hd_stats st;
+    int64_t end = now_ms() + WAIT_MS;
+    for (;;) {
+        hd_runner_stats(r, &st);
+        if (st.ended)
+            return;
+        ck_assert_msg(now_ms() < end, "runner did not finish at the end of the bus");
+        usleep(5000);
+    }
+}
+
+/* Shut down as swimd does: end the bus, let the runner finish, delete it. */
+static void shutdown_runner(struct hd_runner *r)
+{
+    ev_bus_end(bus);
+    wait_ended(r);
+    hd_runner_delete(r);
+}
+
 /* The whole file (NUL-terminated, static buffer); "" when missing. */
 static const char *slurp(const char *name)
 {
@@ -85,18 +110,18 @@ static const char *slurp(const char *name)
     return buf;
 }
 
-static struct hd_spec spec(const char *fmt)
+static struct ev_handler_spec spec(const char *fmt)
 {
-    char text[HD_COMMAND_MAX];
+    char text[EV_SPEC_MAX];
     char err[256];
-    struct hd_spec s;
+    struct ev_handler_spec s;
     /* Every %s in fmt is the test directory. */
     snprintf(text, sizeof(text), fmt, dir, dir, dir, dir);
-    ck_assert_msg(hd_spec_parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(ev_handler_spec_parse(text, &s, err, sizeof(err)) == 0, "%s", err);
     return s;
 }
 
-static struct hd_runner *runner(const struct hd_spec *specs, size_t n, uint32_t timeout_ms,
+static struct hd_runner *runner(const struct ev_handler_spec *specs, size_t n, uint32_t timeout_ms,
                                 uint32_t grace_ms, size_t queue)
 {
     struct tags *t = tags_new();
@@ -159,19 +184,20 @@ static uint64_t publish_user(const char *name, const char *payload)
 
 START_TEST(hd_test_spec_parses_types_and_command)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
-    ck_assert_int_eq(hd_spec_parse("member-join,member-failed=./h.sh a=b", &s, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        ev_handler_spec_parse("member-join,member-failed=./h.sh a=b", &s, err, sizeof(err)), 0);
     ck_assert_uint_eq(s.types, EV_MASK(EV_MEMBER_JOIN) | EV_MASK(EV_MEMBER_FAILED));
     ck_assert_str_eq(s.command, "./h.sh a=b");
-    ck_assert_int_eq(hd_spec_parse("./all.sh", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("./all.sh", &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.command, "./all.sh");
     ck_assert_uint_eq(s.types, EV_MASK_MEMBER | EV_MASK(EV_USER));
-    ck_assert_int_eq(hd_spec_parse("FOO=1 ./x.sh", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("FOO=1 ./x.sh", &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.command, "FOO=1 ./x.sh");
     ck_assert_uint_eq(s.types, EV_MASK_MEMBER | EV_MASK(EV_USER));
-    ck_assert_int_eq(hd_spec_parse("user:deploy,member-leave=cmd", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("user:deploy,member-leave=cmd", &s, err, sizeof(err)),
+                     0);
     ck_assert_uint_eq(s.types, EV_MASK(EV_MEMBER_LEAVE));
     ck_assert_uint_eq(s.user_count, 1);
     ck_assert_str_eq(s.user_names[0], "deploy");
@@ -180,7 +206,7 @@ END_TEST
 
 START_TEST(hd_test_spec_rejects_bad_specs)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
     const char *bad[] = {
         "member-joined=x",
@@ -198,32 +224,33 @@ START_TEST(hd_test_spec_rejects_bad_specs)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_msg(hd_spec_parse(bad[i], &s, err, sizeof(err)) == ERR_INVAL, "accepted %s",
-                      bad[i]);
+        ck_assert_msg(ev_handler_spec_parse(bad[i], &s, err, sizeof(err)) == ERR_INVAL,
+                      "accepted %s", bad[i]);
         ck_assert_msg(err[0] != '\0', "no message for %s", bad[i]);
     }
-    hd_spec_parse("member-joined=x", &s, err, sizeof(err));
+    ev_handler_spec_parse("member-joined=x", &s, err, sizeof(err));
     ck_assert_ptr_nonnull(strstr(err, "member-joined"));
 }
 END_TEST
 
 START_TEST(hd_test_spec_matches_user_names)
 {
-    struct hd_spec s;
+    struct ev_handler_spec s;
     char err[256];
-    ck_assert_int_eq(hd_spec_parse("user:deploy=x", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("user:deploy=x", &s, err, sizeof(err)), 0);
     struct ev_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = EV_USER;
     strcpy(ev.user_name, "deploy");
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 1);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 1);
     strcpy(ev.user_name, "deploy2");
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 0);
     ev.type = EV_MEMBER_JOIN;
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0);
-    ck_assert_int_eq(hd_spec_parse("x", &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name), 0);
+    ck_assert_int_eq(ev_handler_spec_parse("x", &s, err, sizeof(err)), 0);
     ev.type = EV_SELF_ACTIVE;
-    ck_assert_int_eq(hd_spec_matches(&s, &ev), 0); /* "all" means member and user events */
+    ck_assert_int_eq(ev_handler_spec_matches(&s, ev.type, ev.user_name),
+                     0); /* "all" means member and user events */
 }
 END_TEST
 
@@ -231,8 +258,9 @@ START_TEST(hd_test_handler_gets_environment_and_member_line)
 {
     setenv("SWIM_STALE", "must-not-pass", 1);
     setenv("HD_TEST_INHERITED", "yes", 1);
-    struct hd_spec s = spec("member-join=cat > %s/in.$SWIM_SEQ; "
-                            "env | grep -e ^SWIM_ -e ^HD_TEST_ | LC_ALL=C sort > %s/env.$SWIM_SEQ");
+    struct ev_handler_spec s =
+        spec("member-join=cat > %s/in.$SWIM_SEQ; "
+             "env | grep -e ^SWIM_ -e ^HD_TEST_ | LC_ALL=C sort > %s/env.$SWIM_SEQ");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
     wait_position(r, seq);
@@ -248,13 +276,13 @@ START_TEST(hd_test_handler_gets_environment_and_member_line)
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
     ck_assert_uint_eq(st.failures, 0);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_events_run_in_sequence_order_one_at_a_time)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join,member-failed,member-leave=echo a$SWIM_SEQ >> %s/log; sleep 0.05; "
              "echo b$SWIM_SEQ >> %s/log"),
         spec("member-join,member-failed,member-leave=echo c$SWIM_SEQ-$SWIM_EVENT >> %s/log"),
@@ -267,13 +295,13 @@ START_TEST(hd_test_events_run_in_sequence_order_one_at_a_time)
     ck_assert_str_eq(slurp("log"), "a1\nb1\nc1-member-join\n"
                                    "a2\nb2\nc2-member-failed\n"
                                    "a3\nb3\nc3-member-leave\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_type_filter_skips_other_events)
 {
-    struct hd_spec s = spec("member-failed=echo $SWIM_SEQ >> %s/log");
+    struct ev_handler_spec s = spec("member-failed=echo $SWIM_SEQ >> %s/log");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     publish_member(EV_MEMBER_JOIN, "n1");
     publish_member(EV_MEMBER_FAILED, "n1");
@@ -284,14 +312,15 @@ START_TEST(hd_test_type_filter_skips_other_events)
     struct hd_stats st;
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_user_event_gets_payload_and_name)
 {
-    struct hd_spec s = spec("user:deploy=cat > %s/payload; "
-                            "echo \"$SWIM_EVENT $SWIM_USER_EVENT $SWIM_USER_ORIGIN\" > %s/name");
+    struct ev_handler_spec s =
+        spec("user:deploy=cat > %s/payload; "
+             "echo \"$SWIM_EVENT $SWIM_USER_EVENT $SWIM_USER_ORIGIN\" > %s/name");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     publish_user("deploy", "version=1.2\nsecond line");
     uint64_t last = publish_user("restart", "no");
@@ -301,13 +330,13 @@ START_TEST(hd_test_user_event_gets_payload_and_name)
     struct hd_stats st;
     hd_runner_stats(r, &st);
     ck_assert_uint_eq(st.runs, 1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_slow_handler_killed_after_timeout)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join=echo $$ > %s/pid; exec sleep 30"),
         spec("member-join=echo next >> %s/log"),
     };
@@ -327,14 +356,14 @@ START_TEST(hd_test_slow_handler_killed_after_timeout)
     ck_assert_int_gt(pid, 0);
     ck_assert_int_eq(kill(pid, 0), -1); /* killed and reaped */
     ck_assert_int_eq(errno, ESRCH);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_handler_ignoring_sigterm_gets_sigkill)
 {
-    struct hd_spec s = spec("member-join=trap '' TERM; echo $$ > %s/pid; "
-                            "while :; do sleep 0.05; done");
+    struct ev_handler_spec s = spec("member-join=trap '' TERM; echo $$ > %s/pid; "
+                                    "while :; do sleep 0.05; done");
     struct hd_runner *r = runner(&s, 1, 200, 300, 0);
     int64_t t0 = now_ms();
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
@@ -348,13 +377,13 @@ START_TEST(hd_test_handler_ignoring_sigterm_gets_sigkill)
     int pid = atoi(slurp("pid"));
     ck_assert_int_gt(pid, 0);
     ck_assert_int_eq(kill(pid, 0), -1);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
 START_TEST(hd_test_failing_handler_counted_and_next_runs)
 {
-    struct hd_spec s[2] = {
+    struct ev_handler_spec s[2] = {
         spec("member-join=echo oops; exit 3"),
         spec("member-join=echo ran >> %s/log"),
     };
@@ -367,7 +396,7 @@ START_TEST(hd_test_failing_handler_counted_and_next_runs)
     ck_assert_uint_eq(st.failures, 1);
     ck_assert_uint_eq(st.timeouts, 0);
     ck_assert_str_eq(slurp("log"), "ran\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -376,13 +405,13 @@ START_TEST(hd_test_handler_inherits_no_other_descriptors)
     int fd = open("/dev/null", O_RDONLY); /* deliberately not close-on-exec */
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(dup2(fd, 100), 100);
-    struct hd_spec s = spec("member-join=if [ -e /proc/$$/fd/100 ]; then echo open; "
-                            "else echo closed; fi > %s/fd");
+    struct ev_handler_spec s = spec("member-join=if [ -e /proc/$$/fd/100 ]; then echo open; "
+                                    "else echo closed; fi > %s/fd");
     struct hd_runner *r = runner(&s, 1, 0, 0, 0);
     uint64_t seq = publish_member(EV_MEMBER_JOIN, "n1");
     wait_position(r, seq);
     ck_assert_str_eq(slurp("fd"), "closed\n");
-    hd_runner_delete(r);
+    shutdown_runner(r);
     close(100);
     close(fd);
 }
@@ -390,7 +419,7 @@ END_TEST
 
 START_TEST(hd_test_stop_kills_running_handler)
 {
-    struct hd_spec s = spec("member-join=echo $$ > %s/pid; exec sleep 30");
+    struct ev_handler_spec s = spec("member-join=echo $$ > %s/pid; exec sleep 30");
     struct hd_runner *r = runner(&s, 1, 0, 300, 0);
     publish_member(EV_MEMBER_JOIN, "n1");
     int64_t end = now_ms() + WAIT_MS;
@@ -406,12 +435,32 @@ START_TEST(hd_test_stop_kills_running_handler)
 }
 END_TEST
 
+START_TEST(hd_test_bus_end_finishes_runner_after_pending_events)
+{
+    struct ev_handler_spec s = spec("member-join=sleep 0.1; echo $SWIM_SEQ >> %s/log");
+    struct hd_runner *r = runner(&s, 1, 0, 0, 0);
+    publish_member(EV_MEMBER_JOIN, "n1");
+    publish_member(EV_MEMBER_JOIN, "n2");
+    uint64_t last = publish_member(EV_MEMBER_JOIN, "n3");
+    ev_bus_end(bus);
+    wait_ended(r);
+    struct hd_stats st;
+    hd_runner_stats(r, &st);
+    ck_assert_uint_eq(st.position, last); /* everything before the end was handled */
+    ck_assert_uint_eq(st.runs, 3);
+    ck_assert_str_eq(slurp("log"), "1\n2\n3\n");
+    int64_t t0 = now_ms();
+    hd_runner_delete(r);
+    ck_assert_int_lt(now_ms() - t0, 1000); /* the thread was already done */
+}
+END_TEST
+
 START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
 {
     /* History 64 (fixture), queue 2, and the first events take 0.2 s each:
      * of 100 events published meanwhile the runner sees the first ones,
      * then loses what the history dropped, then catches up on the rest. */
-    struct hd_spec s = spec("member-join=[ \"$SWIM_SEQ\" -le 2 ] && sleep 0.2; true");
+    struct ev_handler_spec s = spec("member-join=[ \"$SWIM_SEQ\" -le 2 ] && sleep 0.2; true");
     struct hd_runner *r = runner(&s, 1, 0, 0, 2);
     uint64_t last = 0;
     for (int i = 0; i < 100; i++)
@@ -421,7 +470,7 @@ START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
     hd_runner_stats(r, &st);
     ck_assert_uint_gt(st.lost, 0);
     ck_assert_uint_eq(st.runs + st.lost, 100);
-    hd_runner_delete(r);
+    shutdown_runner(r);
 }
 END_TEST
 
@@ -446,6 +495,7 @@ int main(void)
     tcase_add_test(rc, hd_test_handler_inherits_no_other_descriptors);
     tcase_add_test(rc, hd_test_stop_kills_running_handler);
     tcase_add_test(rc, hd_test_lost_events_are_counted_never_skipped_silently);
+    tcase_add_test(rc, hd_test_bus_end_finishes_runner_after_pending_events);
     suite_add_tcase(s, rc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
