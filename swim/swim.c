@@ -97,6 +97,20 @@
 #include <string.h>
 
 #include "err.h"
+#include "wire.h"
+
+/* swim.h restates the wire format's limits and status values so that its
+ * callers need not include the codec; they must never drift apart. */
+_Static_assert(SWIM_NAME_MAX == WIRE_NAME_MAX, "name limit");
+_Static_assert(SWIM_ADDR_MAX == WIRE_ADDR_MAX, "address limit");
+_Static_assert(SWIM_META_MAX == WIRE_META_MAX, "meta limit");
+_Static_assert(SWIM_USER_MAX == WIRE_USER_MAX, "user payload limit");
+_Static_assert(SWIM_PACKET_MIN == WIRE_PACKET_MIN, "smallest datagram");
+_Static_assert(SWIM_PACKET_DEFAULT == WIRE_PACKET_DEFAULT, "default datagram");
+_Static_assert(SWIM_PACKET_MAX == WIRE_PACKET_MAX, "largest datagram");
+_Static_assert((int)SWIM_ALIVE == WIRE_ALIVE && (int)SWIM_SUSPECT == WIRE_SUSPECT &&
+                   (int)SWIM_FAILED == WIRE_FAILED && (int)SWIM_LEFT == WIRE_LEFT,
+               "status values");
 
 /* Relayed probes a helper tracks at once; further PING_REQs are dropped. */
 #define SWIM_RELAY_MAX 64
@@ -315,13 +329,9 @@ static uint64_t hash_bytes(const void *p, size_t n)
     return h;
 }
 
-static void addr_from_wire(struct swim_addr *out, const struct wire_addr *in)
-{
-    out->len = in->len;
-    memcpy(out->bytes, in->bytes, in->len);
-}
-
-static void addr_to_wire(struct wire_addr *out, const struct swim_addr *in)
+/* Copy a decoded address into a member or relay: only its len bytes (the
+ * rest of a decoded address is left indeterminate by the codec). */
+static void addr_copy(struct swim_addr *out, const struct swim_addr *in)
 {
     out->len = in->len;
     memcpy(out->bytes, in->bytes, in->len);
@@ -554,7 +564,7 @@ static struct swim_member *member_insert(struct swim *s, const struct wire_membe
     m->name_len = r->name.len;
     memcpy(m->name, r->name.ptr, r->name.len);
     m->name[r->name.len] = '\0';
-    addr_from_wire(&m->addr, &r->addr);
+    addr_copy(&m->addr, &r->addr);
     s->slots[slot_find(s, m->name, m->name_len)] = m;
     m->all_idx = (uint32_t)s->n_all;
     s->all[s->n_all++] = m;
@@ -720,7 +730,7 @@ static void member_to_wire(const struct swim_member *m, struct wire_member *out)
     memset(out, 0, sizeof(*out));
     out->name.ptr = m->name;
     out->name.len = m->name_len;
-    addr_to_wire(&out->addr, &m->addr);
+    out->addr = m->addr;
     out->gen = m->gen;
     out->inc = m->inc;
     out->status = m->status;
@@ -733,7 +743,7 @@ static void self_to_wire(const struct swim *s, struct wire_member *out)
     memset(out, 0, sizeof(*out));
     out->name.ptr = s->name;
     out->name.len = s->name_len;
-    addr_to_wire(&out->addr, &s->addr);
+    out->addr = s->addr;
     out->gen = s->gen;
     out->inc = s->inc;
     out->status = s->self_status;
@@ -773,7 +783,7 @@ static void pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t 
     h.flags = flags;
     h.src.ptr = s->name;
     h.src.len = s->name_len;
-    addr_to_wire(&h.src_addr, &s->addr);
+    h.src_addr = s->addr;
     h.src_gen = s->gen;
     h.src_inc = s->inc;
     if (dst != NULL) {
@@ -1069,10 +1079,8 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
     if (s->state != SWIM_STATE_RUNNING || r->gen < s->gen)
         return;
     if (r->gen > s->gen) {
-        struct swim_addr a;
-        addr_from_wire(&a, &r->addr);
-        if (is_live(r->status) &&
-            (a.len != s->addr.len || memcmp(a.bytes, s->addr.bytes, a.len) != 0)) {
+        if (is_live(r->status) && (r->addr.len != s->addr.len ||
+                                   memcmp(r->addr.bytes, s->addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -1181,7 +1189,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     bool meta_changed = member_set_meta(m, r->meta, r->meta_len) > 0;
     bool addr_changed =
         m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
-    addr_from_wire(&m->addr, &r->addr);
+    addr_copy(&m->addr, &r->addr);
     m->gen = r->gen;
     m->inc = r->inc;
     member_set_status(s, m, status, now);
@@ -1373,7 +1381,7 @@ static void on_probe_timeout(struct swim *s, uint32_t seq)
     memset(&body, 0, sizeof(body));
     body.name.ptr = target->name;
     body.name.len = target->name_len;
-    addr_to_wire(&body.addr, &target->addr);
+    body.addr = target->addr;
     body.gen = target->gen;
     for (size_t i = 0; i < n; i++) {
         struct swim_pkt k;
@@ -1410,7 +1418,7 @@ static void on_ping_req(struct swim *s, const struct swim_addr *from, const stru
     r->origin = *from;
     r->target_len = target->name.len;
     memcpy(r->target, target->name.ptr, target->name.len);
-    addr_from_wire(&r->target_addr, &target->addr);
+    addr_copy(&r->target_addr, &target->addr);
     struct swim_pkt k;
     pkt_begin(s, &k, WIRE_PING, 0, r->target, r->target_len, target->gen, r->local_seq);
     pkt_piggyback(s, &k);
@@ -1455,7 +1463,7 @@ static void on_ack(struct swim *s, const struct wire_header *h, const struct wir
     memset(&body, 0, sizeof(body));
     body.name.ptr = r->target;
     body.name.len = r->target_len;
-    addr_to_wire(&body.addr, &r->target_addr);
+    body.addr = r->target_addr;
     struct swim_pkt k;
     pkt_begin(s, &k, WIRE_ACK, WIRE_F_RELAY, NULL, 0, 0, r->origin_seq);
     if (wire_encode_peer(&k.p, k.end, WIRE_ACK, &body) != 0)
@@ -1474,7 +1482,7 @@ int swim_config_profile(struct swim_config *c, const char *profile)
     /* Shared by all profiles: memberlist's defaults. */
     c->suspicion_max_mult = 1;
     c->awareness_max = 8;
-    c->max_packet = WIRE_PACKET_DEFAULT;
+    c->max_packet = SWIM_PACKET_DEFAULT;
     c->reap_ms = 24u * 3600 * 1000; /* Serf keeps tombstones a day */
     if (strcmp(profile, "lan") == 0) {
         c->probe_interval_ms = 1000;
@@ -1519,8 +1527,8 @@ int swim_config_check(const struct swim_config *c)
         c->probe_timeout_ms >= c->probe_interval_ms || c->suspicion_mult == 0 ||
         c->suspicion_max_mult == 0 || c->retransmit_mult == 0 || c->gossip_interval_ms == 0 ||
         c->indirect_checks > SWIM_PICK_MAX || c->gossip_nodes > SWIM_PICK_MAX ||
-        c->awareness_max > 64 || c->max_packet < WIRE_PACKET_MIN ||
-        c->max_packet > WIRE_PACKET_MAX || c->probe_interval_ms > 3600u * 1000)
+        c->awareness_max > 64 || c->max_packet < SWIM_PACKET_MIN ||
+        c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000)
         return ERR_INVAL;
     return 0;
 }
