@@ -97,6 +97,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "hash.h"
+#include "prng.h"
 #include "wire.h"
 
 /* swim.h restates the wire format's limits and status values so that its
@@ -223,7 +225,7 @@ struct swim {
     struct swim_config cfg;
     struct swim_runtime rt;
     enum swim_state state;
-    uint64_t rng[4];
+    struct prng rng;
     uint64_t epoch;
     uint64_t next_uid;
 
@@ -283,51 +285,6 @@ struct swim {
 };
 
 /* ---------------------------------------------------------------- utils */
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256**, seeded through splitmix64. */
-static uint64_t rng_next(struct swim *s)
-{
-    uint64_t *r = s->rng;
-    uint64_t result = rotl(r[1] * 5, 7) * 9;
-    uint64_t t = r[1] << 17;
-    r[2] ^= r[0];
-    r[3] ^= r[1];
-    r[1] ^= r[2];
-    r[0] ^= r[3];
-    r[2] ^= t;
-    r[3] = rotl(r[3], 45);
-    return result;
-}
-
-static void rng_seed(struct swim *s, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) {
-        uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        s->rng[i] = z ^ (z >> 31);
-    }
-}
-
-/* Uniform in [0, n); n > 0. */
-static size_t rng_below(struct swim *s, size_t n)
-{
-    return (size_t)(rng_next(s) % n);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
 
 /* Copy a decoded address into a member or relay: only its len bytes (the
  * rest of a decoded address is left indeterminate by the codec). */
@@ -451,7 +408,7 @@ static void check_active(struct swim *s)
 static size_t slot_find(const struct swim *s, const char *name, size_t len)
 {
     size_t mask = s->slot_cap - 1;
-    size_t i = (size_t)hash_bytes(name, len) & mask;
+    size_t i = (size_t)hash_fnv1a(name, len) & mask;
     for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
         struct swim_member *m = s->slots[i];
         if (m == NULL || (m->name_len == len && memcmp(m->name, name, len) == 0))
@@ -517,7 +474,7 @@ static void probe_insert(struct swim *s, struct swim_member *m)
     s->probe[last] = m;
     m->probe_idx = (uint32_t)last;
     size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
-    size_t j = lo + rng_below(s, last - lo + 1);
+    size_t j = lo + prng_below(&s->rng, last - lo + 1);
     struct swim_member *o = s->probe[j];
     s->probe[j] = m;
     s->probe[last] = o;
@@ -587,7 +544,7 @@ static void member_remove(struct swim *s, struct swim_member *m)
     for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != NULL && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
         struct swim_member *o = s->slots[j];
-        size_t home = (size_t)hash_bytes(o->name, o->name_len) & mask;
+        size_t home = (size_t)hash_fnv1a(o->name, o->name_len) & mask;
         /* o may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -946,7 +903,7 @@ static size_t pick_members(struct swim *s, struct swim_member **out, size_t k,
     if (s->n_all == 0 || k == 0)
         return 0;
     for (size_t t = 0; t < k * SWIM_PICK_TRIES && got < k; t++) {
-        struct swim_member *m = s->all[rng_below(s, s->n_all)];
+        struct swim_member *m = s->all[prng_below(&s->rng, s->n_all)];
         bool dup = false;
         if (m == not1 || !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
             continue;
@@ -956,7 +913,7 @@ static size_t pick_members(struct swim *s, struct swim_member **out, size_t k,
             out[got++] = m;
     }
     if (got < k) {
-        size_t start = rng_below(s, s->n_all);
+        size_t start = prng_below(&s->rng, s->n_all);
         for (size_t n = 0; n < s->n_all && got < k; n++) {
             struct swim_member *m = s->all[(start + n) % s->n_all];
             bool dup = false;
@@ -987,7 +944,7 @@ static void start_suspicion(struct swim *s, struct swim_member *m, uint64_t now)
      * suspect itself.  Random points keep N holders of the same suspicion
      * from asking at one instant. */
     for (uint64_t q = 1; q <= 2; q++) {
-        uint64_t at = t * q / 4 + rng_below(s, t / 4 + 1);
+        uint64_t at = t * q / 4 + prng_below(&s->rng, t / 4 + 1);
         submit_suspicion(s, SWIM_TIMER_SUSPECT_CHECK, m, at);
     }
 }
@@ -997,7 +954,7 @@ static void add_confirmation(struct swim *s, struct swim_member *m, const struct
 {
     if (by == NULL || by->len == 0)
         return;
-    uint32_t h = (uint32_t)hash_bytes(by->ptr, by->len);
+    uint32_t h = (uint32_t)hash_fnv1a(by->ptr, by->len);
     for (uint8_t i = 0; i < m->confirms; i++)
         if (m->confirm[i] == h)
             return;
@@ -1254,7 +1211,7 @@ static bool seen_check_and_add(struct swim *s, uint64_t id)
 
 static uint64_t user_id(const struct wire_user *u)
 {
-    uint64_t h = hash_bytes(u->origin.ptr, u->origin.len);
+    uint64_t h = hash_fnv1a(u->origin.ptr, u->origin.len);
     h ^= u->origin_gen * 0x9e3779b97f4a7c15ull;
     h ^= (uint64_t)u->id * 0xc2b2ae3d27d4eb4full;
     return h ? h : 1; /* 0 marks an empty ring slot */
@@ -1323,7 +1280,7 @@ static struct swim_member *probe_next(struct swim *s)
         if (s->probe_cursor >= s->n_probe) {
             s->probe_cursor = 0;
             for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
-                size_t j = rng_below(s, i);
+                size_t j = prng_below(&s->rng, i);
                 struct swim_member *t = s->probe[i - 1];
                 s->probe[i - 1] = s->probe[j];
                 s->probe[j] = t;
@@ -1561,7 +1518,7 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->self_status = SWIM_ALIVE;
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
-    rng_seed(s, seed);
+    prng_seed(&s->rng, seed);
     return s;
 }
 
@@ -1595,7 +1552,7 @@ int swim_start(struct swim *s, uint64_t now)
     queue_self(s);
     /* Stagger the first probe so nodes started together do not probe in
      * lock-step. */
-    submit(s, SWIM_TIMER_PROBE, s->epoch, 0, 1 + rng_below(s, s->cfg.probe_interval_ms));
+    submit(s, SWIM_TIMER_PROBE, s->epoch, 0, 1 + prng_below(&s->rng, s->cfg.probe_interval_ms));
     submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
     if (s->cfg.sync_interval_ms > 0)
         submit(s, SWIM_TIMER_SYNC, s->epoch, 0, s->cfg.sync_interval_ms);
@@ -1632,7 +1589,7 @@ int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
 static void ask_record(struct swim *s, const struct wire_name *name, const struct swim_addr *from,
                        uint64_t now)
 {
-    uint64_t h = hash_bytes(name->ptr, name->len);
+    uint64_t h = hash_fnv1a(name->ptr, name->len);
     for (size_t i = 0; i < SWIM_ASKED_MAX; i++)
         if (s->asked[i].hash == h && now < s->asked[i].until)
             return;
@@ -1841,7 +1798,7 @@ static void on_sync(struct swim *s, bool failed, bool once)
         return;
     struct swim_member *m = NULL;
     if (failed) {
-        size_t start = rng_below(s, s->n_all);
+        size_t start = prng_below(&s->rng, s->n_all);
         for (size_t n = 0; n < s->n_all && m == NULL; n++) {
             struct swim_member *c = s->all[(start + n) % s->n_all];
             if (c->status == SWIM_FAILED)
