@@ -30,8 +30,9 @@
  * everywhere (peers report it alive again, never as a duplicate).
  *
  * The protocol itself (probing, suspicion, dissemination, anti-entropy, leave,
- * renewal) is described at the top of swim.c.  This header is sealed:
- * callers need not include the codec (wire.h).
+ * renewal) is described at the top of swim.c, and each part at the top of
+ * the file that implements it.  This header is sealed: callers need neither
+ * the codec (wire.h) nor the core's private state (swim_int.h).
  */
 #ifndef SWIM_SWIM_H
 #define SWIM_SWIM_H
