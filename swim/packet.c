@@ -120,7 +120,7 @@ static void ask_record(struct swim *s, const struct wire_name *name, const struc
     s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
 
     struct wire_member r;
-    swim__self_to_wire(s, &r);
+    swim__member_to_wire(&s->self, &r);
     (void)swim__send_record(s, from, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
 }
 
@@ -190,9 +190,9 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     }
     if ((rc = items_valid(p, end)) != 0)
         goto bad;
-    if (swim__name_is(&h.src, s->name, s->name_len))
+    if (swim__name_is(&h.src, s->self.name, s->self.name_len))
         return 0; /* our own datagram, or a twin with our name */
-    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->name, s->name_len))
+    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self.name, s->self.name_len))
         return 0; /* meant for whoever had this address before */
 
     struct swim_in in = {

@@ -75,7 +75,7 @@ static void probe_judge(struct swim *s, uint64_t now)
 
     if (m->status != SWIM_ALIVE)
         return;
-    struct wire_name by = {.ptr = s->name, .len = s->name_len};
+    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
     swim__member_set_status(s, m, SWIM_SUSPECT, now);
     s->stats.suspicions++;
     swim__queue_member(s, m, &by);

@@ -133,13 +133,6 @@ void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire
     swim__queue_member_record(s, &r, &m->queued);
 }
 
-void swim__queue_self(struct swim *s)
-{
-    struct wire_member r;
-    swim__self_to_wire(s, &r);
-    swim__queue_member_record(s, &r, &s->self_queued);
-}
-
 /* Fill the rest of the datagram with queued items, least-sent first (and
  * newest first among equals); an item that does not fit waits. */
 void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k)

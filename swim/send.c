@@ -22,11 +22,11 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     memset(&h, 0, sizeof(h));
     h.type = type;
     h.flags = flags;
-    h.src.ptr = s->name;
-    h.src.len = s->name_len;
-    h.src_addr = s->addr;
-    h.src_gen = s->gen;
-    h.src_inc = s->inc;
+    h.src.ptr = s->self.name;
+    h.src.len = s->self.name_len;
+    h.src_addr = s->self.addr;
+    h.src_gen = s->self.gen;
+    h.src_inc = s->self.inc;
     if (dst != NULL) {
         h.flags |= WIRE_F_HAS_DST;
         h.dst.ptr = dst;
@@ -86,7 +86,7 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
     struct wire_member r;
     if (from == NULL)
         return;
-    swim__self_to_wire(s, &r);
+    swim__member_to_wire(&s->self, &r);
     swim__send_notice(s, from, &r);
 }
 
@@ -133,7 +133,7 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
     size_t items = 0;
 
     swim__pkt_begin(s, &k, type, flags, NULL, 0, 0, 0);
-    swim__self_to_wire(s, &r);
+    swim__member_to_wire(&s->self, &r);
     table_put(s, &k, &items, &r, to, type, flags);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];

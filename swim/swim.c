@@ -128,11 +128,11 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
         swim_delete(s);
         return NULL;
     }
-    memcpy(s->name, name, len);
-    s->name_len = (uint8_t)len;
-    s->addr = *addr;
-    s->gen = generation;
-    s->self_status = SWIM_ALIVE;
+    memcpy(s->self.name, name, len);
+    s->self.name_len = (uint8_t)len;
+    s->self.addr = *addr;
+    s->self.gen = generation;
+    s->self.status = SWIM_ALIVE;
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
     prng_seed(&s->rng, seed);
@@ -145,7 +145,7 @@ void swim_delete(struct swim *s)
         return;
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
-    free(s->meta);
+    free(s->self.meta);
     free(s->buf);
     free(s->body);
     free(s);
@@ -157,8 +157,8 @@ int swim_start(struct swim *s, uint64_t now)
         return ERR_STATE;
     s->state = SWIM_STATE_RUNNING;
     s->epoch++;
-    s->self_since = now;
-    swim__queue_self(s);
+    s->self.status_since = now;
+    swim__queue_member(s, &s->self, NULL);
     swim__timers_start(s);
     return 0;
 }
@@ -171,7 +171,7 @@ int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     struct wire_member r;
-    swim__self_to_wire(s, &r);
+    swim__member_to_wire(&s->self, &r);
     return swim__send_record(s, seed, WIRE_ANNOUNCE, 0, &r, false);
 }
 
@@ -183,8 +183,8 @@ int swim_leave(struct swim *s, uint64_t now)
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     s->state = SWIM_STATE_LEAVING;
-    s->self_status = SWIM_LEFT;
-    swim__queue_self(s);
+    s->self.status = SWIM_LEFT;
+    swim__queue_member(s, &s->self, NULL);
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
@@ -205,8 +205,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
     struct wire_user u = {
-        .origin = {.ptr = s->name, .len = s->name_len},
-        .origin_gen = s->gen,
+        .origin = {.ptr = s->self.name, .len = s->self.name_len},
+        .origin_gen = s->self.gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -233,19 +233,19 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
             return ERR_NOMEM;
         memcpy(n, meta, len);
     }
-    free(s->meta);
-    s->meta = n;
-    s->meta_len = (uint16_t)len;
+    free(s->self.meta);
+    s->self.meta = n;
+    s->self.meta_len = (uint16_t)len;
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
-    if (s->inc >= UINT32_MAX - 1) {
-        s->gen++;
-        s->inc = 0;
+    if (s->self.inc >= UINT32_MAX - 1) {
+        s->self.gen++;
+        s->self.inc = 0;
     } else {
-        s->inc++;
+        s->self.inc++;
     }
     if (s->state == SWIM_STATE_RUNNING)
-        swim__queue_self(s);
+        swim__queue_member(s, &s->self, NULL);
     return 0;
 }
 
@@ -270,14 +270,7 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
 
 void swim_self(const struct swim *s, struct swim_member_info *out)
 {
-    out->name = s->name;
-    out->addr = s->addr;
-    out->generation = s->gen;
-    out->incarnation = s->inc;
-    out->status = (enum swim_status)s->self_status;
-    out->meta = s->meta;
-    out->meta_len = s->meta_len;
-    out->status_since = s->self_since;
+    swim__member_info(&s->self, out);
 }
 
 size_t swim_member_count(const struct swim *s)

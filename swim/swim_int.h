@@ -160,16 +160,9 @@ struct swim {
     uint64_t epoch;
     uint64_t next_uid;
 
-    /* self */
-    char name[SWIM_NAME_MAX + 1];
-    uint8_t name_len;
-    struct swim_addr addr;
-    uint64_t gen;
-    uint32_t inc;
-    uint8_t self_status;
-    uint8_t *meta;
-    uint16_t meta_len;
-    uint64_t self_since;
+    /* This node's own record, kept in the shape of a member's (its uid,
+     * suspicion and index fields are unused; it is in no index). */
+    struct swim_member self;
     bool active;
 
     /* members */
@@ -198,7 +191,6 @@ struct swim {
         uint32_t tokens;
         uint64_t refill_at;
     } tables, joins;
-    struct swim_bcast *self_queued;
     uint32_t user_counter;
     uint64_t seen[2][SWIM_SEEN_SLOTS];
     size_t seen_n;
@@ -280,10 +272,9 @@ size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
                           const struct swim_member *not1, bool with_suspects);
 /* The next live member of the probe round (reshuffled at its end), or NULL. */
 struct swim_member *swim__probe_next(struct swim *s);
-/* Records as wire values; pointers into the member (or s) stay valid until
- * it changes. */
+/* A member's (or s->self's) record as a wire value; pointers into the
+ * member stay valid until it changes. */
 void swim__member_to_wire(const struct swim_member *m, struct wire_member *out);
-void swim__self_to_wire(const struct swim *s, struct wire_member *out);
 
 /* ------------------------------------------------------ queue.c */
 
@@ -295,9 +286,8 @@ void swim__queue_free(struct swim *s, struct swim_bcast *b);
  * big to encode: not queued (anti-entropy repairs it). */
 void swim__queue_member_record(struct swim *s, const struct wire_member *r,
                                struct swim_bcast **owner);
-/* Queue m's current record (with `by` when not NULL), or our own. */
+/* Queue m's (or &s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
-void swim__queue_self(struct swim *s);
 /* Fill the rest of the datagram with queued items, least-sent first. */
 void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
 /* Deliver a user broadcast once (notify, queue it on); body is its encoded

@@ -318,16 +318,3 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
     out->meta = m->meta;
     out->meta_len = m->meta_len;
 }
-
-void swim__self_to_wire(const struct swim *s, struct wire_member *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->name.ptr = s->name;
-    out->name.len = s->name_len;
-    out->addr = s->addr;
-    out->gen = s->gen;
-    out->inc = s->inc;
-    out->status = s->self_status;
-    out->meta = s->meta;
-    out->meta_len = s->meta_len;
-}

@@ -65,10 +65,10 @@ void swim__check_active(struct swim *s)
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
-    s->gen = (min_gen > s->gen ? min_gen : s->gen) + 1;
-    s->inc = 0;
-    s->self_status = SWIM_ALIVE;
-    swim__queue_self(s);
+    s->self.gen = (min_gen > s->self.gen ? min_gen : s->self.gen) + 1;
+    s->self.inc = 0;
+    s->self.status = SWIM_ALIVE;
+    swim__queue_member(s, &s->self, NULL);
     swim__notify_self(s, SWIM_EV_SELF_REJOINED);
 }
 
@@ -89,22 +89,23 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        s->gen++;
-        s->inc = 0;
+        s->self.gen++;
+        s->self.inc = 0;
     } else {
-        s->inc = seen + 1;
+        s->self.inc = seen + 1;
     }
-    swim__queue_self(s);
+    swim__queue_member(s, &s->self, NULL);
 }
 
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->gen)
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen)
         return;
-    if (r->gen > s->gen) {
-        if (swim__is_live(r->status) && (r->addr.len != s->addr.len ||
-                                         memcmp(r->addr.bytes, s->addr.bytes, r->addr.len) != 0)) {
+    if (r->gen > s->self.gen) {
+        if (swim__is_live(r->status) &&
+            (r->addr.len != s->self.addr.len ||
+             memcmp(r->addr.bytes, s->self.addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -119,28 +120,28 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
     }
     switch (r->status) {
     case SWIM_SUSPECT:
-        if (r->inc >= s->inc) {
+        if (r->inc >= s->self.inc) {
             refute(s, r->inc);
             s->stats.refutations++;
             if (!c->raised_health && s->health < s->cfg.awareness_max)
                 s->health++;
             c->raised_health = true;
-        } else if (s->self_queued == NULL) {
+        } else if (s->self.queued == NULL) {
             /* Someone still suspects an older incarnation: our refutation
              * ran out of retransmits (lost while our links were down). */
-            swim__queue_self(s);
+            swim__queue_member(s, &s->self, NULL);
         }
         c->answer = true;
         break;
     case SWIM_FAILED:
     case SWIM_LEFT:
         if (!c->renewed)
-            renew_self(s, s->gen);
+            renew_self(s, s->self.gen);
         c->renewed = true;
         c->answer = true;
         break;
     default:
-        if (r->inc > s->inc)
+        if (r->inc > s->self.inc)
             refute(s, r->inc);
         break;
     }
@@ -154,7 +155,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
         return false;
-    if (r->name.len == s->name_len && memcmp(r->name.ptr, s->name, s->name_len) == 0) {
+    if (swim__name_is(&r->name, s->self.name, s->self.name_len)) {
         apply_self(s, r, c);
         return false;
     }
