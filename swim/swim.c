@@ -25,7 +25,7 @@
  * stops all timers and reports SELF_IDLE.
  *
  * User broadcasts travel in the same queue as member records.  Each has an id
- * (origin, origin generation, counter); a bounded ring of recently seen ids
+ * (origin, origin generation, counter); a bounded set of recently seen ids
  * makes delivery exactly-once while an id is still in circulation.
  */
 #include <stdlib.h>

@@ -78,6 +78,9 @@
 #define SWIM_NOTICES_PER_PACKET 8
 /* Hard ceiling on the member table; protects memory from a flood of names. */
 #define SWIM_MEMBERS_MAX (1u << 20)
+/* First size of the member hash table (a power of two; kept at most half
+ * full, so up to 32 members never rehash). */
+#define SWIM_SLOTS_MIN 64
 /* Random draws tried when choosing helpers or gossip targets before falling
  * back to a scan; keeps selection O(k) in a large, mostly live cluster. */
 #define SWIM_PICK_TRIES 4

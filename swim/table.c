@@ -18,12 +18,9 @@
 #include "hash.h"
 #include "swim_int.h"
 
-/* First size of the hash table (a power of two). */
-#define TABLE_SLOTS_MIN 64
-
 int swim__table_create(struct swim *s)
 {
-    s->slot_cap = TABLE_SLOTS_MIN;
+    s->slot_cap = SWIM_SLOTS_MIN;
     s->slots = calloc(s->slot_cap, sizeof(*s->slots));
     return s->slots == NULL ? ERR_NOMEM : 0;
 }
