@@ -210,7 +210,7 @@ int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t
                         "protocol: the %s profile with these overrides is not valid (every "
                         "interval above 0, probe_timeout_ms below probe_interval_ms, "
                         "max_packet %d to %d, at most 16 gossip_nodes / indirect_checks)",
-                        c->profile, WIRE_PACKET_MIN, WIRE_PACKET_MAX);
+                        c->profile, SWIM_PACKET_MIN, SWIM_PACKET_MAX);
     return 0;
 }
 

@@ -1507,7 +1507,7 @@ struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log
             log_msg(lg, LOG_WARN, "keyring %s is readable by others (mode %03o); use 0600",
                     cfg->keyring, (unsigned)(st.st_mode & 0777));
         /* Keep sealed datagrams within the configured ceiling. */
-        if (rt->scfg.max_packet - KEYRING_OVERHEAD >= WIRE_PACKET_MIN)
+        if (rt->scfg.max_packet - KEYRING_OVERHEAD >= SWIM_PACKET_MIN)
             rt->scfg.max_packet -= KEYRING_OVERHEAD;
     }
     rt->tags = tags_new();

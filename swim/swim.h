@@ -30,7 +30,9 @@
  * everywhere (peers report it alive again, never as a duplicate).
  *
  * The protocol itself (probing, suspicion, dissemination, anti-entropy, leave,
- * renewal) is described at the top of swim.c.
+ * renewal) is described at the top of swim.c, and each part at the top of
+ * the file that implements it.  This header is sealed: callers need neither
+ * the codec (wire.h) nor the core's private state (swim_int.h).
  */
 #ifndef SWIM_SWIM_H
 #define SWIM_SWIM_H
@@ -38,26 +40,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire.h"
+#include "swim_addr.h"
 
-#define SWIM_NAME_MAX WIRE_NAME_MAX
-#define SWIM_ADDR_MAX WIRE_ADDR_MAX
-#define SWIM_META_MAX WIRE_META_MAX
-#define SWIM_USER_MAX WIRE_USER_MAX
+/* Limits of the protocol, equal to the wire format's (swim.c checks). */
+#define SWIM_NAME_MAX 64  /* longest node name, bytes without NUL */
+#define SWIM_META_MAX 512 /* largest encoded tag block */
+#define SWIM_USER_MAX 512 /* largest user broadcast payload */
+/* Datagram size bounds for swim_config.max_packet: the smallest still holds
+ * a maximal header and one maximal member record; the default fits a
+ * 1500-byte Ethernet MTU with room for IP/UDP headers and the agent's
+ * encryption; the largest is the UDP payload limit, rounded. */
+#define SWIM_PACKET_MIN 1200
+#define SWIM_PACKET_DEFAULT 1400
+#define SWIM_PACKET_MAX 65000
 
 struct swim;
 
-/* An address as the runtime understands it; the core only compares bytes. */
-struct swim_addr {
-    uint8_t len;
-    uint8_t bytes[SWIM_ADDR_MAX];
-};
-
+/* Member status, ordered by precedence at equal incarnation. */
 enum swim_status {
-    SWIM_ALIVE = WIRE_ALIVE,
-    SWIM_SUSPECT = WIRE_SUSPECT,
-    SWIM_FAILED = WIRE_FAILED,
-    SWIM_LEFT = WIRE_LEFT,
+    SWIM_ALIVE = 0,
+    SWIM_SUSPECT = 1,
+    SWIM_FAILED = 2,
+    SWIM_LEFT = 3,
 };
 
 /* Notifications.  MEMBER_* carry `member`; USER carries `user`; SELF_*
@@ -148,7 +152,7 @@ struct swim_config {
     uint32_t reap_ms;               /* tombstones (failed, left) kept this long */
     uint32_t leave_linger_ms;       /* keep gossiping "left" this long before idle */
     uint32_t awareness_max;         /* Lifeguard health score ceiling; 0 = off */
-    uint32_t max_packet;            /* datagram ceiling, WIRE_PACKET_MIN..WIRE_PACKET_MAX */
+    uint32_t max_packet;            /* datagram ceiling, SWIM_PACKET_MIN..SWIM_PACKET_MAX */
 };
 
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
@@ -218,7 +222,12 @@ struct swim_stats {
 void swim_get_stats(const struct swim *s, struct swim_stats *out);
 
 const char *swim_status_name(enum swim_status st); /* "alive", "suspect", "failed", "left" */
-const char *swim_event_name(enum swim_event ev);   /* "member-join", ... */
+/* The one vocabulary of notification names, for logs, JSON and filters:
+ * "member-join", "member-update", "member-suspect", "member-alive",
+ * "member-failed", "member-leave", "member-reap", "user", "self-active",
+ * "self-idle", "self-defunct", "self-rejoined"; "unknown" for anything else.
+ * Static strings. */
+const char *swim_event_name(enum swim_event ev);
 /* Bytes of memory held per member entry (for the benchmark). */
 size_t swim_member_footprint(void);
 

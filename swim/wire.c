@@ -88,7 +88,7 @@ static int wire_rd_name(struct wire_rd *r, struct wire_name *out, int allow_empt
     return 0;
 }
 
-static int wire_rd_addr(struct wire_rd *r, struct wire_addr *out)
+static int wire_rd_addr(struct wire_rd *r, struct swim_addr *out)
 {
     uint8_t len;
     const uint8_t *p;
@@ -161,7 +161,7 @@ static void wire_wr_name(struct wire_wr *w, const struct wire_name *n)
     wire_wr_bytes(w, n->ptr, n->len);
 }
 
-static void wire_wr_addr(struct wire_wr *w, const struct wire_addr *a)
+static void wire_wr_addr(struct wire_wr *w, const struct swim_addr *a)
 {
     wire_wr_u8(w, a->len);
     wire_wr_bytes(w, a->bytes, a->len);

@@ -49,14 +49,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "swim_addr.h"
+
 /* First byte of every datagram: rejects stray traffic cheaply. */
 #define WIRE_MAGIC 0xA7
 /* Header layout version; bumped only when the header changes shape. */
 #define WIRE_VERSION 1
 /* Longest node name (bytes, no NUL), as memberlist and Serf allow. */
 #define WIRE_NAME_MAX 64
-/* Longest opaque address: family + 16-byte IPv6 + port fits with room. */
-#define WIRE_ADDR_MAX 32
+/* Longest opaque address: the one address type's capacity (swim_addr.h). */
+#define WIRE_ADDR_MAX SWIM_ADDR_MAX
 /* Largest encoded tag block (the bound on tags). */
 #define WIRE_META_MAX 512
 /* Largest user broadcast payload, Serf's UserEventSizeLimit. */
@@ -105,11 +107,6 @@ enum wire_status {
 };
 #define WIRE_STATUS_LAST WIRE_LEFT
 
-struct wire_addr {
-    uint8_t len;
-    uint8_t bytes[WIRE_ADDR_MAX];
-};
-
 /* A name that points into a buffer; len in 1..WIRE_NAME_MAX once decoded. */
 struct wire_name {
     const char *ptr;
@@ -120,7 +117,7 @@ struct wire_header {
     uint8_t type;
     uint8_t flags;
     struct wire_name src;
-    struct wire_addr src_addr;
+    struct swim_addr src_addr;
     uint64_t src_gen;
     uint32_t src_inc;
     struct wire_name dst; /* valid with WIRE_F_HAS_DST */
@@ -131,7 +128,7 @@ struct wire_header {
 /* Body of a relayed PING/ACK (origin) and of PING_REQ (target). */
 struct wire_peer {
     struct wire_name name;
-    struct wire_addr addr;
+    struct swim_addr addr;
     uint64_t gen; /* PING_REQ target generation */
     uint32_t seq; /* RELAY: the origin's probe sequence */
 };
@@ -144,7 +141,7 @@ struct wire_item {
 
 struct wire_member {
     struct wire_name name;
-    struct wire_addr addr;
+    struct swim_addr addr;
     uint64_t gen;
     uint32_t inc;
     uint8_t status;

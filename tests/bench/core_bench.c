@@ -70,7 +70,7 @@ static void name_of(char *buf, size_t size, int i)
     snprintf(buf, size, "node-%05d", i);
 }
 
-static void addr_of(struct wire_addr *a, int i)
+static void addr_of(struct swim_addr *a, int i)
 {
     a->len = 6;
     a->bytes[0] = 127;

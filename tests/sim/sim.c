@@ -7,9 +7,9 @@
  * sets a per-link value, an n x n matrix of link overrides (a 1,000-node
  * benchmark that never touches a link pays nothing for it).
  *
- * Determinism: every random draw comes from one xoshiro256** stream seeded
- * through splitmix64 from the world seed, and draws happen in event order
- * (loss, then jitter, per datagram at send time).  Instance seeds mix the
+ * Determinism: every random draw comes from one xoshiro256** stream
+ * (common/prng.h) seeded through splitmix64 from the world seed, and draws
+ * happen in event order (loss, then jitter, per datagram at send time).  Instance seeds mix the
  * world seed with the node index and generation, so adding a node does not
  * shift another node's randomness.
  */
@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hash.h"
+#include "prng.h"
 
 enum sim_ev_kind {
     SIM_EV_TIMER = 1,
@@ -80,7 +83,7 @@ struct sim_hint {
 
 struct sim {
     uint64_t seed;
-    uint64_t prng[4];
+    struct prng prng;
     uint64_t now;
     uint64_t next_seq;
     uint64_t next_generation;
@@ -117,37 +120,9 @@ struct sim {
 
 /* --- PRNG -------------------------------------------------------------- */
 
-static uint64_t sim_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t sim_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 uint64_t sim_rand(struct sim *w)
 {
-    uint64_t *s = w->prng;
-    uint64_t result = sim_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = sim_rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in 0..bound-1 (bound > 0); the modulo bias is irrelevant here. */
-static uint64_t sim_rand_below(struct sim *w, uint64_t bound)
-{
-    return sim_rand(w) % bound;
+    return prng_next(&w->prng);
 }
 
 /* --- event heap ------------------------------------------------------------ */
@@ -217,13 +192,11 @@ static void sim_ev_free(struct sim_ev *ev)
 
 /* --- names ------------------------------------------------------------- */
 
+/* Names longer than SWIM_NAME_MAX never match a node: hashing a prefix of
+ * them is enough. */
 static uint64_t sim_hash_name(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    size_t i;
-    for (i = 0; s[i] != '\0' && i <= SWIM_NAME_MAX; i++)
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-    return h;
+    return hash_fnv1a(s, strnlen(s, SWIM_NAME_MAX + 1));
 }
 
 static void sim_names_insert(struct sim *w, int index)
@@ -278,9 +251,6 @@ int sim_node_by_name(const struct sim *w, const char *name)
 struct sim *sim_new(uint64_t seed)
 {
     struct sim *w = calloc(1, sizeof(*w));
-    uint64_t x = seed;
-    int i;
-
     if (w == NULL)
         return NULL;
     w->hint = calloc(1, sizeof(*w->hint));
@@ -289,8 +259,7 @@ struct sim *sim_new(uint64_t seed)
         return NULL;
     }
     w->seed = seed;
-    for (i = 0; i < 4; i++)
-        w->prng[i] = sim_splitmix64(&x);
+    prng_seed(&w->prng, seed);
     w->next_generation = 1;
     w->next_life = 1;
     w->event_limit = SIM_DEFAULT_EVENT_LIMIT;
@@ -491,14 +460,14 @@ static void sim_send(struct sim *w, int from, int to, const uint8_t *data, size_
         jitter = l->jitter;
     }
     /* Draw order is fixed (loss, then jitter) so runs replay exactly. */
-    if (loss > 0 && sim_rand_below(w, 100) < loss) {
+    if (loss > 0 && prng_below(&w->prng, 100) < loss) {
         sim_count_drop(w, from, to, len);
         if (w->tap != NULL)
             w->tap(w->tap_ctx, w, from, to, data, len, 0);
         return;
     }
     if (jitter > 0)
-        delay += (uint32_t)sim_rand_below(w, (uint64_t)jitter + 1);
+        delay += (uint32_t)prng_below(&w->prng, (uint64_t)jitter + 1);
     memset(&ev, 0, sizeof(ev));
     ev.kind = SIM_EV_PACKET;
     ev.deadline = w->now + delay;
@@ -742,7 +711,7 @@ observe:
 static uint64_t sim_node_seed(const struct sim *w, int index, uint64_t generation)
 {
     uint64_t x = w->seed ^ ((uint64_t)(unsigned)index << 32) ^ generation * 0xD1B54A32D192ED03ULL;
-    return sim_splitmix64(&x);
+    return prng_splitmix64(&x);
 }
 
 /* Create and start a fresh instance for n (which must not have one). */

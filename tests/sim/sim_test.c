@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "sim.h"
 
 #define ST_SEED 0x51D0001ULL
@@ -245,6 +246,37 @@ START_TEST(sim_test_prng_is_seeded)
     sim_delete(a);
     sim_delete(b);
     sim_delete(c);
+}
+END_TEST
+
+/* The world's stream is xoshiro256** seeded through splitmix64
+ * (common/prng.h), so a seed printed by any version replays the same run.
+ * Reference values from an independent implementation of both. */
+START_TEST(sim_test_prng_replays_reference_stream)
+{
+    static const uint64_t want[2][3] = {
+        {0x99ec5f36cb75f2b4ULL, 0xbf6e1f784956452aULL, 0x1a5f849d4933e6e0ULL},
+        {0xc56a85f12cfcc5bdULL, 0x1d54845c218c1fefULL, 0x4b41a063d36acecbULL},
+    };
+    static const uint64_t seeds[2] = {0, ST_SEED};
+    int i, j;
+    for (i = 0; i < 2; i++) {
+        struct sim *w = sim_new(seeds[i]);
+        ck_assert_ptr_nonnull(w);
+        for (j = 0; j < 3; j++)
+            ck_assert_uint_eq(sim_rand(w), want[i][j]);
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/* Node names are indexed with 64-bit FNV-1a (common/hash.h), checked
+ * against the published test vectors. */
+START_TEST(sim_test_name_hash_is_fnv1a)
+{
+    ck_assert_uint_eq(hash_fnv1a(NULL, 0), 0xcbf29ce484222325ULL);
+    ck_assert_uint_eq(hash_fnv1a("a", 1), 0xaf63dc4c8601ec8cULL);
+    ck_assert_uint_eq(hash_fnv1a("foobar", 6), 0x85944171f73967e8ULL);
 }
 END_TEST
 
@@ -700,6 +732,8 @@ static Suite *sim_suite(void)
     tcase_add_test_raise_signal(tc, sim_test_event_limit_aborts, SIGABRT);
     tcase_add_test(tc, sim_test_failmsg_names_seed);
     tcase_add_test(tc, sim_test_prng_is_seeded);
+    tcase_add_test(tc, sim_test_prng_replays_reference_stream);
+    tcase_add_test(tc, sim_test_name_hash_is_fnv1a);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("network");

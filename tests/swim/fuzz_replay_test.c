@@ -58,9 +58,9 @@ static struct wire_name fr_name(uint64_t *x)
     return n;
 }
 
-static struct wire_addr fr_addr(uint64_t *x)
+static struct swim_addr fr_addr(uint64_t *x)
 {
-    struct wire_addr a;
+    struct swim_addr a;
     memset(&a, 0, sizeof(a));
     a.len = 2;
     a.bytes[1] = (uint8_t)(fr_rand(x) % 4);

@@ -4,7 +4,8 @@
  * Every test builds a world from a seed, drives real struct swim instances
  * on virtual time and asserts both sides of each timing window.  Tests loop
  * over several seeds; SIM_ASSERT prints the seed of a failing run, and
- * SIM_SEED=<seed> replays it (the loop then runs that seed only).
+ * SIM_SEED=<seed> replays it (the loop then runs that seed only).  The
+ * hostile-datagram tests forge their input with the codec (wire.h).
  */
 #include <check.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 
 #include "sim.h"
 #include "swim.h"
+#include "wire.h"
 
 /* Seeds per test: enough to catch an unlucky interleaving, small enough to
  * keep the suite within seconds. */
@@ -774,7 +776,7 @@ START_TEST(swim_test_config_profiles_and_checks)
     c.probe_timeout_ms = c.probe_interval_ms;
     ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
     ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
-    c.max_packet = WIRE_PACKET_MIN - 1;
+    c.max_packet = SWIM_PACKET_MIN - 1;
     ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
 }
 END_TEST

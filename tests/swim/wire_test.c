@@ -51,9 +51,9 @@ static struct wire_name wt_name(const char *s)
     return n;
 }
 
-static struct wire_addr wt_addr(uint8_t len, uint8_t fill)
+static struct swim_addr wt_addr(uint8_t len, uint8_t fill)
 {
-    struct wire_addr a;
+    struct swim_addr a;
     memset(&a, 0, sizeof(a));
     a.len = len;
     memset(a.bytes, fill, len);
@@ -65,7 +65,7 @@ static int wt_name_eq(struct wire_name a, const char *s)
     return a.len == strlen(s) && memcmp(a.ptr, s, a.len) == 0;
 }
 
-static int wt_addr_eq(const struct wire_addr *a, const struct wire_addr *b)
+static int wt_addr_eq(const struct swim_addr *a, const struct swim_addr *b)
 {
     return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }

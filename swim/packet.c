@@ -1,0 +1,218 @@
+/*
+ * packet.c - one incoming datagram: validation, then its handler.
+ *
+ * A datagram is decoded and checked whole (header, body, the framing of
+ * every item) before any of it is applied: a malformed one is dropped and
+ * counted.  Then, in this order: a datagram from ourselves, or addressed to
+ * whoever had this address before, is ignored; the sender's standing is
+ * reconciled (one we hold as failed is told so and renews; one we suspect
+ * at an older incarnation is asked for its refutation; one we do not know
+ * is asked for its record); its records are applied (update.c); and the
+ * handler of its type, on_<type>, answers it.  While leaving, only ACKs are
+ * still handled, so probes in flight end cleanly.
+ *
+ * Join.  ANNOUNCE carries the joiner's record to a seed, which answers with a
+ * FEED of its live members in as many datagrams as needed (or, when its
+ * token buckets are empty, with its own record only).
+ */
+#include "err.h"
+#include "hash.h"
+#include "swim_int.h"
+
+/* The datagram being handled, as every on_<type> handler sees it. */
+struct swim_in {
+    const struct swim_addr *from;
+    const struct wire_header *h;
+    const struct wire_peer *peer; /* decoded body: PING_REQ, or PING/ACK with RELAY */
+    struct swim_member *sender;   /* found before the records were applied; may be NULL */
+    uint64_t now;
+};
+
+typedef void (*swim_on_f)(struct swim *s, const struct swim_in *in);
+
+/* ------------------------------------------------------------- handlers */
+
+/* A probe of us: answer with an ACK to the prober (or the helper). */
+static void on_ping(struct swim *s, const struct swim_in *in)
+{
+    const struct wire_header *h = in->h;
+    struct swim_pkt k;
+    swim__pkt_begin(s, &k, WIRE_ACK, 0, h->src.ptr, h->src.len, h->src_gen, h->seq);
+    swim__pkt_piggyback(s, &k);
+    swim__pkt_send(s, in->from, &k);
+}
+
+/* An answer to our probe (direct or relayed), or, as a helper, the
+ * target's answer to a ping we relayed: forward it to the prober. */
+static void on_ack(struct swim *s, const struct swim_in *in)
+{
+    const struct wire_header *h = in->h;
+    const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
+    if (swim__probe_answered(s, h->seq, relayed != NULL ? &relayed->name : &h->src))
+        return;
+    if (relayed == NULL)
+        swim__relay_answered(s, h);
+}
+
+/* A prober asks us to ping its target. */
+static void on_ping_req(struct swim *s, const struct swim_in *in)
+{
+    swim__relay_start(s, in->from, in->h->seq, in->peer);
+}
+
+/* A helper could not reach our target either: the problem is not ours. */
+static void on_nack(struct swim *s, const struct swim_in *in)
+{
+    swim__probe_nacked(s, in->h->seq);
+}
+
+/* A join request: answer with our live members, from the join bucket when
+ * the joiner (or its generation) is new, from the tight one otherwise. */
+static void on_announce(struct swim *s, const struct swim_in *in)
+{
+    const struct wire_header *h = in->h;
+    struct swim_member *joiner = swim__member_find(s, h->src.ptr, h->src.len);
+    bool fresh = in->sender == NULL || in->sender->gen != h->src_gen;
+    if (fresh ? swim__bucket_take(s, &s->joins, SWIM_JOIN_BURST, SWIM_JOIN_REFILL_MS, in->now)
+              : swim__table_allowed(s, in->now))
+        swim__send_table(s, in->from, WIRE_FEED, 0, true, joiner);
+    else
+        swim__answer_self(s, in->from); /* one datagram: the joiner knows someone */
+}
+
+/* Records only; WANT_REPLY asks for our own record back. */
+static void on_gossip(struct swim *s, const struct swim_in *in)
+{
+    if (in->h->flags & WIRE_F_WANT_REPLY)
+        swim__answer_self(s, in->from);
+}
+
+/* Anti-entropy: WANT_REPLY asks for our table back. */
+static void on_sync(struct swim *s, const struct swim_in *in)
+{
+    /* Only a member we know (whatever its status: after a partition
+     * both sides hold the other as failed) gets our table back. */
+    if ((in->h->flags & WIRE_F_WANT_REPLY) && in->sender != NULL && swim__table_allowed(s, in->now))
+        swim__send_table(s, in->from, WIRE_SYNC, 0, false, NULL);
+}
+
+/* The handler of each datagram type, run after its records were applied.
+ * FEED has none: its records are all it carries. */
+static const swim_on_f on_type[WIRE_TYPE_LAST + 1] = {
+    [WIRE_PING] = on_ping, [WIRE_ACK] = on_ack,           [WIRE_PING_REQ] = on_ping_req,
+    [WIRE_NACK] = on_nack, [WIRE_ANNOUNCE] = on_announce, [WIRE_GOSSIP] = on_gossip,
+    [WIRE_SYNC] = on_sync,
+};
+
+/* ------------------------------------------------------- before handling */
+
+/* A member we do not know spoke to us: send it our record and ask for its
+ * own (a GOSSIP with WANT_REPLY), at most once per SWIM_ASK_GAP_MS each. */
+static void ask_record(struct swim *s, const struct wire_name *name, const struct swim_addr *from,
+                       uint64_t now)
+{
+    uint64_t h = hash_fnv1a(name->ptr, name->len);
+    for (size_t i = 0; i < SWIM_ASKED_MAX; i++)
+        if (s->asked[i].hash == h && now < s->asked[i].until)
+            return;
+    s->asked[s->asked_next].hash = h;
+    s->asked[s->asked_next].until = now + SWIM_ASK_GAP_MS;
+    s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
+
+    struct wire_member r;
+    swim__member_to_wire(&s->self, &r);
+    (void)swim__send_record(s, from, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
+}
+
+/* Before its records are applied: a sender we hold as failed at the
+ * generation it speaks with is alive after all, and is told so it renews;
+ * one we suspect at an older incarnation than it speaks with has lost its
+ * refutation, and is asked for it; one we do not know is asked for its
+ * record, unless the datagram is one that brings records anyway. */
+static void reconcile_sender(struct swim *s, const struct swim_in *in)
+{
+    const struct wire_header *h = in->h;
+    struct swim_member *sender = in->sender;
+    uint64_t now = in->now;
+    if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
+        now >= sender->notice_at) {
+        /* It is alive after all: tell it, so it renews and comes back. */
+        struct wire_member r;
+        swim__member_to_wire(sender, &r);
+        sender->notice_at = now + SWIM_NOTICE_GAP_MS;
+        swim__send_notice(s, in->from, &r);
+    } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->gen == h->src_gen &&
+               h->src_inc > sender->inc && now >= sender->notice_at) {
+        /* It speaks with a newer incarnation than the one we suspect: its
+         * refutation did not reach us.  Ask for it; it answers directly. */
+        sender->notice_at = now + SWIM_NOTICE_GAP_MS;
+        swim__tell_suspect(s, sender, NULL, in->from);
+    }
+
+    if (sender == NULL && h->type != WIRE_ANNOUNCE && h->type != WIRE_FEED &&
+        h->type != WIRE_SYNC && !(h->type == WIRE_GOSSIP && (h->flags & WIRE_F_WANT_REPLY)))
+        ask_record(s, &h->src, in->from, now);
+}
+
+/* Check item framing of the whole datagram before applying any of it. */
+static int items_valid(const uint8_t *p, const uint8_t *end)
+{
+    struct wire_item it;
+    while (p < end) {
+        int rc = wire_decode_item(&it, &p, end);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8_t *data,
+                       size_t len, uint64_t now)
+{
+    const uint8_t *p = data, *end = data + len;
+    struct wire_header h;
+    struct wire_peer peer;
+    int rc;
+
+    s->stats.packets_in++;
+    s->stats.bytes_in += len;
+    if (s->state != SWIM_STATE_RUNNING && s->state != SWIM_STATE_LEAVING)
+        return 0;
+    if (data == NULL || from == NULL || len > WIRE_PACKET_MAX) {
+        s->stats.malformed++;
+        return ERR_INVAL;
+    }
+    if ((rc = wire_decode_header(&h, &p, end)) != 0)
+        goto bad;
+    if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY)) { /* RELAY: PING/ACK only */
+        if ((rc = wire_decode_peer(&peer, h.type, &p, end)) != 0)
+            goto bad;
+    }
+    if ((rc = items_valid(p, end)) != 0)
+        goto bad;
+    if (swim__name_is(&h.src, s->self.name, s->self.name_len))
+        return 0; /* our own datagram, or a twin with our name */
+    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self.name, s->self.name_len))
+        return 0; /* meant for whoever had this address before */
+
+    struct swim_in in = {
+        .from = from,
+        .h = &h,
+        .peer = &peer,
+        .sender = swim__member_find(s, h.src.ptr, h.src.len),
+        .now = now,
+    };
+    reconcile_sender(s, &in);
+    enum swim_apply_mode mode =
+        (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
+    swim__apply_items(s, p, end, mode, from, now);
+
+    if (s->state != SWIM_STATE_RUNNING && h.type != WIRE_ACK)
+        return 0;
+    if (h.type <= WIRE_TYPE_LAST && on_type[h.type] != NULL)
+        on_type[h.type](s, &in);
+    return 0;
+bad:
+    s->stats.malformed++;
+    return rc;
+}

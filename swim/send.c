@@ -1,0 +1,169 @@
+/*
+ * send.c - building and sending datagrams.
+ *
+ * Every datagram is built in s->buf: a header naming this node (and, for a
+ * probe or its answer, the addressee by name and generation, so a datagram
+ * reaching whoever took over an address is ignored), a type-specific body,
+ * then items.  Most datagrams end with piggybacked queue items (queue.c).
+ * Three shapes are built here: a header with piggyback (PING, ACK, NACK,
+ * GOSSIP), one record (a notice to a suspect or a failed member, our own
+ * record as an answer, a join request), and a whole table (FEED, SYNC) in
+ * as many datagrams as needed.  Whole-table answers are rate-limited by
+ * token buckets, since one small forged datagram must not pull a large
+ * table at will.
+ */
+#include "err.h"
+#include "swim_int.h"
+
+void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t flags,
+                     const char *dst, uint8_t dst_len, uint64_t dst_gen, uint32_t seq)
+{
+    struct wire_header h;
+    memset(&h, 0, sizeof(h));
+    h.type = type;
+    h.flags = flags;
+    h.src.ptr = s->self.name;
+    h.src.len = s->self.name_len;
+    h.src_addr = s->self.addr;
+    h.src_gen = s->self.gen;
+    h.src_inc = s->self.inc;
+    if (dst != NULL) {
+        h.flags |= WIRE_F_HAS_DST;
+        h.dst.ptr = dst;
+        h.dst.len = dst_len;
+        h.dst_gen = dst_gen;
+    }
+    h.seq = seq;
+    k->p = s->buf;
+    k->end = s->buf + s->cfg.max_packet;
+    /* Cannot fail: max_packet >= WIRE_PACKET_MIN holds any header. */
+    (void)wire_encode_header(&k->p, k->end, &h);
+}
+
+void swim__pkt_send(struct swim *s, const struct swim_addr *to, const struct swim_pkt *k)
+{
+    size_t len = (size_t)(k->p - s->buf);
+    s->stats.packets_out++;
+    s->stats.bytes_out += len;
+    s->rt.send_to(s->rt.ctx, to, s->buf, len);
+}
+
+void swim__send_simple(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                       const struct swim_member *dst, uint32_t seq)
+{
+    struct swim_pkt k;
+    swim__pkt_begin(s, &k, type, flags, dst ? dst->name : NULL, dst ? dst->name_len : 0,
+                    dst ? dst->gen : 0, seq);
+    swim__pkt_piggyback(s, &k);
+    swim__pkt_send(s, to, &k);
+}
+
+int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                      const struct wire_member *r, bool piggyback)
+{
+    struct swim_pkt k;
+    uint8_t *p = s->body;
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
+        return ERR_INVAL;
+    swim__pkt_begin(s, &k, type, flags, NULL, 0, 0, 0);
+    if (wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body)) != 0)
+        return ERR_INVAL;
+    if (piggyback)
+        swim__pkt_piggyback(s, &k);
+    swim__pkt_send(s, to, &k);
+    return 0;
+}
+
+void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r)
+{
+    (void)swim__send_record(s, to, WIRE_GOSSIP, 0, r, true);
+}
+
+/* Send our own current record straight back to whoever told us about an
+ * older one: the refutation does not wait for gossip. */
+void swim__answer_self(struct swim *s, const struct swim_addr *from)
+{
+    struct wire_member r;
+    if (from == NULL)
+        return;
+    swim__member_to_wire(&s->self, &r);
+    swim__send_notice(s, from, &r);
+}
+
+/* Tell the member it is suspected: it refutes sooner than gossip would. */
+void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
+                        const struct swim_addr *to)
+{
+    struct wire_member r;
+    swim__member_to_wire(m, &r);
+    if (by != NULL)
+        r.by = *by;
+    swim__send_notice(s, to != NULL ? to : &m->addr, &r);
+}
+
+/* Append one record to a table datagram, sending the datagram and starting
+ * the next one (without WANT_REPLY: that is asked once) when it is full. */
+static void table_put(struct swim *s, struct swim_pkt *k, size_t *items,
+                      const struct wire_member *r, const struct swim_addr *to, uint8_t type,
+                      uint8_t flags)
+{
+    uint8_t *p = s->body;
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
+        return;
+    size_t len = (size_t)(p - s->body);
+    if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0) {
+        if (*items == 0)
+            return; /* larger than an empty datagram: WIRE_PACKET_MIN rules it out */
+        swim__pkt_send(s, to, k);
+        swim__pkt_begin(s, k, type, (uint8_t)(flags & ~WIRE_F_WANT_REPLY), NULL, 0, 0, 0);
+        *items = 0;
+        if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0)
+            return;
+    }
+    (*items)++;
+}
+
+/* Send the table (self first) as `type` datagrams; only_live limits it to
+ * ALIVE/SUSPECT members (a FEED).  `skip` is left out. */
+void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                      bool only_live, const struct swim_member *skip)
+{
+    struct swim_pkt k;
+    struct wire_member r;
+    size_t items = 0;
+
+    swim__pkt_begin(s, &k, type, flags, NULL, 0, 0, 0);
+    swim__member_to_wire(&s->self, &r);
+    table_put(s, &k, &items, &r, to, type, flags);
+    for (size_t i = 0; i < s->n_all; i++) {
+        const struct swim_member *m = s->all[i];
+        if (m == skip || (only_live && !swim__is_live(m->status)))
+            continue;
+        swim__member_to_wire(m, &r);
+        table_put(s, &k, &items, &r, to, type, flags);
+    }
+    if (items > 0)
+        swim__pkt_send(s, to, &k);
+}
+
+/* Token buckets for whole-table answers (see SWIM_TABLE_BURST). */
+bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
+                       uint64_t now)
+{
+    if (now >= b->refill_at) {
+        uint64_t tokens = b->tokens + (now - b->refill_at) / refill_ms + 1;
+        b->tokens = (uint32_t)(tokens > burst ? burst : tokens);
+        b->refill_at = now + refill_ms;
+    }
+    if (b->tokens == 0) {
+        s->stats.tables_refused++;
+        return false;
+    }
+    b->tokens--;
+    return true;
+}
+
+bool swim__table_allowed(struct swim *s, uint64_t now)
+{
+    return swim__bucket_take(s, &s->tables, SWIM_TABLE_BURST, SWIM_TABLE_REFILL_MS, now);
+}

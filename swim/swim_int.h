@@ -1,0 +1,373 @@
+/*
+ * swim_int.h - what the files of the core share and nobody else sees.
+ *
+ * The core is one state machine (struct swim) spread over files by job:
+ *
+ *   swim.c    the public API: configuration, lifecycle, local requests,
+ *             reads; the protocol essay and the static checks on the limits
+ *   table.c   the member table: hash by name, iteration array, shuffled
+ *             probe list, random picks, a member's record as a wire value
+ *   queue.c   dissemination: the update queue by send count, piggybacking,
+ *             and exactly-once delivery of user broadcasts (the seen-set)
+ *   send.c    building and sending datagrams: headers, one-record notices,
+ *             whole tables, and the token buckets that limit table answers
+ *   update.c  state changes from records: precedence, refutation, renewal,
+ *             merge rules, and the notifications they raise
+ *   probe.c   failure detection: probe rounds, indirect probes and the relay
+ *             table, suspicion and its timeout, Lifeguard health
+ *   packet.c  one incoming datagram: validation, then one on_<type> handler
+ *             per datagram type (on_ping, on_ack, ..., on_sync)
+ *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer
+ *             handlers, and the periodic gossip, anti-entropy and reaping
+ *
+ * Naming, the one rule for every file of swim/: public symbols carry
+ * swim_ (declared in swim.h); symbols shared between these files carry
+ * swim__ (two underscores, libuv's uv__ habit) and are declared only here;
+ * a function used in one file is static and carries no prefix, so it never
+ * leaves that file and never collides with the public swim_member_* calls.
+ * Handlers are named on_<wire type> for datagrams and on_<timer kind>_timer
+ * for timers.
+ *
+ * Every bound of the core is listed here, each with its reason.
+ */
+#ifndef SWIM_SWIM_INT_H
+#define SWIM_SWIM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "prng.h"
+#include "swim.h"
+#include "wire.h"
+
+/* ------------------------------------------------------ bounds, tunables */
+/* Relayed probes a helper tracks at once; further PING_REQs are dropped. */
+#define SWIM_RELAY_MAX 64
+/* Queued updates; beyond this the most-sent one is dropped first. */
+#define SWIM_QUEUE_MAX 8192
+/* Ceiling on sends per update (retransmit_mult * ceil(log10(N + 1)) stays
+ * far below it: 10 * 7 for a million members); one queue bucket per count. */
+#define SWIM_TX_MAX 96
+/* Queued items tried in vain for one datagram before giving up on filling
+ * it: bounds the per-packet work when the queue is long and the room short. */
+#define SWIM_PIGGYBACK_MISSES 16
+/* Broadcast ids remembered for exactly-once delivery: two generations of
+ * this many ids each (hash sets), so between 2,048 and 4,096 recent ids. */
+#define SWIM_SEEN_GEN 2048
+#define SWIM_SEEN_SLOTS (2 * SWIM_SEEN_GEN)
+/* User broadcasts queued at once: a broadcast storm must not evict the
+ * membership updates (refutations above all) that share the queue. */
+#define SWIM_QUEUE_USER_MAX 1024
+/* Whole-table answers allowed in a burst, refilled one per REFILL_MS: one
+ * small datagram must not make us send a large table at any rate (UDP
+ * sources can be forged).  SYNC replies and repeated join requests share
+ * the tight bucket; a join request that introduces a new member or a new
+ * generation draws on the join bucket, sized for a whole rack booting at
+ * once. */
+#define SWIM_TABLE_BURST 8
+#define SWIM_TABLE_REFILL_MS 100
+#define SWIM_JOIN_BURST 64
+#define SWIM_JOIN_REFILL_MS 10
+/* Distinct suspicion confirmations remembered per suspect (Lifeguard k is
+ * suspicion_mult - 2, at most 4 with the shipped profiles). */
+#define SWIM_CONFIRM_MAX 4
+/* FAILED notices sent to subjects per received SYNC/FEED datagram, so a
+ * single datagram cannot make us send a burst. */
+#define SWIM_NOTICES_PER_PACKET 8
+/* Hard ceiling on the member table; protects memory from a flood of names. */
+#define SWIM_MEMBERS_MAX (1u << 20)
+/* First size of the member hash table (a power of two; kept at most half
+ * full, so up to 32 members never rehash). */
+#define SWIM_SLOTS_MIN 64
+/* Random draws tried when choosing helpers or gossip targets before falling
+ * back to a scan; keeps selection O(k) in a large, mostly live cluster. */
+#define SWIM_PICK_TRIES 4
+/* Most helpers/gossip targets chosen at once. */
+#define SWIM_PICK_MAX 16
+/* Shortest reap sweep period. */
+#define SWIM_REAP_SWEEP_MIN_MS 100
+/* A helper sends its NACK at this fraction (percent) of the prober's window
+ * for indirect answers, min(probe timeout, interval - timeout), so the NACK
+ * reaches the prober before its period ends in every profile. */
+#define SWIM_NACK_PCT 80
+/* After becoming active, one extra anti-entropy exchange this many gossip
+ * intervals later: members that joined at the same moment (a rack booting)
+ * and missed each other's records in the gossip find them then, instead of
+ * at the next periodic exchange. */
+#define SWIM_JOIN_SYNC_GOSSIPS 10
+/* Minimum gap between two "you are failed" notices to the same member. */
+#define SWIM_NOTICE_GAP_MS 1000
+/* Unknown senders we recently asked for their record, and for how long we
+ * do not ask again: a joiner and an older member that missed its record find
+ * each other on first contact instead of waiting for anti-entropy. */
+#define SWIM_ASKED_MAX 16
+#define SWIM_ASK_GAP_MS 1000
+
+/* ------------------------------------------------------------- the state */
+
+enum swim_state {
+    SWIM_STATE_NEW,
+    SWIM_STATE_RUNNING,
+    SWIM_STATE_LEAVING,
+    SWIM_STATE_IDLE,
+};
+
+struct swim_member {
+    uint64_t uid; /* never reused within an instance; stale SUSPECT timers check it */
+    uint64_t gen;
+    uint64_t status_since;
+    uint64_t suspect_deadline;
+    uint64_t notice_at;
+    uint8_t *meta;
+    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
+    uint32_t inc;
+    uint32_t suspect_epoch;
+    uint32_t all_idx;
+    uint32_t probe_idx;
+    uint32_t confirm[SWIM_CONFIRM_MAX]; /* hashes of distinct confirmers */
+    uint16_t meta_len;
+    uint8_t status;
+    uint8_t confirms;
+    uint8_t name_len;
+    struct swim_addr addr;
+    char name[SWIM_NAME_MAX + 1];
+};
+
+/* A queued update: an encoded item body, in the bucket of its send count. */
+struct swim_bcast {
+    struct swim_bcast *next, *prev;
+    struct swim_bcast **owner; /* the member's (or self's) pointer to it; NULL for user items */
+    uint32_t tx;
+    uint16_t len;
+    uint8_t kind;
+    uint8_t data[];
+};
+
+struct swim_relay {
+    bool used;
+    uint32_t local_seq;
+    uint32_t origin_seq;
+    struct swim_addr origin;
+    uint8_t target_len;
+    char target[SWIM_NAME_MAX];
+    struct swim_addr target_addr;
+};
+
+struct swim {
+    struct swim_config cfg;
+    struct swim_runtime rt;
+    enum swim_state state;
+    struct prng rng;
+    uint64_t epoch;
+    uint64_t next_uid;
+
+    /* This node's own record, kept in the shape of a member's (its uid,
+     * suspicion and index fields are unused; it is in no index). */
+    struct swim_member self;
+    bool active;
+
+    /* members */
+    struct swim_member **slots; /* hash table by name, power-of-two size */
+    size_t slot_cap;
+    struct swim_member **all;
+    size_t n_all, all_cap;
+    struct swim_member **probe;
+    size_t n_probe, probe_cap, probe_cursor;
+    size_t n_active;
+
+    /* probing */
+    uint32_t seq;
+    uint32_t probe_seq;
+    struct swim_member *probe_target; /* NULL when no probe is out */
+    bool probe_acked;
+    uint32_t probe_nacks, probe_expected_nacks;
+    uint32_t health;
+    struct swim_relay relays[SWIM_RELAY_MAX];
+
+    /* dissemination */
+    struct swim_bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
+    struct swim_bcast *bucket_tail[SWIM_TX_MAX];
+    size_t qn, q_user;
+    struct swim_bucket {
+        uint32_t tokens;
+        uint64_t refill_at;
+    } tables, joins;
+    uint32_t user_counter;
+    uint64_t seen[2][SWIM_SEEN_SLOTS];
+    size_t seen_n;
+    int seen_cur;
+
+    struct {
+        uint64_t hash;
+        uint64_t until;
+    } asked[SWIM_ASKED_MAX];
+    size_t asked_next;
+
+    struct swim_stats stats;
+    uint8_t *buf;  /* one outgoing datagram */
+    uint8_t *body; /* scratch for one encoded item */
+};
+
+/* One outgoing datagram being filled (in s->buf). */
+struct swim_pkt {
+    uint8_t *p;
+    uint8_t *end;
+};
+
+/* How records from a datagram are applied. */
+enum swim_apply_mode {
+    SWIM_APPLY_GOSSIP,
+    SWIM_APPLY_MERGE, /* SYNC or FEED: FAILED about a live member becomes SUSPECT */
+};
+
+/* ---------------------------------------------------- small shared helpers */
+
+static inline bool swim__is_live(uint8_t status)
+{
+    return status == SWIM_ALIVE || status == SWIM_SUSPECT;
+}
+
+/* Cluster size N as the formulas use it: live members plus this node. */
+static inline size_t swim__cluster_n(const struct swim *s)
+{
+    return s->n_active + 1;
+}
+
+/* Copy a decoded address into a member or relay: only its len bytes (the
+ * rest of a decoded address is left indeterminate by the codec). */
+static inline void swim__addr_copy(struct swim_addr *out, const struct swim_addr *in)
+{
+    out->len = in->len;
+    memcpy(out->bytes, in->bytes, in->len);
+}
+
+static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
+{
+    return n->len == len && memcmp(n->ptr, name, len) == 0;
+}
+
+/* ------------------------------------------------------ table.c */
+
+/* The hash table's first slots; 0 or ERR_NOMEM.  Destroy frees every
+ * member (the queue must be emptied first: its items point into members). */
+int swim__table_create(struct swim *s);
+void swim__table_destroy(struct swim *s);
+/* The member named name[0..len), or NULL. */
+struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
+/* Reserve room for one more member in every index: 0, ERR_LIMIT or
+ * ERR_NOMEM.  Insertion after a successful reserve cannot fail half-way. */
+int swim__member_reserve(struct swim *s);
+/* A new member from its record; NULL when out of memory. */
+struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
+/* Unlink from every index, drop its queued record, free it. */
+void swim__member_remove(struct swim *s, struct swim_member *m);
+/* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
+int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
+/* Set the status, keeping n_active and status_since right. */
+void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
+void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
+/* The member a SUSPECT/SUSPECT_CHECK timer names, or NULL. */
+struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t);
+/* Up to k (<= SWIM_PICK_MAX) distinct random members other than not1. */
+size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
+                          const struct swim_member *not1, bool with_suspects);
+/* The next live member of the probe round (reshuffled at its end), or NULL. */
+struct swim_member *swim__probe_next(struct swim *s);
+/* A member's (or s->self's) record as a wire value; pointers into the
+ * member stay valid until it changes. */
+void swim__member_to_wire(const struct swim_member *m, struct wire_member *out);
+
+/* ------------------------------------------------------ queue.c */
+
+/* Free every queued item. */
+void swim__queue_destroy(struct swim *s);
+/* Drop one queued item. */
+void swim__queue_free(struct swim *s, struct swim_bcast *b);
+/* Queue a record; *owner names the one it replaces.  Out of memory or too
+ * big to encode: not queued (anti-entropy repairs it). */
+void swim__queue_member_record(struct swim *s, const struct wire_member *r,
+                               struct swim_bcast **owner);
+/* Queue m's (or &s->self's) current record, with `by` when not NULL. */
+void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
+/* Fill the rest of the datagram with queued items, least-sent first. */
+void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
+/* Deliver a user broadcast once (notify, queue it on); body is its encoded
+ * item.  Already seen: nothing. */
+void swim__deliver_user(struct swim *s, const struct wire_user *u, const uint8_t *body, size_t len);
+
+/* ------------------------------------------------------ send.c */
+
+/* Start a datagram in s->buf: header (with a destination when dst != NULL). */
+void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t flags,
+                     const char *dst, uint8_t dst_len, uint64_t dst_gen, uint32_t seq);
+void swim__pkt_send(struct swim *s, const struct swim_addr *to, const struct swim_pkt *k);
+/* A header plus piggybacked items. */
+void swim__send_simple(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                       const struct swim_member *dst, uint32_t seq);
+/* A datagram of `type` carrying exactly one record, then (with piggyback)
+ * queued items.  0, or ERR_INVAL when the record does not fit. */
+int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                      const struct wire_member *r, bool piggyback);
+/* A GOSSIP carrying exactly one record (a suspicion or failure notice). */
+void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
+/* Our current record straight back to `from` (nothing when NULL). */
+void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* Tell m it is suspected (at `to`, or its own address when NULL). */
+void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
+                        const struct swim_addr *to);
+/* The table (self first) as `type` datagrams; only_live: a FEED. */
+void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
+                      bool only_live, const struct swim_member *skip);
+/* Take a token from b (burst, one more per refill_ms); false and counted
+ * in tables_refused when empty. */
+bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
+                       uint64_t now);
+/* May we send a whole table now (the tight bucket)? */
+bool swim__table_allowed(struct swim *s, uint64_t now);
+
+/* ------------------------------------------------------ update.c */
+
+void swim__notify_member(struct swim *s, enum swim_event ev, const struct swim_member *m);
+void swim__notify_self(struct swim *s, enum swim_event ev);
+/* Report SELF_ACTIVE / SELF_IDLE when "some live member is known" flips. */
+void swim__check_active(struct swim *s);
+/* Apply every item of an already validated item run. */
+void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now);
+
+/* ------------------------------------------------------ probe.c */
+
+/* m just became SUSPECT: arm its deadline and mid-suspicion checks. */
+void swim__start_suspicion(struct swim *s, struct swim_member *m, uint64_t now);
+/* A distinct member confirms m's suspicion: shorten its deadline. */
+void swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
+                            uint64_t now);
+/* An ACK for probe `seq` from (or relayed for) `who`: true when it answers
+ * our current probe. */
+bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who);
+/* A helper's NACK for probe `seq`. */
+void swim__probe_nacked(struct swim *s, uint32_t seq);
+/* As a helper: ping `target` for `origin`'s probe origin_seq.  Dropped when
+ * the relay table is full. */
+void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t origin_seq,
+                       const struct wire_peer *target);
+/* A direct ACK (header h) that may answer a relayed ping: forward it. */
+void swim__relay_answered(struct swim *s, const struct wire_header *h);
+void swim__on_probe_timer(struct swim *s, uint64_t now);
+void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq);
+void swim__on_relay_timer(struct swim *s, uint32_t seq);
+void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
+void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t);
+
+/* ------------------------------------------------------ timer.c */
+
+void swim__submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32, uint64_t delay);
+/* A timer about m's suspicion (uid, epoch, and its index as the hint). */
+void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_member *m,
+                            uint64_t delay);
+/* Arm the periodic timers of a new epoch (swim_start). */
+void swim__timers_start(struct swim *s);
+
+#endif /* SWIM_SWIM_INT_H */

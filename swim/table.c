@@ -1,0 +1,317 @@
+/*
+ * table.c - the member table: every member this node knows, tombstones
+ * included, reachable three ways.
+ *
+ * Each member is one allocation (its meta a second one when non-empty),
+ * referenced from an open-addressing hash table by name (linear probing,
+ * kept at most half full, backward-shift deletion so there are no
+ * tombstone slots), from the iteration array `all` (its index is the hint
+ * suspicion timers carry), and from the probe list, walked round-robin and
+ * reshuffled at the end of each round.  Indexes grow geometrically; growth
+ * is reserved before a member is inserted, so insertion cannot fail
+ * half-way.  Here too: random picks of helpers and gossip targets, and a
+ * member's (or this node's) record as a wire value.
+ */
+#include <stdlib.h>
+
+#include "err.h"
+#include "hash.h"
+#include "swim_int.h"
+
+int swim__table_create(struct swim *s)
+{
+    s->slot_cap = SWIM_SLOTS_MIN;
+    s->slots = calloc(s->slot_cap, sizeof(*s->slots));
+    return s->slots == NULL ? ERR_NOMEM : 0;
+}
+
+void swim__table_destroy(struct swim *s)
+{
+    for (size_t i = 0; i < s->n_all; i++) {
+        free(s->all[i]->meta);
+        free(s->all[i]);
+    }
+    free(s->slots);
+    free(s->all);
+    free(s->probe);
+}
+
+static size_t slot_find(const struct swim *s, const char *name, size_t len)
+{
+    size_t mask = s->slot_cap - 1;
+    size_t i = (size_t)hash_fnv1a(name, len) & mask;
+    for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
+        struct swim_member *m = s->slots[i];
+        if (m == NULL || (m->name_len == len && memcmp(m->name, name, len) == 0))
+            return i;
+    }
+    return SIZE_MAX; /* unreachable: the table is never full */
+}
+
+struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len)
+{
+    size_t i = slot_find(s, name, len);
+    return i == SIZE_MAX ? NULL : s->slots[i];
+}
+
+static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    struct swim_member **n = realloc(*arr, ncap * sizeof(*n));
+    if (n == NULL)
+        return ERR_NOMEM;
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
+static int slots_rehash(struct swim *s, size_t ncap)
+{
+    struct swim_member **old = s->slots;
+    size_t ocap = s->slot_cap;
+    struct swim_member **n = calloc(ncap, sizeof(*n));
+    if (n == NULL)
+        return ERR_NOMEM;
+    s->slots = n;
+    s->slot_cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i] != NULL)
+            s->slots[slot_find(s, old[i]->name, old[i]->name_len)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* Reserve room for one more member in every index. */
+int swim__member_reserve(struct swim *s)
+{
+    size_t need = s->n_all + 1;
+    if (need > SWIM_MEMBERS_MAX)
+        return ERR_LIMIT;
+    if (need * 2 > s->slot_cap && slots_rehash(s, s->slot_cap * 2) != 0)
+        return ERR_NOMEM;
+    if (grow_ptrs(&s->all, &s->all_cap, need) != 0 || grow_ptrs(&s->probe, &s->probe_cap, need))
+        return ERR_NOMEM;
+    return 0;
+}
+
+/* Insert into the probe list at a random place not yet visited this round. */
+static void probe_insert(struct swim *s, struct swim_member *m)
+{
+    size_t last = s->n_probe++;
+    s->probe[last] = m;
+    m->probe_idx = (uint32_t)last;
+    size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
+    size_t j = lo + prng_below(&s->rng, last - lo + 1);
+    struct swim_member *o = s->probe[j];
+    s->probe[j] = m;
+    s->probe[last] = o;
+    o->probe_idx = (uint32_t)last;
+    m->probe_idx = (uint32_t)j;
+}
+
+static void probe_remove(struct swim *s, struct swim_member *m)
+{
+    /* Keep [0, cursor) the members already probed this round: a hole there
+     * is filled from the round's last probed member, so the member moved
+     * into the remaining hole is one not yet probed. */
+    size_t i = m->probe_idx, last = --s->n_probe;
+    if (i < s->probe_cursor) {
+        size_t lv = --s->probe_cursor;
+        s->probe[i] = s->probe[lv];
+        s->probe[i]->probe_idx = (uint32_t)i;
+        i = lv;
+    }
+    s->probe[i] = s->probe[last];
+    s->probe[i]->probe_idx = (uint32_t)i;
+}
+
+/* Creates a member; swim__member_reserve() must have succeeded. */
+struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
+{
+    struct swim_member *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    if (r->meta_len > 0) {
+        m->meta = malloc(r->meta_len);
+        if (m->meta == NULL) {
+            free(m);
+            return NULL;
+        }
+        memcpy(m->meta, r->meta, r->meta_len);
+        m->meta_len = r->meta_len;
+    }
+    m->uid = ++s->next_uid;
+    m->gen = r->gen;
+    m->inc = r->inc;
+    m->status = r->status;
+    m->status_since = now;
+    m->name_len = r->name.len;
+    memcpy(m->name, r->name.ptr, r->name.len);
+    m->name[r->name.len] = '\0';
+    swim__addr_copy(&m->addr, &r->addr);
+    s->slots[slot_find(s, m->name, m->name_len)] = m;
+    m->all_idx = (uint32_t)s->n_all;
+    s->all[s->n_all++] = m;
+    probe_insert(s, m);
+    if (swim__is_live(m->status))
+        s->n_active++;
+    return m;
+}
+
+void swim__member_remove(struct swim *s, struct swim_member *m)
+{
+    if (m->queued != NULL)
+        swim__queue_free(s, m->queued);
+    /* Backward-shift deletion keeps linear probing free of tombstones. */
+    size_t mask = s->slot_cap - 1;
+    size_t i = slot_find(s, m->name, m->name_len);
+    s->slots[i] = NULL;
+    for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != NULL && n < s->slot_cap;
+         j = (j + 1) & mask, n++) {
+        struct swim_member *o = s->slots[j];
+        size_t home = (size_t)hash_fnv1a(o->name, o->name_len) & mask;
+        /* o may move to i if its home is not in (i, j] cyclically. */
+        bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            s->slots[i] = o;
+            s->slots[j] = NULL;
+            i = j;
+        }
+    }
+    size_t a = m->all_idx, last = --s->n_all;
+    s->all[a] = s->all[last];
+    s->all[a]->all_idx = (uint32_t)a;
+    probe_remove(s, m);
+    if (s->probe_target == m)
+        s->probe_target = NULL;
+    if (swim__is_live(m->status))
+        s->n_active--;
+    free(m->meta);
+    free(m);
+}
+
+int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
+{
+    if (len == m->meta_len && (len == 0 || memcmp(m->meta, meta, len) == 0))
+        return 0;
+    uint8_t *n = NULL;
+    if (len > 0) {
+        n = malloc(len);
+        if (n == NULL)
+            return ERR_NOMEM;
+        memcpy(n, meta, len);
+    }
+    free(m->meta);
+    m->meta = n;
+    m->meta_len = len;
+    return 1;
+}
+
+void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
+{
+    if (swim__is_live(m->status) && !swim__is_live(status))
+        s->n_active--;
+    else if (!swim__is_live(m->status) && swim__is_live(status))
+        s->n_active++;
+    if (m->status != status)
+        m->status_since = now;
+    m->status = status;
+}
+
+void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
+{
+    out->name = m->name;
+    out->addr = m->addr;
+    out->generation = m->gen;
+    out->incarnation = m->inc;
+    out->status = (enum swim_status)m->status;
+    out->meta = m->meta;
+    out->meta_len = m->meta_len;
+    out->status_since = m->status_since;
+}
+
+/* The member a timer names: at its hint, or (moved since) by a scan. */
+struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t)
+{
+    if (t->hint < s->n_all && s->all[t->hint]->uid == t->token)
+        return s->all[t->hint];
+    for (size_t i = 0; i < s->n_all; i++)
+        if (s->all[i]->uid == t->token)
+            return s->all[i];
+    return NULL;
+}
+
+/* Add m to the picks when it qualifies and is not among them yet. */
+static void pick_add(struct swim_member **out, size_t *got, struct swim_member *m,
+                     const struct swim_member *not1, bool with_suspects)
+{
+    if (m == not1 || !(m->status == SWIM_ALIVE || (with_suspects && m->status == SWIM_SUSPECT)))
+        return;
+    for (size_t j = 0; j < *got; j++)
+        if (out[j] == m)
+            return;
+    out[(*got)++] = m;
+}
+
+/* Choose up to k distinct members, excluding `not1`: ALIVE ones, or with
+ * with_suspects ALIVE and SUSPECT ones (gossip goes to suspects too, so a
+ * node that was cut off and suspects everyone still gets its news out).
+ * Random draws first, then a scan from a random start. */
+size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
+                          const struct swim_member *not1, bool with_suspects)
+{
+    size_t got = 0;
+    if (k > SWIM_PICK_MAX)
+        k = SWIM_PICK_MAX;
+    if (s->n_all == 0 || k == 0)
+        return 0;
+    for (size_t t = 0; t < k * SWIM_PICK_TRIES && got < k; t++)
+        pick_add(out, &got, s->all[prng_below(&s->rng, s->n_all)], not1, with_suspects);
+    if (got < k) {
+        size_t start = prng_below(&s->rng, s->n_all);
+        for (size_t n = 0; n < s->n_all && got < k; n++)
+            pick_add(out, &got, s->all[(start + n) % s->n_all], not1, with_suspects);
+    }
+    return got;
+}
+
+/* The next live member of the round; a finished round is reshuffled. */
+struct swim_member *swim__probe_next(struct swim *s)
+{
+    for (size_t n = 0; n <= s->n_probe; n++) {
+        if (s->probe_cursor >= s->n_probe) {
+            s->probe_cursor = 0;
+            for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
+                size_t j = prng_below(&s->rng, i);
+                struct swim_member *t = s->probe[i - 1];
+                s->probe[i - 1] = s->probe[j];
+                s->probe[j] = t;
+                s->probe[i - 1]->probe_idx = (uint32_t)(i - 1);
+                s->probe[j]->probe_idx = (uint32_t)j;
+            }
+            if (s->n_probe == 0)
+                return NULL;
+        }
+        struct swim_member *m = s->probe[s->probe_cursor++];
+        if (swim__is_live(m->status))
+            return m;
+    }
+    return NULL;
+}
+
+void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name.ptr = m->name;
+    out->name.len = m->name_len;
+    out->addr = m->addr;
+    out->gen = m->gen;
+    out->inc = m->inc;
+    out->status = m->status;
+    out->meta = m->meta;
+    out->meta_len = m->meta_len;
+}

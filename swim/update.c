@@ -1,0 +1,277 @@
+/*
+ * update.c - state changes: applying the records a datagram carries, and
+ * the notifications they raise.
+ *
+ * Precedence.  A record with a higher generation always wins (the node
+ * restarted or renewed).  At equal generation FAILED and LEFT are final;
+ * otherwise a higher incarnation wins, and at equal incarnation the status
+ * with the higher rank wins (ALIVE < SUSPECT < FAILED < LEFT).  A record
+ * that wins replaces ours, is queued for dissemination, and raises the
+ * notification its change means.
+ *
+ * Records about this node: a suspicion at our incarnation or above is
+ * refuted with a higher incarnation; FAILED or LEFT (without our leaving)
+ * makes this node SELF_DEFUNCT, and it renews with generation + 1, then
+ * SELF_REJOINED.  A live record with our name and another address is a
+ * twin: counted in name_conflicts, never fought over.
+ *
+ * Merge (records from SYNC and FEED): a FAILED record about a member we
+ * believe alive is applied as SUSPECT (our own probing decides), and the
+ * subject is sent the FAILED record so that, if it is alive on the other
+ * side of a partition, it renews.  However many records one datagram
+ * carries, it makes this node answer, raise its health and renew at most
+ * once.
+ */
+#include "swim_int.h"
+
+/* ---------------------------------------------------------- notifications */
+
+void swim__notify_member(struct swim *s, enum swim_event ev, const struct swim_member *m)
+{
+    struct swim_notification n;
+    memset(&n, 0, sizeof(n));
+    n.type = ev;
+    swim__member_info(m, &n.member);
+    s->rt.notify(s->rt.ctx, &n);
+}
+
+void swim__notify_self(struct swim *s, enum swim_event ev)
+{
+    struct swim_notification n;
+    memset(&n, 0, sizeof(n));
+    n.type = ev;
+    swim_self(s, &n.member);
+    s->rt.notify(s->rt.ctx, &n);
+}
+
+void swim__check_active(struct swim *s)
+{
+    if (s->state != SWIM_STATE_RUNNING)
+        return;
+    bool now_active = s->n_active > 0;
+    if (now_active == s->active)
+        return;
+    s->active = now_active;
+    if (now_active && s->cfg.sync_interval_ms > 0) /* one-shot: arg32 = 1 */
+        swim__submit(s, SWIM_TIMER_SYNC, s->epoch, 1,
+                     (uint64_t)s->cfg.gossip_interval_ms * SWIM_JOIN_SYNC_GOSSIPS);
+    swim__notify_self(s, now_active ? SWIM_EV_SELF_ACTIVE : SWIM_EV_SELF_IDLE);
+}
+
+/* ------------------------------------------------------- applying records */
+
+/* Others hold this node as failed (or left, though it did not leave):
+ * report it, come back with a generation above min_gen, report that. */
+static void renew_self(struct swim *s, uint64_t min_gen)
+{
+    swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
+    s->self.gen = (min_gen > s->self.gen ? min_gen : s->self.gen) + 1;
+    s->self.inc = 0;
+    s->self.status = SWIM_ALIVE;
+    swim__queue_member(s, &s->self, NULL);
+    swim__notify_self(s, SWIM_EV_SELF_REJOINED);
+}
+
+/* What one datagram has done so far: however many items it carries, it
+ * makes us answer, raise our health and renew at most once. */
+struct swim_apply {
+    enum swim_apply_mode mode;
+    const struct swim_addr *from;
+    uint64_t now;
+    unsigned notices; /* FAILED notices sent to subjects */
+    bool answer;      /* send our record back to `from` after the items */
+    bool raised_health;
+    bool renewed;
+};
+
+/* Refute: take an incarnation above `seen`.  Near the top of the range a
+ * new generation is taken instead, so the counter never wraps. */
+static void refute(struct swim *s, uint32_t seen)
+{
+    if (seen >= UINT32_MAX - 1) {
+        s->self.gen++;
+        s->self.inc = 0;
+    } else {
+        s->self.inc = seen + 1;
+    }
+    swim__queue_member(s, &s->self, NULL);
+}
+
+/* A record about this node. */
+static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
+{
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen)
+        return;
+    if (r->gen > s->self.gen) {
+        if (swim__is_live(r->status) &&
+            (r->addr.len != s->self.addr.len ||
+             memcmp(r->addr.bytes, s->self.addr.bytes, r->addr.len) != 0)) {
+            /* Another live node uses our name: renewing past it would make
+             * the two leapfrog forever.  Count it for the operator. */
+            s->stats.name_conflicts++;
+            return;
+        }
+        if (!c->renewed) { /* our own record, from a clock that went back */
+            renew_self(s, r->gen);
+            c->renewed = true;
+            c->answer = true;
+        }
+        return;
+    }
+    switch (r->status) {
+    case SWIM_SUSPECT:
+        if (r->inc >= s->self.inc) {
+            refute(s, r->inc);
+            s->stats.refutations++;
+            if (!c->raised_health && s->health < s->cfg.awareness_max)
+                s->health++;
+            c->raised_health = true;
+        } else if (s->self.queued == NULL) {
+            /* Someone still suspects an older incarnation: our refutation
+             * ran out of retransmits (lost while our links were down). */
+            swim__queue_member(s, &s->self, NULL);
+        }
+        c->answer = true;
+        break;
+    case SWIM_FAILED:
+    case SWIM_LEFT:
+        if (!c->renewed)
+            renew_self(s, s->self.gen);
+        c->renewed = true;
+        c->answer = true;
+        break;
+    default:
+        if (r->inc > s->self.inc)
+            refute(s, r->inc);
+        break;
+    }
+}
+
+/* Apply one member record.  Returns true when it changed our table. */
+static bool apply_member(struct swim *s, const struct wire_member *r, struct swim_apply *c)
+{
+    enum swim_apply_mode mode = c->mode;
+    uint64_t now = c->now;
+    /* Counters at their ceiling could never be superseded: drop them. */
+    if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
+        return false;
+    if (swim__name_is(&r->name, s->self.name, s->self.name_len)) {
+        apply_self(s, r, c);
+        return false;
+    }
+    struct swim_member *m = swim__member_find(s, r->name.ptr, r->name.len);
+    if (m == NULL) {
+        /* A tombstone of a member we never knew (or already reaped) is not
+         * news: taking it would resurrect reaped members forever. */
+        if (!swim__is_live(r->status))
+            return false;
+        if (swim__member_reserve(s) != 0)
+            return false;
+        m = swim__member_insert(s, r, now);
+        if (m == NULL)
+            return false;
+        swim__queue_member(s, m, &r->by);
+        if (swim__is_live(m->status))
+            swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
+        if (m->status == SWIM_SUSPECT) {
+            swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
+            swim__start_suspicion(s, m, now);
+        }
+        swim__check_active(s);
+        return true;
+    }
+
+    uint8_t old = m->status;
+    uint8_t status = r->status;
+    if (r->gen < m->gen)
+        return false;
+    if (r->gen == m->gen) {
+        if (old == SWIM_LEFT || (old == SWIM_FAILED && status != SWIM_LEFT))
+            return false; /* final for this generation */
+        if (old == SWIM_FAILED && status == SWIM_LEFT) {
+            /* an operator's force-leave of a failed member: accept */
+        } else if (r->inc < m->inc) {
+            return false;
+        } else if (r->inc == m->inc && status <= old) {
+            if (status == SWIM_SUSPECT && old == SWIM_SUSPECT)
+                swim__add_confirmation(s, m, &r->by, now);
+            return false;
+        }
+        if (mode == SWIM_APPLY_MERGE && status == SWIM_FAILED && swim__is_live(old)) {
+            /* memberlist's merge rule; also warn the subject (see top). */
+            if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
+                c->notices++;
+                m->notice_at = now + SWIM_NOTICE_GAP_MS;
+                swim__send_notice(s, &m->addr, r);
+            }
+            if (old == SWIM_SUSPECT && r->inc == m->inc)
+                return false;
+            status = SWIM_SUSPECT;
+        }
+    }
+
+    bool renewed = r->gen != m->gen;
+    bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
+    bool addr_changed =
+        m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
+    swim__addr_copy(&m->addr, &r->addr);
+    m->gen = r->gen;
+    m->inc = r->inc;
+    swim__member_set_status(s, m, status, now);
+
+    struct wire_member q;
+    swim__member_to_wire(m, &q);
+    q.by = status == SWIM_SUSPECT ? r->by : (struct wire_name){0};
+    swim__queue_member_record(s, &q, &m->queued);
+
+    if (status == SWIM_SUSPECT && (old != SWIM_SUSPECT || renewed)) {
+        if (!swim__is_live(old))
+            swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
+        swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
+        swim__start_suspicion(s, m, now);
+        swim__add_confirmation(s, m, &r->by, now);
+    } else if (status == SWIM_ALIVE && old != SWIM_ALIVE) {
+        swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
+    } else if (status == SWIM_FAILED && old != SWIM_FAILED) {
+        swim__notify_member(s, SWIM_EV_MEMBER_FAILED, m);
+    } else if (status == SWIM_LEFT && old != SWIM_LEFT) {
+        swim__notify_member(s, SWIM_EV_MEMBER_LEFT, m);
+    }
+    if ((meta_changed || addr_changed) && swim__is_live(status) && swim__is_live(old) && !renewed)
+        swim__notify_member(s, SWIM_EV_MEMBER_UPDATED, m);
+    else if ((meta_changed || addr_changed) && renewed && old == SWIM_ALIVE && status == SWIM_ALIVE)
+        swim__notify_member(s, SWIM_EV_MEMBER_UPDATED, m);
+    swim__check_active(s);
+    return true;
+}
+
+/* Items of one datagram, framing already checked: a bad record is skipped,
+ * unknown kinds too; our record goes back to `from` at most once. */
+void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
+{
+    struct wire_item it;
+    struct swim_apply c = {.mode = mode, .from = from, .now = now};
+    /* Bounded by the datagram: every item consumes at least 3 bytes. */
+    while (p < end && wire_decode_item(&it, &p, end) == 0) {
+        const uint8_t *ip = it.data, *iend = it.data + it.len;
+        if (it.kind == WIRE_ITEM_MEMBER) {
+            struct wire_member r;
+            if (wire_decode_member(&r, &ip, iend) != 0) {
+                s->stats.malformed++; /* one bad member is skipped */
+                continue;
+            }
+            (void)apply_member(s, &r, &c);
+        } else if (it.kind == WIRE_ITEM_USER) {
+            struct wire_user u;
+            if (wire_decode_user(&u, &ip, iend) != 0) {
+                s->stats.malformed++;
+                continue;
+            }
+            swim__deliver_user(s, &u, it.data, it.len);
+        }
+        /* unknown kinds are skipped */
+    }
+    if (c.answer)
+        swim__answer_self(s, from);
+}
