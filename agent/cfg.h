@@ -23,7 +23,7 @@
  *     over the profile; --protocol KEY=VALUE flags override them one by one
  *
  * --event-handler flags replace the file's list, as --join does.  Handler
- * specs are kept as text here and parsed by the runtime (handlers.h), so this
+ * specs are kept as text here and parsed by the daemon (handlers.h), so this
  * module stays free of the event machinery; swimd checks them right after
  * parsing so a bad one is still a usage error.
  *
