@@ -364,6 +364,7 @@ void agent_delete(struct agent *a)
         return;
     control_delete(a->control); /* closes every stream: watchers, monitor clients */
     streams_delete(a->streams);
+    ev_bus_end(a->bus); /* done by the run already; not after a failed start */
     hd_runner_delete(a->hd);
     snapw_delete(a->snapw);
     bridge_delete(a->bridge);

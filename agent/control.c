@@ -38,7 +38,9 @@ struct control {
     struct control_env env;
 };
 
-json_t *control_dispatch(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req, char *err)
+/* The table's answer to one request (the ctl_request_f given to ctl.h). */
+static json_t *control_dispatch(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
+                                char *err)
 {
     struct control *c = ctx;
     for (size_t i = 0; i < sizeof(control_commands) / sizeof(control_commands[0]); i++)

@@ -68,10 +68,6 @@ struct control *control_new(struct event_base *base, const struct control_env *e
  * listening, remove the socket file.  NULL is a no-op. */
 void control_delete(struct control *c);
 
-/* The table's answer to one request (the ctl_request_f given to ctl.h);
- * ctx is the struct control. */
-json_t *control_dispatch(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req, char *err);
-
 /*
  * Make tags (an encoded block) this node's tags everywhere they are kept:
  * the core (which spreads them), env->tags and the handler runner's
