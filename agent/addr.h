@@ -13,7 +13,9 @@
  * "[V6ADDR]:PORT" and, where a default port applies, "HOST" alone.
  *
  * Everything here is pure except addr_resolve(), which calls getaddrinfo()
- * and so may block on DNS for a name (numeric addresses never block).
+ * and so may block on DNS for a name (numeric addresses never block): swimd
+ * uses it for names only at start-up (--bind, --advertise); names looked up
+ * while running (join seeds, the control "join") go through evdns (join.h).
  */
 #ifndef AGENT_ADDR_H
 #define AGENT_ADDR_H

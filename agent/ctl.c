@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,13 +44,15 @@ struct ctl_conn {
     struct ctl *ctl;
     struct bufferevent *bev;
     struct event *resume;
-    struct ctl_conn *prev, *next;
+    LIST_ENTRY(ctl_conn) link;
     struct evbuffer *held; /* lines sent during this connection's request callback */
     uint64_t id;
-    int discarding; /* inside an oversized line */
-    int eof;        /* the client half-closed: answer, flush, close */
-    int closing;    /* ctl_conn_close(): flush, then free */
-    int in_request; /* inside the request callback for this connection */
+    int discarding;      /* inside an oversized line */
+    int eof;             /* the client half-closed: answer, flush, close */
+    int closing;         /* ctl_conn_close(): flush, then free */
+    int in_request;      /* inside the request callback for this connection */
+    int deferred;        /* a request waits for ctl_reply_later(): answer nothing else */
+    json_t *deferred_id; /* that request's "id" (a reference), or NULL */
     ctl_close_f on_close;
     ctl_drain_f on_drain;
     void *hook_arg;
@@ -61,20 +64,18 @@ struct ctl {
     ctl_request_f handler;
     void *ctx;
     struct log *log;
-    struct ctl_conn *clients;
+    LIST_HEAD(, ctl_conn) clients;
     size_t nclients;
     uint64_t next_id;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-static char *ctl_error_line(const char *msg, json_t *id)
+/* o as one compact line with its newline (malloc'd), or NULL when out of
+ * memory.  o is released. */
+static char *ctl_dump_line(json_t *o)
 {
-    json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    json_object_set_new(o, "error", json_string(msg));
-    if (id != NULL)
-        json_object_set(o, "id", id);
     char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);
     if (s == NULL)
@@ -90,6 +91,31 @@ static char *ctl_error_line(const char *msg, json_t *id)
     return line;
 }
 
+static char *ctl_error_line(const char *msg, json_t *id)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "error", json_string(msg));
+    if (id != NULL)
+        json_object_set(o, "id", id);
+    return ctl_dump_line(o);
+}
+
+/* The response line for a handler's result: reply (taken) with "ok" and the
+ * request's "id", or, when reply is NULL, the error message. */
+static char *ctl_reply_line(json_t *reply, const char *err, json_t *id)
+{
+    if (reply == NULL)
+        return ctl_error_line(err != NULL && err[0] != '\0' ? err : "request failed", id);
+    json_object_set_new(reply, "ok", json_true());
+    if (id != NULL)
+        json_object_set(reply, "id", id);
+    return ctl_dump_line(reply);
+}
+
+/* Answer one line.  NULL when out of memory, or when the handler deferred
+ * its reply (conn->deferred is then set and the request's id kept). */
 static char *ctl_answer(const char *line, size_t len, ctl_request_f handler, void *ctx,
                         struct ctl_conn *conn)
 {
@@ -112,24 +138,11 @@ static char *ctl_answer(const char *line, size_t len, ctl_request_f handler, voi
     } else {
         char err[CTL_ERR_MAX] = "";
         json_t *reply = handler(ctx, conn, json_string_value(cmd), req, err);
-        if (reply == NULL) {
-            out = ctl_error_line(err[0] != '\0' ? err : "request failed", id);
-        } else {
-            json_object_set_new(reply, "ok", json_true());
-            if (id != NULL)
-                json_object_set(reply, "id", id);
-            char *s = json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (conn != NULL && conn->deferred) { /* ctl_conn_defer(): answered later */
             json_decref(reply);
-            if (s != NULL) {
-                size_t n = strlen(s);
-                out = realloc(s, n + 2);
-                if (out == NULL) {
-                    free(s);
-                } else {
-                    out[n] = '\n';
-                    out[n + 1] = '\0';
-                }
-            }
+            conn->deferred_id = id != NULL ? json_incref(id) : NULL;
+        } else {
+            out = ctl_reply_line(reply, err, id);
         }
     }
     json_decref(req);
@@ -150,13 +163,9 @@ static void ctl_client_free(struct ctl_conn *cl)
         cl->on_close = NULL;
         hook(cl->hook_arg, cl);
     }
-    if (cl->prev != NULL)
-        cl->prev->next = cl->next;
-    else
-        c->clients = cl->next;
-    if (cl->next != NULL)
-        cl->next->prev = cl->prev;
+    LIST_REMOVE(cl, link);
     c->nclients--;
+    json_decref(cl->deferred_id);
     event_free(cl->resume);
     if (cl->held != NULL)
         evbuffer_free(cl->held);
@@ -181,8 +190,8 @@ static int ctl_client_process(struct ctl_conn *cl)
 {
     struct evbuffer *in = bufferevent_get_input(cl->bev);
     struct evbuffer *out = bufferevent_get_output(cl->bev);
-    if (cl->closing)
-        return 0;
+    if (cl->closing || cl->deferred)
+        return 0; /* a deferred reply resumes processing when it is given */
     for (int n = 0; n < CTL_LINES_PER_WAKEUP; n++) {
         if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
             bufferevent_disable(cl->bev, EV_READ); /* resumed by the write callback */
@@ -227,6 +236,8 @@ static int ctl_client_process(struct ctl_conn *cl)
         char *answer = ctl_answer(line, len, cl->ctl->handler, cl->ctl->ctx, cl);
         cl->in_request = 0;
         evbuffer_drain(in, consume);
+        if (cl->deferred)
+            return 0; /* nothing more until ctl_reply_later() */
         ctl_send(cl, answer);
         if (cl->held != NULL && evbuffer_get_length(cl->held) > 0)
             evbuffer_add_buffer(out, cl->held); /* after the reply, as promised */
@@ -279,7 +290,7 @@ static void ctl_on_write(struct bufferevent *bev, void *arg)
         return;
     }
     if (cl->eof) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !cl->deferred &&
             evbuffer_search_eol(bufferevent_get_input(bev), NULL, NULL, EVBUFFER_EOL_LF).pos < 0)
             ctl_client_free(cl);
         else
@@ -350,10 +361,7 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
      * request may be, so a flood is held in the kernel, not in our heap. */
     bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_READ_HIGH);
     bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
-    cl->next = c->clients;
-    if (c->clients != NULL)
-        c->clients->prev = cl;
-    c->clients = cl;
+    LIST_INSERT_HEAD(&c->clients, cl, link);
     c->nclients++;
     log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu", c->nclients);
 }
@@ -402,6 +410,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
         return NULL;
     }
     c->base = base;
+    LIST_INIT(&c->clients);
     c->handler = handler;
     c->ctx = ctx;
     c->log = lg;
@@ -442,8 +451,8 @@ void ctl_delete(struct ctl *c)
 {
     if (c == NULL)
         return;
-    while (c->clients != NULL)
-        ctl_client_free(c->clients);
+    while (!LIST_EMPTY(&c->clients))
+        ctl_client_free(LIST_FIRST(&c->clients));
     evconnlistener_free(c->listener);
     unlink(c->path);
     free(c);
@@ -512,4 +521,35 @@ void ctl_conn_close(struct ctl_conn *conn)
     /* Freed by the write callback once flushed, or by the resume event. */
     if (!conn->in_request && evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
         event_active(conn->resume, 0, 0);
+}
+
+/* ---- deferred replies ---- */
+
+int ctl_conn_defer(struct ctl_conn *conn)
+{
+    if (conn == NULL || !conn->in_request || conn->deferred || conn->closing)
+        return ERR_STATE;
+    conn->deferred = 1;
+    return 0;
+}
+
+int ctl_reply_later(struct ctl *c, uint64_t conn_id, json_t *reply, const char *err)
+{
+    struct ctl_conn *cl;
+    LIST_FOREACH(cl, &c->clients, link)
+    if (cl->id == conn_id)
+        break;
+    if (cl == NULL || !cl->deferred || cl->closing) {
+        json_decref(reply);
+        return ERR_NOTFOUND;
+    }
+    json_t *id = cl->deferred_id;
+    cl->deferred_id = NULL;
+    cl->deferred = 0;
+    ctl_send(cl, ctl_reply_line(reply, err, id));
+    json_decref(id);
+    if (cl->held != NULL && evbuffer_get_length(cl->held) > 0)
+        evbuffer_add_buffer(bufferevent_get_output(cl->bev), cl->held);
+    event_active(cl->resume, 0, 0); /* the requests that waited behind it */
+    return 0;
 }

@@ -11,8 +11,9 @@
  * oversized line is discarded up to its newline).
  *
  * The server knows nothing about commands: it hands every well-formed
- * request to a ctl_request_f given at creation (the runtime), which either
- * returns a reply object or fills an error message.
+ * request to a ctl_request_f given at creation (swimd's command table,
+ * control.h), which either returns a reply object or fills an error
+ * message.
  *
  * Fairness and bounds: at most CTL_LINES_PER_WAKEUP requests are answered per
  * wakeup of one client (the rest go on in a later loop turn), a client whose
@@ -37,6 +38,14 @@
  * ctl_conn_close(), ctl_delete()); the handle is invalid after it returns.
  * Other requests on a streaming connection are still answered, between
  * stream lines.
+ *
+ * Deferred replies.  A request callback that cannot answer at once (a join
+ * that waits for a name lookup) calls ctl_conn_defer() and returns NULL; the
+ * reply is given later with ctl_reply_later(), from any loop callback.  Until
+ * then nothing else on that connection is answered, so replies stay in
+ * request order.  A client that half-closed still gets the reply; one that
+ * has gone is freed once the reply fails to be written (or at once, for a
+ * stream), and a reply for a connection already freed is dropped.
  *
  * libevent writes to sockets without MSG_NOSIGNAL, so a process using this
  * module must ignore SIGPIPE (swimd does, in main) or a client that hangs up
@@ -133,5 +142,23 @@ size_t ctl_conn_unread(const struct ctl_conn *conn);
  * loop turn, never from inside this call).  Repeating is a no-op.
  */
 void ctl_conn_close(struct ctl_conn *conn);
+
+/* ---- deferred replies ---- */
+
+/*
+ * From inside the request callback for conn: this request will be answered
+ * by ctl_reply_later(conn's id, ...); the callback then returns NULL (what
+ * it writes to err is ignored).  0, or ERR_STATE (not inside conn's request
+ * callback, already deferred, or closing; the callback must answer now).
+ */
+int ctl_conn_defer(struct ctl_conn *conn);
+/*
+ * Answer the deferred request of connection conn_id: reply (taken; "ok" and
+ * the request's "id" are added) or, when reply is NULL, an error reply with
+ * err.  The connection then goes on with the requests that waited.  0, or
+ * ERR_NOTFOUND (the connection has gone or has nothing deferred; reply is
+ * released).
+ */
+int ctl_reply_later(struct ctl *c, uint64_t conn_id, json_t *reply, const char *err);
 
 #endif /* AGENT_CTL_H */

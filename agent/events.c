@@ -29,11 +29,12 @@
 #include "events.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "dispatch.h"
 #include "err.h"
 #include "tags.h"
@@ -343,13 +344,6 @@ static uint64_t ev_sub_ack(struct ev_sub *s)
     return resume;
 }
 
-static int64_t ev_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * EV_MS_PER_S + ts.tv_nsec / EV_NS_PER_MS;
-}
-
 /* One item: from the replay cursor first, then from the dispatcher, waiting
  * up to timeout_ms there (0: not at all).  Each pass hands out an item or
  * consumes one clock the caller has already passed, which only the first
@@ -359,7 +353,7 @@ static int ev_sub_step(struct ev_sub *s, struct ev_item *item, struct ev_event *
 {
     struct ev_event scratch;
     struct ev_event *buf = ev != NULL ? ev : &scratch;
-    int64_t deadline = timeout_ms > 0 ? ev_mono_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms > 0 ? (int64_t)clock_mono_ms() + timeout_ms : 0;
     if (s == NULL || item == NULL)
         return ERR_INVAL;
     for (;;) {
@@ -370,7 +364,7 @@ static int ev_sub_step(struct ev_sub *s, struct ev_item *item, struct ev_event *
         struct disp_msg m;
         int wait = timeout_ms;
         if (timeout_ms > 0) {
-            int64_t left = deadline - ev_mono_ms();
+            int64_t left = deadline - (int64_t)clock_mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
         int rc = wait == 0 ? disp_try_recv(s->rx, &m, buf) : disp_recv_timed(s->rx, &m, buf, wait);
@@ -460,15 +454,10 @@ json_t *ev_json_tags(const uint8_t *meta, size_t len, int *malformed)
 
 static json_t *ev_json_hex(const uint8_t *data, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
     char buf[2 * EV_USER_DATA_MAX + 1];
     if (len > EV_USER_DATA_MAX)
         len = EV_USER_DATA_MAX;
-    for (size_t i = 0; i < len; i++) {
-        buf[2 * i] = digits[data[i] >> 4];
-        buf[2 * i + 1] = digits[data[i] & 0xf];
-    }
-    return json_stringn(buf, 2 * len);
+    return json_string(sodium_bin2hex(buf, sizeof(buf), data, len));
 }
 
 json_t *ev_json_event(const struct ev_event *ev)
@@ -525,19 +514,32 @@ json_t *ev_json_lagged(uint64_t first_missed)
     return json_pack("{s:b,s:I}", "lagged", 1, "first_missed", (json_int_t)first_missed);
 }
 
-json_t *ev_json_item(const struct ev_item *item, const struct ev_event *ev, uint32_t types)
+enum ev_show ev_item_show(const struct ev_item *item, const struct ev_event *ev, uint32_t types)
 {
     switch (item->kind) {
     case EV_ITEM_EVENT:
-        if (ev != NULL && (types & EV_MASK(ev->type)) != 0)
-            return ev_json_event(ev);
-        return ev_json_clock(item->seq);
+        return ev != NULL && (types & EV_MASK(ev->type)) != 0 ? EV_SHOW_EVENT : EV_SHOW_CLOCK;
     case EV_ITEM_CLOCK:
-        return ev_json_clock(item->seq);
+        return EV_SHOW_CLOCK;
     case EV_ITEM_LAGGED:
     case EV_ITEM_LOST:
-        return ev_json_lagged(item->seq);
+        return EV_SHOW_LAG;
     case EV_ITEM_END:
+        return EV_SHOW_END;
+    }
+    return EV_SHOW_END;
+}
+
+json_t *ev_json_item(const struct ev_item *item, const struct ev_event *ev, uint32_t types)
+{
+    switch (ev_item_show(item, ev, types)) {
+    case EV_SHOW_EVENT:
+        return ev_json_event(ev);
+    case EV_SHOW_CLOCK:
+        return ev_json_clock(item->seq);
+    case EV_SHOW_LAG:
+        return ev_json_lagged(item->seq);
+    case EV_SHOW_END:
         return NULL;
     }
     return NULL;

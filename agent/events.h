@@ -222,10 +222,20 @@ json_t *ev_json_event(const struct ev_event *ev);
 json_t *ev_json_clock(uint64_t seq);
 /* {"lagged":true,"first_missed":N} */
 json_t *ev_json_lagged(uint64_t first_missed);
+/* How a watcher shows one item (the one rule, used by ev_json_item() and
+ * by the watcher that merges clock lines). */
+enum ev_show {
+    EV_SHOW_EVENT = 1, /* an event of a wanted type: its own line */
+    EV_SHOW_CLOCK,     /* an unwanted event or a CLOCK: a clock line */
+    EV_SHOW_LAG,       /* LAGGED or LOST: a lag line, then the stream ends */
+    EV_SHOW_END,       /* END: nothing, the stream ends */
+};
+/* The show of `item` for a watcher of `types` (a mask).  Pure. */
+enum ev_show ev_item_show(const struct ev_item *item, const struct ev_event *ev, uint32_t types);
 /*
- * What a watcher sends for one item, filtered by `types` (a mask): an event
- * of a wanted type as ev_json_event(), any other event and a CLOCK as a
- * clock line, LAGGED and LOST as a lag line.  END gives NULL.
+ * The line a watcher sends for one item, by ev_item_show(): an event as
+ * ev_json_event(), a clock as ev_json_clock(item->seq), a lag as
+ * ev_json_lagged(item->seq), END as NULL.
  */
 json_t *ev_json_item(const struct ev_item *item, const struct ev_event *ev, uint32_t types);
 

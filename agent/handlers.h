@@ -61,10 +61,6 @@
 /* Handler output kept for the log line of a failed run. */
 #define HD_OUTPUT_LOG_MAX 512
 
-/* Until rt.c follows evtype.h: the runner's former names for a spec. */
-#define hd_spec ev_handler_spec
-#define hd_spec_parse ev_handler_spec_parse
-
 struct hd_config {
     struct ev_bus *bus;                  /* the runner subscribes to it */
     struct log *log;                     /* not owned; used from the runner's thread */

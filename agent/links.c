@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "err.h"
 
@@ -32,7 +33,7 @@
 #define ML_REPORTS_INITIAL 16
 
 struct ml_member {
-    struct ml_member *next;
+    SLIST_ENTRY(ml_member) chain; /* its hash bucket */
     bp_id dev;
     char name[SWIM_NAME_MAX + 1];
 };
@@ -45,7 +46,7 @@ struct ml_target {
 
 struct ml_client {
     struct ml *m;
-    struct ml_client *prev, *next; /* every live client, for ml_delete() */
+    LIST_ENTRY(ml_client) link; /* every live client, for ml_delete() */
     uint64_t cookie;
     bp_id dev;
     size_t n;
@@ -58,13 +59,15 @@ struct ml_pending {
     char member[SWIM_NAME_MAX + 1];
 };
 
+SLIST_HEAD(ml_bucket, ml_member);
+
 struct ml {
     struct bp *bp;
     ml_report_f report;
     void *ctx;
-    struct ml_member **buckets;
+    struct ml_bucket *buckets;
     size_t nbuckets, nmembers;
-    struct ml_client *clients;
+    LIST_HEAD(, ml_client) clients;
     struct ml_pending *q;
     size_t qlen, qcap, qhead;
     int depth;
@@ -102,9 +105,10 @@ struct ml *ml_new(ml_report_f report, void *ctx)
         return NULL;
     m->report = report;
     m->ctx = ctx;
+    LIST_INIT(&m->clients);
     m->bp = bp_new();
     m->nbuckets = ML_BUCKETS_INITIAL;
-    m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+    m->buckets = calloc(m->nbuckets, sizeof(*m->buckets)); /* all-zero: empty SLISTs */
     if (m->bp == NULL || m->buckets == NULL) {
         bp_delete(m->bp);
         free(m->buckets);
@@ -118,18 +122,16 @@ void ml_delete(struct ml *m)
 {
     if (m == NULL)
         return;
-    struct ml_client *c = m->clients;
-    while (c != NULL) {
-        struct ml_client *next = c->next;
+    struct ml_client *c;
+    while ((c = LIST_FIRST(&m->clients)) != NULL) {
+        LIST_REMOVE(c, link);
         free(c);
-        c = next;
     }
     for (size_t b = 0; b < m->nbuckets; b++) {
-        struct ml_member *e = m->buckets[b];
-        while (e != NULL) {
-            struct ml_member *next = e->next;
+        struct ml_member *e;
+        while ((e = SLIST_FIRST(&m->buckets[b])) != NULL) {
+            SLIST_REMOVE_HEAD(&m->buckets[b], chain);
             free(e);
-            e = next;
         }
     }
     free(m->buckets);
@@ -194,33 +196,31 @@ static void ml_leave(struct ml *m)
 
 /* ---- members ---- */
 
-static struct ml_member *ml_find(const struct ml *m, const char *name, struct ml_member ***link)
+static struct ml_bucket *ml_bucket_of(const struct ml *m, const char *name)
 {
-    struct ml_member **pp = &m->buckets[ml_hash(name) % m->nbuckets];
-    for (; *pp != NULL; pp = &(*pp)->next) {
-        if (strcmp((*pp)->name, name) == 0) {
-            if (link != NULL)
-                *link = pp;
-            return *pp;
-        }
-    }
+    return &m->buckets[ml_hash(name) % m->nbuckets];
+}
+
+static struct ml_member *ml_find(const struct ml *m, const char *name)
+{
+    struct ml_member *e;
+    SLIST_FOREACH(e, ml_bucket_of(m, name), chain)
+    if (strcmp(e->name, name) == 0)
+        return e;
     return NULL;
 }
 
 static void ml_grow(struct ml *m)
 {
     size_t nb = m->nbuckets * 2;
-    struct ml_member **b = calloc(nb, sizeof(*b));
+    struct ml_bucket *b = calloc(nb, sizeof(*b));
     if (b == NULL)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < m->nbuckets; i++) {
-        struct ml_member *e = m->buckets[i];
-        while (e != NULL) {
-            struct ml_member *next = e->next;
-            size_t h = ml_hash(e->name) % nb;
-            e->next = b[h];
-            b[h] = e;
-            e = next;
+        struct ml_member *e;
+        while ((e = SLIST_FIRST(&m->buckets[i])) != NULL) {
+            SLIST_REMOVE_HEAD(&m->buckets[i], chain);
+            SLIST_INSERT_HEAD(&b[ml_hash(e->name) % nb], e, chain);
         }
     }
     free(m->buckets);
@@ -237,7 +237,7 @@ static int ml_valid_name(const char *name)
 /* A running device for `name`: reuse, re-create or create. */
 static int ml_ensure_running(struct ml *m, const char *name)
 {
-    struct ml_member *e = ml_find(m, name, NULL);
+    struct ml_member *e = ml_find(m, name);
     enum bp_state st;
     if (e != NULL && bp_device_state(m->bp, e->dev, &st) == 0 && st == BP_RUNNING)
         return 0;
@@ -259,9 +259,7 @@ static int ml_ensure_running(struct ml *m, const char *name)
     e->dev = dev;
     if (m->nmembers + 1 > m->nbuckets * ML_LOAD_MAX)
         ml_grow(m);
-    size_t h = ml_hash(name) % m->nbuckets;
-    e->next = m->buckets[h];
-    m->buckets[h] = e;
+    SLIST_INSERT_HEAD(ml_bucket_of(m, name), e, chain);
     m->nmembers++;
     return 0;
 }
@@ -271,13 +269,13 @@ static int ml_ensure_running(struct ml *m, const char *name)
  * ended rather than "unknown". */
 static int ml_stop(struct ml *m, const char *name, const struct bp_fault *fault)
 {
-    struct ml_member *e = ml_find(m, name, NULL);
+    struct ml_member *e = ml_find(m, name);
     enum bp_state st;
     if (e == NULL) {
         int rc = ml_ensure_running(m, name);
         if (rc != 0)
             return rc;
-        e = ml_find(m, name, NULL);
+        e = ml_find(m, name);
     }
     if (bp_device_state(m->bp, e->dev, &st) != 0 || st != BP_RUNNING)
         return 0; /* a device stops once */
@@ -316,10 +314,9 @@ int ml_member_set(struct ml *m, const char *name, enum swim_status status)
 
 int ml_member_forget(struct ml *m, const char *name)
 {
-    struct ml_member **link;
     if (m == NULL || !ml_valid_name(name))
         return ERR_INVAL;
-    struct ml_member *e = ml_find(m, name, &link);
+    struct ml_member *e = ml_find(m, name);
     if (e == NULL)
         return ERR_NOTFOUND;
     ml_enter(m);
@@ -329,7 +326,7 @@ int ml_member_forget(struct ml *m, const char *name)
     bp_device_links(m->bp, e->dev, &links);
     ml_reserve(m, links); /* on failure a report may be short; the device must go */
     bp_device_delete(m->bp, e->dev);
-    *link = e->next;
+    SLIST_REMOVE(ml_bucket_of(m, name), e, ml_member, chain);
     free(e);
     m->nmembers--;
     ml_leave(m);
@@ -360,7 +357,7 @@ int ml_member_device(const struct ml *m, const char *name, bp_id *dev, int *runn
 {
     if (m == NULL || !ml_valid_name(name))
         return ERR_INVAL;
-    const struct ml_member *e = ml_find(m, name, NULL);
+    const struct ml_member *e = ml_find(m, name);
     if (e == NULL)
         return ERR_NOTFOUND;
     enum bp_state st = BP_STOPPED;
@@ -437,15 +434,12 @@ int ml_client_new(struct ml *m, uint64_t cookie, const char *const *names, size_
         return rc == ERR_LIMIT ? ERR_NOMEM : rc;
     }
     bp_device_set_handler(m->bp, c->dev, ml_on_disconnect);
-    c->next = m->clients;
-    if (m->clients != NULL)
-        m->clients->prev = c;
-    m->clients = c;
+    LIST_INSERT_HEAD(&m->clients, c, link);
     *client = c->dev;
     ml_enter(m);
     for (size_t i = 0; i < c->n; i++) {
         struct ml_target *t = &c->t[i];
-        struct ml_member *e = ml_find(m, t->name, NULL);
+        struct ml_member *e = ml_find(m, t->name);
         if (e == NULL) {
             t->done = 1;
             ml_queue(m, c, t->name, ML_UNKNOWN);
@@ -467,12 +461,7 @@ int ml_client_delete(struct ml *m, uint64_t client)
     /* Nobody monitors a client device, so deleting it reports nothing; it
      * drops the client's links and any disconnect still queued for it. */
     bp_device_delete(m->bp, c->dev);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        m->clients = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     free(c);
     /* Reports already queued for it are still delivered (they happened). */
     ml_leave(m);

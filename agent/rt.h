@@ -1,60 +1,109 @@
 /*
  * rt.h - swimd's runtime: the core on a real UDP socket and a libevent loop.
  *
- * Model: one struct rt owns everything a running agent has: the event base,
- * one UDP socket (IPv4 or IPv6; bound to :: it also serves IPv4 peers), the
- * core instance, the keyring, the tags, the control socket and the signal
- * events.  It implements the core's runtime interface:
+ * Model: struct rt is the only glue between libevent and the core.  It owns
+ * the core instance, the UDP socket (udp.h) and the join logic (join.h), and
+ * implements the core's runtime interface:
  *
  *   send_to       seal (when a keyring is set) and sendto() at once; a send
  *                 that fails is counted and dropped, as UDP would
  *   submit_after  one evtimer allocated per timer, freed when it fires;
- *                 those still pending at shutdown are freed with the rt;
- *                 a timer is never handed back before `now` at submission
- *                 plus its delay (libevent may fire early by its cached
- *                 clock; it is then re-armed for the rest)
- *   notify        one log line per event, plus the join and leave logic
+ *                 those still pending at rt_stop() are freed then; a timer
+ *                 is never handed back before `now` at submission plus its
+ *                 delay (libevent may fire early by its cached clock; it is
+ *                 then re-armed for the rest)
+ *   notify        published on the event bus first (the one ordered stream
+ *                 every local subscriber reads), then one log line, then the
+ *                 join and leave logic (SELF_ACTIVE / SELF_IDLE)
  *
- * and feeds the core: `now` is CLOCK_MONOTONIC in milliseconds; at most
+ * and feeds the core: `now` is clock_mono_ms() (CLOCK_MONOTONIC); at most
  * RT_READS_PER_WAKEUP datagrams are read per socket wakeup; a datagram that
- * fails to open under every key is dropped, counted and logged (rate-limited).
- * The generation is the wall-clock millisecond at start, so a restarted node
- * supersedes its old record.
+ * fails to open under every key is dropped, counted and logged
+ * (rate-limited).  Everything else in swimd (control commands, streams, the
+ * bridge, the snapshot writer) reads the core through rt_core() and learns
+ * about changes from the bus, never from the runtime directly.
  *
- * Joining: the --join seeds are announced to at start and again with
- * exponential backoff (RT_JOIN_BACKOFF_*) until the node becomes active, and
- * every RT_REANNOUNCE periods while fewer members are active than there are
- * seeds, so a node restarted alone, or one side of a healed partition, finds
- * the others.  Seeds given as names are resolved each time (A and AAAA) with
- * getaddrinfo(), which blocks the loop for the lookup; numeric seeds never do.
+ * Leaving: rt_leave() (SIGTERM, SIGINT, the control "leave") calls
+ * swim_leave(); the loop ends when the core reports SELF_IDLE or after
+ * leave_linger_ms + RT_LEAVE_GRACE_MS, whichever is first; rt_exit() ends it
+ * at once.  rt_stop() then detaches the runtime from the loop (no datagram,
+ * timer or lookup is handled any more) so the rest of swimd can wind down.
  *
- * Leaving: SIGTERM, SIGINT or the control "leave" call swim_leave(); the loop
- * ends when the core reports SELF_IDLE or after leave_linger_ms +
- * RT_LEAVE_GRACE_MS, whichever is first.  A second signal ends it at once.
- * SIGHUP re-parses the same argv (and so re-reads the config file) and
- * applies the new tags and log level; tags changed over the control socket
- * are replaced by the reload.
+ * Threads: none; everything runs on the loop's thread.
  */
 #ifndef AGENT_RT_H
 #define AGENT_RT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "cfg.h"
 #include "log.h"
+#include "swim.h"
+
+struct event_base;
+struct ev_bus;
+struct keyring;
+struct join;
+
+/* What the runtime is built from; pointers are borrowed and must outlive
+ * the rt, strings and arrays are copied. */
+struct rt_config {
+    struct event_base *base;
+    struct log *log;
+    struct ev_bus *bus;             /* every notification is published here */
+    const struct keyring *kr;       /* NULL: plaintext datagrams */
+    const char *label;              /* cluster label, bound into every envelope */
+    const char *name;               /* this node */
+    const char *bind;               /* "HOST:PORT" to bind (udp.h) */
+    const char *advertise;          /* "" or NULL: derived (udp.h) */
+    const struct swim_config *scfg; /* the protocol (max_packet already net of sealing) */
+    uint64_t generation;            /* this run's generation */
+    const uint8_t *tags;            /* initial tag block, may be NULL */
+    size_t tags_len;
+    const char *const *seeds; /* join seeds, "HOST[:PORT]" (join.h) */
+    size_t seed_count;        /* at most JOIN_SEEDS_MAX */
+};
+
+/* Counters and state for `info`; a plain value. */
+struct rt_stats {
+    uint64_t packets_in, packets_out, bytes_in, bytes_out;
+    uint64_t decrypt_failures, send_errors, dropped_oversize;
+    size_t timers; /* core timers pending */
+    int active;    /* the core reported SELF_ACTIVE last */
+    int leaving;
+};
 
 struct rt;
 
 /*
- * Set up everything (keyring, sockets, core) without running.  argv is kept
- * (not copied) for SIGHUP reloads and must outlive the rt.  Returns NULL with
- * a one-line reason in err on failure.
+ * Bind the socket and create the core, without touching the loop yet.
+ * Returns NULL with a one-line reason in err on failure.
  */
-struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log *lg, char *err,
-                  size_t errlen);
-/* Run the loop until the node has left (0) or a fatal error (negative). */
+struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen);
+/*
+ * Start the core and the join attempts and run the loop until the node has
+ * left (0) or the loop failed / ended without a leave (negative).
+ */
 int rt_run(struct rt *rt);
-/* Free everything, pending timers included, and remove the control socket. */
+/* Stop handling datagrams, core timers and joins (lookups are cancelled);
+ * the core stays readable.  Repeating is a no-op. */
+void rt_stop(struct rt *rt);
+/* Free everything: rt_stop() first if needed, then the core and socket. */
 void rt_delete(struct rt *rt);
+
+/* Begin a graceful leave (see the model); `why` is logged.  0, or
+ * ERR_STATE when already leaving. */
+int rt_leave(struct rt *rt, const char *why);
+/* End the loop now, without waiting for the leave to spread. */
+void rt_exit(struct rt *rt);
+
+/* The core, for reads and for calls that take `now` (clock_mono_ms()). */
+struct swim *rt_core(struct rt *rt);
+/* The join logic (seeds, control "join"). */
+struct join *rt_join(struct rt *rt);
+/* This node's advertised address as text ("HOST:PORT"). */
+const char *rt_self_text(const struct rt *rt);
+/* A consistent copy of the counters.  Never fails. */
+void rt_get_stats(const struct rt *rt, struct rt_stats *out);
 
 #endif /* AGENT_RT_H */

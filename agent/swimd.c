@@ -1,5 +1,5 @@
 /*
- * swimd.c - the agent's entry point: parse the config, run the runtime.
+ * swimd.c - the agent's entry point: parse the config, run the agent.
  *
  * Exit codes: 0 after a graceful leave, 1 when the agent cannot start or
  * fails while running, 2 for bad flags or config (a bad --event-handler
@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agent.h"
 #include "cfg.h"
 #include "err.h"
 #include "log.h"
-#include "rt.h"
 
 #define SWIMD_EXIT_OK 0
 #define SWIMD_EXIT_RUNTIME 1
@@ -52,15 +52,15 @@ int main(int argc, char **argv)
         free(cfg);
         return SWIMD_EXIT_RUNTIME;
     }
-    struct rt *rt = rt_new(cfg, argc, argv, lg, err, sizeof(err));
-    free(cfg); /* the runtime keeps its own copy */
-    if (rt == NULL) {
+    struct agent *a = agent_new(cfg, argc, argv, lg, err, sizeof(err));
+    free(cfg); /* the agent keeps its own copy */
+    if (a == NULL) {
         log_msg(lg, LOG_ERROR, "cannot start: %s", err);
         log_delete(lg);
         return SWIMD_EXIT_RUNTIME;
     }
-    int rc = rt_run(rt);
-    rt_delete(rt);
+    int rc = agent_run(a);
+    agent_delete(a);
     log_delete(lg);
     return rc == 0 ? SWIMD_EXIT_OK : SWIMD_EXIT_RUNTIME;
 }

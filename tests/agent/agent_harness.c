@@ -18,11 +18,9 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "swim.h"
 
 /* A swimd under ASan starts in well under a second; allow for a loaded CI. */
 #define HARNESS_START_MS 10000
@@ -30,13 +28,6 @@
 #define HARNESS_CALL_MS 5000
 /* How much of a log goes into a failure message. */
 #define HARNESS_TAIL_BYTES 1500
-
-uint64_t harness_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int harness_create(struct harness *h)
 {
@@ -116,8 +107,10 @@ int harness_start(struct harness *h, size_t idx, const char *name, const char *b
         snprintf(bind, sizeof(bind), "[%s]:0", bind_host);
     else
         snprintf(bind, sizeof(bind), "%s:0", bind_host);
-    const char *argv[16 + HARNESS_ARGS_MAX];
+    const char *argv[HARNESS_WRAP_MAX + 16 + HARNESS_ARGS_MAX];
     int argc = 0;
+    for (int i = 0; h->wrap[i] != NULL && i < HARNESS_WRAP_MAX; i++)
+        argv[argc++] = h->wrap[i];
     argv[argc++] = h->swimd;
     argv[argc++] = "--name";
     argv[argc++] = nd->name;
@@ -145,12 +138,12 @@ int harness_start(struct harness *h, size_t idx, const char *name, const char *b
             dup2(fd, STDERR_FILENO);
             dup2(fd, STDOUT_FILENO);
         }
-        execv(h->swimd, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     nd->pid = pid;
-    uint64_t deadline = harness_now_ms() + HARNESS_START_MS;
-    while (harness_now_ms() < deadline) {
+    uint64_t deadline = clock_mono_ms() + HARNESS_START_MS;
+    while (clock_mono_ms() < deadline) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             nd->pid = 0;
@@ -168,6 +161,34 @@ int harness_start(struct harness *h, size_t idx, const char *name, const char *b
         usleep(20000);
     }
     return -1;
+}
+
+void harness_start_node(struct harness *h, size_t idx, const char *bind_host,
+                        const char *const *extra)
+{
+    int rc = harness_start(h, idx, NULL, bind_host, extra);
+    ck_assert_msg(rc == 0, "node %zu did not start: %s", idx + 1, harness_log_tail(&h->nodes[idx]));
+}
+
+void harness_start_joiner(struct harness *h, size_t idx, const char *bind_host,
+                          const char *const *more)
+{
+    const char *extra[HARNESS_ARGS_MAX + 1];
+    int k = 0;
+    for (int j = 0; more != NULL && more[j] != NULL && k < HARNESS_ARGS_MAX - 2; j++)
+        extra[k++] = more[j];
+    extra[k++] = "--join";
+    extra[k++] = h->nodes[0].addr;
+    extra[k] = NULL;
+    harness_start_node(h, idx, bind_host, extra);
+}
+
+void harness_start_cluster(struct harness *h, size_t n, const char *bind_host,
+                           const char *const *common)
+{
+    harness_start_node(h, 0, bind_host, common);
+    for (size_t i = 1; i < n; i++)
+        harness_start_joiner(h, i, bind_host, common);
 }
 
 const char *harness_status(struct harness_node *nd, const char *name, char *buf, size_t cap,
@@ -222,27 +243,71 @@ long long harness_info_int(struct harness_node *nd, const char *key)
     return x;
 }
 
+int harness_converged(struct harness *h, size_t n, int want)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct harness_node *nd = &h->nodes[i];
+        if (harness_count(nd, "alive") != want || harness_count(nd, NULL) != want)
+            return 0;
+    }
+    return 1;
+}
+
+int harness_all_see(struct harness *h, size_t n, size_t skip, const char *name, const char *status)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i == skip || h->nodes[i].pid == 0)
+            continue;
+        char buf[16];
+        int dups;
+        const char *st = harness_status(&h->nodes[i], name, buf, sizeof(buf), &dups);
+        if (st == NULL || strcmp(st, status) != 0 || dups != 1)
+            return 0;
+    }
+    return 1;
+}
+
+int harness_sees(struct harness *h, size_t i, const char *name, const char *status)
+{
+    char buf[16];
+    int dups;
+    const char *st = harness_status(&h->nodes[i], name, buf, sizeof(buf), &dups);
+    return st != NULL && strcmp(st, status) == 0;
+}
+
+struct swim_config harness_local_profile(void)
+{
+    struct swim_config c;
+    ck_assert_int_eq(swim_config_profile(&c, "local"), 0);
+    return c;
+}
+
 void harness_signal(struct harness_node *nd, int sig)
 {
     if (nd->pid > 0)
         kill(nd->pid, sig);
 }
 
-int harness_wait_exit(struct harness_node *nd, int timeout_ms)
+/* Reap pid if it exits within ms: 0 (*status set) or -1. */
+static int harness_reap(pid_t pid, int *status, uint64_t ms)
 {
-    uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
-    while (nd->pid > 0) {
-        int st;
-        pid_t r = waitpid(nd->pid, &st, WNOHANG);
-        if (r == nd->pid) {
-            nd->exit_status = st;
-            nd->pid = 0;
+    uint64_t deadline = clock_mono_ms() + ms;
+    for (;;) {
+        if (waitpid(pid, status, WNOHANG) == pid)
             return 0;
-        }
-        if (harness_now_ms() >= deadline)
+        if (clock_mono_ms() >= deadline)
             return -1;
         usleep(10000);
     }
+}
+
+int harness_wait_exit(struct harness_node *nd, int timeout_ms)
+{
+    if (nd->pid <= 0)
+        return 0;
+    if (harness_reap(nd->pid, &nd->exit_status, (uint64_t)timeout_ms) != 0)
+        return -1;
+    nd->pid = 0;
     return 0;
 }
 
@@ -262,52 +327,118 @@ const char *harness_log_tail(struct harness_node *nd)
     return tail;
 }
 
-int harness_swimctl(struct harness *h, struct harness_node *nd, const char *const *args, char **out)
+char *harness_slurp(const char *path)
 {
-    int p[2];
-    *out = NULL;
-    if (pipe(p) != 0)
-        return -1;
-    const char *argv[32];
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    if (f != NULL) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)(size > 0 ? size : 0) + 1);
+        len = buf != NULL ? fread(buf, 1, (size_t)(size > 0 ? size : 0), f) : 0;
+        fclose(f);
+    } else {
+        buf = malloc(1);
+    }
+    ck_assert_ptr_nonnull(buf);
+    buf[len] = '\0';
+    return buf;
+}
+
+int harness_count_in_file(const char *path, const char *what)
+{
+    char *s = harness_slurp(path);
+    int n = 0;
+    for (char *p = strstr(s, what); p != NULL; p = strstr(p + 1, what))
+        n++;
+    free(s);
+    return n;
+}
+
+void harness_spawn_ctl(struct harness *h, struct harness_proc *p, struct harness_node *nd,
+                       const char *tag, const char *const *args)
+{
+    const char *argv[40];
     int argc = 0;
     argv[argc++] = h->swimctl;
     argv[argc++] = "--socket";
     argv[argc++] = nd->sock;
-    for (int i = 0; args[i] != NULL && argc < 31; i++)
+    for (int i = 0; args[i] != NULL && argc < 39; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
+    snprintf(p->out, sizeof(p->out), "%.60s/%.30s.out", h->dir, tag);
+    snprintf(p->err, sizeof(p->err), "%.60s/%.30s.err", h->dir, tag);
+    pid_t parent = getpid();
+    p->pid = fork();
+    ck_assert_int_ge(p->pid, 0);
+    if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(p[1], STDOUT_FILENO);
-        close(p[0]);
-        close(p[1]);
+        if (getppid() != parent)
+            _exit(127);
+        int o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, STDOUT_FILENO);
+        dup2(e, STDERR_FILENO);
         execv(h->swimctl, (char *const *)argv);
         _exit(127);
     }
-    close(p[1]);
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while (buf != NULL && (r = read(p[0], buf + len, cap - len - 1)) > 0) {
-        len += (size_t)r;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
+}
+
+int harness_wait_proc(struct harness_proc *p, uint64_t ms)
+{
+    if (harness_reap(p->pid, &p->status, ms) != 0)
+        return -1;
+    p->pid = 0;
+    return 0;
+}
+
+int harness_proc_exit_code(const struct harness_proc *p)
+{
+    return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+void harness_kill_proc(struct harness_proc *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
     }
-    close(p[0]);
-    if (buf != NULL)
-        buf[len] = '\0';
-    *out = buf;
-    int st;
-    waitpid(pid, &st, 0); /* swimctl bounds its own wait (CLI_TIMEOUT_MS) */
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int harness_run_ctl(struct harness *h, struct harness_node *nd, const char *tag,
+                    const char *const *args, struct harness_proc *p)
+{
+    harness_spawn_ctl(h, p, nd, tag, args);
+    if (harness_wait_proc(p, HARNESS_CTL_EXIT_MS) != 0) {
+        harness_kill_proc(p);
+        ck_abort_msg("swimctl %s did not exit", args[0]);
+    }
+    return harness_proc_exit_code(p);
+}
+
+int harness_swimctl(struct harness *h, struct harness_node *nd, const char *const *args, char **out)
+{
+    struct harness_proc p;
+    harness_spawn_ctl(h, &p, nd, "swimctl", args);
+    if (harness_wait_proc(&p, HARNESS_CTL_EXIT_MS) != 0) {
+        harness_kill_proc(&p);
+        *out = NULL;
+        return -1;
+    }
+    *out = harness_slurp(p.out);
+    return harness_proc_exit_code(&p);
+}
+
+void harness_write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
 }
 
 uint64_t harness_detection_bound_ms(size_t n)
@@ -346,8 +477,26 @@ void harness_send_all(int fd, const char *p, size_t len)
     }
 }
 
-int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n,
-                      void (*setup)(void), void (*teardown)(void))
+/* The fixture's harness: Check's fixtures take no argument, so the test
+ * running in this process reaches its harness through harness_world(). */
+static struct harness harness_the_world;
+
+struct harness *harness_world(void)
+{
+    return &harness_the_world;
+}
+
+static void harness_setup(void)
+{
+    ck_assert_int_eq(harness_create(&harness_the_world), 0);
+}
+
+static void harness_teardown(void)
+{
+    harness_destroy(&harness_the_world);
+}
+
+int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n)
 {
     Suite *s = suite_create(suite);
     TCase *last = NULL;
@@ -355,7 +504,7 @@ int harness_run_cases(const char *suite, const struct harness_case *cases, size_
     for (size_t i = 0; i < n; i++) {
         if (strcmp(cases[i].name, last_name) != 0) {
             last = tcase_create(cases[i].name);
-            tcase_add_checked_fixture(last, setup, teardown);
+            tcase_add_checked_fixture(last, harness_setup, harness_teardown);
             tcase_set_timeout(last, cases[i].timeout_s);
             suite_add_tcase(s, last);
             last_name = cases[i].name;

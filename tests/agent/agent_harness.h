@@ -1,5 +1,5 @@
 /*
- * agent_harness.h - real swimd processes for the integration suite and the
+ * agent_harness.h - real swimd processes for the integration suites and the
  * benchmark.
  *
  * Model: a struct harness is a temporary folder plus up to HARNESS_NODES_MAX
@@ -9,7 +9,14 @@
  * child is started with PR_SET_PDEATHSIG=SIGKILL, so if the test process dies
  * (a failed Check assertion exits it) its swimd children die with it; on the
  * normal path harness_destroy() kills and reaps exactly the PIDs it started.
- * Every wait is bounded in time.
+ * A harness may run its nodes through a wrapper command (`wrap`, e.g.
+ * "ip netns exec NAME"), which must exec swimd in place.  Every wait is
+ * bounded in time; HARNESS_WAIT_UNTIL polls a condition until a deadline.
+ *
+ * Each suite is one executable whose scenarios (Check tcases) meson runs one
+ * at a time through CK_RUN_CASE (harness_run_cases()), so scenarios run in
+ * parallel and each has its own timeout.  Timing bounds come from the local
+ * profile itself (harness_local_profile()) plus HARNESS_SLACK_MS.
  */
 #ifndef TESTS_AGENT_HARNESS_H
 #define TESTS_AGENT_HARNESS_H
@@ -19,6 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "swim.h"
 
 /* The benchmark's 50 nodes plus room. */
 #define HARNESS_NODES_MAX 64
@@ -26,6 +37,16 @@
 #define HARNESS_PATH_MAX 108
 /* Extra swimd arguments per node. */
 #define HARNESS_ARGS_MAX 24
+/* Words of a wrapper command. */
+#define HARNESS_WRAP_MAX 8
+/* Scheduling and sanitizer slack on top of every protocol-derived bound. */
+#define HARNESS_SLACK_MS 3000
+/* Convergence of a fresh loopback cluster: join, then a few gossip rounds. */
+#define HARNESS_CONVERGE_MS 20000
+/* Poll period of every wait. */
+#define HARNESS_POLL_MS 50
+/* A swimctl that should answer at once. */
+#define HARNESS_CTL_EXIT_MS 10000
 
 struct harness_node {
     pid_t pid; /* 0 when not running */
@@ -40,11 +61,22 @@ struct harness {
     char dir[64];
     const char *swimd;
     const char *swimctl;
+    const char *wrap[HARNESS_WRAP_MAX + 1]; /* NULL-terminated; empty: run swimd itself */
     size_t n;
     struct harness_node nodes[HARNESS_NODES_MAX];
 };
 
-uint64_t harness_now_ms(void);
+/* Poll `cond` every HARNESS_POLL_MS until it holds or `ms` have passed;
+ * evaluates to whether it held. */
+#define HARNESS_WAIT_UNTIL(cond, ms)                                                               \
+    ({                                                                                             \
+        uint64_t deadline_ = clock_mono_ms() + (ms);                                               \
+        int ok_ = 0;                                                                               \
+        while (!(ok_ = (cond)) && clock_mono_ms() < deadline_)                                     \
+            usleep(HARNESS_POLL_MS * 1000);                                                        \
+        ok_;                                                                                       \
+    })
+
 /* Make the folder and read SWIMD / SWIMCTL from the environment.  0 or -1. */
 int harness_create(struct harness *h);
 /* Kill (SIGKILL) and reap every node still running, remove the folder
@@ -58,6 +90,17 @@ void harness_destroy(struct harness *h);
  */
 int harness_start(struct harness *h, size_t idx, const char *name, const char *bind_host,
                   const char *const *extra);
+/* harness_start() with the default name that fails the test (with the
+ * node's log) when the node does not start. */
+void harness_start_node(struct harness *h, size_t idx, const char *bind_host,
+                        const char *const *extra);
+/* Node idx joining node 1 (--join), with `more` arguments (may be NULL). */
+void harness_start_joiner(struct harness *h, size_t idx, const char *bind_host,
+                          const char *const *more);
+/* Start n nodes on bind_host, all joining node 1, each with `common`. */
+void harness_start_cluster(struct harness *h, size_t n, const char *bind_host,
+                           const char *const *common);
+
 /* One control request (new reference to the reply, or NULL on failure). */
 json_t *harness_call(struct harness_node *nd, json_t *req);
 /* Status of member `name` as `nd` sees it ("alive", ...), in buf, or NULL
@@ -68,19 +111,56 @@ const char *harness_status(struct harness_node *nd, const char *name, char *buf,
 int harness_count(struct harness_node *nd, const char *status);
 /* A number from `info`, or -1. */
 long long harness_info_int(struct harness_node *nd, const char *key);
+/* Every node in [0, n) lists exactly `want` members, all alive. */
+int harness_converged(struct harness *h, size_t n, int want);
+/* Every running node in [0, n) but `skip` sees `name` with `status`, once. */
+int harness_all_see(struct harness *h, size_t n, size_t skip, const char *name, const char *status);
+/* Node i sees `name` with `status`. */
+int harness_sees(struct harness *h, size_t i, const char *name, const char *status);
+/* The local profile's configuration (fails the test if it cannot). */
+struct swim_config harness_local_profile(void);
+
 /* Send sig to the node's process. */
 void harness_signal(struct harness_node *nd, int sig);
 /* Reap the node if it exits within timeout_ms; 0 (exit_status set) or -1. */
 int harness_wait_exit(struct harness_node *nd, int timeout_ms);
 /* Last lines of a node's log, for failure messages (static buffer). */
 const char *harness_log_tail(struct harness_node *nd);
-/* Run swimctl with args (NULL-terminated) against nd; stdout into out
- * (malloc'd, NUL-terminated).  Returns its exit code or -1. */
+/* A whole file as a NUL-terminated malloc'd string ("" when absent). */
+char *harness_slurp(const char *path);
+/* Occurrences of `what` in the file at `path` (0 when absent). */
+int harness_count_in_file(const char *path, const char *what);
+/* Replace the file at path with text (mode 0600), or fail the test. */
+void harness_write_file(const char *path, const char *text);
+/* Run swimctl with args (NULL-terminated) against nd, bounded by
+ * HARNESS_CTL_EXIT_MS; stdout into out (malloc'd, NUL-terminated; NULL when
+ * it did not exit).  Returns its exit code or -1. */
 int harness_swimctl(struct harness *h, struct harness_node *nd, const char *const *args,
                     char **out);
 
-/* Scheduling and sanitizer slack on top of every protocol-derived bound. */
-#define HARNESS_SLACK_MS 3000
+/* ---- swimctl as a child of the test, its output in files ---- */
+
+struct harness_proc {
+    pid_t pid;
+    int status;
+    char out[HARNESS_PATH_MAX];
+    char err[HARNESS_PATH_MAX];
+};
+
+/* Start swimctl --socket <nd> args... with stdout/stderr in
+ * <dir>/<tag>.out / .err. */
+void harness_spawn_ctl(struct harness *h, struct harness_proc *p, struct harness_node *nd,
+                       const char *tag, const char *const *args);
+/* Reap p if it exits within ms: 0 (p->status set) or -1. */
+int harness_wait_proc(struct harness_proc *p, uint64_t ms);
+/* p's exit code, or -1 when it did not exit normally. */
+int harness_proc_exit_code(const struct harness_proc *p);
+/* SIGKILL and reap p if it still runs. */
+void harness_kill_proc(struct harness_proc *p);
+/* Run swimctl to completion within HARNESS_CTL_EXIT_MS (fails the test
+ * otherwise); returns its exit code. */
+int harness_run_ctl(struct harness *h, struct harness_node *nd, const char *tag,
+                    const char *const *args, struct harness_proc *p);
 
 /*
  * Worst case from a crash to "failed" everywhere for n nodes on the local
@@ -106,11 +186,12 @@ struct harness_case {
     const TTest *test;
     int timeout_s;
 };
-/* Run the scenarios as suite `suite` with the given fixture; every test
- * prints Check's summary.  Returns the process exit status: failure when a
- * test failed or when nothing ran (a CK_RUN_CASE naming no scenario must
- * not pass silently). */
-int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n,
-                      void (*setup)(void), void (*teardown)(void));
+/* Run the scenarios as suite `suite`; each test gets a fresh harness (see
+ * harness_world()).  Every test prints Check's summary.  Returns the process
+ * exit status: failure when a test failed or when nothing ran (a
+ * CK_RUN_CASE naming no scenario must not pass silently). */
+int harness_run_cases(const char *suite, const struct harness_case *cases, size_t n);
+/* The harness of the running test: created before it, destroyed after. */
+struct harness *harness_world(void);
 
 #endif /* TESTS_AGENT_HARNESS_H */

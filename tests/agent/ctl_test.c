@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "err.h"
 
@@ -45,15 +45,25 @@ static void stream_on_drain(void *arg, struct ctl_conn *conn)
     stream.drains++;
 }
 
+/* The connection whose "later" request waits for its reply (0: none). */
+static uint64_t deferred_conn;
+
 /* Fake commands: "echo" returns the request's "v", "fail" fails, "stream"
  * makes the connection a stream and sends two lines before its reply
- * returns (they must arrive after it). */
+ * returns (they must arrive after it), "later" defers its reply. */
 static json_t *fake_handler(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
                             char *err)
 {
     int *calls = ctx;
     if (calls != NULL)
         (*calls)++;
+    if (strcmp(cmd, "later") == 0 && conn != NULL) {
+        ck_assert_int_eq(ctl_conn_defer(conn), 0);
+        ck_assert_int_eq(ctl_conn_defer(conn), ERR_STATE); /* once */
+        deferred_conn = ctl_conn_id(conn);
+        snprintf(err, CTL_ERR_MAX, "ignored");
+        return NULL;
+    }
     if (strcmp(cmd, "stream") == 0 && conn != NULL) {
         stream.conn = conn;
         ctl_conn_set_hooks(conn, stream_on_close, stream_on_drain, &stream);
@@ -126,13 +136,6 @@ static struct ctl *srv;
 static char dir[64], path[128];
 static int calls;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void srv_setup(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as swimd does: see ctl.h */
@@ -173,9 +176,9 @@ static void pump(void)
 /* Send everything, running the server loop while the socket is full. */
 static void send_all(int fd, const char *data, size_t len)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
     while (len > 0) {
-        ck_assert_msg(now_ms() < deadline, "send timed out");
+        ck_assert_msg(clock_mono_ms() < deadline, "send timed out");
         ssize_t w = send(fd, data, len, MSG_NOSIGNAL);
         if (w > 0) {
             data += w;
@@ -199,7 +202,7 @@ static size_t rlen[4];
 /* The next response line on client slot k (pumping the server), parsed. */
 static json_t *read_response(int k, int fd)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
     for (;;) {
         char *nl = memchr(rbuf[k], '\n', rlen[k]);
         if (nl != NULL) {
@@ -210,7 +213,7 @@ static json_t *read_response(int k, int fd)
             ck_assert_ptr_nonnull(o);
             return o;
         }
-        ck_assert_msg(now_ms() < deadline, "no response in %d ms", WAIT_MS);
+        ck_assert_msg(clock_mono_ms() < deadline, "no response in %d ms", WAIT_MS);
         pump();
         ssize_t r = recv(fd, rbuf[k] + rlen[k], sizeof(rbuf[k]) - rlen[k], 0);
         if (r > 0)
@@ -304,8 +307,8 @@ START_TEST(ctl_test_abrupt_disconnect_leaves_others_served)
     }
     send_str(good, "{\"cmd\":\"echo\",\"v\":9}\n");
     assert_echo(read_response(1, good), 9);
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while (ctl_client_count(srv) != 1 && now_ms() < deadline)
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (ctl_client_count(srv) != 1 && clock_mono_ms() < deadline)
         pump();
     ck_assert_uint_eq(ctl_client_count(srv), 1);
     close(good);
@@ -321,10 +324,10 @@ START_TEST(ctl_test_half_close_still_answered)
     assert_echo(read_response(0, fd), 4);
     assert_echo(read_response(0, fd), 5);
     /* Then the server closes its side. */
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
     char c;
     ssize_t r;
-    while ((r = recv(fd, &c, 1, 0)) < 0 && now_ms() < deadline) {
+    while ((r = recv(fd, &c, 1, 0)) < 0 && clock_mono_ms() < deadline) {
         pump();
         usleep(500);
     }
@@ -389,10 +392,10 @@ static void assert_n(json_t *o, int n)
 /* Wait (pumping the server) until the client sees EOF. */
 static void assert_eof(int fd)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
     char c;
     ssize_t r;
-    while ((r = recv(fd, &c, 1, 0)) < 0 && now_ms() < deadline) {
+    while ((r = recv(fd, &c, 1, 0)) < 0 && clock_mono_ms() < deadline) {
         pump();
         usleep(500);
     }
@@ -440,8 +443,8 @@ START_TEST(ctl_test_stream_client_gone_runs_close_hook)
     send_str(fd, "{\"cmd\":\"stream\"}\n");
     json_decref(read_response(0, fd));
     close(fd);
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while (stream.closes == 0 && now_ms() < deadline)
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (stream.closes == 0 && clock_mono_ms() < deadline)
         pump();
     ck_assert_int_eq(stream.closes, 1);
     ck_assert_uint_eq(ctl_client_count(srv), 0);
@@ -475,8 +478,9 @@ START_TEST(ctl_test_stream_unread_grows_then_drain_hook)
     /* It reads everything: the output drains and the hook says so. */
     for (int i = 0; i < LINES; i++)
         assert_n(read_response(0, fd), 5);
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while ((stream.drains == drains || ctl_conn_unread(stream.conn) != 0) && now_ms() < deadline)
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while ((stream.drains == drains || ctl_conn_unread(stream.conn) != 0) &&
+           clock_mono_ms() < deadline)
         pump();
     ck_assert_int_gt(stream.drains, drains);
     ck_assert_uint_eq(ctl_conn_unread(stream.conn), 0);
@@ -496,6 +500,79 @@ START_TEST(ctl_test_stream_ctl_delete_runs_close_hook)
     srv = ctl_new(base, path, 0600, fake_handler, &calls, NULL, &rc); /* for the teardown */
     ck_assert_ptr_nonnull(srv);
     close(fd);
+}
+END_TEST
+
+/* Nothing arrives on client slot k for `ms` (the server pumped meanwhile). */
+static void assert_silent(int k, int fd, uint64_t ms)
+{
+    uint64_t end = clock_mono_ms() + ms;
+    while (clock_mono_ms() < end) {
+        pump();
+        ssize_t r = recv(fd, rbuf[k] + rlen[k], sizeof(rbuf[k]) - rlen[k], 0);
+        if (r > 0)
+            rlen[k] += (size_t)r;
+        usleep(500);
+    }
+    ck_assert_uint_eq(rlen[k], 0);
+}
+
+START_TEST(ctl_test_deferred_reply_keeps_request_order)
+{
+    rlen[0] = rlen[1] = 0;
+    deferred_conn = 0;
+    int fd = client(), other = client();
+    send_str(fd, "{\"cmd\":\"later\",\"id\":\"a\"}\n{\"cmd\":\"echo\",\"v\":1}\n");
+    /* The deferred request holds back its connection's next answer ... */
+    assert_silent(0, fd, 50);
+    ck_assert_uint_ne(deferred_conn, 0);
+    ck_assert_int_eq(calls, 1);
+    /* ... but no other client. */
+    send_str(other, "{\"cmd\":\"echo\",\"v\":2}\n");
+    assert_echo(read_response(1, other), 2);
+    /* The reply comes with "ok" and the request's id, then the rest. */
+    ck_assert_int_eq(ctl_reply_later(srv, deferred_conn, json_pack("{s:i}", "x", 5), NULL), 0);
+    json_t *o = read_response(0, fd);
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "x")), 5);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "id")), "a");
+    json_decref(o);
+    assert_echo(read_response(0, fd), 1);
+    /* Nothing is deferred any more. */
+    ck_assert_int_eq(ctl_reply_later(srv, deferred_conn, json_object(), NULL), ERR_NOTFOUND);
+    close(fd);
+    close(other);
+}
+END_TEST
+
+START_TEST(ctl_test_deferred_error_half_close_and_gone_client)
+{
+    rlen[0] = 0;
+    deferred_conn = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"later\",\"id\":7}\n");
+    assert_silent(0, fd, 20);
+    ck_assert_int_eq(ctl_reply_later(srv, deferred_conn, NULL, "it failed later"), 0);
+    json_t *o = read_response(0, fd);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), 7);
+    assert_error(o, "it failed later");
+    /* A client that half-closes after its request still gets the reply. */
+    send_str(fd, "{\"cmd\":\"later\"}\n");
+    shutdown(fd, SHUT_WR);
+    assert_silent(0, fd, 20);
+    ck_assert_int_eq(ctl_reply_later(srv, deferred_conn, json_pack("{s:i}", "v", 8), NULL), 0);
+    assert_echo(read_response(0, fd), 8);
+    close(fd);
+    /* One that has gone is freed once its reply is written. */
+    fd = client();
+    send_str(fd, "{\"cmd\":\"later\"}\n");
+    assert_silent(0, fd, 20);
+    close(fd);
+    ck_assert_int_eq(ctl_reply_later(srv, deferred_conn, json_object(), NULL), 0);
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (ctl_client_count(srv) != 0 && clock_mono_ms() < deadline)
+        pump();
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
 }
 END_TEST
 
@@ -529,6 +606,8 @@ int main(void)
     tcase_add_test(live, ctl_test_stream_client_gone_runs_close_hook);
     tcase_add_test(live, ctl_test_stream_unread_grows_then_drain_hook);
     tcase_add_test(live, ctl_test_stream_ctl_delete_runs_close_hook);
+    tcase_add_test(live, ctl_test_deferred_reply_keeps_request_order);
+    tcase_add_test(live, ctl_test_deferred_error_half_close_and_gone_client);
     tcase_add_test(pure, ctl_test_answer_line_passes_no_connection);
     suite_add_tcase(s, live);
     SRunner *sr = srunner_create(s);

@@ -86,9 +86,9 @@ int main(void)
             goto out;
         }
     }
-    uint64_t deadline = harness_now_ms() + BENCH_CONVERGE_MS;
+    uint64_t deadline = clock_mono_ms() + BENCH_CONVERGE_MS;
     int converged = 0;
-    while (!converged && harness_now_ms() < deadline) {
+    while (!converged && clock_mono_ms() < deadline) {
         converged = 1;
         for (size_t i = 0; i < BENCH_NODES && converged; i += 7)
             converged = harness_count(&h.nodes[i], "alive") == BENCH_NODES;
@@ -103,9 +103,9 @@ int main(void)
     long long t0[BENCH_NODES];
     for (size_t i = 0; i < BENCH_NODES; i++)
         t0[i] = proc_cpu_ticks(h.nodes[i].pid);
-    uint64_t w0 = harness_now_ms();
+    uint64_t w0 = clock_mono_ms();
     usleep(BENCH_IDLE_MS * 1000);
-    uint64_t window = harness_now_ms() - w0;
+    uint64_t window = clock_mono_ms() - w0;
     long long ticks = 0, rss_max = 0;
     for (size_t i = 0; i < BENCH_NODES; i++) {
         ticks += proc_cpu_ticks(h.nodes[i].pid) - t0[i];

@@ -453,6 +453,25 @@ START_TEST(ev_test_json_clock_lag_and_filtered_item)
 }
 END_TEST
 
+START_TEST(ev_test_item_show_is_the_watchers_rule)
+{
+    struct ev_event ev;
+    struct swim_notification n = member_note(SWIM_EV_MEMBER_JOINED, 1);
+    ev_from_notification(&ev, &n, 0);
+    struct ev_item it = {EV_ITEM_EVENT, 3, 3};
+    ck_assert_int_eq(ev_item_show(&it, &ev, EV_MASK(EV_MEMBER_JOIN)), EV_SHOW_EVENT);
+    ck_assert_int_eq(ev_item_show(&it, &ev, EV_MASK(EV_MEMBER_FAILED)), EV_SHOW_CLOCK);
+    it.kind = EV_ITEM_CLOCK;
+    ck_assert_int_eq(ev_item_show(&it, NULL, EV_MASK_ALL), EV_SHOW_CLOCK);
+    it.kind = EV_ITEM_LAGGED;
+    ck_assert_int_eq(ev_item_show(&it, NULL, EV_MASK_ALL), EV_SHOW_LAG);
+    it.kind = EV_ITEM_LOST;
+    ck_assert_int_eq(ev_item_show(&it, NULL, EV_MASK_ALL), EV_SHOW_LAG);
+    it.kind = EV_ITEM_END;
+    ck_assert_int_eq(ev_item_show(&it, NULL, EV_MASK_ALL), EV_SHOW_END);
+}
+END_TEST
+
 START_TEST(ev_test_types_parse_rejects_unknown_names)
 {
     uint32_t mask = 0;
@@ -534,6 +553,7 @@ int main(void)
     tcase_add_test(tc, ev_test_json_member_event);
     tcase_add_test(tc, ev_test_json_user_event_and_binary_payload);
     tcase_add_test(tc, ev_test_json_clock_lag_and_filtered_item);
+    tcase_add_test(tc, ev_test_item_show_is_the_watchers_rule);
     tcase_add_test(tc, ev_test_types_parse_rejects_unknown_names);
     tcase_add_test(tc, ev_test_type_names_match_the_core);
     tcase_add_test(tc, ev_test_type_lists_offer_what_each_entrance_allows);

@@ -1,0 +1,382 @@
+/*
+ * agent.c - see agent.h for the model.
+ *
+ * Layout: set-up of each part in dependency order (agent_new), signals and
+ * reload, the run with its shutdown, and agent_delete in reverse order.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bridge.h"
+#include "clock.h"
+#include "control.h"
+#include "err.h"
+#include "events.h"
+#include "handlers.h"
+#include "join.h"
+#include "keyring.h"
+#include "rt.h"
+#include "snapshot_writer.h"
+#include "stream.h"
+#include "tags.h"
+
+struct agent {
+    struct cfg cfg;
+    int argc;
+    char *const *argv;
+    struct log *log;
+    struct swim_config scfg;
+    uint64_t generation;
+    struct event_base *base;
+    struct keyring *kr;
+    struct tags *tags;
+    struct ev_bus *bus;
+    struct rt *rt;
+    struct streams *streams;
+    struct bridge *bridge;
+    struct snapw *snapw;  /* NULL without --snapshot */
+    struct hd_runner *hd; /* NULL without --event-handler */
+    struct control *control;
+    struct control_env env;
+    struct event *sig_term, *sig_int, *sig_hup;
+    struct event *drain_timer;
+    int draining;
+    int drain_over; /* the drain deadline passed, or a signal cut it short */
+};
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static int agent_setup_keyring(struct agent *a, char *err, size_t errlen)
+{
+    const char *path = a->cfg.keyring;
+    if (path[0] == '\0')
+        return 0;
+    int line = 0;
+    a->kr = keyring_new();
+    int rc = a->kr != NULL ? keyring_load_file(a->kr, path, &line) : ERR_NOMEM;
+    if (rc == ERR_IO)
+        snprintf(err, errlen, "keyring %s: %s", path, strerror(errno));
+    else if (rc == ERR_INVAL)
+        snprintf(err, errlen, "keyring %s line %d: not a base64 %d-byte key", path, line,
+                 KEYRING_KEY_BYTES);
+    else if (rc == ERR_NOTFOUND)
+        snprintf(err, errlen, "keyring %s: no key in the file", path);
+    else if (rc != 0)
+        snprintf(err, errlen, "keyring %s: %s", path, err_strerror(rc));
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+        log_msg(a->log, LOG_WARN, "keyring %s is readable by others (mode %03o); use 0600", path,
+                (unsigned)(st.st_mode & 0777));
+    /* Keep sealed datagrams within the configured ceiling. */
+    if (a->scfg.max_packet - KEYRING_OVERHEAD >= SWIM_PACKET_MIN)
+        a->scfg.max_packet -= KEYRING_OVERHEAD;
+    return 0;
+}
+
+/* The runtime, joining the --join seeds or, without them, the snapshot's. */
+static int agent_setup_runtime(struct agent *a, char *err, size_t errlen)
+{
+    struct snapw_restored *restored = calloc(1, sizeof(*restored));
+    const char *seeds[JOIN_SEEDS_MAX];
+    size_t nseeds = 0;
+    if (restored == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    restored->generation = clock_wall_ms();
+    if (a->cfg.snapshot[0] != '\0')
+        snapw_restore(a->cfg.snapshot, a->cfg.name, a->cfg.join_count > 0, a->log, restored);
+    a->generation = restored->generation;
+    for (size_t i = 0; i < a->cfg.join_count; i++)
+        seeds[nseeds++] = a->cfg.join[i];
+    for (size_t i = 0; a->cfg.join_count == 0 && i < restored->seed_count; i++)
+        seeds[nseeds++] = restored->seeds[i];
+    struct rt_config rc = {
+        .base = a->base,
+        .log = a->log,
+        .bus = a->bus,
+        .kr = a->kr,
+        .label = a->cfg.label,
+        .name = a->cfg.name,
+        .bind = a->cfg.bind,
+        .advertise = a->cfg.advertise,
+        .scfg = &a->scfg,
+        .generation = a->generation,
+        .tags = a->cfg.tags,
+        .tags_len = a->cfg.tags_len,
+        .seeds = seeds,
+        .seed_count = nseeds,
+    };
+    a->rt = rt_new(&rc, err, errlen);
+    free(restored);
+    return a->rt != NULL ? 0 : ERR_SYS;
+}
+
+/* The bus's subscribers on the loop: streams, the bridge, the snapshot. */
+static int agent_setup_subscribers(struct agent *a, char *err, size_t errlen)
+{
+    struct streams_config sc = {a->base, a->bus, a->log, a->cfg.watch_queue};
+    a->streams = streams_new(&sc);
+    if (a->streams == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    struct bridge_config bc = {a->base,           a->bus,    rt_core(a->rt), a->log,
+                               monitor_on_report, a->streams};
+    a->bridge = bridge_new(&bc, err, errlen);
+    if (a->bridge == NULL)
+        return ERR_SYS;
+    if (a->cfg.snapshot[0] == '\0')
+        return 0;
+    struct snapw_config wc = {a->base, a->bus,      rt_core(a->rt),
+                              a->log,  a->cfg.name, a->cfg.snapshot};
+    a->snapw = snapw_new(&wc, err, errlen);
+    return a->snapw != NULL ? 0 : ERR_SYS;
+}
+
+/* Parse the --event-handler specs and start the runner (if any). */
+static int agent_setup_handlers(struct agent *a, char *err, size_t errlen)
+{
+    if (a->cfg.handler_count == 0)
+        return 0;
+    struct ev_handler_spec *specs = calloc(a->cfg.handler_count, sizeof(*specs));
+    if (specs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < a->cfg.handler_count; i++) {
+        char e[CFG_ERR_MAX / 2] = "";
+        if (ev_handler_spec_parse(a->cfg.handlers[i], &specs[i], e, sizeof(e)) != 0) {
+            snprintf(err, errlen, "--event-handler \"%.80s\": %s", a->cfg.handlers[i], e);
+            free(specs);
+            return ERR_INVAL;
+        }
+    }
+    struct hd_config hc = {
+        .bus = a->bus,
+        .log = a->log,
+        .specs = specs,
+        .count = a->cfg.handler_count,
+        .timeout_ms = a->cfg.handler_timeout_ms,
+        .self_name = a->cfg.name,
+        .self_addr = rt_self_text(a->rt),
+        .self_tags = a->cfg.tags,
+        .self_tags_len = a->cfg.tags_len,
+    };
+    int rc = 0;
+    a->hd = hd_runner_new(&hc, &rc);
+    free(specs); /* copied by the runner */
+    if (a->hd == NULL) {
+        snprintf(err, errlen, "event handlers: cannot start: %s", err_strerror(rc));
+        return rc != 0 ? rc : ERR_SYS;
+    }
+    log_msg(a->log, LOG_INFO, "event handlers=%zu timeout_ms=%u", a->cfg.handler_count,
+            (unsigned)a->cfg.handler_timeout_ms);
+    return 0;
+}
+
+static void agent_on_signal(evutil_socket_t sig, short what, void *arg);
+static void agent_on_drain_deadline(evutil_socket_t fd, short what, void *arg);
+
+static int agent_setup_control(struct agent *a, char *err, size_t errlen)
+{
+    a->env = (struct control_env){
+        .rt = a->rt,
+        .tags = a->tags,
+        .bus = a->bus,
+        .streams = a->streams,
+        .bridge = a->bridge,
+        .hd = a->hd,
+        .kr = a->kr,
+        .log = a->log,
+        .cfg = &a->cfg,
+    };
+    a->control = control_new(a->base, &a->env, err, errlen);
+    if (a->control == NULL)
+        return ERR_SYS;
+    a->sig_term = evsignal_new(a->base, SIGTERM, agent_on_signal, a);
+    a->sig_int = evsignal_new(a->base, SIGINT, agent_on_signal, a);
+    a->sig_hup = evsignal_new(a->base, SIGHUP, agent_on_signal, a);
+    a->drain_timer = evtimer_new(a->base, agent_on_drain_deadline, a);
+    if (a->sig_term == NULL || a->sig_int == NULL || a->sig_hup == NULL || a->drain_timer == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, struct log *lg,
+                        char *err, size_t errlen)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->cfg = *cfg;
+    a->argc = argc;
+    a->argv = argv;
+    a->log = lg;
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to start");
+        goto fail;
+    }
+    if (cfg_protocol(cfg, &a->scfg, err, errlen) != 0 || agent_setup_keyring(a, err, errlen) != 0)
+        goto fail;
+    a->tags = tags_new();
+    if (a->tags == NULL || tags_load(a->tags, cfg->tags, cfg->tags_len) != 0) {
+        snprintf(err, errlen, "tags: invalid");
+        goto fail;
+    }
+    a->base = event_base_new();
+    if (a->base == NULL) {
+        snprintf(err, errlen, "libevent: cannot create an event base");
+        goto fail;
+    }
+    struct ev_bus_config bc = {cfg->event_history};
+    a->bus = ev_bus_new(&bc);
+    if (a->bus == NULL) {
+        snprintf(err, errlen, "out of memory for the event bus");
+        goto fail;
+    }
+    if (agent_setup_runtime(a, err, errlen) != 0 || agent_setup_subscribers(a, err, errlen) != 0 ||
+        agent_setup_handlers(a, err, errlen) != 0 || agent_setup_control(a, err, errlen) != 0)
+        goto fail;
+    return a;
+fail:
+    agent_delete(a);
+    return NULL;
+}
+
+/* ---- signals and reload ---------------------------------------------------- */
+
+static void agent_reload(struct agent *a)
+{
+    struct cfg *c = malloc(sizeof(*c));
+    char err[CFG_ERR_MAX] = "";
+    enum cfg_action action;
+    if (c == NULL)
+        return;
+    if (cfg_parse_args(c, a->argc, a->argv, &action, err, sizeof(err)) != 0) {
+        log_msg(a->log, LOG_WARN, "reload failed, keeping the running config: %s", err);
+        free(c);
+        return;
+    }
+    log_set_level(a->log, c->log_level);
+    size_t cur_len;
+    const uint8_t *cur = tags_bytes(a->tags, &cur_len);
+    if (cur_len != c->tags_len || memcmp(cur, c->tags, cur_len) != 0) {
+        int rc = control_set_tags(&a->env, c->tags, c->tags_len);
+        if (rc != 0)
+            log_msg(a->log, LOG_WARN, "reload: tags not applied: %s", err_strerror(rc));
+    }
+    memcpy(a->cfg.tags, c->tags, c->tags_len);
+    a->cfg.tags_len = c->tags_len;
+    a->cfg.log_level = c->log_level;
+    log_msg(a->log, LOG_INFO, "reloaded log_level=%s tags=%zu", log_level_name(c->log_level),
+            tags_count(a->tags));
+    free(c);
+}
+
+static void agent_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct agent *a = arg;
+    if (sig == SIGHUP) {
+        agent_reload(a);
+        return;
+    }
+    if (a->draining) { /* shutting down already: stop waiting for watchers */
+        a->drain_over = 1;
+        return;
+    }
+    if (rt_leave(a->rt, sig == SIGTERM ? "SIGTERM" : "SIGINT") == ERR_STATE) {
+        log_msg(a->log, LOG_WARN, "second signal: exiting without waiting for the leave");
+        rt_exit(a->rt);
+    }
+}
+
+/* ---- run and shutdown ------------------------------------------------------- */
+
+static void agent_on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct agent *a = arg;
+    a->drain_over = 1;
+}
+
+/* Watchers still flushing or name lookups still ending. */
+static int agent_draining(const struct agent *a)
+{
+    struct join_stats js;
+    join_get_stats(rt_join(a->rt), &js);
+    return streams_watchers(a->streams) > 0 || js.lookups > 0;
+}
+
+/* See "Shutdown" in agent.h. */
+static void agent_wind_down(struct agent *a)
+{
+    if (a->snapw != NULL)
+        snapw_final(a->snapw); /* the last word: this run's final view */
+    rt_stop(a->rt);
+    ev_bus_end(a->bus);
+    a->draining = 1;
+    struct timeval tv = clock_tv(AGENT_DRAIN_MS);
+    evtimer_add(a->drain_timer, &tv);
+    /* Each pass runs what is ready, waiting for at least one event; the
+     * deadline timer bounds the wait. */
+    while (!a->drain_over && agent_draining(a))
+        event_base_loop(a->base, EVLOOP_ONCE);
+    evtimer_del(a->drain_timer);
+}
+
+int agent_run(struct agent *a)
+{
+    evsignal_add(a->sig_term, NULL);
+    evsignal_add(a->sig_int, NULL);
+    evsignal_add(a->sig_hup, NULL);
+    log_msg(a->log, LOG_INFO,
+            "started name=%s addr=%s generation=%llu profile=%s encrypted=%s socket=%s",
+            a->cfg.name, rt_self_text(a->rt), (unsigned long long)a->generation, a->cfg.profile,
+            a->kr != NULL ? "yes" : "no", a->cfg.socket_path);
+    if (a->snapw != NULL) /* record this start's generation at once */
+        snapw_start(a->snapw);
+    int rc = rt_run(a->rt);
+    agent_wind_down(a);
+    if (rc == 0)
+        log_msg(a->log, LOG_INFO, "exiting name=%s", a->cfg.name);
+    return rc;
+}
+
+void agent_delete(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    control_delete(a->control); /* closes every stream: watchers, monitor clients */
+    streams_delete(a->streams);
+    ev_bus_end(a->bus); /* done by the run already; not after a failed start */
+    hd_runner_delete(a->hd);
+    snapw_delete(a->snapw);
+    bridge_delete(a->bridge);
+    rt_delete(a->rt);
+    ev_bus_delete(a->bus);
+    struct event *evs[] = {a->sig_term, a->sig_int, a->sig_hup, a->drain_timer};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i] != NULL)
+            event_free(evs[i]);
+    if (a->base != NULL)
+        event_base_free(a->base);
+    tags_delete(a->tags);
+    keyring_delete(a->kr);
+    free(a);
+}

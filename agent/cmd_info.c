@@ -1,0 +1,93 @@
+/*
+ * cmd_info.c - the control command "info": this node, its counters and the
+ * state of every part of swimd (runtime, core, event bus, streams, bridge,
+ * joins, handlers), as one JSON object.
+ */
+#include "bridge.h"
+#include "commands.h"
+#include "events.h"
+#include "handlers.h"
+#include "join.h"
+#include "keyring.h"
+#include "rt.h"
+#include "stream.h"
+
+/* Member counts by status, this node included. */
+static json_t *cmd_info_counts(struct swim *core, const struct swim_member_info *self)
+{
+    size_t counts[SWIM_LEFT + 1] = {0};
+    struct swim_member_info m;
+    counts[self->status <= SWIM_LEFT ? self->status : 0]++;
+    size_t n = swim_member_count(core);
+    for (size_t i = 0; i < n; i++)
+        if (swim_member_at(core, i, &m) == 0 && m.status <= SWIM_LEFT)
+            counts[m.status]++;
+    return json_pack("{s:I,s:I,s:I,s:I}", "alive", (json_int_t)counts[SWIM_ALIVE], "suspect",
+                     (json_int_t)counts[SWIM_SUSPECT], "failed", (json_int_t)counts[SWIM_FAILED],
+                     "left", (json_int_t)counts[SWIM_LEFT]);
+}
+
+static void cmd_info_set_int(json_t *o, const char *key, uint64_t v)
+{
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err)
+{
+    (void)conn;
+    (void)req;
+    (void)err;
+    struct swim *core = rt_core(env->rt);
+    struct swim_member_info self;
+    struct swim_stats st;
+    struct rt_stats rs;
+    struct join_stats js;
+    swim_self(core, &self);
+    swim_get_stats(core, &st);
+    rt_get_stats(env->rt, &rs);
+    join_get_stats(rt_join(env->rt), &js);
+    json_t *o = json_object();
+    json_object_set_new(o, "self", cmd_member_json(&self));
+    json_object_set_new(o, "counts", cmd_info_counts(core, &self));
+    cmd_info_set_int(o, "incarnation", self.incarnation);
+    cmd_info_set_int(o, "packets_in", rs.packets_in);
+    cmd_info_set_int(o, "packets_out", rs.packets_out);
+    cmd_info_set_int(o, "bytes_in", rs.bytes_in);
+    cmd_info_set_int(o, "bytes_out", rs.bytes_out);
+    cmd_info_set_int(o, "decrypt_failures", rs.decrypt_failures);
+    cmd_info_set_int(o, "malformed", st.malformed);
+    cmd_info_set_int(o, "send_errors", rs.send_errors);
+    cmd_info_set_int(o, "health", st.health);
+    cmd_info_set_int(o, "pending_updates", st.pending_updates);
+    cmd_info_set_int(o, "probes", st.probes);
+    cmd_info_set_int(o, "probe_failures", st.probe_failures);
+    cmd_info_set_int(o, "suspicions", st.suspicions);
+    cmd_info_set_int(o, "refutations", st.refutations);
+    cmd_info_set_int(o, "tables_refused", st.tables_refused);
+    cmd_info_set_int(o, "name_conflicts", st.name_conflicts);
+    json_object_set_new(o, "encrypted", json_boolean(env->kr != NULL));
+    cmd_info_set_int(o, "keys", env->kr != NULL ? keyring_count(env->kr) : 0);
+    json_object_set_new(o, "label", json_string(env->cfg->label));
+    json_object_set_new(o, "profile", json_string(env->cfg->profile));
+    json_object_set_new(o, "active", json_boolean(rs.active));
+    json_object_set_new(o, "leaving", json_boolean(rs.leaving));
+    cmd_info_set_int(o, "timers", rs.timers);
+    cmd_info_set_int(o, "join_attempts", js.attempts);
+    cmd_info_set_int(o, "resolving", js.lookups);
+    cmd_info_set_int(o, "event_clock", ev_bus_clock(env->bus));
+    cmd_info_set_int(o, "event_first_held", ev_bus_first_held(env->bus));
+    cmd_info_set_int(o, "bridge_position", bridge_position(env->bridge));
+    cmd_info_set_int(o, "watchers", streams_watchers(env->streams));
+    cmd_info_set_int(o, "monitors", streams_monitors(env->streams));
+    json_object_set_new(o, "snapshot", json_string(env->cfg->snapshot));
+    if (env->hd != NULL) {
+        struct hd_stats hs;
+        hd_runner_stats(env->hd, &hs);
+        json_object_set_new(o, "handlers",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "position", (json_int_t)hs.position,
+                                      "runs", (json_int_t)hs.runs, "failures",
+                                      (json_int_t)hs.failures, "timeouts", (json_int_t)hs.timeouts,
+                                      "lost", (json_int_t)hs.lost));
+    }
+    return o;
+}

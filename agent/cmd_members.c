@@ -1,0 +1,45 @@
+/*
+ * cmd_members.c - the control command "members": this node and every member
+ * of the core's table, as JSON objects.
+ */
+#include "addr.h"
+#include "commands.h"
+#include "events.h"
+#include "rt.h"
+
+json_t *cmd_member_json(const struct swim_member_info *m)
+{
+    char a[ADDR_TEXT_MAX];
+    int malformed;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "addr", json_string(addr_format(&m->addr, a)));
+    json_object_set_new(o, "status", json_string(swim_status_name(m->status)));
+    json_object_set_new(o, "incarnation", json_integer(m->incarnation));
+    json_object_set_new(o, "generation", json_integer((json_int_t)m->generation));
+    json_object_set_new(o, "tags", ev_json_tags(m->meta, m->meta_len, &malformed));
+    if (malformed)
+        json_object_set_new(o, "tags_malformed", json_true());
+    return o;
+}
+
+json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err)
+{
+    (void)conn;
+    (void)req;
+    (void)err;
+    struct swim *core = rt_core(env->rt);
+    json_t *arr = json_array();
+    struct swim_member_info m;
+    swim_self(core, &m);
+    json_array_append_new(arr, cmd_member_json(&m));
+    size_t n = swim_member_count(core);
+    for (size_t i = 0; i < n; i++)
+        if (swim_member_at(core, i, &m) == 0)
+            json_array_append_new(arr, cmd_member_json(&m));
+    json_t *reply = json_object();
+    json_object_set_new(reply, "members", arr);
+    return reply;
+}

@@ -1,0 +1,39 @@
+/*
+ * commands.h - the control commands, one function each (see control.h).
+ *
+ * Every function has the control_cmd_f shape and lives in the file named
+ * for its command; control.c lists them in its table.  Shared by the
+ * command files and control.c only.
+ */
+#ifndef AGENT_COMMANDS_H
+#define AGENT_COMMANDS_H
+
+#include <jansson.h>
+
+#include "control.h"
+#include "swim.h"
+
+/* cmd_members.c */
+json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* One member as the control API shows it (members, info's "self"). */
+json_t *cmd_member_json(const struct swim_member_info *m);
+/* cmd_info.c */
+json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* cmd_join.c */
+json_t *cmd_join(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* cmd_leave.c */
+json_t *cmd_leave(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+json_t *cmd_force_leave(const struct control_env *env, struct ctl_conn *conn, json_t *req,
+                        char *err);
+/* cmd_tags.c */
+json_t *cmd_tags_set(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+json_t *cmd_tags_delete(const struct control_env *env, struct ctl_conn *conn, json_t *req,
+                        char *err);
+/* cmd_event.c */
+json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* watch.c */
+json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* monitor.c */
+json_t *cmd_monitor(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+
+#endif /* AGENT_COMMANDS_H */

@@ -1,0 +1,96 @@
+/*
+ * control.c - see control.h for the model: the command table, the
+ * dispatcher, and the control socket's life cycle.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "commands.h"
+#include "err.h"
+#include "handlers.h"
+#include "rt.h"
+#include "tags.h"
+
+struct control_command {
+    const char *name;
+    control_cmd_f run;
+};
+
+/* Every control command.  Keep in step with the README's control section. */
+static const struct control_command control_commands[] = {
+    {"members", cmd_members},
+    {"info", cmd_info},
+    {"join", cmd_join},
+    {"leave", cmd_leave},
+    {"force-leave", cmd_force_leave},
+    {"tags-set", cmd_tags_set},
+    {"tags-delete", cmd_tags_delete},
+    {"event", cmd_event},
+    {"watch", cmd_watch},
+    {"monitor", cmd_monitor},
+};
+
+struct control {
+    struct control_env env;
+};
+
+/* The table's answer to one request (the ctl_request_f given to ctl.h). */
+static json_t *control_dispatch(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req,
+                                char *err)
+{
+    struct control *c = ctx;
+    for (size_t i = 0; i < sizeof(control_commands) / sizeof(control_commands[0]); i++)
+        if (strcmp(cmd, control_commands[i].name) == 0)
+            return control_commands[i].run(&c->env, conn, req, err);
+    snprintf(err, CTL_ERR_MAX, "unknown command \"%.40s\"", cmd);
+    return NULL;
+}
+
+struct control *control_new(struct event_base *base, const struct control_env *env, char *err,
+                            size_t errlen)
+{
+    struct control *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->env = *env;
+    const struct cfg *cfg = env->cfg;
+    int rc = 0;
+    c->env.ctl =
+        ctl_new(base, cfg->socket_path, cfg->socket_mode, control_dispatch, c, env->log, &rc);
+    if (c->env.ctl == NULL) {
+        if (rc == ERR_EXISTS)
+            snprintf(err, errlen, "socket %s: in use by another process, or not a socket",
+                     cfg->socket_path);
+        else
+            snprintf(err, errlen, "socket %s: %s", cfg->socket_path,
+                     rc == ERR_SYS ? strerror(errno) : err_strerror(rc));
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void control_delete(struct control *c)
+{
+    if (c == NULL)
+        return;
+    ctl_delete(c->env.ctl);
+    free(c);
+}
+
+int control_set_tags(const struct control_env *env, const uint8_t *tags, size_t len)
+{
+    int rc = swim_set_meta(rt_core(env->rt), tags, len, clock_mono_ms());
+    if (rc != 0)
+        return rc;
+    tags_load(env->tags, tags, len);
+    if (env->hd != NULL)
+        hd_runner_set_self(env->hd, env->cfg->name, rt_self_text(env->rt), tags, len);
+    return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * snapshot_it_test.c - integration: --snapshot on real swimd processes.  A
+ * cluster stopped whole re-forms from its snapshots alone (no --join), each
+ * node with a later generation; a corrupt snapshot is reported and replaced
+ * (tests/agent/agent_harness.h).
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent_harness.h"
+
+START_TEST(snapshot_it_test_five_nodes_rejoin_from_snapshots)
+{
+    struct harness *h = harness_world();
+    const size_t n = 5;
+    struct swim_config c = harness_local_profile();
+    char snaps[5][HARNESS_PATH_MAX], addrs[5][64];
+    long long gen[5];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(snaps[i], sizeof(snaps[i]), "%s/n%zu.snap", h->dir, i + 1);
+        const char *extra[] = {"--snapshot", snaps[i], NULL};
+        if (i == 0)
+            harness_start_node(h, 0, "127.0.0.1", extra);
+        else
+            harness_start_joiner(h, i, "127.0.0.1", extra);
+    }
+    ck_assert_msg(HARNESS_WAIT_UNTIL(harness_converged(h, n, 5), HARNESS_CONVERGE_MS),
+                  "no convergence: %s", harness_log_tail(&h->nodes[0]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *info = harness_call(&h->nodes[i], json_pack("{s:s}", "cmd", "info"));
+        gen[i] = (long long)json_integer_value(
+            json_object_get(json_object_get(info, "self"), "generation"));
+        json_decref(info);
+        snprintf(addrs[i], sizeof(addrs[i]), "%s", h->nodes[i].addr);
+    }
+    for (size_t i = 0; i < n; i++)
+        harness_signal(&h->nodes[i], SIGTERM);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(
+            harness_wait_exit(&h->nodes[i], (int)(c.leave_linger_ms + 2000 + HARNESS_SLACK_MS)), 0);
+    /* Restart every node on its old address, with its snapshot, no --join. */
+    for (size_t i = 0; i < n; i++) {
+        char bind[80];
+        snprintf(bind, sizeof(bind), "--bind=%s", addrs[i]);
+        const char *extra[] = {bind, "--snapshot", snaps[i], NULL};
+        harness_start_node(h, i, "127.0.0.1", extra);
+    }
+    ck_assert_msg(HARNESS_WAIT_UNTIL(harness_converged(h, n, 5), HARNESS_CONVERGE_MS + 10000),
+                  "no re-formed cluster: %s", harness_log_tail(&h->nodes[0]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *info = harness_call(&h->nodes[i], json_pack("{s:s}", "cmd", "info"));
+        long long g = (long long)json_integer_value(
+            json_object_get(json_object_get(info, "self"), "generation"));
+        json_decref(info);
+        ck_assert_int_gt(g, gen[i]);
+    }
+}
+END_TEST
+
+START_TEST(snapshot_it_test_corrupt_snapshot_warns_and_starts)
+{
+    struct harness *h = harness_world();
+    char snap[HARNESS_PATH_MAX];
+    snprintf(snap, sizeof(snap), "%s/n1.snap", h->dir);
+    harness_write_file(
+        snap, "{\"version\": 1, \"name\": \"n1\", \"generation\": 17, \"members\": [{\"na");
+    const char *extra[] = {"--snapshot", snap, NULL};
+    harness_start_node(h, 0, "127.0.0.1", extra);
+    ck_assert_msg(strstr(harness_log_tail(&h->nodes[0]), "ignoring snapshot") != NULL, "log: %s",
+                  harness_log_tail(&h->nodes[0]));
+    ck_assert_int_eq(harness_count(&h->nodes[0], NULL), 1);
+    /* A fresh, valid snapshot replaces it. */
+    ck_assert(HARNESS_WAIT_UNTIL(harness_count_in_file(snap, "\"name\": \"n1\"") == 1 &&
+                                     harness_count_in_file(snap, "\"generation\": 17,") == 0,
+                                 5000));
+    json_t *doc = json_load_file(snap, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_decref(doc);
+    /* A bad handler spec is a usage error, exit 2, before anything starts. */
+    const char *bad[] = {"--event-handler", "member-jion=./x.sh", NULL};
+    ck_assert_int_ne(harness_start(h, 1, NULL, "127.0.0.1", bad), 0);
+    ck_assert(WIFEXITED(h->nodes[1].exit_status));
+    ck_assert_int_eq(WEXITSTATUS(h->nodes[1].exit_status), 2);
+    ck_assert_ptr_nonnull(strstr(harness_log_tail(&h->nodes[1]), "member-jion"));
+}
+END_TEST
+
+int main(void)
+{
+    const struct harness_case cases[] = {
+        {"rejoin", snapshot_it_test_five_nodes_rejoin_from_snapshots, 90},
+        {"corrupt", snapshot_it_test_corrupt_snapshot_warns_and_starts, 30},
+    };
+    return harness_run_cases("snapshot_it", cases, sizeof(cases) / sizeof(cases[0]));
+}
