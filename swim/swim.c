@@ -113,9 +113,9 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
                       uint64_t generation, uint64_t seed, const struct swim_runtime *rt)
 {
     size_t len = name ? strlen(name) : 0;
-    if (cfg == NULL || swim_config_check(cfg) != 0 || len == 0 || len > SWIM_NAME_MAX ||
-        addr == NULL || addr->len > SWIM_ADDR_MAX || rt == NULL || rt->notify == NULL ||
-        rt->send_to == NULL || rt->submit_after == NULL)
+    if (cfg == NULL || swim_config_check(cfg) != 0 || !swim_name_valid(name, len) || addr == NULL ||
+        addr->len > SWIM_ADDR_MAX || rt == NULL || rt->notify == NULL || rt->send_to == NULL ||
+        rt->submit_after == NULL)
         return NULL;
     struct swim *s = calloc(1, sizeof(*s));
     if (s == NULL)

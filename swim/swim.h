@@ -155,6 +155,12 @@ struct swim_config {
     uint32_t max_packet;            /* datagram ceiling, SWIM_PACKET_MIN..SWIM_PACKET_MAX */
 };
 
+/* 1 when name[0..len) is a valid node name, else 0: 1..SWIM_NAME_MAX bytes
+ * of valid UTF-8 with no control character, no whitespace and no invisible
+ * format character (name.c has the full rule).  The decoder drops records
+ * with any other name. */
+int swim_name_valid(const char *name, size_t len);
+
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
 int swim_config_profile(struct swim_config *cfg, const char *profile);
 /* 0, or ERR_INVAL when a field is out of range (zero interval, timeout >=
@@ -162,7 +168,7 @@ int swim_config_profile(struct swim_config *cfg, const char *profile);
 int swim_config_check(const struct swim_config *cfg);
 
 /*
- * Create an instance.  name: 1..SWIM_NAME_MAX bytes, no NUL; addr: the
+ * Create an instance.  name: valid by swim_name_valid(); addr: the
  * address peers reach it at; generation: greater than any earlier run's
  * (the agent uses wall-clock milliseconds at start); seed: the PRNG seed.
  * The config is copied.  Nothing is sent and no timer is submitted until

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "swim.h"
 
 struct wire_rd {
     const uint8_t *p;
@@ -81,7 +82,7 @@ static int wire_rd_name(struct wire_rd *r, struct wire_name *out, int allow_empt
         return ERR_MALFORMED;
     if ((rc = wire_rd_bytes(r, len, &p)) != 0)
         return rc;
-    if (memchr(p, '\0', len) != NULL)
+    if (len > 0 && !swim_name_valid((const char *)p, len))
         return ERR_MALFORMED;
     out->ptr = (const char *)p;
     out->len = len;
@@ -152,7 +153,7 @@ static int wire_name_ok(const struct wire_name *n, int allow_empty)
 {
     if (n->len > WIRE_NAME_MAX || (n->len == 0 && !allow_empty))
         return 0;
-    return n->len == 0 || (n->ptr != NULL && memchr(n->ptr, '\0', n->len) == NULL);
+    return n->len == 0 || swim_name_valid(n->ptr, n->len);
 }
 
 static void wire_wr_name(struct wire_wr *w, const struct wire_name *n)

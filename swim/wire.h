@@ -9,6 +9,9 @@
  * The version byte changes only when the header itself changes.
  *
  * All integers are big-endian.  Strings are not NUL-terminated on the wire.
+ * Every name field holds a name valid by swim_name_valid() (swim.h): the
+ * decoders refuse any other (ERR_MALFORMED), so a bad name in the header
+ * drops the datagram and one in a record drops that record.
  *
  *   0       1       2       3
  *   +-------+-------+-------+-------+

@@ -52,7 +52,7 @@ static void wire_fuzz_check_name(struct wire_name n, int allow_empty, const uint
     WIRE_FUZZ_CHECK(n.len <= WIRE_NAME_MAX);
     WIRE_FUZZ_CHECK(allow_empty || n.len > 0);
     WIRE_FUZZ_CHECK(wire_fuzz_in(n.ptr, n.len, lo, hi));
-    WIRE_FUZZ_CHECK(n.len == 0 || memchr(n.ptr, '\0', n.len) == NULL);
+    WIRE_FUZZ_CHECK(n.len == 0 || swim_name_valid(n.ptr, n.len));
 }
 
 static int wire_fuzz_name_eq(struct wire_name a, struct wire_name b)

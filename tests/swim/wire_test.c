@@ -748,6 +748,32 @@ START_TEST(wire_test_garbage_never_crashes)
 
         for (k = 0; k < n; k++)
             buf[k] = (uint8_t)wt_rand(&x);
+        /* Half the even inputs are valid (a member record, or a GOSSIP
+         * datagram carrying one) with a few bytes changed: random names are
+         * almost never valid names (swim_name_valid()), so only mutation
+         * reaches the deep paths. */
+        if (i % 4 == 2) {
+            struct wire_member m = wt_member(i % 8 == 2 ? "node-b" : NULL);
+            struct wire_header h = {.type = WIRE_GOSSIP,
+                                    .src = wt_name("node-a"),
+                                    .src_addr = wt_addr(7, 1),
+                                    .src_gen = 1,
+                                    .seq = 9};
+            uint8_t body[512], *w = buf, *b = body;
+            ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), &m), 0);
+            if (i % 16 >= 8) {
+                ck_assert_int_eq(wire_encode_header(&w, buf + sizeof(buf), &h), 0);
+                ck_assert_int_eq(wire_encode_item(&w, buf + sizeof(buf), WIRE_ITEM_MEMBER, body,
+                                                  (size_t)(b - body)),
+                                 0);
+            } else { /* the record alone */
+                memcpy(buf, body, (size_t)(b - body));
+                w = buf + (b - body);
+            }
+            n = (size_t)(w - buf);
+            for (k = 1 + wt_rand(&x) % 3; k > 0; k--)
+                buf[wt_rand(&x) % n] = (uint8_t)wt_rand(&x);
+        }
         /* Half the inputs get a valid magic and version (and small length
          * bytes) so the fuzzing reaches past the first checks. */
         if ((i & 1) && n >= 4) {
