@@ -5,8 +5,12 @@
  *
  *   | u8 name length | name | data |
  *
- * (events.h splits it back into name and data on every node).
+ * (events.h splits it back into name and data on every node).  The name is
+ * text (text_valid(), text.h); the data is opaque bytes, given either as
+ * the string "payload" or, for bytes that are not UTF-8, as "payload_hex"
+ * (what `watch` shows such a payload as).
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,33 +18,70 @@
 #include "commands.h"
 #include "err.h"
 #include "rt.h"
+#include "text.h"
 
 /* User event names are short identifiers, like Serf's. */
 #define CMD_EVENT_NAME_MAX 64
 
+/* The data of the request into buf[0..cap): "payload" or "payload_hex".
+ * Its length, or -1 with err filled. */
+static long cmd_event_data(json_t *req, uint8_t *buf, size_t cap, char *err)
+{
+    json_t *pj = json_object_get(req, "payload");
+    json_t *hj = json_object_get(req, "payload_hex");
+    if (pj != NULL && hj != NULL) {
+        snprintf(err, CTL_ERR_MAX, "event takes \"payload\" or \"payload_hex\", not both");
+        return -1;
+    }
+    if (hj != NULL) {
+        size_t n = 0;
+        const char *hex = json_string_value(hj);
+        if (hex == NULL || json_string_length(hj) % 2 != 0 ||
+            sodium_hex2bin(buf, cap, hex, json_string_length(hj), NULL, &n, NULL) != 0 ||
+            n * 2 != json_string_length(hj)) {
+            snprintf(err, CTL_ERR_MAX,
+                     "event: \"payload_hex\" must be hex digits (two per byte) that fit the "
+                     "event (%d bytes with its name)",
+                     SWIM_USER_MAX - 1);
+            return -1;
+        }
+        return (long)n;
+    }
+    if (pj != NULL && !json_is_string(pj)) {
+        snprintf(err, CTL_ERR_MAX, "event: \"payload\" must be a string");
+        return -1;
+    }
+    size_t n = pj != NULL ? json_string_length(pj) : 0;
+    if (n > cap) {
+        snprintf(err, CTL_ERR_MAX, "event too large: name and payload exceed %d bytes",
+                 SWIM_USER_MAX - 1);
+        return -1;
+    }
+    if (n > 0)
+        memcpy(buf, json_string_value(pj), n);
+    return (long)n;
+}
+
 json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err)
 {
     (void)conn;
-    const char *name = json_string_value(json_object_get(req, "name"));
-    json_t *pj = json_object_get(req, "payload");
-    const char *payload = pj != NULL ? json_string_value(pj) : "";
-    if (name == NULL || name[0] == '\0' || strlen(name) > CMD_EVENT_NAME_MAX || payload == NULL) {
+    json_t *nj = json_object_get(req, "name");
+    const char *name = json_string_value(nj);
+    size_t nlen = name != NULL ? json_string_length(nj) : 0;
+    if (name == NULL || nlen == 0 || nlen > CMD_EVENT_NAME_MAX || !text_valid(name, nlen)) {
         snprintf(err, CTL_ERR_MAX,
-                 "event needs a \"name\" (1 to %d bytes) and an optional string \"payload\"",
+                 "event needs a \"name\" (1 to %d bytes of text without control characters) "
+                 "and an optional string \"payload\" or \"payload_hex\"",
                  CMD_EVENT_NAME_MAX);
-        return NULL;
-    }
-    size_t nlen = strlen(name), plen = pj != NULL ? json_string_length(pj) : 0;
-    if (1 + nlen + plen > SWIM_USER_MAX) {
-        snprintf(err, CTL_ERR_MAX, "event too large: name and payload exceed %d bytes",
-                 SWIM_USER_MAX - 1);
         return NULL;
     }
     uint8_t buf[SWIM_USER_MAX];
     buf[0] = (uint8_t)nlen;
     memcpy(buf + 1, name, nlen);
-    memcpy(buf + 1 + nlen, payload, plen);
-    int rc = swim_broadcast(rt_core(env->rt), buf, 1 + nlen + plen, clock_mono_ms());
+    long plen = cmd_event_data(req, buf + 1 + nlen, sizeof(buf) - 1 - nlen, err);
+    if (plen < 0)
+        return NULL;
+    int rc = swim_broadcast(rt_core(env->rt), buf, 1 + nlen + (size_t)plen, clock_mono_ms());
     if (rc != 0) {
         snprintf(err, CTL_ERR_MAX, "event: %s", err_strerror(rc));
         return NULL;

@@ -24,9 +24,13 @@ json_t *cmd_force_leave(const struct control_env *env, struct ctl_conn *conn, js
                         char *err)
 {
     (void)conn;
-    const char *name = json_string_value(json_object_get(req, "name"));
-    if (name == NULL) {
-        snprintf(err, CTL_ERR_MAX, "force-leave needs a string \"name\"");
+    json_t *jname = json_object_get(req, "name");
+    const char *name = json_string_value(jname);
+    if (name == NULL || !swim_name_valid(name, json_string_length(jname))) {
+        snprintf(err, CTL_ERR_MAX,
+                 "force-leave needs a \"name\": a member name (1 to %d bytes of text without "
+                 "spaces or control characters)",
+                 SWIM_NAME_MAX);
         return NULL;
     }
     int rc = swim_force_leave(rt_core(env->rt), name, clock_mono_ms());

@@ -18,7 +18,7 @@ json_t *cmd_member_json(const struct swim_member_info *m)
     json_object_set_new(o, "addr", json_string(addr_format(&m->addr, a)));
     json_object_set_new(o, "status", json_string(swim_status_name(m->status)));
     json_object_set_new(o, "incarnation", json_integer(m->incarnation));
-    json_object_set_new(o, "generation", json_integer((json_int_t)m->generation));
+    json_object_set_new(o, "generation", ev_json_u64(m->generation));
     json_object_set_new(o, "tags", ev_json_tags(m->meta, m->meta_len, &malformed));
     if (malformed)
         json_object_set_new(o, "tags_malformed", json_true());

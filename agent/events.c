@@ -38,6 +38,7 @@
 #include "dispatch.h"
 #include "err.h"
 #include "tags.h"
+#include "text.h"
 
 /* Milliseconds and nanoseconds per second, for the timed receive. */
 #define EV_MS_PER_S 1000
@@ -89,10 +90,10 @@ int ev_from_notification(struct ev_event *out, const struct swim_notification *n
             return ERR_MALFORMED;
         size_t nlen = u->payload[0];
         size_t dlen = (size_t)u->len - 1 - nlen;
+        if (!text_valid((const char *)u->payload + 1, nlen))
+            return ERR_MALFORMED; /* not text: a control character, a NUL, not UTF-8 */
         memcpy(out->user_name, u->payload + 1, nlen);
         out->user_name[nlen] = '\0';
-        if (strlen(out->user_name) != nlen)
-            return ERR_MALFORMED; /* a NUL inside the name */
         if (dlen > 0)
             memcpy(out->data, u->payload + 1 + nlen, dlen);
         out->data_len = (uint16_t)dlen;
@@ -466,9 +467,9 @@ json_t *ev_json_event(const struct ev_event *ev)
     if (o == NULL)
         return NULL;
     int bad = 0;
-    bad |= json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
+    bad |= json_object_set_new(o, "seq", ev_json_u64(ev->seq));
     bad |= json_object_set_new(o, "type", json_string(ev_type_name(ev->type)));
-    bad |= json_object_set_new(o, "time", json_integer((json_int_t)ev->time_ms));
+    bad |= json_object_set_new(o, "time", ev_json_u64(ev->time_ms));
     if (ev->type == EV_USER) {
         size_t dlen = ev->data_len <= EV_USER_DATA_MAX ? ev->data_len : EV_USER_DATA_MAX;
         json_t *name = json_string(ev->user_name);
@@ -491,7 +492,7 @@ json_t *ev_json_event(const struct ev_event *ev)
         bad |= json_object_set_new(o, "addr", json_string(ev->addr));
         bad |= json_object_set_new(o, "status", json_string(swim_status_name(ev->status)));
         bad |= json_object_set_new(o, "incarnation", json_integer(ev->incarnation));
-        bad |= json_object_set_new(o, "generation", json_integer((json_int_t)ev->generation));
+        bad |= json_object_set_new(o, "generation", ev_json_u64(ev->generation));
         size_t tlen = ev->tags_len <= SWIM_META_MAX ? ev->tags_len : SWIM_META_MAX;
         bad |= json_object_set_new(o, "tags", ev_json_tags(ev->tags, tlen, &malformed));
         if (malformed)
@@ -504,14 +505,19 @@ json_t *ev_json_event(const struct ev_event *ev)
     return o;
 }
 
+json_t *ev_json_u64(uint64_t v)
+{
+    return json_integer(v <= (uint64_t)INT64_MAX ? (json_int_t)v : (json_int_t)INT64_MAX);
+}
+
 json_t *ev_json_clock(uint64_t seq)
 {
-    return json_pack("{s:I,s:b}", "seq", (json_int_t)seq, "clock", 1);
+    return json_pack("{s:o,s:b}", "seq", ev_json_u64(seq), "clock", 1);
 }
 
 json_t *ev_json_lagged(uint64_t first_missed)
 {
-    return json_pack("{s:b,s:I}", "lagged", 1, "first_missed", (json_int_t)first_missed);
+    return json_pack("{s:b,s:o}", "lagged", 1, "first_missed", ev_json_u64(first_missed));
 }
 
 enum ev_show ev_item_show(const struct ev_item *item, const struct ev_event *ev, uint32_t types)

@@ -100,8 +100,9 @@ struct ev_event {
 /*
  * Fill *out from a core notification (its seq is left 0).  Pointers inside n
  * are copied, not kept.  A user notification must carry the agent's user
- * payload format (| u8 name length | name | data |, non-empty name):
- * ERR_MALFORMED otherwise, and ERR_INVAL for an unknown notification type.
+ * payload format (| u8 name length | name | data |, with a name of text:
+ * text_valid(), text.h): ERR_MALFORMED otherwise, and ERR_INVAL for an
+ * unknown notification type.
  */
 int ev_from_notification(struct ev_event *out, const struct swim_notification *n, uint64_t time_ms);
 
@@ -218,6 +219,11 @@ uint64_t ev_sub_position(const struct ev_sub *s);
  * not UTF-8).
  */
 json_t *ev_json_event(const struct ev_event *ev);
+/* An unsigned 64-bit value as a JSON integer (jansson's are signed): a
+ * value above INT64_MAX is shown as INT64_MAX, never as a negative.  No
+ * counter gets there, and the core keeps generations at or below it, so
+ * every value swimd shows is exact and reads back as itself. */
+json_t *ev_json_u64(uint64_t v);
 /* {"seq":N,"clock":true} */
 json_t *ev_json_clock(uint64_t seq);
 /* {"lagged":true,"first_missed":N} */

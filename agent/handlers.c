@@ -43,6 +43,7 @@
 #include "err.h"
 #include "proc.h"
 #include "tags.h"
+#include "text.h"
 
 /* The shell every handler runs under, as Serf does. */
 #define HD_SHELL "/bin/sh"
@@ -53,8 +54,12 @@
 /* SWIM_* entries we add: 6 fixed ones plus one per tag. */
 #define HD_ENV_OWN_MAX (8 + TAGS_PAIRS_MAX)
 /* A member's stdin line: name, addr, status, and tags as text (every tag
- * byte plus its '=' and ','), with tabs and newline. */
-#define HD_STDIN_MAX (SWIM_NAME_MAX + ADDR_TEXT_MAX + 16 + 2 * SWIM_META_MAX + 8)
+ * byte plus its '=' and ','), with tabs and newline; names and tags
+ * escaped, so each byte may take TEXT_ESCAPE_RATIO. */
+#define HD_STDIN_MAX                                                                               \
+    ((SWIM_NAME_MAX + 2 * SWIM_META_MAX) * TEXT_ESCAPE_RATIO + ADDR_TEXT_MAX + 16 + 8)
+/* Longest environment value: a tag value or a user event name. */
+#define HD_ENV_VALUE_MAX 255
 /* Output reads after the child exits: drains what is left in the pipe
  * without waiting for descendants that kept it open. */
 #define HD_DRAIN_READS 16
@@ -114,10 +119,15 @@ static int hd_env_add(struct hd_env *e, char *s)
     return 0;
 }
 
+/* KEY=VALUE with the value escaped (text.h): a peer's tag or event name
+ * reaches a shell's environment as one printable line.  Every value is at
+ * most HD_ENV_VALUE_MAX bytes. */
 static int hd_env_addf(struct hd_env *e, const char *key, const char *value, size_t vlen)
 {
+    char safe[HD_ENV_VALUE_MAX * TEXT_ESCAPE_RATIO + 1];
     char *s = NULL;
-    if (asprintf(&s, "%s=%.*s", key, (int)vlen, value) < 0)
+    text_escape(safe, sizeof(safe), value, vlen < HD_ENV_VALUE_MAX ? vlen : HD_ENV_VALUE_MAX);
+    if (asprintf(&s, "%s=%s", key, safe) < 0)
         s = NULL;
     return hd_env_add(e, s);
 }
@@ -192,7 +202,11 @@ static size_t hd_build_stdin(const struct ev_event *ev, char *buf, size_t cap)
         memcpy(buf, ev->data, n);
         return n;
     }
-    int w = snprintf(buf, cap, "%s\t%s\t%s\t", ev->name, ev->addr, swim_status_name(ev->status));
+    /* Names and tags were checked on entry (they hold no tab or newline);
+     * escaped again here, so no byte can ever start another line. */
+    char name[SWIM_NAME_MAX * TEXT_ESCAPE_RATIO + 1];
+    text_escape(name, sizeof(name), ev->name, strnlen(ev->name, sizeof(ev->name)));
+    int w = snprintf(buf, cap, "%s\t%s\t%s\t", name, ev->addr, swim_status_name(ev->status));
     size_t len = w > 0 && (size_t)w < cap ? (size_t)w : 0;
     struct tags_pair pairs[TAGS_PAIRS_MAX];
     size_t n = 0;
@@ -200,8 +214,10 @@ static size_t hd_build_stdin(const struct ev_event *ev, char *buf, size_t cap)
     if (tags_decode_all(pairs, TAGS_PAIRS_MAX, &n, ev->tags, tlen) != 0)
         n = 0; /* malformed tags from a peer: the line says none */
     for (size_t i = 0; i < n; i++) {
-        w = snprintf(buf + len, cap - len, "%s%.*s=%.*s", i > 0 ? "," : "", (int)pairs[i].klen,
-                     pairs[i].key, (int)pairs[i].vlen, pairs[i].value);
+        char k[TAGS_KEY_MAX * TEXT_ESCAPE_RATIO + 1], v[TAGS_VALUE_MAX * TEXT_ESCAPE_RATIO + 1];
+        text_escape(k, sizeof(k), pairs[i].key, pairs[i].klen);
+        text_escape(v, sizeof(v), pairs[i].value, pairs[i].vlen);
+        w = snprintf(buf + len, cap - len, "%s%s=%s", i > 0 ? "," : "", k, v);
         if (w < 0 || (size_t)w >= cap - len)
             break;
         len += (size_t)w;

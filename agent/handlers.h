@@ -18,7 +18,12 @@
  *                SWIM_USER_EVENT (its name) and SWIM_USER_ORIGIN;
  *   stdin        member events: one line "name\taddr\tstatus\ttags\n", tags
  *                as k=v pairs joined by ',' in key order; user events: the
- *                payload bytes;
+ *                payload bytes (raw: the payload is the whole input);
+ *   escaping     names, tag keys and values and user event names, on the
+ *                stdin line and in SWIM_* values, pass through
+ *                text_escape() (text.h): a control character or a byte that
+ *                is not UTF-8 arrives as \xNN and a backslash as \\, so
+ *                nothing a peer sends can add a line or a variable;
  *   stdout+err   captured (the first HD_OUTPUT_LOG_MAX bytes) and logged
  *                when the handler fails;
  *   descriptors  none other than 0, 1 and 2; default signal dispositions and

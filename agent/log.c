@@ -1,7 +1,8 @@
 /*
  * log.c - see log.h.  A line is built whole in a stack buffer (or, for json,
  * by jansson) and leaves through one fputs, so it is never split between
- * two writers.
+ * two writers.  A text line's message is escaped (text_escape()) before it
+ * is written; a json line's is escaped by jansson.
  */
 #include "log.h"
 
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "text.h"
 
 /* Longest message kept; longer ones are cut (a log line is not a dump). */
 #define LOG_LINE_MAX 1024
@@ -173,12 +175,16 @@ void log_msg(struct log *lg, enum log_level level, const char *fmt, ...)
         log_write_json(lg, level, stamp, msg);
         return;
     }
+    /* Names, tags and payloads reach the log from peers: one line each,
+     * whatever they hold (text.h). */
+    char safe[LOG_LINE_MAX];
+    text_escape(safe, sizeof(safe), msg, strlen(msg));
     char line[LOG_PREFIX_MAX + LOG_LINE_MAX + 1];
     if (lg->journal)
         snprintf(line, sizeof(line), "<%d>%-5s %s\n", log_priorities[level], log_level_name(level),
-                 msg);
+                 safe);
     else
-        snprintf(line, sizeof(line), "%s %-5s %s\n", stamp, log_level_name(level), msg);
+        snprintf(line, sizeof(line), "%s %-5s %s\n", stamp, log_level_name(level), safe);
     fputs(line, lg->stream);
     fflush(lg->stream);
 }

@@ -9,13 +9,17 @@
  *
  * (UTC wall-clock time with milliseconds, the level padded to five columns,
  * then the message) and is written with a single fputs so concurrent writers
- * to the same stream do not interleave within a line.
+ * to the same stream do not interleave within a line.  The message is
+ * escaped as text.h says (a control character or a byte that is not UTF-8
+ * as \xNN, a backslash as \\), so one call is one line whatever a peer
+ * put in a name or a payload.
  *
  * Two formats (log_set_format):
  *   text  the line above;
  *   json  one compact JSON object per line with the same fields,
  *         {"time":"2024-05-01T12:00:00.123Z","level":"info","message":"..."}
- *         (the message is one string: the log API has no other fields).
+ *         (the message is one string: the log API has no other fields;
+ *         JSON escapes it, and a byte that is not UTF-8 becomes '?').
  * When the stream is systemd's journal (the JOURNAL_STREAM variable names
  * the stream's device and inode, see systemd.exec(5)) the journal stamps
  * each line itself, so the time is left out (text: no time column; json: no

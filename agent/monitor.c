@@ -6,7 +6,9 @@
  * BP_MONITOR link to each named member's device; each report is one line
  * {"member":NAME,"reason":"failed"|"left"|"unknown"}.  Members already
  * failed, left or unknown are reported at once: those lines follow the
- * reply, whose "immediate" counts them.
+ * reply, whose "immediate" counts them.  This node's own name is a member
+ * too (bridge.h): reported "left" when swimd shuts down.  Names must pass
+ * the name rule (swim_name_valid()).
  */
 #include <stdio.h>
 
@@ -40,9 +42,13 @@ json_t *cmd_monitor(const struct control_env *env, struct ctl_conn *conn, json_t
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        names[i] = json_string_value(json_array_get(jnames, i));
-        if (names[i] == NULL || names[i][0] == '\0') {
-            snprintf(err, CTL_ERR_MAX, "monitor: names must be non-empty strings");
+        json_t *jn = json_array_get(jnames, i);
+        names[i] = json_string_value(jn);
+        if (names[i] == NULL || !swim_name_valid(names[i], json_string_length(jn))) {
+            snprintf(err, CTL_ERR_MAX,
+                     "monitor: names must be member names (1 to %d bytes of text without "
+                     "spaces or control characters)",
+                     SWIM_NAME_MAX);
             return NULL;
         }
     }

@@ -175,12 +175,15 @@ static void rt_printable(char *out, const uint8_t *in, size_t n)
     out[n] = '\0';
 }
 
-static void rt_log_user(struct rt *rt, const struct swim_user_info *u, uint64_t seq)
+/* A user event as the log shows it; `published` is what the bus said
+ * (ERR_MALFORMED: not the agent's format, or a name that is not text). */
+static void rt_log_user(struct rt *rt, const struct swim_user_info *u, uint64_t seq, int published)
 {
     /* Payload: | u8 name length | name | data |, see cmd_event.c. */
-    if (u->len < 1 || u->payload[0] == 0 || (size_t)u->payload[0] + 1 > u->len) {
-        log_msg(rt->log, LOG_WARN, "user-event from=%s: malformed payload (%u bytes)", u->origin,
-                (unsigned)u->len);
+    if (published == ERR_MALFORMED || u->len < 1 || u->payload[0] == 0 ||
+        (size_t)u->payload[0] + 1 > u->len) {
+        log_msg(rt->log, LOG_WARN, "user-event from=%s: malformed payload (%u bytes), dropped",
+                u->origin, (unsigned)u->len);
         return;
     }
     size_t nlen = u->payload[0];
@@ -214,7 +217,7 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
         rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
         break;
     case SWIM_EV_USER:
-        rt_log_user(rt, &n->user, seq);
+        rt_log_user(rt, &n->user, seq, prc);
         break;
     case SWIM_EV_SELF_ACTIVE:
         rt->active = 1;

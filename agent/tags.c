@@ -9,20 +9,23 @@
 #include <string.h>
 
 #include "err.h"
+#include "text.h"
 
 struct tags {
     size_t len;
     uint8_t buf[SWIM_META_MAX];
 };
 
-static int tags_key_byte_ok(unsigned char c)
+/* A key: text (text.h) without '=' or ','. */
+static int tags_key_ok(const char *key, size_t len)
 {
-    return c >= 0x20 && c != 0x7f && c != '=' && c != ',';
+    return len > 0 && len <= TAGS_KEY_MAX && text_valid(key, len) &&
+           memchr(key, '=', len) == NULL && memchr(key, ',', len) == NULL;
 }
 
-static int tags_value_byte_ok(unsigned char c)
+static int tags_value_ok(const char *value, size_t len)
 {
-    return c >= 0x20 && c != 0x7f;
+    return len <= TAGS_VALUE_MAX && text_valid(value, len);
 }
 
 /* Byte order on keys, the shorter first on a common prefix. */
@@ -51,12 +54,8 @@ int tags_decode_pair(struct tags_pair *out, const uint8_t **pos, const uint8_t *
         return ERR_TRUNC;
     const uint8_t *value = p;
     p += vlen;
-    for (size_t i = 0; i < klen; i++)
-        if (!tags_key_byte_ok(key[i]))
-            return ERR_MALFORMED;
-    for (size_t i = 0; i < vlen; i++)
-        if (!tags_value_byte_ok(value[i]))
-            return ERR_MALFORMED;
+    if (!tags_key_ok((const char *)key, klen) || !tags_value_ok((const char *)value, vlen))
+        return ERR_MALFORMED;
     out->key = (const char *)key;
     out->klen = klen;
     out->value = (const char *)value;
@@ -110,24 +109,12 @@ int tags_decode_all(struct tags_pair *out, size_t cap, size_t *count, const uint
 
 int tags_check_key(const char *key)
 {
-    size_t len = strlen(key);
-    if (len == 0 || len > TAGS_KEY_MAX)
-        return ERR_INVAL;
-    for (size_t i = 0; i < len; i++)
-        if (!tags_key_byte_ok((unsigned char)key[i]))
-            return ERR_INVAL;
-    return 0;
+    return tags_key_ok(key, strnlen(key, TAGS_KEY_MAX + 1)) ? 0 : ERR_INVAL;
 }
 
 int tags_check_value(const char *value)
 {
-    size_t len = strlen(value);
-    if (len > TAGS_VALUE_MAX)
-        return ERR_INVAL;
-    for (size_t i = 0; i < len; i++)
-        if (!tags_value_byte_ok((unsigned char)value[i]))
-            return ERR_INVAL;
-    return 0;
+    return tags_value_ok(value, strnlen(value, TAGS_VALUE_MAX + 1)) ? 0 : ERR_INVAL;
 }
 
 struct tags *tags_new(void)

@@ -10,8 +10,9 @@
  * ends where the bytes end.  The form is canonical (sorted, no duplicate
  * keys), so two nodes with the same tags send the same bytes and the core's
  * "meta changed" test is a plain comparison.  A key is 1..TAGS_KEY_MAX bytes
- * with no NUL, '=', ',' or control byte; a value is 0..TAGS_VALUE_MAX bytes
- * with no NUL or control byte, so both print and go into JSON safely.
+ * of text (text.h: valid UTF-8, no control character) without '=' or ',';
+ * a value is 0..TAGS_VALUE_MAX bytes of text, so both go into JSON as they
+ * are and print safely once escaped.
  *
  * Meta received from peers is untrusted: tags_decode_pair() and
  * tags_decode_all() check bounds before every read and reject anything that
