@@ -65,11 +65,20 @@ struct control *control_new(struct event_base *base, const struct control_env *e
         ctl_new(base, cfg->socket_path, cfg->socket_mode, control_dispatch, c, env->log, &rc);
     if (c->env.ctl == NULL) {
         if (rc == ERR_EXISTS)
-            snprintf(err, errlen, "socket %s: in use by another process, or not a socket",
-                     cfg->socket_path);
+            snprintf(err, errlen,
+                     "socket %s: in use by another swimd (it holds %s" CTL_LOCK_SUFFIX
+                     "), or not a socket",
+                     cfg->socket_path, cfg->socket_path);
         else
             snprintf(err, errlen, "socket %s: %s", cfg->socket_path,
                      rc == ERR_SYS ? strerror(errno) : err_strerror(rc));
+        free(c);
+        return NULL;
+    }
+    if (ctl_set_group(c->env.ctl, cfg->socket_gid) != 0) {
+        snprintf(err, errlen, "socket %s: cannot give it group %s: %s", cfg->socket_path,
+                 cfg->socket_group, strerror(errno));
+        ctl_delete(c->env.ctl);
         free(c);
         return NULL;
     }

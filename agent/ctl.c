@@ -24,21 +24,35 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
+#include "text.h"
 
 /* Pending connections the kernel may queue for us. */
 #define CTL_BACKLOG 16
 /* Input buffered per client before reading pauses: above CTL_LINE_MAX, so an
  * oversized line is always detected and discarded. */
 #define CTL_READ_HIGH (2 * CTL_LINE_MAX)
+/* Tries to lock a lock file that its owner unlinks meanwhile (each loser of
+ * such a race sees a new file at the next try). */
+#define CTL_LOCK_TRIES 3
+/* Refusal log lines: at most this many per window, so a local user who
+ * connects in a loop cannot flood the log. */
+#define CTL_REFUSE_LOG_BURST 5
+#define CTL_REFUSE_LOG_WINDOW_MS 10000
+/* Supplementary groups of a peer read at once (SO_PEERGROUPS); more are
+ * read into a buffer sized by the kernel's answer. */
+#define CTL_PEER_GROUPS 64
 
 struct ctl_conn {
     struct ctl *ctl;
@@ -47,6 +61,8 @@ struct ctl_conn {
     LIST_ENTRY(ctl_conn) link;
     struct evbuffer *held; /* lines sent during this connection's request callback */
     uint64_t id;
+    uint64_t last_ms;    /* monotonic time of the last line read or answer written */
+    int owner;           /* root or swimd's own user: may use the reserved slots */
     int discarding;      /* inside an oversized line */
     int eof;             /* the client half-closed: answer, flush, close */
     int closing;         /* ctl_conn_close(): flush, then free */
@@ -64,10 +80,20 @@ struct ctl {
     ctl_request_f handler;
     void *ctx;
     struct log *log;
-    LIST_HEAD(, ctl_conn) clients;
+    LIST_HEAD(, ctl_conn) clients; /* newest first */
     size_t nclients;
     uint64_t next_id;
+    struct ctl_stats stats;
+    struct log_limit refuse_limit;
+    struct event *sweep; /* closes idle clients */
+    uint32_t idle_ms;
+    long gid;       /* --socket-group, -1 for none */
+    uid_t uid;      /* swimd's own user */
+    int lock_fd;    /* PATH.lock, flock'ed for the life of the ctl */
+    dev_t sock_dev; /* the socket file we bound: removed only if still there */
+    ino_t sock_ino;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(CTL_LOCK_SUFFIX)];
 };
 
 /* o as one compact line with its newline (malloc'd), or NULL when out of
@@ -94,9 +120,18 @@ static char *ctl_dump_line(json_t *o)
 static char *ctl_error_line(const char *msg, json_t *id)
 {
     json_t *o = json_object();
-    if (o == NULL)
+    json_t *e = json_string(msg);
+    if (e == NULL) { /* a message quoting bytes that are not UTF-8 */
+        char safe[CTL_ERR_MAX * TEXT_ESCAPE_RATIO];
+        text_escape(safe, sizeof(safe), msg, strlen(msg));
+        e = json_string(safe);
+    }
+    if (o == NULL || e == NULL) {
+        json_decref(o);
+        json_decref(e);
         return NULL;
-    json_object_set_new(o, "error", json_string(msg));
+    }
+    json_object_set_new(o, "error", e);
     if (id != NULL)
         json_object_set(o, "id", id);
     return ctl_dump_line(o);
@@ -278,12 +313,15 @@ static void ctl_on_resume(evutil_socket_t fd, short what, void *arg)
 static void ctl_on_read(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    ctl_client_process(arg);
+    struct ctl_conn *cl = arg;
+    cl->last_ms = clock_mono_ms();
+    ctl_client_process(cl);
 }
 
 static void ctl_on_write(struct bufferevent *bev, void *arg)
 {
     struct ctl_conn *cl = arg;
+    cl->last_ms = clock_mono_ms();
     if (cl->closing) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
             ctl_client_free(cl);
@@ -322,6 +360,119 @@ static void ctl_on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* ---- who gets in ---- */
+
+/* What SO_PEERCRED and SO_PEERGROUPS say about a peer. */
+struct ctl_peer {
+    struct ucred cred;
+    int allowed; /* root, the owner or a member of the group */
+    int owner;   /* root or the owner */
+};
+
+/* 1 when gid is among fd's peer's supplementary groups. */
+static int ctl_peer_in_group(int fd, gid_t gid)
+{
+    gid_t some[CTL_PEER_GROUPS], *groups = some;
+    socklen_t len = sizeof(some);
+    int found = 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+        if (errno != ERANGE || (groups = malloc(len)) == NULL)
+            return 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+            len = 0;
+    }
+    for (size_t i = 0; i < len / sizeof(gid_t) && !found; i++)
+        found = groups[i] == gid;
+    if (groups != some)
+        free(groups);
+    return found;
+}
+
+static void ctl_peer_read(const struct ctl *c, int fd, struct ctl_peer *p)
+{
+    socklen_t len = sizeof(p->cred);
+    memset(p, 0, sizeof(*p));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &len) != 0) {
+        p->cred.uid = (uid_t)-1; /* unknown: nobody */
+        p->cred.gid = (gid_t)-1;
+        return;
+    }
+    p->owner = p->cred.uid == 0 || p->cred.uid == c->uid;
+    p->allowed =
+        p->owner ||
+        (c->gid >= 0 && (p->cred.gid == (gid_t)c->gid || ctl_peer_in_group(fd, (gid_t)c->gid)));
+}
+
+/* Answer one error line on fd without blocking, and close it. */
+static void ctl_turn_away(evutil_socket_t fd, const char *line)
+{
+    ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    evutil_closesocket(fd);
+}
+
+/* Idle: not a stream, no reply pending, nothing buffered either way. */
+static int ctl_client_idle(const struct ctl_conn *cl)
+{
+    return cl->on_close == NULL && !cl->deferred && !cl->closing && !cl->in_request &&
+           evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0 &&
+           evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0;
+}
+
+/* The oldest idle client, a group member's before the owner's; NULL if none. */
+static struct ctl_conn *ctl_oldest_idle(struct ctl *c)
+{
+    struct ctl_conn *cl, *pick = NULL;
+    LIST_FOREACH(cl, &c->clients, link) /* newest first: the last match is the oldest */
+    if (ctl_client_idle(cl) && (pick == NULL || !cl->owner || pick->owner))
+        pick = cl;
+    return pick;
+}
+
+/* Tell an idle client why and close it. */
+static void ctl_close_idle(struct ctl_conn *cl, const char *why)
+{
+    ctl_send(cl, ctl_error_line(why, NULL));
+    ctl_conn_close(cl);
+}
+
+/* Slots taken: clients not closing (a closing one is on its way out: its
+ * output is flushed, or dropped by the sweep after the idle timeout). */
+static size_t ctl_slots_used(const struct ctl *c)
+{
+    size_t n = 0;
+    const struct ctl_conn *cl;
+    LIST_FOREACH(cl, &c->clients, link)
+    n += !cl->closing;
+    return n;
+}
+
+/* May a client of this kind take a slot now?  Makes room for the owner. */
+static int ctl_room_for(struct ctl *c, int owner)
+{
+    size_t used = ctl_slots_used(c);
+    if (used < CTL_CLIENTS_MAX - CTL_CLIENTS_RESERVED || (owner && used < CTL_CLIENTS_MAX))
+        return 1;
+    struct ctl_conn *victim = owner ? ctl_oldest_idle(c) : NULL;
+    if (victim == NULL)
+        return 0;
+    c->stats.evicted++;
+    log_msg(c->log, LOG_WARN, "ctl closed idle client conn=%llu to make room for the owner",
+            (unsigned long long)victim->id);
+    ctl_close_idle(victim, "closed: the control socket is full and this connection was idle");
+    return 1;
+}
+
+static void ctl_log_refusal(struct ctl *c, const struct ctl_peer *p, const char *why)
+{
+    uint64_t suppressed = 0;
+    if (log_limit_allow(&c->refuse_limit, clock_mono_ms(), &suppressed))
+        log_msg(c->log, LOG_WARN,
+                "ctl refused a client: %s (uid=%ld gid=%ld pid=%ld) suppressed=%llu", why,
+                (long)(int)p->cred.uid, (long)(int)p->cred.gid, (long)p->cred.pid,
+                (unsigned long long)suppressed);
+}
+
 static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                           int salen, void *arg)
 {
@@ -329,12 +480,18 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     (void)sa;
     (void)salen;
     struct ctl *c = arg;
-    if (c->nclients >= CTL_CLIENTS_MAX) {
-        static const char busy[] = "{\"error\":\"too many control clients\"}\n";
-        ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)w;
-        evutil_closesocket(fd);
-        log_msg(c->log, LOG_WARN, "ctl refused a client: %d connected", CTL_CLIENTS_MAX);
+    struct ctl_peer peer;
+    ctl_peer_read(c, fd, &peer);
+    if (!peer.allowed) {
+        c->stats.refused_peers++;
+        ctl_log_refusal(c, &peer, "not root, swimd's user or in the socket group");
+        ctl_turn_away(fd, "{\"error\":\"permission denied\"}\n");
+        return;
+    }
+    if (!ctl_room_for(c, peer.owner)) {
+        c->stats.refused_full++;
+        ctl_log_refusal(c, &peer, "too many control clients");
+        ctl_turn_away(fd, "{\"error\":\"too many control clients\"}\n");
         return;
     }
     struct ctl_conn *cl = calloc(1, sizeof(*cl));
@@ -344,6 +501,8 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     }
     cl->ctl = c;
     cl->id = ++c->next_id;
+    cl->owner = peer.owner;
+    cl->last_ms = clock_mono_ms();
     cl->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
     cl->resume = event_new(c->base, -1, 0, ctl_on_resume, cl);
     if (cl->bev == NULL || cl->resume == NULL) {
@@ -363,8 +522,43 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
     LIST_INSERT_HEAD(&c->clients, cl, link);
     c->nclients++;
-    log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu", c->nclients);
+    log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu uid=%ld", c->nclients,
+            (long)(int)peer.cred.uid);
 }
+
+/* Close the clients idle for longer than the timeout, and free those that
+ * were closed that long ago and still have not taken their last output. */
+static void ctl_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ctl *c = arg;
+    uint64_t now = clock_mono_ms();
+    struct ctl_conn *cl = LIST_FIRST(&c->clients), *next;
+    for (; cl != NULL; cl = next) {
+        next = LIST_NEXT(cl, link);
+        if (now - cl->last_ms < c->idle_ms)
+            continue;
+        if (cl->closing && !cl->in_request) {
+            ctl_client_free(cl); /* its client stopped reading */
+        } else if (ctl_client_idle(cl)) {
+            c->stats.idle_closed++;
+            log_msg(c->log, LOG_DEBUG, "ctl client conn=%llu idle for %ums: closed",
+                    (unsigned long long)cl->id, (unsigned)c->idle_ms);
+            ctl_close_idle(cl, "idle timeout: closed");
+        }
+    }
+}
+
+/* Check for idle clients a few times per timeout. */
+static void ctl_arm_sweep(struct ctl *c)
+{
+    struct timeval tv = clock_tv(c->idle_ms / 4 > 0 ? c->idle_ms / 4 : 1);
+    event_del(c->sweep);
+    event_add(c->sweep, &tv);
+}
+
+/* ---- owning the path ---- */
 
 /* Is someone listening at path?  1 yes, 0 no (stale), -1 not a socket. */
 static int ctl_path_live(const char *path)
@@ -389,22 +583,102 @@ static int ctl_path_live(const char *path)
     return e == ECONNREFUSED ? 0 : 1;
 }
 
+/* 1 when path is (still) the file with st's device and inode. */
+static int ctl_same_file(const char *path, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Remove path only if it is still the file we made. */
+static void ctl_unlink_own(const char *path, dev_t dev, ino_t ino)
+{
+    if (ctl_same_file(path, dev, ino))
+        unlink(path);
+}
+
+/* Open and lock c->lock_path for life.  0, ERR_EXISTS (another holds it),
+ * or ERR_SYS (errno kept). */
+static int ctl_lock(struct ctl *c)
+{
+    for (int i = 0; i < CTL_LOCK_TRIES; i++) {
+        int fd = open(c->lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        struct stat st;
+        if (fd < 0)
+            return ERR_SYS;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return e == EWOULDBLOCK ? ERR_EXISTS : ERR_SYS;
+        }
+        /* Locked; but if its last owner unlinked it meanwhile, the lock
+         * guards nothing: try the file now at the path. */
+        if (fstat(fd, &st) == 0 && ctl_same_file(c->lock_path, st.st_dev, st.st_ino)) {
+            c->lock_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    return ERR_EXISTS;
+}
+
+/* Release the lock, removing its file first if it is still ours. */
+static void ctl_unlock(struct ctl *c)
+{
+    struct stat st;
+    if (c->lock_fd < 0)
+        return;
+    if (fstat(c->lock_fd, &st) == 0)
+        ctl_unlink_own(c->lock_path, st.st_dev, st.st_ino);
+    close(c->lock_fd);
+    c->lock_fd = -1;
+}
+
+/* Bind, chmod and listen at c->path (locked, and free of a live socket);
+ * returns the listening fd, or -1 with errno kept. */
+static int ctl_listen(struct ctl *c, unsigned mode)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, c->path, strlen(c->path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        int e = errno;
+        close(fd); /* nothing made: nothing to remove */
+        errno = e;
+        return -1;
+    }
+    if (lstat(c->path, &st) == 0) { /* what we made, and may remove */
+        c->sock_dev = st.st_dev;
+        c->sock_ino = st.st_ino;
+    }
+    /* chmod right after bind: until listen() nobody can connect, so the
+     * umask-derived mode of that instant is never usable by others. */
+    if (chmod(c->path, mode) != 0 || listen(fd, CTL_BACKLOG) != 0) {
+        int e = errno;
+        close(fd);
+        ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ctl_request_f handler,
                     void *ctx, struct log *lg, int *rc)
 {
-    struct sockaddr_un sun;
     size_t plen = strlen(path);
-    if (plen == 0 || plen >= sizeof(sun.sun_path)) {
+    struct ctl *c = NULL;
+    if (plen == 0 || plen >= sizeof(c->path)) {
         *rc = ERR_INVAL;
         return NULL;
     }
-    int live = ctl_path_live(path);
-    if (live != 0) {
-        *rc = ERR_EXISTS;
-        return NULL;
-    }
-    unlink(path); /* stale socket of a dead swimd */
-    struct ctl *c = calloc(1, sizeof(*c));
+    c = calloc(1, sizeof(*c));
     if (c == NULL) {
         *rc = ERR_NOMEM;
         return NULL;
@@ -414,37 +688,43 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
     c->handler = handler;
     c->ctx = ctx;
     c->log = lg;
+    c->lock_fd = -1;
+    c->gid = -1;
+    c->uid = geteuid();
+    c->idle_ms = CTL_IDLE_DEFAULT_MS;
+    log_limit_create(&c->refuse_limit, CTL_REFUSE_LOG_WINDOW_MS, CTL_REFUSE_LOG_BURST);
     memcpy(c->path, path, plen + 1);
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, plen);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        goto fail_errno;
-    /* chmod right after bind: until listen() nobody can connect, so the
-     * umask-derived mode of that instant is never usable by others. */
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, mode) != 0 ||
-        listen(fd, CTL_BACKLOG) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(path);
-        errno = e;
-        goto fail_errno;
+    memcpy(c->lock_path, path, plen);
+    memcpy(c->lock_path + plen, CTL_LOCK_SUFFIX, sizeof(CTL_LOCK_SUFFIX));
+    int fd = -1;
+    *rc = ctl_lock(c);
+    if (*rc == 0 && ctl_path_live(path) != 0)
+        *rc = ERR_EXISTS; /* a non-socket, or a server that predates the lock file */
+    if (*rc == 0) {
+        unlink(path); /* the stale socket of a dead swimd: the lock says it is ours now */
+        fd = ctl_listen(c, mode);
+        *rc = fd >= 0 ? 0 : ERR_SYS;
     }
-    c->listener = evconnlistener_new(base, ctl_on_accept, c, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    c->sweep = *rc == 0 ? event_new(base, -1, EV_PERSIST, ctl_on_sweep, c) : NULL;
+    c->listener = c->sweep != NULL
+                      ? evconnlistener_new(base, ctl_on_accept, c, LEV_OPT_CLOSE_ON_FREE, -1, fd)
+                      : NULL;
     if (c->listener == NULL) {
-        close(fd);
-        unlink(path);
+        int e = errno;
+        if (*rc == 0) { /* listening, but out of memory for the rest */
+            close(fd);
+            ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
+            *rc = ERR_NOMEM;
+        }
+        if (c->sweep != NULL)
+            event_free(c->sweep);
+        ctl_unlock(c);
         free(c);
-        *rc = ERR_NOMEM;
+        errno = e;
         return NULL;
     }
-    *rc = 0;
+    ctl_arm_sweep(c);
     return c;
-fail_errno:
-    free(c);
-    *rc = ERR_SYS;
-    return NULL;
 }
 
 void ctl_delete(struct ctl *c)
@@ -454,13 +734,34 @@ void ctl_delete(struct ctl *c)
     while (!LIST_EMPTY(&c->clients))
         ctl_client_free(LIST_FIRST(&c->clients));
     evconnlistener_free(c->listener);
-    unlink(c->path);
+    event_free(c->sweep);
+    ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
+    ctl_unlock(c);
     free(c);
 }
 
 size_t ctl_client_count(const struct ctl *c)
 {
     return c->nclients;
+}
+
+int ctl_set_group(struct ctl *c, long gid)
+{
+    if (gid >= 0 && chown(c->path, (uid_t)-1, (gid_t)gid) != 0)
+        return ERR_SYS;
+    c->gid = gid;
+    return 0;
+}
+
+void ctl_set_idle_timeout(struct ctl *c, uint32_t ms)
+{
+    c->idle_ms = ms > 0 ? ms : CTL_IDLE_DEFAULT_MS;
+    ctl_arm_sweep(c);
+}
+
+void ctl_get_stats(const struct ctl *c, struct ctl_stats *out)
+{
+    *out = c->stats;
 }
 
 /* ---- streaming connections ---- */
@@ -517,6 +818,7 @@ void ctl_conn_close(struct ctl_conn *conn)
     if (conn->closing)
         return;
     conn->closing = 1;
+    conn->last_ms = clock_mono_ms(); /* the sweep drops it if it never drains */
     bufferevent_disable(conn->bev, EV_READ);
     /* Freed by the write callback once flushed, or by the resume event. */
     if (!conn->in_request && evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
@@ -546,6 +848,7 @@ int ctl_reply_later(struct ctl *c, uint64_t conn_id, json_t *reply, const char *
     json_t *id = cl->deferred_id;
     cl->deferred_id = NULL;
     cl->deferred = 0;
+    cl->last_ms = clock_mono_ms();
     ctl_send(cl, ctl_reply_line(reply, err, id));
     json_decref(id);
     if (cl->held != NULL && evbuffer_get_length(cl->held) > 0)

@@ -20,6 +20,25 @@
  * unread responses exceed CTL_OUTPUT_MAX is not read from until it catches
  * up, and at most CTL_CLIENTS_MAX clients are served at once.  A client that
  * floods, stalls or disconnects mid-line costs only its own buffers.
+ *
+ * Who gets in.  The socket file's mode is a first fence; the peer's
+ * credentials (SO_PEERCRED) are the real one: root, the user swimd runs as
+ * (its owner) and members of the group given to ctl_set_group() (primary or
+ * supplementary, SO_PEERGROUPS) are served; anyone else gets one error line,
+ * is closed and is logged (rate-limited).  The last CTL_CLIENTS_RESERVED
+ * slots are for the owner only, and an owner who finds every slot taken
+ * closes the oldest idle client (group members' first) to get one.  A
+ * client that is not a stream, has no reply pending and has sent nothing
+ * for the idle timeout (CTL_IDLE_DEFAULT_MS, ctl_set_idle_timeout()) is
+ * told so and closed, so idle connections cannot keep others out.
+ *
+ * Owning the path.  Two servers never both believe they own a path: the
+ * server holds an exclusive flock(2) on PATH.lock (CTL_LOCK_SUFFIX) for its
+ * whole life, so a second one refuses to start even if the socket file has
+ * been removed meanwhile.  It removes only what it made: the socket file
+ * and the lock file are unlinked at the end only while they are still the
+ * files (device and inode) it created; a file someone else put at the path
+ * is left alone.
  * A client that half-closes (sends EOF after its requests) still gets every
  * response before the server closes its side; a last request cut short by
  * the EOF is answered as if its newline had been sent.
@@ -71,6 +90,15 @@ struct event_base;
 #define CTL_OUTPUT_MAX (1024 * 1024)
 /* Concurrent clients; more are answered with an error and closed. */
 #define CTL_CLIENTS_MAX 64
+/* Of those, slots only the owner (root or swimd's user) may take, so group
+ * members cannot lock the owner out. */
+#define CTL_CLIENTS_RESERVED 8
+/* A non-streaming client silent this long is closed: long enough for any
+ * script between two requests, short enough that idle connections cannot
+ * keep the socket full for long. */
+#define CTL_IDLE_DEFAULT_MS 60000
+/* The lock file next to the socket: PATH + this. */
+#define CTL_LOCK_SUFFIX ".lock"
 /* Longest error text in a response. */
 #define CTL_ERR_MAX 256
 
@@ -103,17 +131,34 @@ char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void 
 struct ctl;
 
 /*
- * Listen at `path` with permissions `mode`.  A stale socket file (no one
+ * Listen at `path` with permissions `mode` (see "Owning the path": the lock
+ * file PATH.lock is made and locked first).  A stale socket file (no one
  * listening) is replaced; a live one or a non-socket file is not.
- * Returns NULL and sets *rc: ERR_EXISTS (in use / not a socket),
- * ERR_INVAL (path too long), ERR_SYS (errno kept), ERR_NOMEM.
+ * Returns NULL and sets *rc: ERR_EXISTS (in use: the lock is held, someone
+ * listens, or the path is not a socket), ERR_INVAL (path too long), ERR_SYS
+ * (errno kept), ERR_NOMEM.
  */
 struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ctl_request_f handler,
                     void *ctx, struct log *lg, int *rc);
-/* Close every client, stop listening and remove the socket file. */
+/* Close every client, stop listening, remove the socket file and the lock
+ * file (each only if it is still the one this ctl made), release the lock. */
 void ctl_delete(struct ctl *c);
 /* Clients currently connected. */
 size_t ctl_client_count(const struct ctl *c);
+/* Admit members of group gid (and give the socket file that group).  0, or
+ * ERR_SYS (chown failed; errno kept). */
+int ctl_set_group(struct ctl *c, long gid);
+/* Close non-streaming clients idle for ms (0: CTL_IDLE_DEFAULT_MS). */
+void ctl_set_idle_timeout(struct ctl *c, uint32_t ms);
+
+/* What the server refused or closed, for `info`; a plain value. */
+struct ctl_stats {
+    uint64_t refused_peers; /* not root, the owner or in the group */
+    uint64_t refused_full;  /* no slot for them */
+    uint64_t idle_closed;   /* closed by the idle timeout */
+    uint64_t evicted;       /* idle clients closed to make room for the owner */
+};
+void ctl_get_stats(const struct ctl *c, struct ctl_stats *out);
 
 /* ---- streaming connections ---- */
 
