@@ -4,6 +4,8 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -227,4 +229,56 @@ int addr_is_unspecified(const struct sockaddr *sa)
     if (sa->sa_family == AF_INET6)
         return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
     return 0;
+}
+
+int addr_is_peer(const struct sockaddr *sa)
+{
+    if (addr_is_unspecified(sa))
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        uint32_t a = ntohl(in->sin_addr.s_addr);
+        /* 224.0.0.0/4 multicast; 240.0.0.0/4 reserved, with 255.255.255.255 */
+        return in->sin_port != 0 && (a >> 28) != 0xe && (a >> 28) != 0xf;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            struct sockaddr_in v4;
+            memset(&v4, 0, sizeof(v4));
+            v4.sin_family = AF_INET;
+            v4.sin_port = in6->sin6_port;
+            memcpy(&v4.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+            return addr_is_peer((const struct sockaddr *)&v4);
+        }
+        return in6->sin6_port != 0 && !IN6_IS_ADDR_MULTICAST(&in6->sin6_addr);
+    }
+    return 0;
+}
+
+int addr_is_scoped(const struct sockaddr *sa)
+{
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    return in6->sin6_scope_id != 0 || IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr);
+}
+
+int addr_is_local_broadcast(const struct sockaddr *sa)
+{
+    struct swim_addr want;
+    struct ifaddrs *ifs = NULL;
+    int found = 0;
+    /* addr_from_sockaddr() turns IPv4-mapped IPv6 into IPv4, so both match. */
+    if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+        addr_from_sockaddr(&want, sa) != 0 || want.bytes[0] != ADDR_TAG_V4 || getifaddrs(&ifs) != 0)
+        return 0;
+    for (struct ifaddrs *i = ifs; i != NULL && !found; i = i->ifa_next) {
+        if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr != NULL &&
+            i->ifa_broadaddr->sa_family == AF_INET)
+            found = memcmp(&((const struct sockaddr_in *)i->ifa_broadaddr)->sin_addr,
+                           want.bytes + 1, 4) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
 }

@@ -62,5 +62,15 @@ const char *addr_format(const struct swim_addr *a, char *buf);
 const char *addr_format_sockaddr(const struct sockaddr *sa, char *buf);
 /* 1 when the address is 0.0.0.0 or ::. */
 int addr_is_unspecified(const struct sockaddr *sa);
+/* 1 when a datagram to sa can reach one peer: a unicast address (not
+ * unspecified, multicast, the limited broadcast 255.255.255.255 or the
+ * reserved 240.0.0.0/4) with a port other than 0.  Pure. */
+int addr_is_peer(const struct sockaddr *sa);
+/* 1 when sa is an IPv6 address whose meaning depends on this host: it has a
+ * scope (fe80::1%eth0) or is link-local, so it cannot be told to peers. */
+int addr_is_scoped(const struct sockaddr *sa);
+/* 1 when sa is the broadcast address of one of this host's interfaces
+ * (reads the interface list). */
+int addr_is_local_broadcast(const struct sockaddr *sa);
 
 #endif /* AGENT_ADDR_H */

@@ -7,10 +7,14 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -53,10 +57,13 @@ void cfg_defaults(struct cfg *c)
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
         snprintf(host, sizeof(host), "swimd");
     host[SWIM_NAME_MAX] = '\0';
+    if (!swim_name_valid(host, strlen(host)))
+        snprintf(host, sizeof(host), "swimd"); /* a hostname no name may be */
     snprintf(c->name, sizeof(c->name), "%s", host);
     snprintf(c->bind, sizeof(c->bind), "%s", CFG_DEFAULT_BIND);
     snprintf(c->socket_path, sizeof(c->socket_path), "%s", CFG_DEFAULT_SOCKET);
     c->socket_mode = CFG_DEFAULT_SOCKET_MODE;
+    c->socket_gid = -1;
     snprintf(c->profile, sizeof(c->profile), "lan");
     c->log_level = LOG_INFO;
     c->log_format = LOG_FORMAT_TEXT;
@@ -95,6 +102,25 @@ static int cfg_parse_mode(const char *text, unsigned *mode)
     if (v > 0777 || (v & 0600) != 0600)
         return ERR_INVAL; /* the owner must be able to connect */
     *mode = v;
+    return 0;
+}
+
+/* A group by name or number into c; ERR_INVAL when there is no such group
+ * (a number is taken as it is: the kernel needs no entry for it). */
+static int cfg_parse_group(struct cfg *c, const char *text)
+{
+    uint32_t gid;
+    if (text[0] == '\0' || cfg_copy(c->socket_group, sizeof(c->socket_group), text) != 0)
+        return ERR_INVAL;
+    if (cfg_parse_uint(text, 0, INT32_MAX, &gid) == 0) {
+        c->socket_gid = (long)gid;
+        return 0;
+    }
+    struct group gr, *found = NULL;
+    char buf[16384];
+    if (getgrnam_r(text, &gr, buf, sizeof(buf), &found) != 0 || found == NULL)
+        return ERR_INVAL;
+    c->socket_gid = (long)found->gr_gid;
     return 0;
 }
 
@@ -141,6 +167,7 @@ enum cfg_key {
     CFG_K_JOIN,
     CFG_K_SOCKET,
     CFG_K_SOCKET_MODE,
+    CFG_K_SOCKET_GROUP,
     CFG_K_PROFILE,
     CFG_K_KEYRING,
     CFG_K_LABEL,
@@ -211,6 +238,10 @@ int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t
                         "interval above 0, probe_timeout_ms below probe_interval_ms, "
                         "max_packet %d to %d, at most 16 gossip_nodes / indirect_checks)",
                         c->profile, SWIM_PACKET_MIN, SWIM_PACKET_MAX);
+    if (out->leave_linger_ms > CFG_LEAVE_LINGER_MAX_MS)
+        return cfg_fail(err, errlen,
+                        "protocol: leave_linger_ms is at most %u (a leave must end in time)",
+                        CFG_LEAVE_LINGER_MAX_MS);
     return 0;
 }
 
@@ -221,8 +252,12 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
     uint16_t port;
     switch (key) {
     case CFG_K_NAME:
-        if (value[0] == '\0' || cfg_copy(c->name, sizeof(c->name), value) != 0)
-            return cfg_fail(err, errlen, "%s: a name is 1 to %d bytes", what, SWIM_NAME_MAX);
+        if (!swim_name_valid(value, strlen(value)) ||
+            cfg_copy(c->name, sizeof(c->name), value) != 0)
+            return cfg_fail(err, errlen,
+                            "%s: a name is 1 to %d bytes of UTF-8 text without spaces, control or "
+                            "invisible characters",
+                            what, SWIM_NAME_MAX);
         return 0;
     case CFG_K_BIND:
     case CFG_K_ADVERTISE:
@@ -248,6 +283,10 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
                             "%s: expected an octal mode with owner read/write, e.g. 0600, got "
                             "\"%s\"",
                             what, value);
+        return 0;
+    case CFG_K_SOCKET_GROUP:
+        if (cfg_parse_group(c, value) != 0)
+            return cfg_fail(err, errlen, "%s: no such group \"%.64s\"", what, value);
         return 0;
     case CFG_K_PROFILE:
         if (strcmp(value, "lan") != 0 && strcmp(value, "wan") != 0 && strcmp(value, "local") != 0)
@@ -332,6 +371,7 @@ static const struct cfg_flag cfg_flags[] = {
     {"--join", "join", CFG_K_JOIN},
     {"--socket", "socket", CFG_K_SOCKET},
     {"--socket-mode", "socket_mode", CFG_K_SOCKET_MODE},
+    {"--socket-group", "socket_group", CFG_K_SOCKET_GROUP},
     {"--profile", "profile", CFG_K_PROFILE},
     {"--keyring", "keyring", CFG_K_KEYRING},
     {"--label", "label", CFG_K_LABEL},
@@ -349,8 +389,45 @@ static const struct cfg_flag cfg_flags[] = {
 
 int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
 {
+    /* O_NONBLOCK: a FIFO must not hang start-up; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return cfg_fail(err, errlen, "config %s: cannot read: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CFG_FILE_MAX) {
+        close(fd);
+        return cfg_fail(err, errlen, "config %s: not a regular file of at most %d bytes", path,
+                        CFG_FILE_MAX);
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    ssize_t n = 1;
+    /* Each pass reads something or ends; the file is at most CFG_FILE_MAX. */
+    while (text != NULL && got < (size_t)st.st_size && n > 0) {
+        n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            n = 1;
+        else if (n > 0)
+            got += (size_t)n;
+    }
+    int e = errno;
+    close(fd);
+    int rc;
+    if (text == NULL)
+        rc = cfg_fail(err, errlen, "config %s: out of memory", path);
+    else if (n < 0)
+        rc = cfg_fail(err, errlen, "config %s: cannot read: %s", path, strerror(e));
+    else
+        rc = cfg_load_json_text(c, text, got, path, err, errlen);
+    free(text);
+    return rc;
+}
+
+int cfg_load_json_text(struct cfg *c, const char *text, size_t len, const char *path, char *err,
+                       size_t errlen)
+{
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return cfg_fail(err, errlen, "config %s: line %d column %d: %s", path, jerr.line,
                         jerr.column, jerr.text);
@@ -545,23 +622,86 @@ int cfg_parse_args(struct cfg *c, int argc, char *const *argv, enum cfg_action *
     return cfg_check(c, err, errlen);
 }
 
-int cfg_check(const struct cfg *c, char *err, size_t errlen)
+/* The numeric address text resolves to, or 0 when it is a name (checked
+ * when it is looked up).  1 on success. */
+static int cfg_numeric(const char *text, int default_port, struct sockaddr_storage *ss)
+{
+    size_t n = 0;
+    return addr_resolve(text, default_port, 1, ss, 1, &n) == 0 && n == 1;
+}
+
+/* The addresses: bind, advertise and the numeric join seeds. */
+static int cfg_check_addrs(const struct cfg *c, char *err, size_t errlen)
 {
     char host[ADDR_HOST_MAX];
     uint16_t port;
-    size_t nlen = strlen(c->name);
-    if (nlen == 0 || nlen > SWIM_NAME_MAX)
-        return cfg_fail(err, errlen, "name: 1 to %d bytes", SWIM_NAME_MAX);
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
     if (addr_split(c->bind, CFG_DEFAULT_PORT, host, &port) != 0)
         return cfg_fail(err, errlen, "bind: bad address \"%s\"", c->bind);
+    if (c->advertise[0] == '\0' && cfg_numeric(c->bind, CFG_DEFAULT_PORT, &ss) &&
+        addr_is_scoped(sa))
+        return cfg_fail(err, errlen,
+                        "bind: \"%s\" is link-local or scoped; give --advertise an address "
+                        "peers can reach",
+                        c->bind);
     if (c->advertise[0] != '\0') {
         if (addr_split(c->advertise, -1, host, &port) != 0)
             return cfg_fail(err, errlen, "advertise: bad address \"%s\"", c->advertise);
         if (port == 0)
             return cfg_fail(err, errlen, "advertise: port 0 cannot be reached");
+        if (cfg_numeric(c->advertise, -1, &ss) && addr_is_scoped(sa))
+            return cfg_fail(err, errlen,
+                            "advertise: \"%s\" is link-local or scoped: its scope means nothing "
+                            "to other hosts",
+                            c->advertise);
+        if (cfg_numeric(c->advertise, -1, &ss) && !addr_is_peer(sa))
+            return cfg_fail(err, errlen,
+                            "advertise: \"%s\" is not a unicast address peers can reach",
+                            c->advertise);
     }
+    for (size_t i = 0; i < c->join_count; i++)
+        if (cfg_numeric(c->join[i], CFG_DEFAULT_PORT, &ss) && !addr_is_peer(sa))
+            return cfg_fail(err, errlen,
+                            "join: \"%s\" is not a unicast address with a port (unspecified, "
+                            "port 0, multicast or broadcast)",
+                            c->join[i]);
+    return 0;
+}
+
+/* A --snapshot path that exists must be a regular file (not a symbolic
+ * link): a FIFO would block start-up, and the first write would replace a
+ * device or a socket with a regular file. */
+static int cfg_check_snapshot(const struct cfg *c, char *err, size_t errlen)
+{
+    struct stat st;
+    if (c->snapshot[0] == '\0' || lstat(c->snapshot, &st) != 0)
+        return 0; /* none, or not there yet: the first write makes it */
+    if (!S_ISREG(st.st_mode))
+        return cfg_fail(err, errlen, "snapshot: %s exists and is not a regular file (%s)",
+                        c->snapshot,
+                        S_ISLNK(st.st_mode)    ? "a symbolic link; give its target"
+                        : S_ISFIFO(st.st_mode) ? "a FIFO"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                        : S_ISDIR(st.st_mode)  ? "a directory"
+                                               : "a device");
+    return 0;
+}
+
+int cfg_check(const struct cfg *c, char *err, size_t errlen)
+{
+    if (!swim_name_valid(c->name, strnlen(c->name, sizeof(c->name))))
+        return cfg_fail(err, errlen,
+                        "name: 1 to %d bytes of UTF-8 text without spaces, control or invisible "
+                        "characters",
+                        SWIM_NAME_MAX);
+    int rc = cfg_check_addrs(c, err, errlen);
+    if (rc != 0)
+        return rc;
     if (c->socket_path[0] == '\0' || strlen(c->socket_path) > CFG_SOCKET_PATH_MAX)
         return cfg_fail(err, errlen, "socket: a socket path is 1 to %d bytes", CFG_SOCKET_PATH_MAX);
+    if ((rc = cfg_check_snapshot(c, err, errlen)) != 0)
+        return rc;
     struct swim_config sc;
     return cfg_protocol(c, &sc, err, errlen);
 }
@@ -583,6 +723,8 @@ void cfg_usage(FILE *out, const char *prog)
             "                         A and AAAA records (default port %d)\n"
             "  --socket PATH          control socket (default " CFG_DEFAULT_SOCKET ")\n"
             "  --socket-mode MODE     control socket mode, octal (default 0600)\n"
+            "  --socket-group GROUP   the control socket's group: its members may use it\n"
+            "                         (root and swimd's user always may; nobody else)\n"
             "  --profile lan|wan|local  protocol timings (default lan)\n"
             "  --protocol KEY=VALUE   override one protocol setting of the profile, e.g.\n"
             "                         probe_interval_ms=500 (repeatable; see README)\n"

@@ -13,8 +13,8 @@
  * The JSON file is an object with these optional members (unknown members
  * are an error, so a typo is not silently ignored):
  *
- *   name, bind, advertise, socket, profile, keyring, label, log_level,
- *   log_format: string
+ *   name, bind, advertise, socket, socket_group, profile, keyring, label,
+ *   log_level, log_format: string
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
@@ -27,6 +27,16 @@
  * specs are checked here with the event vocabulary (evtype.h), so a bad one
  * is refused like any other bad setting, and kept as text: struct cfg stays
  * small, and the runtime parses them again when it starts the handlers.
+ *
+ * What is refused, besides malformed values: a name that breaks the name
+ * rule (swim_name_valid()); an --advertise address with an IPv6 scope or a
+ * link-local IPv6 address (the scope names an interface of this host,
+ * which means nothing to the peers it is advertised to), and a bind to one
+ * without --advertise; a numeric --join address that cannot be a peer
+ * (unspecified, port 0, multicast, broadcast); a --snapshot path that
+ * exists and is not a regular file (a FIFO would block start-up, a device
+ * or socket would be replaced); a leave_linger_ms above
+ * CFG_LEAVE_LINGER_MAX_MS; a --socket-group that does not exist.
  *
  * Every error is reported as ERR_INVAL plus one human line in `err`, naming
  * the flag or file and what is wrong.
@@ -86,6 +96,13 @@
 #define CFG_WATCH_QUEUE_MAX 65536
 /* Slots for protocol overrides: one per struct swim_config field. */
 #define CFG_PROTO_MAX 16
+/* Longest leave linger: a SIGTERM must end well inside systemd's default
+ * stop timeout (90 s), and a minute of gossiping "left" is plenty. */
+#define CFG_LEAVE_LINGER_MAX_MS 60000u
+/* Longest group name (useradd allows 32). */
+#define CFG_GROUP_MAX 64
+/* Largest config file read: a config is a few KiB; this bounds a mistake. */
+#define CFG_FILE_MAX (1024 * 1024)
 
 struct cfg {
     char name[SWIM_NAME_MAX + 1];
@@ -95,6 +112,8 @@ struct cfg {
     char join[CFG_JOIN_MAX][CFG_HOSTPORT_MAX];
     char socket_path[CFG_PATH_MAX];
     unsigned socket_mode;
+    char socket_group[CFG_GROUP_MAX]; /* "" = none */
+    long socket_gid;                  /* that group's id, -1 for none */
     char profile[CFG_PROFILE_MAX];
     char keyring[CFG_PATH_MAX]; /* "" = plaintext */
     char label[CFG_LABEL_MAX + 1];
@@ -121,8 +140,13 @@ enum cfg_action {
 
 /* Fill the defaults; the name is the hostname (cut to SWIM_NAME_MAX). */
 void cfg_defaults(struct cfg *c);
-/* Apply a JSON config file over c.  0, or ERR_INVAL with a message. */
+/* Apply a JSON config file over c.  The file must be a regular file of at
+ * most CFG_FILE_MAX bytes.  0, or ERR_INVAL with a message. */
 int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen);
+/* The same for a document in memory (len bytes; `what` names it in
+ * messages).  0, or ERR_INVAL with a message. */
+int cfg_load_json_text(struct cfg *c, const char *text, size_t len, const char *what, char *err,
+                       size_t errlen);
 /*
  * Build c from defaults, --config and flags (argv is not modified).  On
  * --help / --version sets *action and returns 0 without validating.

@@ -78,13 +78,21 @@ struct join {
 
 /* ---- announcing ---- */
 
-/* Announce to one resolved address unless it is this node or out of the
- * socket's reach.  1 when a datagram went out, else 0. */
+/* Announce to one resolved address unless it is this node, out of the
+ * socket's reach, or not one peer (unspecified, port 0, multicast,
+ * broadcast, or scoped: the core's address has no scope).  1 when a
+ * datagram went out, else 0. */
 static int join_announce_sockaddr(struct join *j, const struct sockaddr *sa, uint64_t now)
 {
     struct swim_addr a;
     if (sa->sa_family == AF_INET6 && j->family == AF_INET)
         return 0; /* an IPv4 socket cannot reach it */
+    if (!addr_is_peer(sa) || addr_is_scoped(sa) || addr_is_local_broadcast(sa)) {
+        char t[ADDR_TEXT_MAX];
+        log_msg(j->log, LOG_DEBUG, "join: %s is not a peer's address; skipped",
+                addr_format_sockaddr(sa, t));
+        return 0;
+    }
     if (addr_from_sockaddr(&a, sa) != 0)
         return 0;
     if (a.len == j->self.len && memcmp(a.bytes, j->self.bytes, a.len) == 0)

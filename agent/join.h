@@ -12,7 +12,10 @@
  * are seeds, so a node restarted alone, or one side of a healed partition,
  * finds the others.  SELF_IDLE (all members gone) starts the backoff over.
  *
- * Addresses.  A numeric "HOST:PORT" is announced to at once.  A name is
+ * Addresses.  A numeric "HOST:PORT" is announced to at once.  An address
+ * that cannot be one peer (unspecified, port 0, multicast, the limited or
+ * an interface's broadcast address, or link-local/scoped IPv6) is skipped
+ * and not counted, whether given or resolved.  A name is
  * looked up with libevent's evdns on the same loop (evdns_getaddrinfo: A and
  * AAAA, /etc/resolv.conf and /etc/hosts read when the first name is looked
  * up) and announced to when the answer comes, so a slow or silent resolver

@@ -57,8 +57,7 @@ void snap_delete(struct snap *s)
 
 static int snap_name_ok(const char *name)
 {
-    size_t n = name != NULL ? strnlen(name, SWIM_NAME_MAX + 1) : 0;
-    return n >= 1 && n <= SWIM_NAME_MAX;
+    return name != NULL && swim_name_valid(name, strnlen(name, SWIM_NAME_MAX + 1));
 }
 
 /* A numeric HOST:PORT that resolves without DNS: what rejoin will need. */
@@ -78,7 +77,7 @@ static int snap_status_ok(enum swim_status st)
 
 int snap_set_self(struct snap *s, const char *name, uint64_t generation, uint32_t incarnation)
 {
-    if (s == NULL || !snap_name_ok(name))
+    if (s == NULL || !snap_name_ok(name) || generation > SNAP_GENERATION_MAX)
         return ERR_INVAL;
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->generation = generation;
@@ -403,6 +402,14 @@ int snap_write(const struct snap *s, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "snapshot not written: out of memory");
         return ERR_NOMEM;
     }
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* A device, socket, FIFO, directory or link is someone else's:
+         * replacing it would destroy it (as root, --snapshot /dev/null). */
+        snprintf(err, errlen, "snapshot %s: not a regular file; left untouched", path);
+        free(text);
+        return ERR_INVAL;
+    }
     const char *step = "create a temporary file";
     int rc = ERR_IO;
     int fd = mkostemp(tmp, O_CLOEXEC);
@@ -451,10 +458,15 @@ int snap_load(const char *path, struct snap **out, char *err, size_t errlen)
 {
     if (path == NULL || out == NULL)
         return ERR_INVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Never block (a FIFO) and never follow a link: only a regular file
+     * at the path itself is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "snapshot %s: %s", path, strerror(e));
+        if (e == ELOOP)
+            snprintf(err, errlen, "snapshot %s: a symbolic link, not a regular file", path);
+        else
+            snprintf(err, errlen, "snapshot %s: %s", path, strerror(e));
         errno = e;
         return e == ENOENT ? ERR_NOTFOUND : ERR_IO;
     }

@@ -14,9 +14,16 @@
  * renamed over FILE, then the directory is fsync'd; a crash leaves the old
  * file or the new one, never a mix (at worst a stray FILE.tmp.XXXXXX).
  * snap_load() checks everything (size, JSON, version, every field, every
- * address numeric with a port, no duplicate member, self not listed) and
- * refuses the whole file on the first problem with one human line: the
- * caller logs it as a warning and starts as if there were no snapshot.
+ * name by the name rule, every address numeric with a port, no duplicate
+ * member, self not listed) and refuses the whole file on the first problem
+ * with one human line: the caller logs it as a warning and starts as if
+ * there were no snapshot.
+ *
+ * Only a regular file is read or replaced: snap_load() opens without
+ * blocking and without following a link, and snap_write() leaves anything
+ * else at the path (a FIFO, a device, a socket, a link) untouched and
+ * fails.  A generation is at most SNAP_GENERATION_MAX, so it is exact in
+ * JSON and the file written is always one snap_load() accepts.
  *
  * Writing policy.  Membership can change many times a second; the file
  * should not.  struct snap_writer is a small value the event loop keeps: it
@@ -47,6 +54,9 @@
 #define SNAP_INTERVAL_DEFAULT_MS 1000
 /* Longest error line handed back. */
 #define SNAP_ERR_MAX 256
+/* Largest generation: JSON integers are signed 64-bit (the core keeps
+ * generations at or below it too). */
+#define SNAP_GENERATION_MAX ((uint64_t)INT64_MAX)
 
 /* One member, a plain value. */
 struct snap_member {
@@ -61,7 +71,8 @@ struct snap;
 struct snap *snap_new(void);
 void snap_delete(struct snap *s);
 
-/* Set this node's record.  0 or ERR_INVAL (name not 1..SWIM_NAME_MAX bytes). */
+/* Set this node's record.  0 or ERR_INVAL (name not valid by
+ * swim_name_valid(), or generation above SNAP_GENERATION_MAX). */
 int snap_set_self(struct snap *s, const char *name, uint64_t generation, uint32_t incarnation);
 /* Add a member.  0, ERR_INVAL (bad name, address or status), ERR_NOMEM,
  * ERR_LIMIT (more than SNAP_MEMBERS_MAX).  Duplicates are refused only by

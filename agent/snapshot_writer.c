@@ -49,8 +49,18 @@ void snapw_restore(const char *path, const char *name, int join_given, struct lo
         snap_delete(sn);
         return;
     }
-    if (snap_generation(sn) >= out->generation)
-        out->generation = snap_generation(sn) + 1; /* the wall clock went back */
+    if (snap_generation(sn) >= out->generation) {
+        /* The wall clock went back: go past the file, but never above the
+         * largest generation a snapshot (and JSON) can hold. */
+        if (snap_generation(sn) < SNAP_GENERATION_MAX)
+            out->generation = snap_generation(sn) + 1;
+        else {
+            out->generation = SNAP_GENERATION_MAX;
+            log_msg(lg, LOG_WARN,
+                    "snapshot %s: generation %llu is the largest there is; this start reuses it",
+                    path, (unsigned long long)SNAP_GENERATION_MAX);
+        }
+    }
     size_t n = snap_count(sn);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n && out->seed_count < JOIN_SEEDS_MAX; i++) {
@@ -75,7 +85,10 @@ static void snapw_write(struct snapw *w)
     int rc = sn != NULL ? 0 : ERR_NOMEM;
     if (rc == 0) {
         swim_self(w->core, &m);
-        rc = snap_set_self(sn, w->name, m.generation, m.incarnation);
+        /* The core keeps generations within SNAP_GENERATION_MAX; a larger
+         * one is recorded as the ceiling, so the file stays readable. */
+        uint64_t gen = m.generation < SNAP_GENERATION_MAX ? m.generation : SNAP_GENERATION_MAX;
+        rc = snap_set_self(sn, w->name, gen, m.incarnation);
     }
     size_t n = swim_member_count(w->core);
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -98,6 +98,14 @@ static int udp_advertised(const char *advertise, const struct sockaddr_storage *
         snprintf(err, errlen, "advertise: an IPv6 address needs an IPv6 bind");
         return ERR_INVAL;
     }
+    if (addr_is_scoped((const struct sockaddr *)adv)) {
+        /* The core's address has no scope, and another host's interfaces
+         * are not ours: refuse rather than advertise half an address. */
+        snprintf(err, errlen,
+                 "advertise: the address is link-local or scoped; give --advertise an "
+                 "address peers can reach");
+        return ERR_INVAL;
+    }
     return 0;
 }
 
