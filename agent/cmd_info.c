@@ -1,7 +1,8 @@
 /*
  * cmd_info.c - the control command "info": this node, its counters and the
  * state of every part of swimd (runtime, core, event bus, streams, bridge,
- * joins, handlers), as one JSON object.
+ * joins, handlers, control clients) with the bounds that apply to them, as
+ * one JSON object.
  */
 #include "bridge.h"
 #include "commands.h"
@@ -29,7 +30,7 @@ static json_t *cmd_info_counts(struct swim *core, const struct swim_member_info 
 
 static void cmd_info_set_int(json_t *o, const char *key, uint64_t v)
 {
-    json_object_set_new(o, key, json_integer((json_int_t)v));
+    json_object_set_new(o, key, ev_json_u64(v));
 }
 
 json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err)
@@ -78,16 +79,30 @@ json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *r
     cmd_info_set_int(o, "event_first_held", ev_bus_first_held(env->bus));
     cmd_info_set_int(o, "bridge_position", bridge_position(env->bridge));
     cmd_info_set_int(o, "watchers", streams_watchers(env->streams));
+    cmd_info_set_int(o, "watch_budget_bytes", STREAM_WATCH_BUDGET_BYTES);
+    cmd_info_set_int(o, "watch_used_bytes", streams_watch_used(env->streams));
+    struct ctl_stats cs = {0};
+    if (env->ctl != NULL)
+        ctl_get_stats(env->ctl, &cs);
+    cmd_info_set_int(o, "clients", env->ctl != NULL ? ctl_client_count(env->ctl) : 0);
+    cmd_info_set_int(o, "clients_max", CTL_CLIENTS_MAX);
+    cmd_info_set_int(o, "clients_reserved", CTL_CLIENTS_RESERVED);
+    cmd_info_set_int(o, "clients_refused", cs.refused_peers);
+    cmd_info_set_int(o, "clients_refused_full", cs.refused_full);
+    cmd_info_set_int(o, "clients_idle_closed", cs.idle_closed);
+    cmd_info_set_int(o, "clients_evicted", cs.evicted);
     cmd_info_set_int(o, "monitors", streams_monitors(env->streams));
     json_object_set_new(o, "snapshot", json_string(env->cfg->snapshot));
     if (env->hd != NULL) {
         struct hd_stats hs;
         hd_runner_stats(env->hd, &hs);
-        json_object_set_new(o, "handlers",
-                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "position", (json_int_t)hs.position,
-                                      "runs", (json_int_t)hs.runs, "failures",
-                                      (json_int_t)hs.failures, "timeouts", (json_int_t)hs.timeouts,
-                                      "lost", (json_int_t)hs.lost));
+        json_t *h = json_object();
+        cmd_info_set_int(h, "position", hs.position);
+        cmd_info_set_int(h, "runs", hs.runs);
+        cmd_info_set_int(h, "failures", hs.failures);
+        cmd_info_set_int(h, "timeouts", hs.timeouts);
+        cmd_info_set_int(h, "lost", hs.lost);
+        json_object_set_new(o, "handlers", h);
     }
     return o;
 }

@@ -12,7 +12,47 @@
 struct streams {
     struct streams_config cfg;
     LIST_HEAD(, stream) all;
+    size_t watch_bytes; /* the open watchers' queues */
 };
+
+/* The smallest power of two at or above n (n >= 1). */
+static size_t stream_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* Bytes a queue of capacity events takes: the dispatcher rounds its slots
+ * up to a power of two, each about one event. */
+static size_t stream_queue_bytes(size_t capacity)
+{
+    return stream_pow2(capacity) * sizeof(struct ev_event);
+}
+
+size_t streams_watch_grant(const struct streams *ss)
+{
+    size_t room = STREAM_WATCH_BUDGET_BYTES - ss->watch_bytes; /* never above the budget */
+    size_t cap = ss->cfg.watch_queue;
+    if (stream_queue_bytes(cap) <= room)
+        return cap;
+    cap = stream_pow2(cap) / 2; /* then the largest power of two that fits */
+    while (cap >= STREAM_WATCH_QUEUE_MIN && stream_queue_bytes(cap) > room)
+        cap /= 2;
+    return cap >= STREAM_WATCH_QUEUE_MIN ? cap : 0;
+}
+
+void stream_watch_charge(struct stream *st, size_t capacity)
+{
+    st->queue_bytes = stream_queue_bytes(capacity);
+    st->ss->watch_bytes += st->queue_bytes;
+}
+
+size_t streams_watch_used(const struct streams *ss)
+{
+    return ss->watch_bytes;
+}
 
 struct streams *streams_new(const struct streams_config *cfg)
 {
@@ -57,6 +97,7 @@ static void stream_on_close(void *arg, struct ctl_conn *conn)
     (void)conn;
     struct stream *st = arg;
     loop_sub_close(st->sub, st->sub_ev);
+    st->ss->watch_bytes -= st->queue_bytes;
     if (st->has_client)
         ml_client_delete(st->ml, st->client);
     LIST_REMOVE(st, link);

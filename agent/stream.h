@@ -12,7 +12,12 @@
  *            bus's end, after which the connection closes.  A watcher whose
  *            client has more than STREAM_OUTPUT_HIGH bytes unread is not read
  *            until the output drains: its queue fills and it lags, rather
- *            than growing our heap.
+ *            than growing our heap.  The queues of all watchers together
+ *            hold at most STREAM_WATCH_BUDGET_BYTES: a new watcher gets
+ *            --watch-queue events while they fit, a shorter queue (a power
+ *            of two) when only that fits, and is refused when not even
+ *            STREAM_WATCH_QUEUE_MIN events fit; `info` shows the budget and
+ *            what is in use, and the watch reply the queue granted.
  *   monitor  (monitor.c) a client of the member links (links.h); each
  *            report is one line {"member":..,"reason":..}.  Reports made
  *            while the request is answered follow the reply.
@@ -41,6 +46,13 @@ struct event;
 /* Items read from one subscriber per wakeup, so a burst of events cannot
  * starve the UDP socket. */
 #define STREAM_ITEMS_PER_WAKEUP 64
+/* Memory of every watcher's queue together: one maximal queue (65,536
+ * events of ~1.5 KB) fits, and with the default queue (512) more watchers
+ * than the control socket has clients; ten stalled maximal watchers no
+ * longer take a gigabyte. */
+#define STREAM_WATCH_BUDGET_BYTES (128u * 1024u * 1024u)
+/* A shorter queue would lag at once: such a watcher is refused instead. */
+#define STREAM_WATCH_QUEUE_MIN 16
 
 struct streams_config {
     struct event_base *base;
@@ -62,7 +74,8 @@ struct stream {
     struct ev_sub *sub;
     struct event *sub_ev;
     uint32_t types;
-    int paused; /* not reading the subscriber until the output drains */
+    int paused;         /* not reading the subscriber until the output drains */
+    size_t queue_bytes; /* its share of STREAM_WATCH_BUDGET_BYTES */
     /* monitor */
     struct ml *ml;
     int has_client;
@@ -79,6 +92,8 @@ void streams_delete(struct streams *ss);
 /* Connections watching / monitoring now (ending ones excluded). */
 size_t streams_watchers(const struct streams *ss);
 size_t streams_monitors(const struct streams *ss);
+/* Bytes of the watch budget the open watchers' queues take now. */
+size_t streams_watch_used(const struct streams *ss);
 
 /* ---- for watch.c and monitor.c ---- */
 
@@ -87,6 +102,11 @@ const struct streams_config *streams_config(const struct streams *ss);
 /* The record of conn, made (with its hooks set) on first use.  NULL when
  * out of memory. */
 struct stream *stream_get(struct streams *ss, struct ctl_conn *conn);
+/* The queue a new watcher may have now (see the model): --watch-queue or
+ * less, or 0 when the budget has no room for one. */
+size_t streams_watch_grant(const struct streams *ss);
+/* Charge st for a queue of `capacity` events (given back when st closes). */
+void stream_watch_charge(struct stream *st, size_t capacity);
 /* The record whose connection id is id, or NULL. */
 struct stream *stream_find(struct streams *ss, uint64_t id);
 /* Send one line (taken; NULL is skipped: out of memory leaves a gap in seq

@@ -2,9 +2,10 @@
  * watch.c - the control command "watch": events in sequence order on a
  * control connection, from a sequence number (--since) or from now.
  *
- * Lines: the reply {"clock":N,"first_held":M}, then one line per item read
- * from the connection's bus subscriber, as ev_item_show() says: an event of
- * a wanted type as itself; unwanted events and clocks as clock lines, merged
+ * Lines: the reply {"clock":N,"first_held":M,"queue":Q} (Q: the events
+ * this watcher's queue holds, see the budget in stream.h), then one line per
+ * item read from the connection's bus subscriber, as ev_item_show() says:
+ * an event of a wanted type as itself; unwanted events and clocks as clock lines, merged
  * per batch (one clock line, sent only when no event line of the batch
  * already carries a later seq); a lag as {"lagged":true,"first_missed":N},
  * after which the connection closes and the client resumes with --since;
@@ -82,13 +83,14 @@ static int watch_parse(json_t *req, int *has_since, uint64_t *since, uint32_t *t
     return 0;
 }
 
-/* Open the subscriber; NULL with err filled (the history's bounds named). */
+/* Open the subscriber with a queue of `queue` events; NULL with err filled
+ * (the history's bounds named). */
 static struct ev_sub *watch_subscribe(const struct streams_config *sc, struct ctl_conn *conn,
-                                      int has_since, uint64_t since, char *err)
+                                      size_t queue, int has_since, uint64_t since, char *err)
 {
     char name[32];
     snprintf(name, sizeof(name), "watch-%llu", (unsigned long long)ctl_conn_id(conn));
-    struct ev_sub_config cfg = {name, sc->watch_queue, EV_LAG_REPORT, has_since, since};
+    struct ev_sub_config cfg = {name, queue, EV_LAG_REPORT, has_since, since};
     struct ev_sub *sub = NULL;
     uint64_t first = 0;
     int rc = ev_sub_open(sc->bus, &cfg, &sub, &first);
@@ -122,7 +124,14 @@ json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *
         snprintf(err, CTL_ERR_MAX, "already watching on this connection");
         return NULL;
     }
-    struct ev_sub *sub = watch_subscribe(sc, conn, has_since, since, err);
+    size_t queue = streams_watch_grant(env->streams);
+    if (queue == 0) {
+        snprintf(err, CTL_ERR_MAX,
+                 "watch: too many watchers: their queues already take the budget of %u MiB",
+                 STREAM_WATCH_BUDGET_BYTES / (1024u * 1024u));
+        return NULL;
+    }
+    struct ev_sub *sub = watch_subscribe(sc, conn, queue, has_since, since, err);
     if (sub == NULL)
         return NULL;
     st = stream_get(env->streams, conn);
@@ -138,9 +147,10 @@ json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *
     st->sub = sub;
     st->sub_ev = e;
     st->types = types;
+    stream_watch_charge(st, queue);
     event_add(e, NULL);
-    log_msg(sc->log, LOG_DEBUG, "watch conn=%llu since=%lld", (unsigned long long)st->id,
-            has_since ? (long long)since : -1LL);
-    return json_pack("{s:I,s:I}", "clock", (json_int_t)ev_bus_clock(sc->bus), "first_held",
-                     (json_int_t)ev_bus_first_held(sc->bus));
+    log_msg(sc->log, LOG_DEBUG, "watch conn=%llu since=%lld queue=%zu", (unsigned long long)st->id,
+            has_since ? (long long)since : -1LL, queue);
+    return json_pack("{s:o,s:o,s:o}", "clock", ev_json_u64(ev_bus_clock(sc->bus)), "first_held",
+                     ev_json_u64(ev_bus_first_held(sc->bus)), "queue", ev_json_u64(queue));
 }
