@@ -11,6 +11,7 @@
 #include "loop_sub.h"
 
 struct bridge {
+    char self[SWIM_NAME_MAX + 1]; /* this node, a device of its own */
     struct swim *core;
     struct log *log;
     struct ml *ml;
@@ -50,6 +51,7 @@ static void bridge_on_readable(evutil_socket_t fd, short what, void *arg)
             bridge_resync(b);
         } else if (item.kind == EV_ITEM_END) {
             event_del(b->ev); /* the bus has ended: nothing more will come */
+            ml_member_set(b->ml, b->self, SWIM_LEFT); /* this node is going */
             return;
         }
     }
@@ -65,7 +67,14 @@ struct bridge *bridge_new(const struct bridge_config *cfg, char *err, size_t err
     }
     b->core = cfg->core;
     b->log = cfg->log;
+    struct swim_member_info self;
+    swim_self(cfg->core, &self);
+    snprintf(b->self, sizeof(b->self), "%s", self.name);
     b->ml = ml_new(cfg->report, cfg->report_ctx);
+    if (b->ml != NULL && ml_member_set(b->ml, b->self, SWIM_ALIVE) != 0) {
+        ml_delete(b->ml);
+        b->ml = NULL;
+    }
     struct ev_sub_config sc = {"bridge", BRIDGE_QUEUE, EV_LAG_RECOVER, 0, 0};
     int rc = b->ml != NULL ? loop_sub_open(cfg->base, cfg->bus, &sc, bridge_on_readable, b, &b->sub,
                                            &b->ev, NULL)

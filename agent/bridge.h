@@ -11,7 +11,10 @@
  * them are repaired by bringing every device to the core's member table.
  * The bridge's position (the sequence of the last item applied) is shown by
  * `info` as bridge_position: once it equals event_clock, every event so far
- * is reflected in the links.  The bus's end stops the reading.
+ * is reflected in the links.  This node has a device too (made at
+ * bridge_new(), running while swimd runs), so monitoring it is not
+ * "unknown": its monitors are told "left" when the bus ends, at shutdown.
+ * The bus's end stops the reading.
  *
  * Threads: none.  Errors are 0 or a negative ERR_* code from err.h.
  */

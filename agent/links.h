@@ -28,7 +28,8 @@
  * Naming a member this node does not know (never seen, or reaped) reports at
  * once with reason "unknown", as Erlang's monitor reports noproc: a client
  * must not wait forever for a member that may not exist.  This node itself
- * is not a member here, so naming it also gives "unknown".
+ * is a member here only if the caller adds it with ml_member_set() (the
+ * bridge does, bridge.h).
  *
  * Reports are queued while the backplane works and delivered, in order,
  * just before the outermost ml_* call returns, so the callback may call
