@@ -318,7 +318,11 @@ static int snap_parse_root(struct snap *s, json_t *root, char *err, size_t errle
         snprintf(err, errlen, "more than %d members", SNAP_MEMBERS_MAX);
         return ERR_TOOBIG;
     }
-    snap_set_self(s, name, (uint64_t)json_integer_value(gen), (uint32_t)json_integer_value(inc));
+    if (snap_set_self(s, name, (uint64_t)json_integer_value(gen),
+                      (uint32_t)json_integer_value(inc)) != 0) {
+        snprintf(err, errlen, "\"name\" is not a valid node name");
+        return ERR_MALFORMED;
+    }
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)

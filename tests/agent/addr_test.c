@@ -119,6 +119,38 @@ START_TEST(addr_test_resolve_numeric_and_name)
 }
 END_TEST
 
+static struct sockaddr_storage numeric(const char *text)
+{
+    struct sockaddr_storage ss;
+    size_t n = 0;
+    ck_assert_int_eq(addr_resolve(text, -1, 1, &ss, 1, &n), 0);
+    return ss;
+}
+
+START_TEST(addr_test_peer_and_scope)
+{
+    const char *peers[] = {"127.0.0.1:7946", "10.1.2.3:1", "[::1]:7946", "[2001:db8::1]:9",
+                           "[::ffff:10.0.0.1]:7946"};
+    const char *not_peers[] = {
+        "0.0.0.0:7946",           "127.0.0.1:0", "224.0.0.1:7946", "239.255.255.250:1900",
+        "255.255.255.255:7946",   "240.0.0.1:1", "[::]:7946",      "[ff02::1]:7946",
+        "[::ffff:224.0.0.1]:7946"};
+    for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+        struct sockaddr_storage ss = numeric(peers[i]);
+        ck_assert_msg(addr_is_peer((struct sockaddr *)&ss), "%s", peers[i]);
+        ck_assert(!addr_is_scoped((struct sockaddr *)&ss));
+    }
+    for (size_t i = 0; i < sizeof(not_peers) / sizeof(not_peers[0]); i++) {
+        struct sockaddr_storage ss = numeric(not_peers[i]);
+        ck_assert_msg(!addr_is_peer((struct sockaddr *)&ss), "%s", not_peers[i]);
+    }
+    struct sockaddr_storage ss = numeric("[fe80::1%1]:7946");
+    ck_assert(addr_is_scoped((struct sockaddr *)&ss));
+    ss = numeric("[fe80::1]:7946");
+    ck_assert(addr_is_scoped((struct sockaddr *)&ss));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("addr");
@@ -129,6 +161,7 @@ int main(void)
     tcase_add_test(tc, addr_test_v6_round_trip_and_mapped_collapse);
     tcase_add_test(tc, addr_test_foreign_bytes_rejected);
     tcase_add_test(tc, addr_test_resolve_numeric_and_name);
+    tcase_add_test(tc, addr_test_peer_and_scope);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

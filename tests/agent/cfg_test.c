@@ -7,7 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #include "cfg.h"
 #include "err.h"
@@ -418,6 +424,132 @@ START_TEST(cfg_test_protocol_bad_values_rejected)
 }
 END_TEST
 
+START_TEST(cfg_test_missing_config_file_says_why)
+{
+    ck_assert_int_eq(PARSE("--config", "/nonexistent/swimd.json"), ERR_INVAL);
+    ck_assert_msg(strstr(err, "No such file or directory") != NULL, "err: %s", err);
+    ck_assert_msg(strstr(err, "line -1") == NULL, "err: %s", err);
+}
+END_TEST
+
+/* A FIFO as the config file is refused at once, never waited on. */
+START_TEST(cfg_test_config_fifo_refused_without_blocking)
+{
+    unlink(json_path);
+    ck_assert_int_eq(mkfifo(json_path, 0600), 0);
+    uint64_t t0 = clock_mono_ms();
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_uint_lt(clock_mono_ms() - t0, 1000);
+    ck_assert_ptr_nonnull(strstr(err, "regular file"));
+}
+END_TEST
+
+START_TEST(cfg_test_names_follow_the_name_rule)
+{
+    const char *bad[] = {"ev\n2024-05-01T00:00:00.000Z error fake-line",
+                         "a b",
+                         "tab\there",
+                         "\xff\xfe",
+                         "bell\a",
+                         "esc\x1b[2J",
+                         "c1\xc2\x9b",
+                         "rtl\xe2\x80\xae",
+                         "zw\xe2\x80\x8bsp",
+                         "x\x7f"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(PARSE("--name", (char *)bad[i]) == ERR_INVAL, "accepted name %zu", i);
+        ck_assert_ptr_nonnull(strstr(err, "--name"));
+    }
+    ck_assert_int_eq(PARSE("--name", "n\xc3\xa9ud-1.example"), 0); /* UTF-8 letters are fine */
+    ck_assert_str_eq(c.name, "n\xc3\xa9ud-1.example");
+    write_json("{\"name\": \"two words\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+}
+END_TEST
+
+START_TEST(cfg_test_scoped_ipv6_advertise_refused)
+{
+    ck_assert_int_eq(PARSE("--bind", "[::1]:0", "--advertise", "[fe80::1%lo]:7946"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "scoped"));
+    ck_assert_int_eq(PARSE("--bind", "[::1]:0", "--advertise", "[fe80::1]:7946"), ERR_INVAL);
+    /* A bind to one, with nothing else to advertise, is refused too. */
+    ck_assert_int_eq(PARSE("--bind", "[fe80::1%lo]:7946"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--bind", "[fe80::1%lo]:7946", "--advertise", "[2001:db8::1]:7946"), 0);
+    ck_assert_int_eq(PARSE("--advertise", "224.0.0.1:7946"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--bind", "[::1]:0", "--advertise", "[2001:db8::1]:7946"), 0);
+}
+END_TEST
+
+START_TEST(cfg_test_join_addresses_must_be_peers)
+{
+    const char *bad[] = {"0.0.0.0:7946",         "127.0.0.1:0", "224.0.0.1:7946",
+                         "255.255.255.255:7946", "[::]:7946",   "[ff02::1]:7946"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(PARSE("--join", (char *)bad[i]) == ERR_INVAL, "accepted --join %s", bad[i]);
+    ck_assert_int_eq(PARSE("--join", "127.0.0.1", "--join", "seed.example:7946"), 0);
+}
+END_TEST
+
+START_TEST(cfg_test_leave_linger_bounded)
+{
+    ck_assert_int_eq(PARSE("--protocol", "leave_linger_ms=4294967295"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "leave_linger_ms"));
+    char ok[64];
+    snprintf(ok, sizeof(ok), "leave_linger_ms=%u", CFG_LEAVE_LINGER_MAX_MS);
+    ck_assert_int_eq(PARSE("--protocol", ok), 0);
+}
+END_TEST
+
+/* --snapshot at a path that exists and is not a regular file: refused,
+ * and the path is left as it was. */
+START_TEST(cfg_test_snapshot_must_be_a_regular_file)
+{
+    char dir[64], p[128];
+    snprintf(dir, sizeof(dir), "/tmp/cfg_test_snap_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    ck_assert_int_eq(PARSE("--snapshot", p), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "FIFO"));
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/sock", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", p);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(fd);
+    ck_assert_int_eq(PARSE("--snapshot", p), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "socket"));
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/link", dir);
+    ck_assert_int_eq(symlink("/dev/null", p), 0);
+    ck_assert_int_eq(PARSE("--snapshot", p), ERR_INVAL);
+    unlink(p);
+    ck_assert_int_eq(PARSE("--snapshot", "/dev/null"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "device"));
+    snprintf(p, sizeof(p), "%s/none-yet", dir);
+    ck_assert_int_eq(PARSE("--snapshot", p), 0);         /* made by the first write */
+    ck_assert_int_eq(PARSE("--snapshot", json_path), 0); /* a regular file */
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(cfg_test_socket_group)
+{
+    ck_assert_int_eq(PARSE("--name", "a"), 0);
+    ck_assert_int_eq(c.socket_gid, -1);
+    ck_assert_int_eq(PARSE("--socket-group", "4242"), 0);
+    ck_assert_int_eq(c.socket_gid, 4242);
+    ck_assert_int_eq(PARSE("--socket-group", "root"), 0);
+    ck_assert_int_eq(c.socket_gid, 0);
+    ck_assert_int_eq(PARSE("--socket-group", "no-such-group-swimd"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "no such group"));
+    write_json("{\"socket_group\": \"4243\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_int_eq(c.socket_gid, 4243);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cfg");
@@ -445,6 +577,14 @@ int main(void)
     tcase_add_test(tc, cfg_test_json_event_settings_and_flag_override);
     tcase_add_test(tc, cfg_test_protocol_overrides_profile);
     tcase_add_test(tc, cfg_test_protocol_bad_values_rejected);
+    tcase_add_test(tc, cfg_test_missing_config_file_says_why);
+    tcase_add_test(tc, cfg_test_config_fifo_refused_without_blocking);
+    tcase_add_test(tc, cfg_test_names_follow_the_name_rule);
+    tcase_add_test(tc, cfg_test_scoped_ipv6_advertise_refused);
+    tcase_add_test(tc, cfg_test_join_addresses_must_be_peers);
+    tcase_add_test(tc, cfg_test_leave_linger_bounded);
+    tcase_add_test(tc, cfg_test_snapshot_must_be_a_regular_file);
+    tcase_add_test(tc, cfg_test_socket_group);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -583,6 +585,275 @@ START_TEST(ctl_test_answer_line_passes_no_connection)
 }
 END_TEST
 
+/* ---- owning the path ---------------------------------------------------------- */
+
+/* The socket file removed under a running server: a second one still may
+ * not take the path (the lock is held), so two never both own it. */
+START_TEST(ctl_test_second_server_refused_after_socket_removed)
+{
+    char lock[160];
+    snprintf(lock, sizeof(lock), "%s" CTL_LOCK_SUFFIX, path);
+    ck_assert_int_eq(access(lock, F_OK), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    int rc = 0;
+    struct ctl *again = ctl_new(base, path, 0600, fake_handler, NULL, NULL, &rc);
+    ck_assert_ptr_null(again);
+    ck_assert_int_eq(rc, ERR_EXISTS);
+    ck_assert_int_ne(access(path, F_OK), 0); /* the refused one made nothing */
+}
+END_TEST
+
+/* A server removes only the files it made: a socket and a lock file put at
+ * its paths by someone else survive its end. */
+START_TEST(ctl_test_delete_leaves_files_it_did_not_make)
+{
+    char lock[160];
+    snprintf(lock, sizeof(lock), "%s" CTL_LOCK_SUFFIX, path);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(unlink(lock), 0);
+    /* A second server takes the path now: its files are live. */
+    int rc = -1;
+    struct ctl *b = ctl_new(base, path, 0600, fake_handler, NULL, NULL, &rc);
+    ck_assert_ptr_nonnull(b);
+    ctl_delete(srv);
+    srv = b; /* for the teardown */
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(access(lock, F_OK), 0);
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":1}\n");
+    assert_echo(read_response(0, fd), 1);
+    close(fd);
+    /* Its own end removes both. */
+    ctl_delete(srv);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    ck_assert_int_ne(access(lock, F_OK), 0);
+    srv = ctl_new(base, path, 0600, fake_handler, &calls, NULL, &rc);
+    ck_assert_ptr_nonnull(srv);
+}
+END_TEST
+
+/* ---- who gets in -------------------------------------------------------------- */
+
+/* The next line on fd within WAIT_MS (pumping the server), or NULL at EOF. */
+static json_t *line_or_eof(int fd)
+{
+    char buf[512];
+    size_t n = 0;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (clock_mono_ms() < deadline) {
+        pump();
+        ssize_t r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+        if (r == 0)
+            return NULL;
+        if (r > 0)
+            n += (size_t)r;
+        char *nl = memchr(buf, '\n', n);
+        if (nl != NULL)
+            return json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+        if (r < 0)
+            usleep(500);
+    }
+    ck_abort_msg("nothing on the connection in %d ms", WAIT_MS);
+    return NULL;
+}
+
+START_TEST(ctl_test_idle_client_closed_streams_kept)
+{
+    ctl_set_idle_timeout(srv, 200);
+    int idle = client();
+    rlen[1] = 0;
+    int st = client();
+    send_str(st, "{\"cmd\":\"stream\"}\n");
+    json_decref(read_response(1, st));
+    uint64_t t0 = clock_mono_ms();
+    json_t *o = line_or_eof(idle);
+    ck_assert_ptr_nonnull(o);
+    assert_error(o, "idle");
+    ck_assert_uint_ge(clock_mono_ms() - t0, 150);
+    ck_assert_ptr_null(line_or_eof(idle)); /* then closed */
+    struct ctl_stats cs;
+    ctl_get_stats(srv, &cs);
+    ck_assert_uint_eq(cs.idle_closed, 1);
+    ck_assert_uint_eq(ctl_client_count(srv), 1); /* the stream stays */
+    close(idle);
+    close(st);
+}
+END_TEST
+
+START_TEST(ctl_test_owner_closes_oldest_idle_client_when_full)
+{
+    int fds[CTL_CLIENTS_MAX];
+    for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
+        fds[i] = client();
+        pump();
+    }
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (ctl_client_count(srv) < CTL_CLIENTS_MAX && clock_mono_ms() < deadline)
+        pump();
+    ck_assert_uint_eq(ctl_client_count(srv), CTL_CLIENTS_MAX);
+    /* The test runs as the socket's owner (swimd's user): one more gets in. */
+    rlen[0] = 0;
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":3}\n");
+    assert_echo(read_response(0, fd), 3);
+    json_t *o = line_or_eof(fds[0]); /* the oldest idle one made room */
+    ck_assert_ptr_nonnull(o);
+    assert_error(o, "full");
+    struct ctl_stats cs;
+    ctl_get_stats(srv, &cs);
+    ck_assert_uint_eq(cs.evicted, 1);
+    for (int i = 0; i < CTL_CLIENTS_MAX; i++)
+        close(fds[i]);
+    close(fd);
+}
+END_TEST
+
+/* Run fn(arg) in a child as uid 65534 with primary group gid; 0 when it
+ * exited 0.  The server loop is pumped meanwhile. */
+static int as_other_user(gid_t gid, int (*fn)(void *), void *arg)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gid_t none[1] = {gid};
+        if (setgroups(1, none) != 0 || setgid(gid) != 0 || setuid(65534) != 0)
+            _exit(90);
+        _exit(fn(arg));
+    }
+    int status = 0;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (waitpid(pid, &status, WNOHANG) == 0 && clock_mono_ms() < deadline) {
+        pump();
+        usleep(500);
+    }
+    ck_assert_msg(clock_mono_ms() < deadline, "child did not finish");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* In the child: connect and read the first line into a flag: 0 when it was
+ * "permission denied" and the connection ended, 1 when it was served. */
+static int try_echo(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", path);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        return 10;
+    const char *req = "{\"cmd\":\"echo\",\"v\":5}\n";
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+        return 0; /* refused and closed already */
+    char buf[256] = "";
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    if (n > 0 && strstr(buf, "permission denied") != NULL)
+        return 0;
+    return n > 0 && strstr(buf, "\"v\":5") != NULL ? 1 : 11;
+}
+
+START_TEST(ctl_test_peer_credentials_decide_who_gets_in)
+{
+    if (geteuid() != 0)
+        return; /* needs another user to test against */
+    /* The file mode lets anyone connect: the credentials must stop them. */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    ck_assert_int_eq(chmod(path, 0666), 0);
+    ck_assert_int_eq(as_other_user(4242, try_echo, NULL), 0);
+    struct ctl_stats cs;
+    ctl_get_stats(srv, &cs);
+    ck_assert_uint_eq(cs.refused_peers, 1);
+    /* A member of the socket group gets in (its primary group here). */
+    ck_assert_int_eq(ctl_set_group(srv, 4242), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_gid, 4242);
+    ck_assert_int_eq(as_other_user(4242, try_echo, NULL), 1);
+    ck_assert_int_eq(as_other_user(4243, try_echo, NULL), 0);
+}
+END_TEST
+
+/* In the child: hold `*n` connections open until the parent's pipe closes,
+ * reporting on the other pipe how many got a "too many" line. */
+struct flood {
+    int n;
+    int done[2], go[2];
+};
+
+static int flood_connect(void *arg)
+{
+    struct flood *f = arg;
+    int fds[CTL_CLIENTS_MAX + 8], refused = 0;
+    for (int i = 0; i < f->n; i++) {
+        fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", path);
+        if (connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) != 0)
+            return 10;
+    }
+    usleep(500 * 1000); /* the parent answers meanwhile */
+    for (int i = 0; i < f->n; i++) {
+        char buf[128] = "";
+        ssize_t r = recv(fds[i], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        refused += r > 0 && strstr(buf, "too many") != NULL;
+    }
+    char c = (char)refused;
+    if (write(f->done[1], &c, 1) != 1)
+        return 11;
+    if (read(f->go[0], &c, 1) < 0) /* until the parent is done */
+        return 12;
+    return 0;
+}
+
+/* Group members fill what they may; the last slots stay the owner's. */
+START_TEST(ctl_test_reserved_slots_keep_the_owner_in)
+{
+    if (geteuid() != 0)
+        return;
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    ck_assert_int_eq(chmod(path, 0660), 0);
+    ck_assert_int_eq(ctl_set_group(srv, 4242), 0);
+    struct flood f = {.n = CTL_CLIENTS_MAX};
+    ck_assert_int_eq(pipe(f.done), 0);
+    ck_assert_int_eq(pipe(f.go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gid_t g[1] = {4242};
+        if (setgroups(1, g) != 0 || setgid(4242) != 0 || setuid(65534) != 0)
+            _exit(90);
+        close(f.go[1]);
+        _exit(flood_connect(&f));
+    }
+    close(f.go[0]);
+    char refused = -1;
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    fcntl(f.done[0], F_SETFL, O_NONBLOCK);
+    while (read(f.done[0], &refused, 1) != 1 && clock_mono_ms() < deadline) {
+        pump();
+        usleep(500);
+    }
+    ck_assert_int_eq(refused, CTL_CLIENTS_RESERVED);
+    ck_assert_uint_eq(ctl_client_count(srv), CTL_CLIENTS_MAX - CTL_CLIENTS_RESERVED);
+    /* The owner still gets in, all the way to the last slot and beyond. */
+    int fds[CTL_CLIENTS_RESERVED + 1];
+    for (int i = 0; i <= CTL_CLIENTS_RESERVED; i++) {
+        rlen[0] = 0;
+        fds[i] = client();
+        send_str(fds[i], "{\"cmd\":\"echo\",\"v\":9}\n");
+        assert_echo(read_response(0, fds[i]), 9);
+    }
+    struct ctl_stats cs;
+    ctl_get_stats(srv, &cs);
+    ck_assert_uint_eq(cs.evicted, 1); /* a group member's idle connection */
+    ck_assert_uint_eq(cs.refused_full, CTL_CLIENTS_RESERVED);
+    close(f.go[1]);
+    int status;
+    waitpid(pid, &status, 0);
+    for (int i = 0; i <= CTL_CLIENTS_RESERVED; i++)
+        close(fds[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ctl");
@@ -602,6 +873,12 @@ int main(void)
     tcase_add_test(live, ctl_test_last_line_without_newline_answered_at_eof);
     tcase_add_test(live, ctl_test_live_socket_not_replaced);
     tcase_add_test(live, ctl_test_stale_socket_replaced);
+    tcase_add_test(live, ctl_test_second_server_refused_after_socket_removed);
+    tcase_add_test(live, ctl_test_delete_leaves_files_it_did_not_make);
+    tcase_add_test(live, ctl_test_idle_client_closed_streams_kept);
+    tcase_add_test(live, ctl_test_owner_closes_oldest_idle_client_when_full);
+    tcase_add_test(live, ctl_test_peer_credentials_decide_who_gets_in);
+    tcase_add_test(live, ctl_test_reserved_slots_keep_the_owner_in);
     tcase_add_test(live, ctl_test_stream_lines_follow_reply_then_close);
     tcase_add_test(live, ctl_test_stream_client_gone_runs_close_hook);
     tcase_add_test(live, ctl_test_stream_unread_grows_then_drain_hook);

@@ -531,6 +531,52 @@ START_TEST(ev_test_type_lists_offer_what_each_entrance_allows)
 }
 END_TEST
 
+/* A user event whose name is not text (from a peer) is not an event. */
+START_TEST(ev_test_user_event_name_must_be_text)
+{
+    struct ev_event ev;
+    struct swim_notification n;
+    memset(&n, 0, sizeof(n));
+    n.type = SWIM_EV_USER;
+    uint8_t p[] = {4, 'a', '\n', 'b', 'c', 'x'};
+    n.user.origin = "n7";
+    n.user.payload = p;
+    n.user.len = sizeof(p);
+    ck_assert_int_eq(ev_from_notification(&ev, &n, 1), ERR_MALFORMED);
+    p[2] = 0xff;
+    ck_assert_int_eq(ev_from_notification(&ev, &n, 1), ERR_MALFORMED);
+    p[2] = '\0';
+    ck_assert_int_eq(ev_from_notification(&ev, &n, 1), ERR_MALFORMED);
+    p[2] = '-';
+    ck_assert_int_eq(ev_from_notification(&ev, &n, 1), 0);
+    ck_assert_str_eq(ev.user_name, "a-bc");
+}
+END_TEST
+
+/* Generations up to 2^63-1 are exact in JSON; nothing shows negative. */
+START_TEST(ev_test_json_u64_exact_and_never_negative)
+{
+    json_t *v = ev_json_u64(INT64_MAX);
+    ck_assert(json_integer_value(v) == INT64_MAX);
+    json_decref(v);
+    v = ev_json_u64(UINT64_MAX);
+    ck_assert(json_integer_value(v) == INT64_MAX);
+    json_decref(v);
+    char *s;
+    struct ev_event ev;
+    struct swim_notification n = member_note(SWIM_EV_MEMBER_JOINED, 1);
+    n.member.generation = (uint64_t)INT64_MAX;
+    ck_assert_int_eq(ev_from_notification(&ev, &n, 0), 0);
+    s = dump(ev_json_event(&ev));
+    ck_assert_msg(strstr(s, "\"generation\":9223372036854775807") != NULL, "%s", s);
+    free(s);
+    ev.generation = (uint64_t)INT64_MAX + 1;
+    s = dump(ev_json_event(&ev));
+    ck_assert_msg(strstr(s, "\"generation\":-") == NULL, "%s", s);
+    free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("events");
@@ -552,6 +598,8 @@ int main(void)
     tcase_add_test(tc, ev_test_names_must_be_unique_and_end_refuses_new);
     tcase_add_test(tc, ev_test_json_member_event);
     tcase_add_test(tc, ev_test_json_user_event_and_binary_payload);
+    tcase_add_test(tc, ev_test_user_event_name_must_be_text);
+    tcase_add_test(tc, ev_test_json_u64_exact_and_never_negative);
     tcase_add_test(tc, ev_test_json_clock_lag_and_filtered_item);
     tcase_add_test(tc, ev_test_item_show_is_the_watchers_rule);
     tcase_add_test(tc, ev_test_types_parse_rejects_unknown_names);

@@ -474,6 +474,31 @@ START_TEST(hd_test_lost_events_are_counted_never_skipped_silently)
 }
 END_TEST
 
+/* Whatever an event holds (here: bytes no entrance lets through, put on the
+ * bus directly), the member line stays one line and every SWIM_* value
+ * one printable line. */
+START_TEST(hd_test_stdin_and_environment_escaped)
+{
+    struct ev_handler_spec s =
+        spec("cat > %s/in.$SWIM_SEQ; printf '%%s|' \"$SWIM_USER_EVENT\" \"$SWIM_USER_ORIGIN\" "
+             "> %s/env.$SWIM_SEQ");
+    struct hd_runner *r = runner(&s, 1, 0, 0, 0);
+    publish_member(EV_MEMBER_JOIN, "ev\n2024 error fake\tline");
+    struct ev_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = EV_USER;
+    snprintf(ev.name, sizeof(ev.name), "o\x1b[2J");
+    snprintf(ev.user_name, sizeof(ev.user_name), "dep\nloy\\");
+    uint64_t seq = 0;
+    ck_assert_int_eq(ev_bus_publish_event(bus, &ev, &seq), 0);
+    wait_position(r, seq);
+    ck_assert_str_eq(slurp("in.1"),
+                     "ev\\x0a2024 error fake\\x09line\t127.0.0.1:7001\talive\tdc=eu,role=db1\n");
+    ck_assert_str_eq(slurp("env.2"), "dep\\x0aloy\\\\|o\\x1b[2J|");
+    shutdown_runner(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("handlers");
@@ -493,6 +518,7 @@ int main(void)
     tcase_add_test(rc, hd_test_handler_ignoring_sigterm_gets_sigkill);
     tcase_add_test(rc, hd_test_failing_handler_counted_and_next_runs);
     tcase_add_test(rc, hd_test_handler_inherits_no_other_descriptors);
+    tcase_add_test(rc, hd_test_stdin_and_environment_escaped);
     tcase_add_test(rc, hd_test_stop_kills_running_handler);
     tcase_add_test(rc, hd_test_lost_events_are_counted_never_skipped_silently);
     tcase_add_test(rc, hd_test_bus_end_finishes_runner_after_pending_events);

@@ -239,6 +239,26 @@ START_TEST(log_test_limit_burst_then_suppress_then_report)
 }
 END_TEST
 
+/* A name from a peer cannot forge a log line or reach the terminal raw. */
+START_TEST(log_test_text_line_escapes_controls_and_bad_utf8)
+{
+    struct capture c;
+    capture_open(&c, LOG_DEBUG, LOG_FORMAT_TEXT);
+    log_msg(c.lg, LOG_INFO, "member-join name=%s addr=x",
+            "ev\n2024-05-01T00:00:00.000Z error fake-line");
+    log_msg(c.lg, LOG_INFO, "payload=%s", "\x1b[2J\xff\\end");
+    capture_close(&c);
+    char *second = strchr(c.buf, '\n') + 1;
+    ck_assert_ptr_nonnull(strchr(second, '\n'));
+    ck_assert_str_eq(strchr(second, '\n') + 1, ""); /* exactly two lines */
+    ck_assert_msg(strstr(c.buf, "name=ev\\x0a2024-05-01T00:00:00.000Z error fake-line addr=x\n") !=
+                      NULL,
+                  "log: %s", c.buf);
+    ck_assert_msg(strstr(second, "payload=\\x1b[2J\\xff\\\\end\n") != NULL, "log: %s", second);
+    free(c.buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -246,6 +266,7 @@ int main(void)
     tcase_add_test(tc, log_test_line_has_time_level_message);
     tcase_add_test(tc, log_test_json_line_has_time_level_message);
     tcase_add_test(tc, log_test_json_escapes_quotes_controls_and_bad_utf8);
+    tcase_add_test(tc, log_test_text_line_escapes_controls_and_bad_utf8);
     tcase_add_test(tc, log_test_journal_lines_have_priority_and_no_time);
     tcase_add_test(tc, log_test_journal_only_when_stream_matches);
     tcase_add_test(tc, log_test_format_parse);

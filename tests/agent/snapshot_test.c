@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "snapshot.h"
 
@@ -260,6 +264,99 @@ START_TEST(snap_test_writer_coalesces_to_one_write_per_interval)
 }
 END_TEST
 
+/* A FIFO at the path is refused at once (never waited on), and it is
+ * left where it is. */
+START_TEST(snap_test_fifo_neither_blocks_nor_is_replaced)
+{
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct snap *l = NULL;
+    uint64_t t0 = clock_mono_ms();
+    ck_assert_int_ne(snap_load(path, &l, err, sizeof(err)), 0);
+    ck_assert_uint_lt(clock_mono_ms() - t0, 1000);
+    ck_assert_ptr_null(l);
+    struct snap *s = sample();
+    ck_assert_int_ne(snap_write(s, path, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    snap_delete(s);
+}
+END_TEST
+
+/* A socket, a device node or a link at the path is never replaced by a
+ * write (as root, --snapshot /dev/null would destroy the device). */
+START_TEST(snap_test_socket_device_and_link_left_untouched)
+{
+    struct snap *s = sample();
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    ck_assert_int_ne(snap_write(s, path, err, sizeof(err)), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+    close(fd);
+    unlink(path);
+    if (geteuid() == 0) { /* a copy of /dev/null, in our folder */
+        ck_assert_int_eq(mknod(path, S_IFCHR | 0600, makedev(1, 3)), 0);
+        ck_assert_int_ne(snap_write(s, path, err, sizeof(err)), 0);
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(S_ISCHR(st.st_mode));
+        unlink(path);
+    }
+    char target[160];
+    snprintf(target, sizeof(target), "%s/target", dir);
+    ck_assert_int_eq(snap_write(s, target, err, sizeof(err)), 0);
+    ck_assert_int_eq(symlink(target, path), 0);
+    struct snap *l = NULL;
+    ck_assert_int_ne(snap_load(path, &l, err, sizeof(err)), 0); /* not followed */
+    ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+    ck_assert_int_ne(snap_write(s, path, err, sizeof(err)), 0);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    snap_delete(s);
+}
+END_TEST
+
+/* The largest generation survives a round trip; a larger one is refused,
+ * so a file written is always one that loads. */
+START_TEST(snap_test_generation_ceiling_round_trips)
+{
+    struct snap *s = snap_new();
+    ck_assert_int_eq(snap_set_self(s, "n1", SNAP_GENERATION_MAX, 1), 0);
+    ck_assert_int_eq(snap_write(s, path, err, sizeof(err)), 0);
+    struct snap *l = NULL;
+    ck_assert_int_eq(snap_load(path, &l, err, sizeof(err)), 0);
+    ck_assert(snap_generation(l) == 9223372036854775807ull);
+    snap_delete(l);
+    ck_assert_int_eq(snap_set_self(s, "n1", SNAP_GENERATION_MAX + 1, 1), ERR_INVAL);
+    ck_assert_int_eq(load_text("{\"version\":1,\"name\":\"n1\",\"generation\":9223372036854775807,"
+                               "\"incarnation\":0,\"members\":[]}"),
+                     0);
+    snap_delete(s);
+}
+END_TEST
+
+/* Names in a snapshot follow the name rule, like everywhere else. */
+START_TEST(snap_test_names_follow_the_name_rule)
+{
+    ck_assert_int_eq(load_text("{\"version\":1,\"name\":\"two words\",\"generation\":1,"
+                               "\"incarnation\":0,\"members\":[]}"),
+                     ERR_MALFORMED);
+    ck_assert_int_eq(load_text("{\"version\":1,\"name\":\"n1\",\"generation\":1,\"incarnation\":0,"
+                               "\"members\":[{\"name\":\"ev\\nerror fake\",\"addr\":"
+                               "\"127.0.0.1:1\",\"status\":\"alive\"}]}"),
+                     ERR_MALFORMED);
+    struct snap *s = snap_new();
+    ck_assert_int_eq(snap_set_self(s, "a\x1b[2J", 1, 0), ERR_INVAL);
+    ck_assert_int_eq(snap_set_self(s, "n1", 1, 0), 0);
+    ck_assert_int_eq(snap_add(s, "\xff", "127.0.0.1:1", SWIM_ALIVE), ERR_INVAL);
+    snap_delete(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("snapshot");
@@ -273,6 +370,10 @@ int main(void)
     tcase_add_test(tc, snap_test_wrong_version_is_reported);
     tcase_add_test(tc, snap_test_missing_file_is_not_found);
     tcase_add_test(tc, snap_test_each_bad_field_is_rejected);
+    tcase_add_test(tc, snap_test_fifo_neither_blocks_nor_is_replaced);
+    tcase_add_test(tc, snap_test_socket_device_and_link_left_untouched);
+    tcase_add_test(tc, snap_test_generation_ceiling_round_trips);
+    tcase_add_test(tc, snap_test_names_follow_the_name_rule);
     tcase_add_test(tc, snap_test_writer_coalesces_to_one_write_per_interval);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

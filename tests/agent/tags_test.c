@@ -215,6 +215,26 @@ START_TEST(tags_test_parse_kv)
 }
 END_TEST
 
+/* Keys and values are text: valid UTF-8 without control characters, on the
+ * wire and through the editing API alike. */
+START_TEST(tags_test_keys_and_values_are_text)
+{
+    static const uint8_t c1_value[] = {1, 'a', 2, 0xc2, 0x9b}; /* U+009B CSI */
+    static const uint8_t raw_value[] = {1, 'a', 1, 0x9b};      /* not UTF-8 */
+    static const uint8_t esc_key[] = {2, 0x1b, 'k', 0};
+    static const uint8_t utf8_ok[] = {1, 'a', 2, 0xc3, 0xa9}; /* é */
+    ck_assert_int_eq(tags_load(t, c1_value, sizeof(c1_value)), ERR_MALFORMED);
+    ck_assert_int_eq(tags_load(t, raw_value, sizeof(raw_value)), ERR_MALFORMED);
+    ck_assert_int_eq(tags_load(t, esc_key, sizeof(esc_key)), ERR_MALFORMED);
+    ck_assert_int_eq(tags_load(t, utf8_ok, sizeof(utf8_ok)), 0);
+    ck_assert_int_eq(tags_set(t, "k", "\xff"), ERR_INVAL);
+    ck_assert_int_eq(tags_set(t, "k", "\xc2\x85"), ERR_INVAL);
+    ck_assert_int_eq(tags_set(t, "\xe2\x82", "v"), ERR_INVAL); /* cut sequence */
+    ck_assert_int_eq(tags_set(t, "r\xc3\xb4le", "caf\xc3\xa9 au lait"), 0);
+    ck_assert_int_eq(tags_check_value("tab\there"), ERR_INVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tags");
@@ -230,6 +250,7 @@ int main(void)
     tcase_add_test(tc, tags_test_unsorted_or_duplicate_rejected);
     tcase_add_test(tc, tags_test_empty_key_rejected);
     tcase_add_test(tc, tags_test_forbidden_bytes_rejected);
+    tcase_add_test(tc, tags_test_keys_and_values_are_text);
     tcase_add_test(tc, tags_test_oversized_block_rejected);
     tcase_add_test(tc, tags_test_too_big_edit_leaves_set_unchanged);
     tcase_add_test(tc, tags_test_exact_meta_max_fits);
