@@ -40,7 +40,8 @@ struct fault_job {
 /* Run the n jobs in parallel; every out is filled, or has ok == 0 and an
  * error (no namespace, crashed, timed out).  Returns how many completed. */
 size_t fault_runner_run(struct fault_job *jobs, size_t n, uint64_t timeout_ms);
-/* Whether this process may create namespaces and iptables rules (root). */
+/* Whether this process may create network namespaces (root with
+ * CAP_SYS_ADMIN: tried in a child). */
 int fault_runner_privileged(void);
 /* The swimd binary: $SWIMD, or NULL (with a message on stderr). */
 const char *fault_runner_swimd(void);
