@@ -106,11 +106,14 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
-    if (rc != 0) {
-        snprintf(msg, msglen, "swimd at %s: %s while sending", path,
-                 rc == ERR_TIMEOUT ? "timed out" : strerror(errno));
+    int send_errno = errno;
+    if (rc == ERR_TIMEOUT) {
+        snprintf(msg, msglen, "swimd at %s: timed out while sending", path);
         goto out;
     }
+    /* A send that failed (EPIPE) may follow a refusal swimd wrote before it
+     * closed ("permission denied", "too many control clients"): read it. */
+    int send_rc = rc;
     for (;;) {
         if (len > 0 && memchr(buf, '\n', len) != NULL)
             break;
@@ -139,7 +142,11 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
             continue;
         if (r <= 0) {
             rc = ERR_CLOSED;
-            snprintf(msg, msglen, "swimd at %s closed the connection", path);
+            if (send_rc != 0)
+                snprintf(msg, msglen, "swimd at %s: %s while sending", path,
+                         strerror(send_errno));
+            else
+                snprintf(msg, msglen, "swimd at %s closed the connection", path);
             goto out;
         }
         len += (size_t)r;

@@ -2,12 +2,15 @@
  * monitor_test.c - integration: member links on real swimd processes.
  * `swimctl monitor` exits when a named member fails (10) or leaves (11) and
  * at once for an unknown one (12); `swimctl run --peer` stops its command
- * when the peer is killed (tests/agent/agent_harness.h).
+ * when the peer is killed; this node's own name is a member, never
+ * "unknown" (tests/agent/agent_harness.h).
  */
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent_harness.h"
@@ -129,11 +132,54 @@ START_TEST(monitor_test_run_kills_child_when_peer_is_killed)
 }
 END_TEST
 
+/* Monitoring this node's own name used to report it "unknown" at once. */
+START_TEST(monitor_test_own_name_is_a_member)
+{
+    struct harness *h = harness_world();
+    harness_start_node(h, 0, "127.0.0.1", NULL);
+    int fd = harness_raw_client(&h->nodes[0], 5);
+    const char *req = "{\"cmd\":\"monitor\",\"names\":[\"n1\",\"ghost\"]}\n";
+    harness_send_all(fd, req, strlen(req));
+    char buf[1024] = "";
+    size_t len = 0;
+    uint64_t deadline = clock_mono_ms() + 3000;
+    /* The reply, then the one immediate report: ghost, not n1. */
+    while (clock_mono_ms() < deadline) {
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+        if (r > 0)
+            len += (size_t)r;
+        buf[len] = '\0';
+        if (strstr(buf, "ghost") != NULL)
+            break;
+        usleep(20000);
+    }
+    usleep(300 * 1000);
+    ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+    if (r > 0)
+        len += (size_t)r;
+    buf[len] = '\0';
+    ck_assert_msg(strstr(buf, "\"immediate\":1") != NULL, "got: %s", buf);
+    ck_assert_msg(strstr(buf, "{\"member\":\"ghost\",\"reason\":\"unknown\"}") != NULL, "got: %s",
+                  buf);
+    ck_assert_msg(strstr(buf, "\"member\":\"n1\"") == NULL, "got: %s", buf);
+    /* A name that is not a member name is refused. */
+    const char *bad = "{\"cmd\":\"monitor\",\"names\":[\"a b\"]}\n";
+    harness_send_all(fd, bad, strlen(bad));
+    close(fd);
+    const char *args[] = {"monitor", "n1", NULL};
+    struct harness_proc p;
+    harness_spawn_ctl(h, &p, &h->nodes[0], "self", args);
+    ck_assert_int_ne(harness_wait_proc(&p, 1000), 0); /* still waiting: n1 is alive */
+    harness_kill_proc(&p);
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
         {"monitor", monitor_test_exits_on_failure_then_on_leave, 90},
         {"run", monitor_test_run_kills_child_when_peer_is_killed, 60},
+        {"self", monitor_test_own_name_is_a_member, 30},
     };
     return harness_run_cases("monitor", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -248,11 +248,72 @@ START_TEST(watch_test_slow_watcher_told_lagged_resumes_without_gap)
 }
 END_TEST
 
+/* One watch request on a new raw connection (kept open in *fd); the reply. */
+static json_t *open_watcher(struct harness_node *nd, int *fd)
+{
+    *fd = harness_raw_client(nd, RAW_TIMEOUT_S);
+    const char *req = "{\"cmd\":\"watch\"}\n";
+    harness_send_all(*fd, req, strlen(req));
+    char buf[1024];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = recv(*fd, buf + len, sizeof(buf) - 1 - len, 0);
+        ck_assert_msg(r > 0, "no watch reply: %s", r == 0 ? "eof" : strerror(errno));
+        len += (size_t)r;
+        char *nl = memchr(buf, '\n', len);
+        if (nl != NULL)
+            return json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+    }
+}
+
+/* Ten stalled watchers of 65,536 events used to take a third of a
+ * gigabyte; their queues now share one budget, shown in info. */
+START_TEST(watch_test_watchers_share_one_memory_budget)
+{
+    struct harness *h = harness_world();
+    const char *extra[] = {"--watch-queue", "65536", NULL};
+    harness_start_node(h, 0, "127.0.0.1", extra);
+    struct harness_node *nd = &h->nodes[0];
+    long long budget = harness_info_int(nd, "watch_budget_bytes");
+    ck_assert_int_gt(budget, 0);
+    int fds[12];
+    long long first = 0, granted = 0;
+    int refused = 0;
+    for (int i = 0; i < 12; i++) {
+        json_t *r = open_watcher(nd, &fds[i]);
+        ck_assert_ptr_nonnull(r);
+        json_t *q = json_object_get(r, "queue");
+        if (json_is_integer(q)) {
+            granted++;
+            if (i == 0)
+                first = json_integer_value(q);
+            else
+                ck_assert_int_lt(json_integer_value(q), 65536); /* shrunk to fit */
+        } else {
+            const char *e = json_string_value(json_object_get(r, "error"));
+            ck_assert_msg(e != NULL && strstr(e, "budget") != NULL, "reply %d: %s", i,
+                          json_dumps(r, JSON_COMPACT));
+            refused++;
+        }
+        json_decref(r);
+        ck_assert_int_le(harness_info_int(nd, "watch_used_bytes"), budget);
+    }
+    ck_assert_int_eq(first, 65536); /* the first one gets what was asked */
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_eq(harness_info_int(nd, "watchers"), granted);
+    for (int i = 0; i < 12; i++)
+        close(fds[i]);
+    /* Closed watchers give their share back. */
+    ck_assert(HARNESS_WAIT_UNTIL(harness_info_int(nd, "watch_used_bytes") == 0, 5000));
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
         {"replay", watch_test_since_replays_exactly_the_missed_events, 60},
         {"slow_watcher", watch_test_slow_watcher_told_lagged_resumes_without_gap, 90},
+        {"budget", watch_test_watchers_share_one_memory_budget, 60},
     };
     return harness_run_cases("watch", cases, sizeof(cases) / sizeof(cases[0]));
 }
