@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cfg.h"
 #include "cli_int.h"
 #include "keyring.h"
 #include "tags.h"
+#include "text.h"
 
 /* Filters one `members` may take (--tag). */
 #define CLI_ARGS_MAX 256
@@ -109,11 +112,27 @@ int cli_opt(struct cli_ctx *c, int argc, char **argv, const struct option *opts,
     }
 }
 
+/* -1 when argv[from..to) are UTF-8 text (what a JSON request can carry),
+ * else a usage error naming the first that is not. */
+static int cli_utf8_operands(struct cli_ctx *c, char **argv, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (!text_utf8(argv[i], strlen(argv[i]))) {
+            char shown[64 * TEXT_ESCAPE_RATIO + 1];
+            text_escape(shown, sizeof(shown), argv[i], strnlen(argv[i], 64));
+            fprintf(c->err, "swimctl: %s: \"%s\" is not UTF-8 text (see swimctl --help)\n",
+                    c->cmd != NULL ? c->cmd->name : "swimctl", shown);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int cli_operands(struct cli_ctx *c, int argc, char **argv, int min, int max, const char *what)
 {
     int n = argc - optind;
     if (n >= min && (max < 0 || n <= max))
-        return -1;
+        return cli_utf8_operands(c, argv, optind, argc);
     if (what != NULL)
         return cli_usage_error(c->err, what);
     fprintf(c->err, "swimctl: %s: unexpected argument \"%s\" (see swimctl --help)\n", c->cmd->name,
@@ -280,15 +299,31 @@ static int cli_cmd_tags(struct cli_ctx *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* event NAME [PAYLOAD]: the name must be text (swimd's rule, text.h); a
+ * payload that is not UTF-8 goes as payload_hex, so any bytes can be sent. */
 static int cli_cmd_event(struct cli_ctx *c, int argc, char **argv)
 {
-    int code = cli_args(c, argc, argv, 1, 2, "event needs NAME and an optional PAYLOAD");
-    if (code >= 0)
-        return code;
+    static const char *const usage = "event needs NAME and an optional PAYLOAD";
+    int code, o;
+    while ((o = cli_opt(c, argc, argv, cli_opts_common, &code)) != -1)
+        if (o == CLI_OPT_EXIT)
+            return code;
+    if (argc - optind < 1 || argc - optind > 2)
+        return cli_usage_error(c->err, usage);
+    const char *name = argv[optind];
+    if (!text_valid(name, strlen(name)))
+        return cli_usage_error(c->err, "event NAME must be UTF-8 text without control characters");
     const char *payload = optind + 1 < argc ? argv[optind + 1] : "";
+    size_t plen = strlen(payload);
+    if (text_utf8(payload, plen))
+        return cli_cmd_simple(
+            c, json_pack("{s:s,s:s,s:s}", "cmd", "event", "name", name, "payload", payload), NULL);
+    if (plen > SWIM_USER_MAX)
+        return cli_usage_error(c->err, "event PAYLOAD is too large");
+    char hex[2 * SWIM_USER_MAX + 1];
+    sodium_bin2hex(hex, sizeof(hex), (const unsigned char *)payload, plen);
     return cli_cmd_simple(
-        c, json_pack("{s:s,s:s,s:s}", "cmd", "event", "name", argv[optind], "payload", payload),
-        NULL);
+        c, json_pack("{s:s,s:s,s:s}", "cmd", "event", "name", name, "payload_hex", hex), NULL);
 }
 
 static int cli_cmd_keygen(struct cli_ctx *c, int argc, char **argv)

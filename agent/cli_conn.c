@@ -143,8 +143,7 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
         if (r <= 0) {
             rc = ERR_CLOSED;
             if (send_rc != 0)
-                snprintf(msg, msglen, "swimd at %s: %s while sending", path,
-                         strerror(send_errno));
+                snprintf(msg, msglen, "swimd at %s: %s while sending", path, strerror(send_errno));
             else
                 snprintf(msg, msglen, "swimd at %s closed the connection", path);
             goto out;

@@ -3,6 +3,14 @@
  * cli_int.h): the members table (sorted by name, filtered) or its JSON, the
  * info lines or their JSON, tags as "k=v,..." text, and watch's event rows.
  * Every field may be missing from a reply: a missing string prints as "-".
+ *
+ * Every string from swimd is escaped before it is printed (text_escape(),
+ * text.h), since names, tags and payloads come from peers: a control
+ * character or a byte that is not UTF-8 shows as \xNN and cannot move the
+ * cursor, recolour the terminal or start a line.  Columns are aligned by
+ * display width (text_width()), not by bytes, so wide and combining
+ * characters keep the table straight.  --json output is JSON, escaped by
+ * jansson.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +18,31 @@
 
 #include "cli_int.h"
 #include "tags.h"
+#include "text.h"
 
-/* The `watch` table: SEQ TIME TYPE NAME ADDR STATUS, then TAGS. */
-#define CLI_WATCH_ROW "%-8lld %-12s %-15s %-16s %-21s %-8s %s"
-#define CLI_WATCH_HEAD "%-8s %-12s %-15s %-16s %-21s %-8s %s\n"
+/* The `watch` table's columns: SEQ TIME TYPE NAME ADDR STATUS, then TAGS. */
+static const int cli_watch_widths[] = {8, 12, 15, 16, 21, 8};
+#define CLI_WATCH_COLUMNS (sizeof(cli_watch_widths) / sizeof(cli_watch_widths[0]))
+
+/* s escaped for a terminal (malloc'd; "-" for NULL); NULL when out of
+ * memory. */
+static char *cli_safe(const char *s)
+{
+    if (s == NULL)
+        s = "-";
+    size_t len = strlen(s), cap = len * TEXT_ESCAPE_RATIO + 1;
+    char *out = malloc(cap);
+    if (out != NULL)
+        text_escape(out, cap, s, len);
+    return out;
+}
+
+/* Print cell (already escaped) and pad it to `width` columns; then `sep`. */
+static void cli_cell(FILE *out, const char *cell, size_t width, const char *sep)
+{
+    size_t w = text_width(cell);
+    fprintf(out, "%s%*s%s", cell, (int)(width > w ? width - w : 0), "", sep);
+}
 
 static int cli_cmp_str(const void *a, const void *b)
 {
@@ -22,6 +51,7 @@ static int cli_cmp_str(const void *a, const void *b)
 
 char *cli_tags_text(json_t *tags)
 {
+    /* Keys and values escaped (at most TEXT_ESCAPE_RATIO bytes per byte). */
     size_t n = json_is_object(tags) ? json_object_size(tags) : 0;
     const char **keys = calloc(n + 1, sizeof(*keys));
     if (keys == NULL)
@@ -33,7 +63,8 @@ char *cli_tags_text(json_t *tags)
         json_object_foreach(tags, key, v)
         {
             keys[k++] = key;
-            total += strlen(key) + 2 + (json_is_string(v) ? json_string_length(v) : 0);
+            total += (strlen(key) + 2 + (json_is_string(v) ? json_string_length(v) : 0)) *
+                     TEXT_ESCAPE_RATIO;
         }
     }
     qsort(keys, k, sizeof(*keys), cli_cmp_str);
@@ -44,9 +75,14 @@ char *cli_tags_text(json_t *tags)
     }
     size_t off = 0;
     for (size_t i = 0; i < k; i++) {
-        const char *val = json_string_value(json_object_get(tags, keys[i]));
-        off += (size_t)snprintf(s + off, total - off, "%s%s=%s", i > 0 ? "," : "", keys[i],
-                                val != NULL ? val : "");
+        json_t *val = json_object_get(tags, keys[i]);
+        if (i > 0)
+            s[off++] = ',';
+        off += text_escape(s + off, total - off, keys[i], strlen(keys[i]));
+        s[off++] = '=';
+        if (json_is_string(val))
+            off +=
+                text_escape(s + off, total - off, json_string_value(val), json_string_length(val));
     }
     s[off] = '\0';
     free(keys);
@@ -120,33 +156,37 @@ void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, i
     }
     static const char *const heads[3] = {"NAME", "ADDRESS", "STATUS"};
     static const char *const fields[3] = {"name", "addr", "status"};
+    char **cells = calloc(k * 4 + 1, sizeof(*cells)); /* name, addr, status, tags per row */
     size_t w[3];
-    for (int c = 0; c < 3; c++) {
-        w[c] = strlen(heads[c]);
-        for (size_t i = 0; i < k; i++) {
-            const char *v = json_string_value(json_object_get(rows[i], fields[c]));
-            size_t l = v != NULL ? strlen(v) : 1;
-            if (l > w[c])
-                w[c] = l;
+    for (int col = 0; col < 3; col++)
+        w[col] = strlen(heads[col]);
+    for (size_t i = 0; cells != NULL && i < k; i++) {
+        for (int col = 0; col < 3; col++) {
+            cells[4 * i + col] = cli_safe(json_string_value(json_object_get(rows[i], fields[col])));
+            size_t l = cells[4 * i + col] != NULL ? text_width(cells[4 * i + col]) : 0;
+            if (l > w[col])
+                w[col] = l;
         }
+        cells[4 * i + 3] = cli_tags_text(json_object_get(rows[i], "tags"));
     }
     fprintf(out, "%-*s  %-*s  %-*s  TAGS\n", (int)w[0], heads[0], (int)w[1], heads[1], (int)w[2],
             heads[2]);
-    for (size_t i = 0; i < k; i++) {
-        const char *v[3];
-        for (int c = 0; c < 3; c++) {
-            v[c] = json_string_value(json_object_get(rows[i], fields[c]));
-            if (v[c] == NULL)
-                v[c] = "-";
+    for (size_t i = 0; cells != NULL && i < k; i++) {
+        char **row = &cells[4 * i];
+        if (row[0] == NULL || row[1] == NULL || row[2] == NULL)
+            continue; /* out of memory: the row is left out */
+        cli_cell(out, row[0], w[0], "  ");
+        cli_cell(out, row[1], w[1], "  ");
+        if (row[3] != NULL && row[3][0] != '\0') {
+            cli_cell(out, row[2], w[2], "  ");
+            fprintf(out, "%s\n", row[3]);
+        } else {
+            fprintf(out, "%s\n", row[2]);
         }
-        char *tags = cli_tags_text(json_object_get(rows[i], "tags"));
-        if (tags != NULL && tags[0] != '\0')
-            fprintf(out, "%-*s  %-*s  %-*s  %s\n", (int)w[0], v[0], (int)w[1], v[1], (int)w[2],
-                    v[2], tags);
-        else
-            fprintf(out, "%-*s  %-*s  %s\n", (int)w[0], v[0], (int)w[1], v[1], v[2]);
-        free(tags);
     }
+    for (size_t i = 0; cells != NULL && i < 4 * k; i++)
+        free(cells[i]);
+    free(cells);
     free(rows);
 }
 
@@ -170,11 +210,12 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
     json_t *self = json_object_get(info, "self");
     json_t *counts = json_object_get(info, "counts");
     char *tags = cli_tags_text(json_object_get(self, "tags"));
-    const char *s_name = json_string_value(json_object_get(self, "name"));
-    const char *s_addr = json_string_value(json_object_get(self, "addr"));
-    const char *s_status = json_string_value(json_object_get(self, "status"));
-    const char *label = json_string_value(json_object_get(info, "label"));
-    const char *profile = json_string_value(json_object_get(info, "profile"));
+    char *s_name = cli_safe(json_string_value(json_object_get(self, "name")));
+    char *s_addr = cli_safe(json_string_value(json_object_get(self, "addr")));
+    char *s_status = cli_safe(json_string_value(json_object_get(self, "status")));
+    const char *lbl = json_string_value(json_object_get(info, "label"));
+    char *label = cli_safe(lbl != NULL && lbl[0] != '\0' ? lbl : NULL);
+    char *profile = cli_safe(json_string_value(json_object_get(info, "profile")));
     fprintf(out, "name:             %s\n", s_name != NULL ? s_name : "-");
     fprintf(out, "address:          %s\n", s_addr != NULL ? s_addr : "-");
     fprintf(out, "status:           %s\n", s_status != NULL ? s_status : "-");
@@ -194,14 +235,30 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
     fprintf(out, "name_conflicts:   %lld\n", cli_int(info, "name_conflicts"));
     fprintf(out, "encrypted:        %s\n",
             json_is_true(json_object_get(info, "encrypted")) ? "yes" : "no");
-    fprintf(out, "label:            %s\n", label != NULL && label[0] != '\0' ? label : "-");
+    fprintf(out, "label:            %s\n", label != NULL ? label : "-");
     fprintf(out, "profile:          %s\n", profile != NULL ? profile : "-");
     free(tags);
+    free(s_name);
+    free(s_addr);
+    free(s_status);
+    free(label);
+    free(profile);
+}
+
+/* One row of the watch table: the cells (escaped) padded to their columns,
+ * then the last one. */
+static void cli_print_row(FILE *out, const char *const cells[CLI_WATCH_COLUMNS + 1])
+{
+    for (size_t i = 0; i < CLI_WATCH_COLUMNS; i++)
+        cli_cell(out, cells[i] != NULL ? cells[i] : "-", (size_t)cli_watch_widths[i], " ");
+    fprintf(out, "%s", cells[CLI_WATCH_COLUMNS] != NULL ? cells[CLI_WATCH_COLUMNS] : "-");
 }
 
 void cli_print_event_head(FILE *out)
 {
-    fprintf(out, CLI_WATCH_HEAD, "SEQ", "TIME", "TYPE", "NAME", "ADDR", "STATUS", "TAGS");
+    const char *const heads[] = {"SEQ", "TIME", "TYPE", "NAME", "ADDR", "STATUS", "TAGS"};
+    cli_print_row(out, heads);
+    fputc('\n', out);
 }
 
 void cli_print_event(FILE *out, json_t *ev)
@@ -209,30 +266,41 @@ void cli_print_event(FILE *out, json_t *ev)
     const char *type = json_string_value(json_object_get(ev, "type"));
     if (type == NULL)
         return;
-    long long seq = cli_int(ev, "seq");
+    char seq[24];
+    snprintf(seq, sizeof(seq), "%lld", cli_int(ev, "seq"));
     time_t secs = (time_t)(cli_int(ev, "time") / 1000);
     struct tm tm;
     char when[32] = "-";
     if (localtime_r(&secs, &tm) != NULL)
         snprintf(when, sizeof(when), "%02d:%02d:%02d.%03lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
                  cli_int(ev, "time") % 1000);
-    const char *name = json_string_value(json_object_get(ev, "name"));
+    char *safe_type = cli_safe(type);
+    char *name = cli_safe(json_string_value(json_object_get(ev, "name")));
     if (strcmp(type, "user") == 0) {
-        const char *origin = json_string_value(json_object_get(ev, "origin"));
-        const char *payload = json_string_value(json_object_get(ev, "payload"));
-        if (payload == NULL)
-            payload = json_string_value(json_object_get(ev, "payload_hex"));
-        fprintf(out, CLI_WATCH_ROW, seq, when, type, origin != NULL ? origin : "-", "-", "-", "");
+        const char *p = json_string_value(json_object_get(ev, "payload"));
+        if (p == NULL)
+            p = json_string_value(json_object_get(ev, "payload_hex"));
+        char *origin = cli_safe(json_string_value(json_object_get(ev, "origin")));
+        char *payload = cli_safe(p != NULL ? p : "");
+        const char *const cells[] = {seq, when, safe_type, origin, "-", "-", ""};
+        cli_print_row(out, cells);
         fprintf(out, "event=%s payload=%s\n", name != NULL ? name : "-",
                 payload != NULL ? payload : "");
+        free(origin);
+        free(payload);
     } else {
-        const char *addr = json_string_value(json_object_get(ev, "addr"));
-        const char *status = json_string_value(json_object_get(ev, "status"));
+        const char *a = json_string_value(json_object_get(ev, "addr"));
+        char *addr = cli_safe(a != NULL && a[0] != '\0' ? a : NULL);
+        char *status = cli_safe(json_string_value(json_object_get(ev, "status")));
         char *tags = cli_tags_text(json_object_get(ev, "tags"));
-        fprintf(out, CLI_WATCH_ROW, seq, when, type, name != NULL ? name : "-",
-                addr != NULL && addr[0] != '\0' ? addr : "-", status != NULL ? status : "-",
-                tags != NULL && tags[0] != '\0' ? tags : "-");
+        const char *const cells[] = {
+            seq, when, safe_type, name, addr, status, tags != NULL && tags[0] != '\0' ? tags : "-"};
+        cli_print_row(out, cells);
         fputc('\n', out);
+        free(addr);
+        free(status);
         free(tags);
     }
+    free(safe_type);
+    free(name);
 }

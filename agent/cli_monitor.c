@@ -13,6 +13,8 @@
 #include "cli_int.h"
 #include "err.h"
 #include "proc.h"
+#include "swim.h"
+#include "text.h"
 
 /* Member names `run --peer` takes (swimd's per-client limit). */
 #define CLI_RUN_PEERS_MAX 64
@@ -38,7 +40,10 @@ static int cli_print_report(FILE *out, json_t *line)
     const char *reason = json_string_value(json_object_get(line, "reason"));
     if (member == NULL || reason == NULL)
         return -1;
-    fprintf(out, "%s %s\n", member, reason);
+    char m[SWIM_NAME_MAX * TEXT_ESCAPE_RATIO + 1], r[64];
+    text_escape(m, sizeof(m), member, strlen(member)); /* a name from swimd, shown safely */
+    text_escape(r, sizeof(r), reason, strlen(reason));
+    fprintf(out, "%s %s\n", m, r);
     fflush(out);
     return cli_report_exit(reason);
 }

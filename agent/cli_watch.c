@@ -5,11 +5,13 @@
  * the events missed, and the --since that resumes after them).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_int.h"
 #include "err.h"
+#include "text.h"
 
 int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv)
 {
@@ -32,13 +34,20 @@ int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv)
         } else if (o == CLI_OPT_SINCE) {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-') {
+            /* Sequence numbers are JSON integers: at most INT64_MAX. */
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
+                v > (unsigned long long)INT64_MAX) {
                 json_decref(req);
-                return cli_usage_error(c->err, "--since takes a sequence number");
+                return cli_usage_error(c->err,
+                                       "--since takes a sequence number, 0 to 9223372036854775807");
             }
             json_object_set_new(req, "since", json_integer((json_int_t)v));
         } else if (o == CLI_OPT_TYPE) {
             /* swimd checks the names (evtype.h): a bad list is its error, exit 1 */
+            if (!text_utf8(optarg, strlen(optarg))) {
+                json_decref(req);
+                return cli_usage_error(c->err, "--type takes a comma list of event types");
+            }
             json_object_set_new(req, "types", json_string(optarg));
         }
     }

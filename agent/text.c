@@ -18,18 +18,30 @@ static int text_is_control(uint32_t cp)
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
-int text_valid(const char *p, size_t len)
+/* 1 when p[0..len) is valid UTF-8 and, with no_controls, has no control
+ * character. */
+static int text_scan(const char *p, size_t len, int no_controls)
 {
     const uint8_t *b = (const uint8_t *)p, *end = b + len;
     /* Each pass consumes at least one byte. */
     while (b < end) {
         uint32_t cp;
         size_t n = utf8_decode(b, end, &cp);
-        if (n == 0 || text_is_control(cp))
+        if (n == 0 || (no_controls && text_is_control(cp)))
             return 0;
         b += n;
     }
     return 1;
+}
+
+int text_utf8(const char *p, size_t len)
+{
+    return text_scan(p, len, 0);
+}
+
+int text_valid(const char *p, size_t len)
+{
+    return text_scan(p, len, 1);
 }
 
 /* The length of the printable character at b (0: escape its first byte). */

@@ -29,6 +29,9 @@
 /* Bytes text_escape() writes at most for one input byte ("\xNN"). */
 #define TEXT_ESCAPE_RATIO 4
 
+/* 1 when p[0..len) is valid UTF-8 (control characters allowed), else 0:
+ * what a JSON string can carry. */
+int text_utf8(const char *p, size_t len);
 /* 1 when p[0..len) is valid UTF-8 without a control character, else 0. */
 int text_valid(const char *p, size_t len);
 

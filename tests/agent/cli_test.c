@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_int.h" /* cli_print_event */
 #include "ctl.h"
 #include "keyring.h"
 
@@ -221,7 +222,12 @@ static json_t *canned(void *ctx, struct ctl_conn *conn, const char *cmd, json_t 
     if (strcmp(cmd, "members") == 0)
         return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
     if (strcmp(cmd, "monitor") == 0)
-        return json_object(); /* linked; no member ever fails here */
+        return json_object();        /* linked; no member ever fails here */
+    if (strcmp(cmd, "event") == 0) { /* say what arrived */
+        const char *hex = json_string_value(json_object_get(req, "payload_hex"));
+        snprintf(e, CTL_ERR_MAX, "event payload_hex=%s", hex != NULL ? hex : "(none)");
+        return NULL;
+    }
     snprintf(e, CTL_ERR_MAX, "no %s here", cmd);
     return NULL;
 }
@@ -267,9 +273,12 @@ static void serve_start(struct server *sv)
 
 static void serve_stop(struct server *sv)
 {
+    char lock[160];
     kill(sv->pid, SIGKILL);
     waitpid(sv->pid, NULL, 0);
     unlink(sv->path);
+    snprintf(lock, sizeof(lock), "%s" CTL_LOCK_SUFFIX, sv->path);
+    unlink(lock);
     rmdir(sv->dir);
 }
 
@@ -335,6 +344,70 @@ START_TEST(cli_test_every_command_has_help)
 }
 END_TEST
 
+/* Names and tags from peers are escaped in the table, and the columns are
+ * aligned by display width: é as e + a combining accent is one column,
+ * 東京 four. */
+START_TEST(cli_test_table_escapes_and_aligns_by_width)
+{
+    json_t *m = json_loads("[{\"name\":\"\\u6771\\u4eac\",\"addr\":\"1.2.3.4:1\",\"status\":"
+                           "\"alive\",\"tags\":{}},"
+                           "{\"name\":\"e\\u0301vil\\u001b[2J\",\"addr\":\"5.6.7.8:2\",\"status\":"
+                           "\"alive\",\"tags\":{\"k\":\"v\\nw\"}}]",
+                           0, NULL);
+    ck_assert_ptr_nonnull(m);
+    streams_open();
+    cli_print_members(out, m, NULL, 0);
+    streams_close();
+    json_decref(m);
+    const char *want = "NAME         ADDRESS    STATUS  TAGS\n"
+                       "e\xcc\x81vil\\x1b[2J  5.6.7.8:2  alive   k=v\\x0aw\n"
+                       "\xe6\x9d\xb1\xe4\xba\xac         1.2.3.4:1  alive\n";
+    ck_assert_str_eq(out_buf, want);
+    streams_free();
+    /* watch rows too. */
+    json_t *ev = json_loads("{\"seq\":1,\"type\":\"user\",\"time\":0,\"name\":\"d\\u001b]0;x\","
+                            "\"origin\":\"n1\",\"payload\":\"a\\nb\"}",
+                            0, NULL);
+    streams_open();
+    cli_print_event(out, ev);
+    streams_close();
+    json_decref(ev);
+    ck_assert_ptr_null(strchr(out_buf, '\x1b'));
+    ck_assert_ptr_nonnull(strstr(out_buf, "event=d\\x1b]0;x payload=a\\x0ab\n"));
+    streams_free();
+}
+END_TEST
+
+/* What cannot go into a JSON request is a usage error, not "out of
+ * memory"; a payload that is not UTF-8 goes as payload_hex. */
+START_TEST(cli_test_arguments_that_json_cannot_carry)
+{
+    char *cases[][6] = {
+        {"swimctl", "--socket", "/nonexistent.sock", "event", "\xff", "x"},
+        {"swimctl", "--socket", "/nonexistent.sock", "event", "a\nb", "x"},
+        {"swimctl", "--socket", "/nonexistent.sock", "force-leave", "\xfe", NULL},
+        {"swimctl", "--socket", "/nonexistent.sock", "tags", "delete", "\xc3"},
+        {"swimctl", "--socket", "/nonexistent.sock", "watch", "--since", "18446744073709551615"},
+        {"swimctl", "--socket", "/nonexistent.sock", "watch", "--since", "9223372036854775808"},
+        {"swimctl", "--socket", "/nonexistent.sock", "monitor", "\xff", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int argc = cases[i][5] != NULL ? 6 : 5;
+        ck_assert_msg(run(argc, cases[i]) == CLI_EXIT_USAGE, "case %zu: %s", i, err_buf);
+        ck_assert_ptr_null(strstr(err_buf, "out of memory"));
+        streams_free();
+    }
+    struct server sv;
+    serve_start(&sv);
+    char *bin[] = {"swimctl", "--socket", sv.path, "event", "deploy", "\xff\x01", NULL};
+    int rc = run(6, bin);
+    serve_stop(&sv);
+    ck_assert_int_eq(rc, CLI_EXIT_FAILED);
+    ck_assert_str_eq(err_buf, "swimctl: event payload_hex=ff01\n");
+    streams_free();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -351,6 +424,8 @@ int main(void)
     tcase_add_test(tc, cli_test_stream_commands_cannot_connect_exit_3);
     tcase_add_test(tc, cli_test_run_exits_with_cmd_status);
     tcase_add_test(tc, cli_test_every_command_has_help);
+    tcase_add_test(tc, cli_test_table_escapes_and_aligns_by_width);
+    tcase_add_test(tc, cli_test_arguments_that_json_cannot_carry);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
