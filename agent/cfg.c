@@ -7,7 +7,6 @@
 #include "cfg.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 
 #include "err.h"
 #include "evtype.h"
+#include "regfile.h"
 #include "tags.h"
 
 #include <sys/un.h>
@@ -389,34 +389,22 @@ static const struct cfg_flag cfg_flags[] = {
 
 int cfg_load_json(struct cfg *c, const char *path, char *err, size_t errlen)
 {
-    /* O_NONBLOCK: a FIFO must not hang start-up; it is refused below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0)
-        return cfg_fail(err, errlen, "config %s: cannot read: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CFG_FILE_MAX) {
-        close(fd);
+    int fd = -1;
+    size_t size = 0, got = 0;
+    int rc = regfile_open(path, CFG_FILE_MAX, 0, &fd, &size);
+    if (rc == ERR_INVAL || rc == ERR_TOOBIG)
         return cfg_fail(err, errlen, "config %s: not a regular file of at most %d bytes", path,
                         CFG_FILE_MAX);
+    if (rc != 0)
+        return cfg_fail(err, errlen, "config %s: cannot read: %s", path,
+                        strerror(rc == ERR_NOTFOUND ? ENOENT : errno));
+    char *text = malloc(size + 1);
+    if (text == NULL) {
+        close(fd);
+        return cfg_fail(err, errlen, "config %s: out of memory", path);
     }
-    char *text = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    ssize_t n = 1;
-    /* Each pass reads something or ends; the file is at most CFG_FILE_MAX. */
-    while (text != NULL && got < (size_t)st.st_size && n > 0) {
-        n = read(fd, text + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            n = 1;
-        else if (n > 0)
-            got += (size_t)n;
-    }
-    int e = errno;
-    close(fd);
-    int rc;
-    if (text == NULL)
-        rc = cfg_fail(err, errlen, "config %s: out of memory", path);
-    else if (n < 0)
-        rc = cfg_fail(err, errlen, "config %s: cannot read: %s", path, strerror(e));
+    if (regfile_read_close(fd, text, size, &got) != 0)
+        rc = cfg_fail(err, errlen, "config %s: cannot read: %s", path, strerror(errno));
     else
         rc = cfg_load_json_text(c, text, got, path, err, errlen);
     free(text);

@@ -93,6 +93,11 @@ void control_delete(struct control *c)
     free(c);
 }
 
+char *control_answer_line(struct control *c, const char *line, size_t len)
+{
+    return ctl_answer_line(line, len, control_dispatch, c);
+}
+
 int control_set_tags(const struct control_env *env, const uint8_t *tags, size_t len)
 {
     int rc = swim_set_meta(rt_core(env->rt), tags, len, clock_mono_ms());

@@ -67,6 +67,10 @@ struct control *control_new(struct event_base *base, const struct control_env *e
 /* Close every client (streams end through their close hooks), stop
  * listening, remove the socket file.  NULL is a no-op. */
 void control_delete(struct control *c);
+/* Answer one request line as the socket would, with no connection (the
+ * fuzz target drives the whole request path through it): the response
+ * line, malloc'd; NULL when out of memory. */
+char *control_answer_line(struct control *c, const char *line, size_t len);
 
 /*
  * Make tags (an encoded block) this node's tags everywhere they are kept:

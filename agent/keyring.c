@@ -7,13 +7,17 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "regfile.h"
 
 /* First byte of a sealed datagram (plaintext core datagrams start 0xA7). */
 #define KEYRING_ENVELOPE_VERSION 0x01
 /* Longest keyring file line considered; a key is 44 characters. */
 #define KEYRING_LINE_MAX 256
+/* Largest keyring file read: KEYRING_KEYS_MAX keys with generous comments. */
+#define KEYRING_FILE_MAX (64 * 1024)
 
 #define KEYRING_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define KEYRING_TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -70,39 +74,66 @@ int keyring_add_base64(struct keyring *kr, const char *text)
     return 0;
 }
 
-int keyring_load_file(struct keyring *kr, const char *path, int *bad_line)
+int keyring_load_text(struct keyring *kr, const char *text, size_t len, int *bad_line)
 {
-    *bad_line = 0;
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return ERR_IO;
     char line[KEYRING_LINE_MAX];
     int lineno = 0, added = 0, rc = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
+    *bad_line = 0;
+    if (len == 0)
+        return ERR_NOTFOUND; /* text may be NULL then */
+    const char *p = text, *end = text + len;
+    /* One line per pass. */
+    while (p < end && rc == 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
         lineno++;
-        size_t n = strlen(line);
-        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+        if (n >= sizeof(line) - 1) {
             rc = ERR_INVAL; /* a line longer than any key */
             break;
         }
-        const char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p += n + (nl != NULL);
+        const char *q = line;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '#' || *q == '\r' || *q == '\0')
             continue;
-        rc = keyring_add_base64(kr, p);
-        if (rc != 0)
-            break;
-        added++;
+        rc = keyring_add_base64(kr, q);
+        added += rc == 0;
     }
     sodium_memzero(line, sizeof(line));
-    if (rc == 0 && ferror(f))
-        rc = ERR_IO;
-    fclose(f);
     if (rc == ERR_INVAL)
         *bad_line = lineno;
     if (rc == 0 && added == 0)
         rc = ERR_NOTFOUND;
+    return rc;
+}
+
+int keyring_load_file(struct keyring *kr, const char *path, int *bad_line)
+{
+    int fd = -1;
+    size_t size = 0, got = 0;
+    *bad_line = 0;
+    int rc = regfile_open(path, KEYRING_FILE_MAX, 0, &fd, &size);
+    if (rc != 0) {
+        if (rc != ERR_IO && rc != ERR_NOTFOUND)
+            errno = EINVAL; /* not a regular file, or too large */
+        else if (rc == ERR_NOTFOUND)
+            errno = ENOENT;
+        return ERR_IO;
+    }
+    char *text = sodium_malloc(size + 1); /* keys: guarded and wiped */
+    if (text == NULL) {
+        close(fd);
+        return ERR_NOMEM;
+    }
+    rc = regfile_read_close(fd, text, size, &got);
+    int e = errno;
+    if (rc == 0)
+        rc = keyring_load_text(kr, text, got, bad_line);
+    sodium_free(text);
+    errno = e;
     return rc;
 }
 

@@ -40,10 +40,13 @@ void keyring_delete(struct keyring *kr);
 /* Append one base64 key (surrounding whitespace ignored).
  * 0, ERR_INVAL (not base64 or not 32 bytes), ERR_LIMIT (keyring full). */
 int keyring_add_base64(struct keyring *kr, const char *text);
-/* Append every key in a keyring file.  0, ERR_IO (cannot read: errno kept),
- * ERR_INVAL (a bad line: *bad_line is its 1-based number), ERR_LIMIT, or
- * ERR_NOTFOUND when the file holds no key. */
+/* Append every key in a keyring file (a regular file, opened without
+ * blocking, of at most 64 KiB).  0, ERR_IO (cannot read, or not such a
+ * file: errno kept), ERR_INVAL (a bad line: *bad_line is its 1-based
+ * number), ERR_LIMIT, or ERR_NOTFOUND when the file holds no key. */
 int keyring_load_file(struct keyring *kr, const char *path, int *bad_line);
+/* The same for a keyring's text in memory (len bytes). */
+int keyring_load_text(struct keyring *kr, const char *text, size_t len, int *bad_line);
 /* Number of keys loaded. */
 size_t keyring_count(const struct keyring *kr);
 

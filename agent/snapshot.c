@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "regfile.h"
 
 /* First size of the member array; it doubles as members are added. */
 #define SNAP_INITIAL_CAP 16
@@ -464,54 +465,39 @@ int snap_load(const char *path, struct snap **out, char *err, size_t errlen)
         return ERR_INVAL;
     /* Never block (a FIFO) and never follow a link: only a regular file
      * at the path itself is read. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-    if (fd < 0) {
+    int fd = -1;
+    size_t size = 0, got = 0;
+    int rc = regfile_open(path, SNAP_FILE_MAX, REGFILE_NOFOLLOW, &fd, &size);
+    if (rc != 0) {
         int e = errno;
-        if (e == ELOOP)
+        if (rc == ERR_NOTFOUND)
+            snprintf(err, errlen, "snapshot %s: %s", path, strerror(ENOENT));
+        else if (rc == ERR_TOOBIG)
+            snprintf(err, errlen, "snapshot %s: larger than %u bytes", path, SNAP_FILE_MAX);
+        else if (rc == ERR_INVAL)
+            snprintf(err, errlen, "snapshot %s: not a regular file", path);
+        else if (e == ELOOP)
             snprintf(err, errlen, "snapshot %s: a symbolic link, not a regular file", path);
         else
             snprintf(err, errlen, "snapshot %s: %s", path, strerror(e));
         errno = e;
-        return e == ENOENT ? ERR_NOTFOUND : ERR_IO;
+        return rc == ERR_INVAL ? ERR_IO : rc;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "snapshot %s: not a regular file", path);
-        close(fd);
-        return ERR_IO;
-    }
-    if ((uint64_t)st.st_size > SNAP_FILE_MAX) {
-        snprintf(err, errlen, "snapshot %s: larger than %u bytes", path, SNAP_FILE_MAX);
-        close(fd);
-        return ERR_TOOBIG;
-    }
-    size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);
     if (buf == NULL) {
         snprintf(err, errlen, "snapshot %s: out of memory", path);
         close(fd);
         return ERR_NOMEM;
     }
-    size_t got = 0;
     /* Reads at most the size seen by fstat; a file that shrinks meanwhile
      * just ends early and is judged as it is. */
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "snapshot %s: read: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return ERR_IO;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
+    if (regfile_read_close(fd, buf, size, &got) != 0) {
+        snprintf(err, errlen, "snapshot %s: read: %s", path, strerror(errno));
+        free(buf);
+        return ERR_IO;
     }
-    close(fd);
     char why[SNAP_ERR_MAX] = "";
-    int rc = snap_parse(buf, got, out, why, sizeof(why));
+    rc = snap_parse(buf, got, out, why, sizeof(why));
     free(buf);
     if (rc != 0)
         snprintf(err, errlen, "snapshot %s: %s", path, why);

@@ -89,6 +89,8 @@ int tags_decode_all(struct tags_pair *out, size_t cap, size_t *count, const uint
     *count = 0;
     if (len > SWIM_META_MAX)
         return ERR_TOOBIG;
+    if (len == 0)
+        return 0; /* buf may be NULL then (a member without tags) */
     const uint8_t *pos = buf, *end = buf + len;
     while (pos < end) {
         if (*count >= cap)

@@ -22,6 +22,8 @@ static int text_is_control(uint32_t cp)
  * character. */
 static int text_scan(const char *p, size_t len, int no_controls)
 {
+    if (len == 0)
+        return 1; /* p may be NULL then */
     const uint8_t *b = (const uint8_t *)p, *end = b + len;
     /* Each pass consumes at least one byte. */
     while (b < end) {
@@ -56,8 +58,11 @@ static size_t text_printable_at(const uint8_t *b, const uint8_t *end)
 
 size_t text_escape(char *out, size_t cap, const char *p, size_t len)
 {
-    const uint8_t *b = (const uint8_t *)p, *end = b + len;
     size_t o = 0;
+    out[0] = '\0';
+    if (len == 0)
+        return 0; /* p may be NULL then */
+    const uint8_t *b = (const uint8_t *)p, *end = b + len;
     /* Each pass consumes at least one input byte, or stops. */
     while (b < end) {
         size_t n = text_printable_at(b, end);

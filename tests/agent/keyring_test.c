@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "keyring.h"
 
@@ -223,6 +225,35 @@ START_TEST(keyring_test_generated_key_loads)
 }
 END_TEST
 
+/* A keyring at a FIFO is refused at once, never waited on; the same text
+ * in memory loads as the file would. */
+START_TEST(keyring_test_fifo_refused_text_loads)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/keyring_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(path));
+    strcat(path, "/fifo");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct keyring *kr = keyring_new();
+    int line = 0;
+    uint64_t t0 = clock_mono_ms();
+    ck_assert_int_eq(keyring_load_file(kr, path, &line), ERR_IO);
+    ck_assert_uint_lt(clock_mono_ms() - t0, 1000);
+    unlink(path);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+    const char text[] = "# two keys\n"
+                        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n"
+                        "  ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=  \n";
+    ck_assert_int_eq(keyring_load_text(kr, text, strlen(text), &line), 0);
+    ck_assert_uint_eq(keyring_count(kr), 2);
+    ck_assert_int_eq(keyring_load_text(kr, "x\n", 2, &line), ERR_INVAL);
+    ck_assert_int_eq(line, 1);
+    ck_assert_int_eq(keyring_load_text(kr, NULL, 0, &line), ERR_NOTFOUND);
+    keyring_delete(kr);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("keyring");
@@ -240,6 +271,7 @@ int main(void)
     tcase_add_test(tc, keyring_test_file_loaded_with_comments);
     tcase_add_test(tc, keyring_test_file_errors_reported);
     tcase_add_test(tc, keyring_test_generated_key_loads);
+    tcase_add_test(tc, keyring_test_fifo_refused_text_loads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -232,6 +232,11 @@ START_TEST(tags_test_keys_and_values_are_text)
     ck_assert_int_eq(tags_set(t, "\xe2\x82", "v"), ERR_INVAL); /* cut sequence */
     ck_assert_int_eq(tags_set(t, "r\xc3\xb4le", "caf\xc3\xa9 au lait"), 0);
     ck_assert_int_eq(tags_check_value("tab\there"), ERR_INVAL);
+    /* A member without tags has no block at all (found by control_fuzz). */
+    struct tags_pair pairs[1];
+    size_t n = 9;
+    ck_assert_int_eq(tags_decode_all(pairs, 1, &n, NULL, 0), 0);
+    ck_assert_uint_eq(n, 0);
 }
 END_TEST
 
