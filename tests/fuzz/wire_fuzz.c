@@ -9,7 +9,8 @@
  * and re-encodes to a value that decodes back equal.  A broken contract
  * calls abort(), which libFuzzer and Check both report.  Then the same bytes
  * go to swim_handle_packet() on a fresh instance whose runtime drops
- * everything, so the core's handling of hostile input is fuzzed too.
+ * everything (fuzz_core.h), so the core's handling of hostile input is
+ * fuzzed too.
  *
  * Built two ways: with -fsanitize=fuzzer as tests/fuzz/wire_fuzz (clang
  * only; libFuzzer provides main), and #included by
@@ -21,6 +22,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "fuzz.h"
+#include "fuzz_core.h"
 #include "swim.h"
 #include "wire.h"
 
@@ -31,15 +34,6 @@ struct wire_fuzz_result {
     int members, users, unknown_items, bad_items;
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Abort (so the fuzzer records a crash) when a decoder contract breaks. */
-#define WIRE_FUZZ_CHECK(cond)                                                                      \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
-
 static int wire_fuzz_in(const void *p, size_t len, const uint8_t *lo, const uint8_t *hi)
 {
     const uint8_t *q = p;
@@ -49,10 +43,10 @@ static int wire_fuzz_in(const void *p, size_t len, const uint8_t *lo, const uint
 static void wire_fuzz_check_name(struct wire_name n, int allow_empty, const uint8_t *lo,
                                  const uint8_t *hi)
 {
-    WIRE_FUZZ_CHECK(n.len <= WIRE_NAME_MAX);
-    WIRE_FUZZ_CHECK(allow_empty || n.len > 0);
-    WIRE_FUZZ_CHECK(wire_fuzz_in(n.ptr, n.len, lo, hi));
-    WIRE_FUZZ_CHECK(n.len == 0 || swim_name_valid(n.ptr, n.len));
+    FUZZ_CHECK(n.len <= WIRE_NAME_MAX);
+    FUZZ_CHECK(allow_empty || n.len > 0);
+    FUZZ_CHECK(wire_fuzz_in(n.ptr, n.len, lo, hi));
+    FUZZ_CHECK(n.len == 0 || swim_name_valid(n.ptr, n.len));
 }
 
 static int wire_fuzz_name_eq(struct wire_name a, struct wire_name b)
@@ -67,15 +61,15 @@ static void wire_fuzz_member_roundtrip(const struct wire_member *m)
     const uint8_t *r = buf;
     struct wire_member back;
 
-    WIRE_FUZZ_CHECK(wire_member_size(m) <= sizeof(buf));
-    WIRE_FUZZ_CHECK(wire_encode_member(&w, buf + sizeof(buf), m) == 0);
-    WIRE_FUZZ_CHECK(wire_decode_member(&back, &r, w) == 0 && r == w);
-    WIRE_FUZZ_CHECK(wire_fuzz_name_eq(back.name, m->name) && wire_fuzz_name_eq(back.by, m->by));
-    WIRE_FUZZ_CHECK(back.addr.len == m->addr.len &&
-                    memcmp(back.addr.bytes, m->addr.bytes, m->addr.len) == 0);
-    WIRE_FUZZ_CHECK(back.gen == m->gen && back.inc == m->inc && back.status == m->status);
-    WIRE_FUZZ_CHECK(back.meta_len == m->meta_len &&
-                    (m->meta_len == 0 || memcmp(back.meta, m->meta, m->meta_len) == 0));
+    FUZZ_CHECK(wire_member_size(m) <= sizeof(buf));
+    FUZZ_CHECK(wire_encode_member(&w, buf + sizeof(buf), m) == 0);
+    FUZZ_CHECK(wire_decode_member(&back, &r, w) == 0 && r == w);
+    FUZZ_CHECK(wire_fuzz_name_eq(back.name, m->name) && wire_fuzz_name_eq(back.by, m->by));
+    FUZZ_CHECK(back.addr.len == m->addr.len &&
+               memcmp(back.addr.bytes, m->addr.bytes, m->addr.len) == 0);
+    FUZZ_CHECK(back.gen == m->gen && back.inc == m->inc && back.status == m->status);
+    FUZZ_CHECK(back.meta_len == m->meta_len &&
+               (m->meta_len == 0 || memcmp(back.meta, m->meta, m->meta_len) == 0));
 }
 
 static void wire_fuzz_user_roundtrip(const struct wire_user *u)
@@ -84,11 +78,11 @@ static void wire_fuzz_user_roundtrip(const struct wire_user *u)
     const uint8_t *r = buf;
     struct wire_user back;
 
-    WIRE_FUZZ_CHECK(wire_encode_user(&w, buf + sizeof(buf), u) == 0);
-    WIRE_FUZZ_CHECK(wire_decode_user(&back, &r, w) == 0 && r == w);
-    WIRE_FUZZ_CHECK(wire_fuzz_name_eq(back.origin, u->origin));
-    WIRE_FUZZ_CHECK(back.origin_gen == u->origin_gen && back.id == u->id && back.len == u->len);
-    WIRE_FUZZ_CHECK(u->len == 0 || memcmp(back.payload, u->payload, u->len) == 0);
+    FUZZ_CHECK(wire_encode_user(&w, buf + sizeof(buf), u) == 0);
+    FUZZ_CHECK(wire_decode_user(&back, &r, w) == 0 && r == w);
+    FUZZ_CHECK(wire_fuzz_name_eq(back.origin, u->origin));
+    FUZZ_CHECK(back.origin_gen == u->origin_gen && back.id == u->id && back.len == u->len);
+    FUZZ_CHECK(u->len == 0 || memcmp(back.payload, u->payload, u->len) == 0);
 }
 
 /* The receive-path decode loop over one datagram; 0 or the error that
@@ -103,14 +97,14 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
 
     memset(res, 0, sizeof(*res));
     if ((rc = wire_decode_header(&h, &pos, end)) != 0) {
-        WIRE_FUZZ_CHECK(pos == data);
-        WIRE_FUZZ_CHECK(rc == ERR_TRUNC || rc == ERR_MALFORMED || rc == ERR_VERSION);
+        FUZZ_CHECK(pos == data);
+        FUZZ_CHECK(rc == ERR_TRUNC || rc == ERR_MALFORMED || rc == ERR_VERSION);
         return rc;
     }
-    WIRE_FUZZ_CHECK(pos > data && pos <= end);
-    WIRE_FUZZ_CHECK(h.type >= 1 && h.type <= WIRE_TYPE_LAST);
+    FUZZ_CHECK(pos > data && pos <= end);
+    FUZZ_CHECK(h.type >= 1 && h.type <= WIRE_TYPE_LAST);
     wire_fuzz_check_name(h.src, 0, data, end);
-    WIRE_FUZZ_CHECK(h.src_addr.len <= WIRE_ADDR_MAX);
+    FUZZ_CHECK(h.src_addr.len <= WIRE_ADDR_MAX);
     if (h.flags & WIRE_F_HAS_DST)
         wire_fuzz_check_name(h.dst, 0, data, end);
     res->header_ok = 1;
@@ -119,11 +113,11 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
         ((h.type == WIRE_PING || h.type == WIRE_ACK) && (h.flags & WIRE_F_RELAY))) {
         before = pos;
         if ((rc = wire_decode_peer(&peer, h.type, &pos, end)) != 0) {
-            WIRE_FUZZ_CHECK(pos == before);
+            FUZZ_CHECK(pos == before);
             return rc;
         }
         wire_fuzz_check_name(peer.name, 0, data, end);
-        WIRE_FUZZ_CHECK(peer.addr.len <= WIRE_ADDR_MAX);
+        FUZZ_CHECK(peer.addr.len <= WIRE_ADDR_MAX);
     }
 
     /* Every item takes at least WIRE_ITEM_OVERHEAD bytes: bounded loop. */
@@ -132,102 +126,52 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
         const uint8_t *ip;
         before = pos;
         if ((rc = wire_decode_item(&it, &pos, end)) != 0) {
-            WIRE_FUZZ_CHECK(pos == before && rc == ERR_TRUNC);
+            FUZZ_CHECK(pos == before && rc == ERR_TRUNC);
             return rc;
         }
-        WIRE_FUZZ_CHECK(pos == before + WIRE_ITEM_OVERHEAD + it.len);
-        WIRE_FUZZ_CHECK(wire_fuzz_in(it.data, it.len, data, end));
+        FUZZ_CHECK(pos == before + WIRE_ITEM_OVERHEAD + it.len);
+        FUZZ_CHECK(wire_fuzz_in(it.data, it.len, data, end));
         ip = it.data;
         if (it.kind == WIRE_ITEM_MEMBER) {
             struct wire_member m;
             if (wire_decode_member(&m, &ip, it.data + it.len) == 0) {
                 wire_fuzz_check_name(m.name, 0, it.data, it.data + it.len);
                 wire_fuzz_check_name(m.by, 1, it.data, it.data + it.len);
-                WIRE_FUZZ_CHECK(m.addr.len <= WIRE_ADDR_MAX);
-                WIRE_FUZZ_CHECK(m.status <= WIRE_STATUS_LAST);
-                WIRE_FUZZ_CHECK(m.meta_len <= WIRE_META_MAX);
-                WIRE_FUZZ_CHECK(wire_fuzz_in(m.meta, m.meta_len, it.data, it.data + it.len));
+                FUZZ_CHECK(m.addr.len <= WIRE_ADDR_MAX);
+                FUZZ_CHECK(m.status <= WIRE_STATUS_LAST);
+                FUZZ_CHECK(m.meta_len <= WIRE_META_MAX);
+                FUZZ_CHECK(wire_fuzz_in(m.meta, m.meta_len, it.data, it.data + it.len));
                 wire_fuzz_member_roundtrip(&m);
                 res->members++;
             } else {
-                WIRE_FUZZ_CHECK(ip == it.data);
+                FUZZ_CHECK(ip == it.data);
                 res->bad_items++;
             }
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, it.data + it.len) == 0) {
                 wire_fuzz_check_name(u.origin, 0, it.data, it.data + it.len);
-                WIRE_FUZZ_CHECK(u.len <= WIRE_USER_MAX);
-                WIRE_FUZZ_CHECK(wire_fuzz_in(u.payload, u.len, it.data, it.data + it.len));
+                FUZZ_CHECK(u.len <= WIRE_USER_MAX);
+                FUZZ_CHECK(wire_fuzz_in(u.payload, u.len, it.data, it.data + it.len));
                 wire_fuzz_user_roundtrip(&u);
                 res->users++;
             } else {
-                WIRE_FUZZ_CHECK(ip == it.data);
+                FUZZ_CHECK(ip == it.data);
                 res->bad_items++;
             }
         } else {
             res->unknown_items++;
         }
     }
-    WIRE_FUZZ_CHECK(pos == end);
+    FUZZ_CHECK(pos == end);
     res->complete = 1;
     return 0;
-}
-
-/* A runtime that drops everything: the core may call it freely. */
-static void wire_fuzz_notify(void *ctx, const struct swim_notification *n)
-{
-    size_t *count = ctx;
-    (void)n;
-    (*count)++;
-}
-
-static void wire_fuzz_send_to(void *ctx, const struct swim_addr *to, const uint8_t *data,
-                              size_t len)
-{
-    (void)ctx;
-    (void)to;
-    (void)data;
-    (void)len;
-}
-
-static void wire_fuzz_submit_after(void *ctx, const struct swim_timer *t, uint64_t delay_ms)
-{
-    (void)ctx;
-    (void)t;
-    (void)delay_ms;
-}
-
-/* One datagram into a fresh, started instance; returns its result. */
-static int wire_fuzz_core(const uint8_t *data, size_t size)
-{
-    size_t notified = 0;
-    struct swim_runtime rt = {&notified, wire_fuzz_notify, wire_fuzz_send_to,
-                              wire_fuzz_submit_after};
-    struct swim_config cfg;
-    struct swim_addr self = {2, {0, 1}}, from = {2, {0, 2}};
-    struct swim *s;
-    int rc;
-
-    if (swim_config_profile(&cfg, "lan") != 0)
-        abort();
-    s = swim_new(&cfg, "fuzz-self", &self, 1, 0x5EED, &rt);
-    if (s == NULL)
-        abort();
-    if (swim_start(s, 0) != 0)
-        abort();
-    rc = swim_handle_packet(s, &from, data, size, 1000);
-    /* Twice: the instance must stay usable after any input, and a replayed
-     * datagram takes the duplicate paths. */
-    (void)swim_handle_packet(s, &from, data, size, 1001);
-    swim_delete(s);
-    return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct wire_fuzz_result res;
     (void)wire_fuzz_decode(data, size, &res);
-    (void)wire_fuzz_core(data, size);
+    (void)fuzz_core_feed(data, size);
     return 0;
 }
