@@ -20,6 +20,7 @@
 #include "evtype.h"
 #include "regfile.h"
 #include "tags.h"
+#include "text.h"
 
 #include <sys/un.h>
 
@@ -297,8 +298,11 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
             return cfg_fail(err, errlen, "%s: path too long", what);
         return 0;
     case CFG_K_LABEL:
-        if (cfg_copy(c->label, sizeof(c->label), value) != 0)
-            return cfg_fail(err, errlen, "%s: a label is at most %d bytes", what, CFG_LABEL_MAX);
+        if (!text_valid(value, strlen(value)) || cfg_copy(c->label, sizeof(c->label), value) != 0)
+            return cfg_fail(err, errlen,
+                            "%s: a label is at most %d bytes of UTF-8 text without control "
+                            "characters",
+                            what, CFG_LABEL_MAX);
         return 0;
     case CFG_K_TAG: {
         char k[TAGS_KEY_MAX + 1], v[TAGS_VALUE_MAX + 1];

@@ -464,6 +464,10 @@ START_TEST(cfg_test_names_follow_the_name_rule)
     ck_assert_str_eq(c.name, "n\xc3\xa9ud-1.example");
     write_json("{\"name\": \"two words\"}");
     ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    /* The label is shown by info: text too. */
+    ck_assert_int_eq(PARSE("--label", "prod\x1b[2J"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--label", "\xff"), ERR_INVAL);
+    ck_assert_int_eq(PARSE("--label", "prod eu-1"), 0);
 }
 END_TEST
 
