@@ -224,7 +224,7 @@ START_TEST(wire_test_fuzz_replay_valid)
         fr_run(buf, n, &res);
         FR_CHECK(res.header_ok && res.complete, "valid input %d did not decode", i);
         /* The core accepts every well-formed datagram. */
-        rc = wire_fuzz_core(buf, n);
+        rc = fuzz_core_feed(buf, n);
         FR_CHECK(rc == 0, "valid input %d (type %u, flags %u): core returned %d", i, buf[2], buf[3],
                  rc);
         FR_CHECK(res.members == exp.members && res.users == exp.users &&
