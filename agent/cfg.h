@@ -80,7 +80,8 @@
 #define CFG_EVENT_HISTORY_MIN 16
 /* Default queue of each watcher (events.h: EV_SUB_CAPACITY_DEFAULT); a
  * watcher that falls further behind is told it lagged and resumes from the
- * history.  Each queued event takes ~1.5 KB, allocated when it connects. */
+ * history.  A queue slot is a 16-byte reference to the stored event,
+ * allocated when the watcher connects. */
 #define CFG_WATCH_QUEUE_DEFAULT 512
 #define CFG_WATCH_QUEUE_MIN 16
 #define CFG_WATCH_QUEUE_MAX 65536

@@ -1,9 +1,20 @@
 /*
  * events.c - see events.h for the model.
  *
- * The bus is a dispatcher (seed 0, msg_size = sizeof(struct ev_event)) with
- * one sender handle, plus a ring of the last `history` events.  The ring holds
- * a contiguous run of sequences [first, newest]: every sequence is an event,
+ * Storage.  An event is stored once, as a compact record (struct ev_rec: a
+ * 40-byte header, then the name, address, user event name, tag block and
+ * data, each by its length), and shared by the history and every queue it
+ * is in.  The bus is a dispatcher (seed 0) whose messages are pointers to
+ * records, with one sender handle, plus a ring of pointers to the last
+ * `history` records.  A record counts its holders: the history's slot, and
+ * one per queued copy (the dispatcher's hold callback takes it as it queues
+ * the pointer; the receiver gives it back once it has decoded the record,
+ * and the drop callback gives back copies discarded when a receiver
+ * closes).  The last holder frees it.  So memory follows what events carry
+ * (about 60 to 100 bytes for a member event without tags), a subscriber
+ * queue costs 16 bytes a slot, and an event that left the history is still
+ * read in full by a subscriber that had it queued.  The ring holds a
+ * contiguous run of sequences [first, newest]: every sequence is an event,
  * so seq maps to slot seq % cap.
  *
  * One mutex (bus->lock) makes the ring agree with the dispatcher.  Publishing
@@ -30,6 +41,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +55,33 @@
 #define EV_MS_PER_S 1000
 #define EV_NS_PER_MS 1000000L
 
+/*
+ * One event as stored.  Fixed header first, then the variable fields packed
+ * in this order, each as many bytes as its length says (no NUL): name,
+ * addr, user_name, tags, data.  The sequence number is not stored: the
+ * history's slot and the dispatcher's message both carry it.
+ */
+struct ev_rec {
+    atomic_uint refs; /* holders: the history, plus one per queued copy */
+    uint32_t incarnation;
+    uint32_t user_id;
+    uint16_t tags_len;
+    uint16_t data_len;
+    uint8_t type;
+    uint8_t status;
+    uint8_t name_len;
+    uint8_t addr_len;
+    uint8_t user_name_len;
+    uint64_t time_ms;
+    uint64_t generation;
+    uint8_t bytes[];
+};
+
 struct ev_bus {
     pthread_mutex_t lock;
     struct disp *d;
-    struct disp_tx *tx; /* NULL once ended */
-    struct ev_event *ring;
+    struct disp_tx *tx;   /* NULL once ended */
+    struct ev_rec **ring; /* the history: one holder's reference per slot */
     size_t cap;
     size_t held;     /* events in the ring, <= cap */
     uint64_t newest; /* last sequence published */
@@ -116,6 +150,105 @@ int ev_from_notification(struct ev_event *out, const struct swim_notification *n
     return 0;
 }
 
+/* ---- records ---- */
+
+static size_t ev_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* A record of ev with one holder (the caller's), or NULL when out of
+ * memory.  Lengths are clamped to the fields' limits. */
+static struct ev_rec *ev_rec_new(const struct ev_event *ev)
+{
+    size_t nl = strnlen(ev->name, SWIM_NAME_MAX);
+    size_t al = strnlen(ev->addr, ADDR_TEXT_MAX - 1);
+    size_t ul = strnlen(ev->user_name, EV_USER_NAME_MAX);
+    size_t tl = ev_min(ev->tags_len, SWIM_META_MAX);
+    size_t dl = ev_min(ev->data_len, EV_USER_DATA_MAX);
+    struct ev_rec *r = malloc(sizeof(*r) + nl + al + ul + tl + dl);
+    if (r == NULL)
+        return NULL;
+    atomic_init(&r->refs, 1);
+    r->incarnation = ev->incarnation;
+    r->user_id = ev->user_id;
+    r->tags_len = (uint16_t)tl;
+    r->data_len = (uint16_t)dl;
+    r->type = (uint8_t)ev->type;
+    r->status = (uint8_t)ev->status;
+    r->name_len = (uint8_t)nl;
+    r->addr_len = (uint8_t)al;
+    r->user_name_len = (uint8_t)ul;
+    r->time_ms = ev->time_ms;
+    r->generation = ev->generation;
+    uint8_t *p = r->bytes;
+    memcpy(p, ev->name, nl);
+    p += nl;
+    memcpy(p, ev->addr, al);
+    p += al;
+    memcpy(p, ev->user_name, ul);
+    p += ul;
+    memcpy(p, ev->tags, tl);
+    p += tl;
+    memcpy(p, ev->data, dl);
+    return r;
+}
+
+/* Copy len bytes to a NUL-terminated string. */
+static const uint8_t *ev_rec_text(char *dst, const uint8_t *src, size_t len)
+{
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return src + len;
+}
+
+/* The full event of record r, under sequence seq. */
+static void ev_rec_decode(const struct ev_rec *r, uint64_t seq, struct ev_event *out)
+{
+    out->seq = seq;
+    out->time_ms = r->time_ms;
+    out->generation = r->generation;
+    out->incarnation = r->incarnation;
+    out->user_id = r->user_id;
+    out->type = (enum ev_type)r->type;
+    out->status = (enum swim_status)r->status;
+    out->tags_len = r->tags_len;
+    out->data_len = r->data_len;
+    const uint8_t *p = r->bytes;
+    p = ev_rec_text(out->name, p, r->name_len);
+    p = ev_rec_text(out->addr, p, r->addr_len);
+    p = ev_rec_text(out->user_name, p, r->user_name_len);
+    memcpy(out->tags, p, r->tags_len);
+    memcpy(out->data, p + r->tags_len, r->data_len);
+}
+
+/* Give back one holder's reference; the last one frees the record. */
+static void ev_rec_release(struct ev_rec *r)
+{
+    if (r != NULL && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        free(r);
+}
+
+/* The dispatcher queued a copy of the pointer msg: one more holder.  The
+ * publisher's own reference keeps the count above zero meanwhile, and the
+ * queue's release of the copy orders this before the reader's release. */
+static void ev_rec_hold(void *ctx, const void *msg)
+{
+    (void)ctx;
+    struct ev_rec *r;
+    memcpy(&r, msg, sizeof(r));
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+
+/* The dispatcher discarded a queued copy (a subscriber closed). */
+static void ev_rec_drop(void *ctx, void *msg)
+{
+    (void)ctx;
+    struct ev_rec *r;
+    memcpy(&r, msg, sizeof(r));
+    ev_rec_release(r);
+}
+
 /* ---- the bus ---- */
 
 struct ev_bus *ev_bus_new(const struct ev_bus_config *cfg)
@@ -128,7 +261,8 @@ struct ev_bus *ev_bus_new(const struct ev_bus_config *cfg)
         return NULL;
     bus->cap = cap;
     bus->ring = calloc(cap, sizeof(*bus->ring));
-    struct disp_config dc = {.seed = 0, .msg_size = sizeof(struct ev_event)};
+    struct disp_config dc = {
+        .seed = 0, .msg_size = sizeof(struct ev_rec *), .drop = ev_rec_drop, .hold = ev_rec_hold};
     bus->d = bus->ring != NULL ? disp_new(&dc) : NULL;
     bus->tx = bus->d != NULL ? disp_tx_new(bus->d) : NULL;
     if (bus->tx == NULL || pthread_mutex_init(&bus->lock, NULL) != 0) {
@@ -148,6 +282,8 @@ void ev_bus_delete(struct ev_bus *bus)
     disp_tx_close(bus->tx);
     disp_delete(bus->d);
     pthread_mutex_destroy(&bus->lock);
+    for (size_t i = 0; i < bus->cap; i++)
+        ev_rec_release(bus->ring[i]);
     free(bus->ring);
     free(bus);
 }
@@ -156,25 +292,34 @@ int ev_bus_publish_event(struct ev_bus *bus, struct ev_event *ev, uint64_t *seq)
 {
     if (bus == NULL || ev == NULL || (int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
         return ERR_INVAL;
+    struct ev_rec *rec = ev_rec_new(ev); /* its reference becomes the history's */
+    if (rec == NULL)
+        return ERR_NOMEM;
     pthread_mutex_lock(&bus->lock);
     if (bus->tx == NULL) {
         pthread_mutex_unlock(&bus->lock);
+        ev_rec_release(rec);
         return ERR_CLOSED;
     }
     uint64_t s = 0;
-    ev->seq = 0; /* receivers learn it from the dispatcher */
-    int rc = disp_broadcast(bus->tx, ev, &s);
+    int rc = disp_broadcast(bus->tx, &rec, &s);
     if (rc == 0) {
-        ev->seq = s;
-        bus->ring[s % bus->cap] = *ev;
+        struct ev_rec **slot = &bus->ring[s % bus->cap];
+        ev_rec_release(*slot); /* the event falling out of the history, if any */
+        *slot = rec;
         bus->newest = s;
         if (bus->held < bus->cap)
             bus->held++;
     }
     pthread_mutex_unlock(&bus->lock);
-    if (rc == 0 && seq != NULL)
+    if (rc != 0) {
+        ev_rec_release(rec);
+        return rc;
+    }
+    ev->seq = s;
+    if (seq != NULL)
         *seq = s;
-    return rc;
+    return 0;
 }
 
 int ev_bus_publish(struct ev_bus *bus, const struct swim_notification *n, uint64_t time_ms,
@@ -236,7 +381,7 @@ int ev_bus_history_get(const struct ev_bus *bus, uint64_t seq, struct ev_event *
     int rc = ERR_NOTFOUND;
     pthread_mutex_lock(&b->lock);
     if (seq >= ev_first_locked(b) && seq <= b->newest && seq > 0) {
-        *out = b->ring[seq % b->cap];
+        ev_rec_decode(b->ring[seq % b->cap], seq, out);
         rc = 0;
     }
     pthread_mutex_unlock(&b->lock);
@@ -322,9 +467,11 @@ static void ev_sub_replay_one(struct ev_sub *s, struct ev_item *item, struct ev_
         item->last = end;
         s->cursor = end + 1;
     } else {
+        const struct ev_rec *r = bus->ring[s->cursor % bus->cap];
         if (ev != NULL)
-            *ev = bus->ring[s->cursor % bus->cap];
+            ev_rec_decode(r, s->cursor, ev);
         item->kind = EV_ITEM_EVENT;
+        item->type = (enum ev_type)r->type;
         item->seq = s->cursor;
         item->last = s->cursor;
         s->cursor++;
@@ -351,30 +498,34 @@ static uint64_t ev_sub_ack(struct ev_sub *s)
  * deadline keeps the total wait within timeout_ms. */
 static int ev_sub_step(struct ev_sub *s, struct ev_item *item, struct ev_event *ev, int timeout_ms)
 {
-    struct ev_event scratch;
-    struct ev_event *buf = ev != NULL ? ev : &scratch;
     int64_t deadline = timeout_ms > 0 ? (int64_t)clock_mono_ms() + timeout_ms : 0;
     if (s == NULL || item == NULL)
         return ERR_INVAL;
+    item->type = 0; /* set for events only */
     for (;;) {
         if (s->cursor <= s->replay_end) {
             ev_sub_replay_one(s, item, ev);
             return 0;
         }
         struct disp_msg m;
+        struct ev_rec *rec = NULL; /* DATA: a queued copy, ours to give back */
         int wait = timeout_ms;
         if (timeout_ms > 0) {
             int64_t left = deadline - (int64_t)clock_mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
-        int rc = wait == 0 ? disp_try_recv(s->rx, &m, buf) : disp_recv_timed(s->rx, &m, buf, wait);
+        int rc =
+            wait == 0 ? disp_try_recv(s->rx, &m, &rec) : disp_recv_timed(s->rx, &m, &rec, wait);
         if (rc == ERR_AGAIN && timeout_ms != 0)
             rc = ERR_TIMEOUT;
         if (rc != 0)
             return rc;
         switch (m.kind) {
         case DISP_MSG_DATA:
-            buf->seq = m.seq;
+            if (ev != NULL)
+                ev_rec_decode(rec, m.seq, ev);
+            item->type = (enum ev_type)rec->type;
+            ev_rec_release(rec);
             item->kind = EV_ITEM_EVENT;
             item->seq = item->last = m.seq;
             s->last = m.seq;
