@@ -30,6 +30,12 @@
 #define RT_READS_PER_WAKEUP 32
 /* Receive buffer: the largest UDP payload, so no datagram is cut silently. */
 #define RT_DGRAM_MAX 65536
+/* Added to every timer handed to libevent.  libevent measures a timeout
+ * from the loop turn's cached time, which trails clock_mono_ms() (and our
+ * whole milliseconds truncate), so an unpadded timer fires up to a
+ * millisecond before it is due and has to be armed again: an extra wakeup
+ * per timer, several times a second on an idle agent. */
+#define RT_TIMER_PAD_MS 1
 /* Extra time after leave_linger_ms before exiting without SELF_IDLE. */
 #define RT_LEAVE_GRACE_MS 2000
 /* Decrypt-failure log lines: at most this many per window ... */
@@ -126,7 +132,7 @@ static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
          * in a busy turn can fire a few ms early by our clock; the core may
          * drop a timer that comes before its deadline (a suspicion would
          * then never end), so wait out the rest. */
-        struct timeval tv = clock_tv(tm->due - now);
+        struct timeval tv = clock_tv(tm->due - now + RT_TIMER_PAD_MS);
         evtimer_add(tm->ev, &tv);
         return;
     }
@@ -154,7 +160,7 @@ static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t dela
     tm->due = clock_mono_ms() + delay_ms;
     LIST_INSERT_HEAD(&rt->timers, tm, link);
     rt->ntimers++;
-    struct timeval tv = clock_tv(delay_ms);
+    struct timeval tv = clock_tv(delay_ms + RT_TIMER_PAD_MS);
     evtimer_add(tm->ev, &tv);
 }
 
