@@ -1,7 +1,7 @@
 /*
  * stats.c - the counters that need more than an increment: datagrams by
  * type and the histogram of probe round trips, with the names and bounds
- * that readers (the agent's metrics) label them by.
+ * that readers (the agent's metrics) label them by; and members by status.
  *
  * Round trips are measured from the `now` values the core is handed (the
  * ping's and its ACK's), so they have the caller's resolution (the agent's
@@ -31,6 +31,15 @@ uint32_t swim_rtt_bound_ms(size_t i)
 const char *swim_dgram_name(size_t type)
 {
     return type < SWIM_DGRAM_TYPES ? dgram_names[type] : dgram_names[0];
+}
+
+void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1])
+{
+    memset(counts, 0, (SWIM_LEFT + 1) * sizeof(counts[0]));
+    counts[s->self.status <= SWIM_LEFT ? s->self.status : SWIM_ALIVE]++;
+    for (size_t i = 0; i < s->n_all; i++)
+        if (s->all[i]->status <= SWIM_LEFT)
+            counts[s->all[i]->status]++;
 }
 
 void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len)

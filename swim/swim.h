@@ -207,6 +207,9 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 int swim_member_find(const struct swim *s, const char *name, struct swim_member_info *out);
 /* Members currently ALIVE or SUSPECT, self excluded. */
 size_t swim_active_count(const struct swim *s);
+/* Members by status (index: enum swim_status), this node and tombstones
+ * included. */
+void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1]);
 
 /* Datagram types as the counters index them: 0 is a datagram whose header
  * did not decode or whose type is unknown, 1..SWIM_DGRAM_TYPES-1 the wire
