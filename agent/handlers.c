@@ -37,9 +37,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "proc.h"
 #include "tags.h"
@@ -58,8 +58,6 @@
 /* Output reads after the child exits: drains what is left in the pipe
  * without waiting for descendants that kept it open. */
 #define HD_DRAIN_READS 16
-#define HD_MS_PER_S 1000
-#define HD_NS_PER_MS 1000000L
 
 extern char **environ;
 
@@ -82,13 +80,6 @@ struct hd_runner {
     size_t self_tags_len;
     struct hd_stats stats;
 };
-
-static int64_t hd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * HD_MS_PER_S + ts.tv_nsec / HD_NS_PER_MS;
-}
 
 static void hd_count(struct hd_runner *r, uint64_t *field, uint64_t n)
 {
@@ -335,7 +326,7 @@ static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd
                              size_t *outlen, const char *type, uint64_t seq, const char *command)
 {
     struct hd_end end = {0, 0, 0};
-    int64_t next = hd_now_ms() + r->timeout_ms; /* the next phase change */
+    uint64_t next = clock_mono_ms() + r->timeout_ms; /* the next phase change */
     enum hd_phase phase = HD_RUNNING;
     for (;;) {
         struct pollfd pfd[3] = {
@@ -343,7 +334,7 @@ static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd
             {out_fd, POLLIN, 0},
             {phase == HD_RUNNING ? r->stop_fd : -1, POLLIN, 0},
         };
-        int64_t now = hd_now_ms();
+        uint64_t now = clock_mono_ms();
         poll(pfd, 3, next > now ? (int)(next - now) : 0); /* EINTR: the checks below */
         if (pfd[1].revents != 0 && !hd_read_output(out_fd, out, outlen)) {
             close(out_fd);
@@ -354,7 +345,7 @@ static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd
             end.reaped = proc_wait(child, 0, &end.status) == 0;
             break;
         }
-        now = hd_now_ms();
+        now = clock_mono_ms();
         if (phase == HD_RUNNING && (now >= next || pfd[2].revents != 0)) {
             end.timed_out = now >= next;
             proc_signal(child, SIGTERM);
@@ -424,7 +415,7 @@ static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
         goto fail;
     }
     size_t inlen = hd_build_stdin(ev, input, sizeof(input));
-    int64_t start = hd_now_ms();
+    uint64_t start = clock_mono_ms();
     if (hd_spawn(&child, spec, env.v, in[0], out[1]) != 0) {
         log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: spawn: %s", type,
                 (unsigned long long)ev->seq, strerror(errno));
@@ -444,7 +435,7 @@ static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
     struct hd_end end = hd_wait(r, &child, out[0], output, &outlen, type, ev->seq, spec->command);
     out[0] = -1; /* closed by hd_wait */
     hd_printable(output, outlen);
-    hd_report(r, &end, type, ev->seq, (unsigned)(hd_now_ms() - start), spec->command, output);
+    hd_report(r, &end, type, ev->seq, (unsigned)(clock_mono_ms() - start), spec->command, output);
     goto done;
 fail:
     hd_count(r, &r->stats.spawn_errors, 1);

@@ -1,5 +1,6 @@
 /*
- * swimctl.c - the control client's entry point; everything is in cli.c.
+ * swimctl.c - the control client's entry point; everything is in cli.c and
+ * the files cli_int.h lists.
  */
 #include <stdio.h>
 
