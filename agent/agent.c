@@ -1,8 +1,9 @@
 /*
  * agent.c - see agent.h for the model.
  *
- * Layout: set-up of each part in dependency order (agent_new), signals and
- * reload, the run with its shutdown, and agent_delete in reverse order.
+ * Layout: set-up of each part in dependency order (agent_new), systemd's
+ * notifications next to the set-up that arms them; signals and reload; the
+ * run with its shutdown; agent_delete in reverse order.
  */
 #include "agent.h"
 

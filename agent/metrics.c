@@ -231,7 +231,7 @@ static void metrics_dgrams(struct mw *w, const struct swim_stats *st, int bytes)
     const char *name = bytes ? "datagram_bytes_total" : "datagrams_total";
     mw_family(w, name, "counter",
               bytes ? "Bytes of SWIM datagrams by direction and type, before sealing."
-                    : "SWIM datagrams by direction and type (unknown: did not decode).");
+                    : "SWIM datagrams by direction and type (unknown: no valid header).");
     for (int out = 0; out <= 1; out++) {
         const struct swim_traffic *t = out ? st->out_by_type : st->in_by_type;
         for (size_t i = 0; i < SWIM_DGRAM_TYPES; i++) {

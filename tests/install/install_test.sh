@@ -136,6 +136,7 @@ complete_words() {
         echo "${COMPREPLY[*]}"' _ "$root$COMPLETIONDIR/swimctl" "$@"
 }
 check "completion: commands" test "$(complete_words swimctl mo)" = "monitor"
+check "completion: the metrics command" test "$(complete_words swimctl met)" = "metrics"
 check "completion: members options" \
     test "$(complete_words swimctl members --)" = "--status --tag --json"
 check "completion: statuses" test "$(complete_words swimctl members --status f)" = "failed"
