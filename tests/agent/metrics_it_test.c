@@ -218,12 +218,16 @@ static pid_t it_spawn(const char *const *argv, const char *in_path, const char *
     return pid;
 }
 
-/* Wait for pid at most ms (then SIGKILL it); its exit code, or -1. */
+/* Wait for pid (a child not reaped yet) at most ms, then SIGKILL it; its
+ * exit code, or -1. */
 static int it_reap(pid_t pid, uint64_t ms)
 {
     int st = 0;
     uint64_t deadline = clock_mono_ms() + ms;
-    while (waitpid(pid, &st, WNOHANG) != pid) {
+    pid_t w;
+    while ((w = waitpid(pid, &st, WNOHANG)) != pid) {
+        if (w < 0)
+            return -1;
         if (clock_mono_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
@@ -466,8 +470,11 @@ START_TEST(metrics_it_test_prometheus)
     char *answer = NULL;
     int seen = 0;
     uint64_t t0 = clock_mono_ms();
-    while (clock_mono_ms() - t0 < IT_PROMETHEUS_MS && seen < 3 &&
-           waitpid(prom, NULL, WNOHANG) == 0) {
+    int early = -1; /* prometheus's status if it exited by itself (then reaped) */
+    while (clock_mono_ms() - t0 < IT_PROMETHEUS_MS && seen < 3) {
+        if (waitpid(prom, &early, WNOHANG) == prom)
+            break;
+        early = -1;
         usleep(500 * 1000);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)web)};
@@ -484,10 +491,14 @@ START_TEST(metrics_it_test_prometheus)
     }
     printf("prometheus: %d of 3 instances report 3 alive after %llu ms; answer: %s\n", seen,
            (unsigned long long)(clock_mono_ms() - t0), answer != NULL ? answer : "(none)");
-    kill(prom, SIGTERM);
-    int prc = it_reap(prom, 10000);
+    int prc = -1;
+    if (early == -1) { /* still ours to signal */
+        kill(prom, SIGTERM);
+        prc = it_reap(prom, 10000);
+    }
     nftw(tsdb, it_rm, 16, FTW_DEPTH | FTW_PHYS);
     char *plog = harness_slurp(log);
+    ck_assert_msg(early == -1, "prometheus exited by itself (status %d): %.1500s", early, plog);
     ck_assert_msg(seen == 3, "prometheus saw %d of 3; answer %s; its log: %.1500s", seen,
                   answer != NULL ? answer : "(none)", plog);
     ck_assert_msg(prc == 0, "prometheus exited %d on SIGTERM: %.1500s", prc, plog);
