@@ -14,7 +14,7 @@
  * are an error, so a typo is not silently ignored):
  *
  *   name, bind, advertise, socket, profile, keyring, label, log_level,
- *   log_format: string
+ *   log_format, metrics ("HOST:PORT" of the Prometheus endpoint): string
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
@@ -109,9 +109,10 @@ struct cfg {
     uint32_t handler_timeout_ms;
     uint32_t event_history;
     uint32_t watch_queue;
-    char snapshot[CFG_PATH_MAX];   /* "" = none */
-    uint32_t proto[CFG_PROTO_MAX]; /* protocol overrides, by cfg.c's key table */
-    uint32_t proto_set;            /* bit i: proto[i] overrides the profile */
+    char snapshot[CFG_PATH_MAX];    /* "" = none */
+    char metrics[CFG_HOSTPORT_MAX]; /* "HOST:PORT" serving GET /metrics; "" = off */
+    uint32_t proto[CFG_PROTO_MAX];  /* protocol overrides, by cfg.c's key table */
+    uint32_t proto_set;             /* bit i: proto[i] overrides the profile */
 };
 
 enum cfg_action {

@@ -64,6 +64,8 @@ struct rt {
     struct udp_sock udp;
     struct event *udp_ev;
     struct event *leave_ev;
+    void (*on_leave)(void *ctx);
+    void *on_leave_ctx;
     LIST_HEAD(, rt_timer) timers;
     size_t ntimers;
     int active;
@@ -323,6 +325,8 @@ int rt_leave(struct rt *rt, const char *why)
     rt->leaving = 1;
     join_stop(rt->join);
     log_msg(rt->log, LOG_INFO, "leaving reason=%s", why);
+    if (rt->on_leave != NULL)
+        rt->on_leave(rt->on_leave_ctx);
     if (swim_leave(rt->swim, clock_mono_ms()) != 0) {
         rt_exit(rt);
         return 0;
@@ -352,6 +356,8 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
     rt->bus = cfg->bus;
     rt->kr = cfg->kr;
     rt->scfg = *cfg->scfg;
+    rt->on_leave = cfg->on_leave;
+    rt->on_leave_ctx = cfg->on_leave_ctx;
     rt->udp.fd = -1;
     LIST_INIT(&rt->timers);
     snprintf(rt->label, sizeof(rt->label), "%s", cfg->label != NULL ? cfg->label : "");

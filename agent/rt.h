@@ -62,6 +62,10 @@ struct rt_config {
     size_t tags_len;
     const char *const *seeds; /* join seeds, "HOST[:PORT]" (join.h) */
     size_t seed_count;        /* at most JOIN_SEEDS_MAX */
+    /* Called once when a graceful leave begins (rt_leave()), whoever asked
+     * for it; may be NULL. */
+    void (*on_leave)(void *ctx);
+    void *on_leave_ctx;
 };
 
 /* Counters and state for `info`; a plain value. */
