@@ -2,8 +2,8 @@
  * events.c - see events.h for the model.
  *
  * Storage.  An event is stored once, as a compact record (struct ev_rec: a
- * 40-byte header, then the name, address, user event name, tag block and
- * data, each by its length), and shared by the history and every queue it
+ * 32-byte header, then the name and either the address and tag block or the
+ * user event's name and data, each by its length), and shared by the history and every queue it
  * is in.  The bus is a dispatcher (seed 0) whose messages are pointers to
  * records, with one sender handle, plus a ring of pointers to the last
  * `history` records.  A record counts its holders: the history's slot, and
@@ -11,7 +11,7 @@
  * the pointer; the receiver gives it back once it has decoded the record,
  * and the drop callback gives back copies discarded when a receiver
  * closes).  The last holder frees it.  So memory follows what events carry
- * (about 60 to 100 bytes for a member event without tags), a subscriber
+ * (about 50 bytes for a member event without tags, 64 with malloc's own), a subscriber
  * queue costs 16 bytes a slot, and an event that left the history is still
  * read in full by a subscriber that had it queued.  The ring holds a
  * contiguous run of sequences [first, newest]: every sequence is an event,
@@ -56,26 +56,26 @@
 #define EV_NS_PER_MS 1000000L
 
 /*
- * One event as stored.  Fixed header first, then the variable fields packed
- * in this order, each as many bytes as its length says (no NUL): name,
- * addr, user_name, tags, data.  The sequence number is not stored: the
- * history's slot and the dispatcher's message both carry it.
+ * One event as stored: a 32-byte header, then the variable fields packed
+ * without NULs, each as many bytes as its length says.  A member or self
+ * event keeps its name, address and tag block; a user event its origin's
+ * name, the event's name and its data (the other fields of struct ev_event
+ * are empty for that kind, and are not stored).  The sequence number is not
+ * stored either: the history's slot and the dispatcher's message carry it.
  */
 struct ev_rec {
     atomic_uint refs; /* holders: the history, plus one per queued copy */
-    uint32_t incarnation;
-    uint32_t user_id;
-    uint16_t tags_len;
-    uint16_t data_len;
+    uint32_t id;      /* incarnation (member), user_id (user) */
+    uint64_t time_ms;
+    uint64_t generation;
+    uint16_t len3; /* tags_len (member), data_len (user) */
     uint8_t type;
     uint8_t status;
     uint8_t name_len;
-    uint8_t addr_len;
-    uint8_t user_name_len;
-    uint64_t time_ms;
-    uint64_t generation;
-    uint8_t bytes[];
+    uint8_t len2;    /* addr length (member), user_name length (user) */
+    uint8_t bytes[]; /* name, then addr or user_name, then tags or data */
 };
+_Static_assert(sizeof(struct ev_rec) == 32, "the stored header is 32 bytes");
 
 struct ev_bus {
     pthread_mutex_t lock;
@@ -161,65 +161,54 @@ static size_t ev_min(size_t a, size_t b)
  * memory.  Lengths are clamped to the fields' limits. */
 static struct ev_rec *ev_rec_new(const struct ev_event *ev)
 {
+    int user = ev->type == EV_USER;
     size_t nl = strnlen(ev->name, SWIM_NAME_MAX);
-    size_t al = strnlen(ev->addr, ADDR_TEXT_MAX - 1);
-    size_t ul = strnlen(ev->user_name, EV_USER_NAME_MAX);
-    size_t tl = ev_min(ev->tags_len, SWIM_META_MAX);
-    size_t dl = ev_min(ev->data_len, EV_USER_DATA_MAX);
-    struct ev_rec *r = malloc(sizeof(*r) + nl + al + ul + tl + dl);
+    size_t l2 =
+        user ? strnlen(ev->user_name, EV_USER_NAME_MAX) : strnlen(ev->addr, ADDR_TEXT_MAX - 1);
+    size_t l3 = user ? ev_min(ev->data_len, EV_USER_DATA_MAX) : ev_min(ev->tags_len, SWIM_META_MAX);
+    struct ev_rec *r = malloc(sizeof(*r) + nl + l2 + l3);
     if (r == NULL)
         return NULL;
     atomic_init(&r->refs, 1);
-    r->incarnation = ev->incarnation;
-    r->user_id = ev->user_id;
-    r->tags_len = (uint16_t)tl;
-    r->data_len = (uint16_t)dl;
+    r->id = user ? ev->user_id : ev->incarnation;
+    r->time_ms = ev->time_ms;
+    r->generation = ev->generation;
+    r->len3 = (uint16_t)l3;
     r->type = (uint8_t)ev->type;
     r->status = (uint8_t)ev->status;
     r->name_len = (uint8_t)nl;
-    r->addr_len = (uint8_t)al;
-    r->user_name_len = (uint8_t)ul;
-    r->time_ms = ev->time_ms;
-    r->generation = ev->generation;
-    uint8_t *p = r->bytes;
-    memcpy(p, ev->name, nl);
-    p += nl;
-    memcpy(p, ev->addr, al);
-    p += al;
-    memcpy(p, ev->user_name, ul);
-    p += ul;
-    memcpy(p, ev->tags, tl);
-    p += tl;
-    memcpy(p, ev->data, dl);
+    r->len2 = (uint8_t)l2;
+    memcpy(r->bytes, ev->name, nl);
+    memcpy(r->bytes + nl, user ? ev->user_name : ev->addr, l2);
+    memcpy(r->bytes + nl + l2, user ? ev->data : ev->tags, l3);
     return r;
 }
 
 /* Copy len bytes to a NUL-terminated string. */
-static const uint8_t *ev_rec_text(char *dst, const uint8_t *src, size_t len)
+static void ev_rec_text(char *dst, const uint8_t *src, size_t len)
 {
     memcpy(dst, src, len);
     dst[len] = '\0';
-    return src + len;
 }
 
 /* The full event of record r, under sequence seq. */
 static void ev_rec_decode(const struct ev_rec *r, uint64_t seq, struct ev_event *out)
 {
+    int user = r->type == EV_USER;
+    const uint8_t *p2 = r->bytes + r->name_len, *p3 = p2 + r->len2;
     out->seq = seq;
     out->time_ms = r->time_ms;
     out->generation = r->generation;
-    out->incarnation = r->incarnation;
-    out->user_id = r->user_id;
+    out->incarnation = user ? 0 : r->id;
+    out->user_id = user ? r->id : 0;
     out->type = (enum ev_type)r->type;
     out->status = (enum swim_status)r->status;
-    out->tags_len = r->tags_len;
-    out->data_len = r->data_len;
-    const uint8_t *p = r->bytes;
-    p = ev_rec_text(out->name, p, r->name_len);
-    p = ev_rec_text(out->addr, p, r->addr_len);
-    p = ev_rec_text(out->user_name, p, r->user_name_len);
-    memcpy(out->tags, p, r->tags_len);
-    memcpy(out->data, p + r->tags_len, r->data_len);
+    out->tags_len = user ? 0 : r->len3;
+    out->data_len = user ? r->len3 : 0;
+    ev_rec_text(out->name, r->bytes, r->name_len);
+    ev_rec_text(out->addr, p2, user ? 0 : r->len2);
+    ev_rec_text(out->user_name, p2, user ? r->len2 : 0);
+    memcpy(user ? out->data : out->tags, p3, r->len3);
 }
 
 /* Give back one holder's reference; the last one frees the record. */

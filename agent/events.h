@@ -68,9 +68,10 @@
 #include "swim.h"
 
 /* Default history: the issue's figure, enough to replay a few minutes of
- * churn in a large cluster.  An event is stored in 40 bytes plus what it
- * carries (name, address, tags or payload: ~100 bytes for a member event
- * with a few tags), so about 0.5 MB, and 8 bytes a slot for the index. */
+ * churn in a large cluster.  An event is stored in 32 bytes plus what it
+ * carries (name, address, tags or payload: 64 to 100 bytes with malloc's
+ * own for a member event with a few tags), so about 0.3 MB, and 8 bytes a
+ * slot for the index. */
 #define EV_HISTORY_DEFAULT 4096
 /* Largest history: 65,536 events, ~8 MB of typical events and ~40 MB at
  * worst (full tag blocks or payloads); more than that is a log, not a replay
@@ -86,7 +87,10 @@
 
 /*
  * One event, a plain value: what a subscriber reads, and what publishing
- * takes (the bus stores only the bytes the lengths and strings cover).
+ * takes.  The bus stores only the bytes the lengths and strings cover, and
+ * only the fields of the event's kind: addr, incarnation and tags for member
+ * and self events, user_name, user_id and data for user events (a reader
+ * gets the others empty).
  * Member and self events fill name .. tags with the member's record; a user
  * event fills name with the origin node, user_name / data / user_id, and
  * status ALIVE.  Past tags_len and data_len the arrays hold nothing useful.
