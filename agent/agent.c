@@ -341,7 +341,7 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
         snprintf(err, errlen, "tags: invalid");
         goto fail;
     }
-    a->base = event_base_new();
+    a->base = rt_base_new();
     if (a->base == NULL) {
         snprintf(err, errlen, "libevent: cannot create an event base");
         goto fail;

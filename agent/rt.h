@@ -80,6 +80,12 @@ struct rt_stats {
 struct rt;
 
 /*
+ * The event base the runtime's loop should run on: one whose clock is the
+ * precise monotonic one, so a core timer costs one wakeup (see rt.c).  NULL
+ * when out of memory.  Free with event_base_free().
+ */
+struct event_base *rt_base_new(void);
+/*
  * Bind the socket and create the core, without touching the loop yet.
  * Returns NULL with a one-line reason in err on failure.
  */
