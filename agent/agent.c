@@ -1,8 +1,9 @@
 /*
  * agent.c - see agent.h for the model.
  *
- * Layout: set-up of each part in dependency order (agent_new), signals and
- * reload, the run with its shutdown, and agent_delete in reverse order.
+ * Layout: set-up of each part in dependency order (agent_new), systemd's
+ * notifications next to the set-up that arms them; signals and reload; the
+ * run with its shutdown; agent_delete in reverse order.
  */
 #include "agent.h"
 
@@ -22,7 +23,9 @@
 #include "handlers.h"
 #include "join.h"
 #include "keyring.h"
+#include "metrics_http.h"
 #include "rt.h"
+#include "sdnotify.h"
 #include "snapshot_writer.h"
 #include "stream.h"
 #include "tags.h"
@@ -45,8 +48,14 @@ struct agent {
     struct hd_runner *hd; /* NULL without --event-handler */
     struct control *control;
     struct control_env env;
+    struct metrics_http *metrics; /* NULL without --metrics */
+    struct sdn sdn;               /* systemd's notify socket (disabled without one) */
     struct event *sig_term, *sig_int, *sig_hup;
     struct event *drain_timer;
+    struct event *watchdog; /* NULL without a systemd watchdog */
+    struct event *status_timer;
+    char status[SDN_MESSAGE_MAX]; /* the last STATUS= sent */
+    int stopping;                 /* STOPPING=1 was sent */
     int draining;
     int drain_over; /* the drain deadline passed, or a signal cut it short */
 };
@@ -82,6 +91,8 @@ static int agent_setup_keyring(struct agent *a, char *err, size_t errlen)
     return 0;
 }
 
+static void agent_on_leave(void *arg);
+
 /* The runtime, joining the --join seeds or, without them, the snapshot's. */
 static int agent_setup_runtime(struct agent *a, char *err, size_t errlen)
 {
@@ -101,6 +112,8 @@ static int agent_setup_runtime(struct agent *a, char *err, size_t errlen)
     for (size_t i = 0; a->cfg.join_count == 0 && i < restored->seed_count; i++)
         seeds[nseeds++] = restored->seeds[i];
     struct rt_config rc = {
+        .on_leave = agent_on_leave,
+        .on_leave_ctx = a,
         .base = a->base,
         .log = a->log,
         .bus = a->bus,
@@ -187,6 +200,87 @@ static int agent_setup_handlers(struct agent *a, char *err, size_t errlen)
 static void agent_on_signal(evutil_socket_t sig, short what, void *arg);
 static void agent_on_drain_deadline(evutil_socket_t fd, short what, void *arg);
 
+/* ---- systemd ------------------------------------------------------------ */
+
+/* Members by status for STATUS=, sent only when it changed. */
+static void agent_send_status(struct agent *a)
+{
+    if (!a->sdn.enabled || a->stopping)
+        return;
+    size_t n[SWIM_LEFT + 1];
+    swim_count_members(rt_core(a->rt), n);
+    char status[SDN_MESSAGE_MAX];
+    snprintf(status, sizeof(status), "%s: %zu alive, %zu suspect, %zu failed, %zu left",
+             a->cfg.name, n[SWIM_ALIVE], n[SWIM_SUSPECT], n[SWIM_FAILED], n[SWIM_LEFT]);
+    if (strcmp(status, a->status) == 0)
+        return;
+    memcpy(a->status, status, sizeof(status));
+    if (sdn_status(&a->sdn, "%s", status) != 0)
+        log_msg(a->log, LOG_DEBUG, "sd_notify STATUS: %s", strerror(errno));
+}
+
+static void agent_on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent_send_status(arg);
+}
+
+/* A loop that runs this timer is not stuck: tell the watchdog. */
+static void agent_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct agent *a = arg;
+    if (sdn_watchdog_ping(&a->sdn) != 0)
+        log_msg(a->log, LOG_WARN, "sd_notify WATCHDOG: %s", strerror(errno));
+}
+
+/* The loop's first turn: the UDP socket is bound and the control socket
+ * listens (both since agent_new), so swimd serves from now on. */
+static void agent_on_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct agent *a = arg;
+    if (a->stopping) /* a signal came first */
+        return;
+    if (sdn_ready(&a->sdn) != 0)
+        log_msg(a->log, LOG_WARN, "sd_notify READY: %s", strerror(errno));
+    agent_send_status(a);
+    if (a->watchdog != NULL)
+        agent_on_watchdog(-1, 0, a);
+}
+
+/* STOPPING=1, once: a leave began, or the loop ended without one. */
+static void agent_on_leave(void *arg)
+{
+    struct agent *a = arg;
+    if (a->stopping)
+        return;
+    a->stopping = 1;
+    if (sdn_stopping(&a->sdn) != 0 || sdn_status(&a->sdn, "%s: leaving", a->cfg.name) != 0)
+        log_msg(a->log, LOG_DEBUG, "sd_notify STOPPING: %s", strerror(errno));
+}
+
+/* The watchdog and status timers (when systemd asks for them). */
+static int agent_setup_systemd(struct agent *a, char *err, size_t errlen)
+{
+    if (!a->sdn.enabled)
+        return 0;
+    a->status_timer = event_new(a->base, -1, EV_PERSIST, agent_on_status_timer, a);
+    uint64_t ms = sdn_watchdog_interval_ms(&a->sdn);
+    if (ms > 0)
+        a->watchdog = event_new(a->base, -1, EV_PERSIST, agent_on_watchdog, a);
+    if (a->status_timer == NULL || (ms > 0 && a->watchdog == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    if (ms > 0)
+        log_msg(a->log, LOG_INFO, "systemd watchdog: a ping every %llu ms", (unsigned long long)ms);
+    return 0;
+}
+
 static int agent_setup_control(struct agent *a, char *err, size_t errlen)
 {
     a->env = (struct control_env){
@@ -203,6 +297,12 @@ static int agent_setup_control(struct agent *a, char *err, size_t errlen)
     a->control = control_new(a->base, &a->env, err, errlen);
     if (a->control == NULL)
         return ERR_SYS;
+    if (a->cfg.metrics[0] != '\0') {
+        a->metrics = metrics_http_new(a->base, a->cfg.metrics, control_get_env(a->control), a->log,
+                                      err, errlen);
+        if (a->metrics == NULL)
+            return ERR_SYS;
+    }
     a->sig_term = evsignal_new(a->base, SIGTERM, agent_on_signal, a);
     a->sig_int = evsignal_new(a->base, SIGINT, agent_on_signal, a);
     a->sig_hup = evsignal_new(a->base, SIGHUP, agent_on_signal, a);
@@ -226,6 +326,10 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
     a->argc = argc;
     a->argv = argv;
     a->log = lg;
+    /* Before any thread starts (the handler runner): the variables are
+     * removed so that handlers do not inherit them. */
+    if (sdn_create(&a->sdn, 1) != 0)
+        log_msg(lg, LOG_WARN, "NOTIFY_SOCKET is not an absolute path or @name; not notifying");
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to start");
         goto fail;
@@ -237,7 +341,7 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
         snprintf(err, errlen, "tags: invalid");
         goto fail;
     }
-    a->base = event_base_new();
+    a->base = rt_base_new();
     if (a->base == NULL) {
         snprintf(err, errlen, "libevent: cannot create an event base");
         goto fail;
@@ -249,7 +353,8 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
         goto fail;
     }
     if (agent_setup_runtime(a, err, errlen) != 0 || agent_setup_subscribers(a, err, errlen) != 0 ||
-        agent_setup_handlers(a, err, errlen) != 0 || agent_setup_control(a, err, errlen) != 0)
+        agent_setup_handlers(a, err, errlen) != 0 || agent_setup_control(a, err, errlen) != 0 ||
+        agent_setup_systemd(a, err, errlen) != 0)
         goto fail;
     return a;
 fail:
@@ -326,6 +431,7 @@ static int agent_draining(const struct agent *a)
 /* See "Shutdown" in agent.h. */
 static void agent_wind_down(struct agent *a)
 {
+    agent_on_leave(a); /* STOPPING=1, unless the leave sent it */
     if (a->snapw != NULL)
         snapw_final(a->snapw); /* the last word: this run's final view */
     rt_stop(a->rt);
@@ -351,6 +457,15 @@ int agent_run(struct agent *a)
             a->kr != NULL ? "yes" : "no", a->cfg.socket_path);
     if (a->snapw != NULL) /* record this start's generation at once */
         snapw_start(a->snapw);
+    struct timeval now = {0, 0}, status = clock_tv(AGENT_STATUS_MS);
+    if (event_base_once(a->base, -1, EV_TIMEOUT, agent_on_ready, a, &now) != 0)
+        log_msg(a->log, LOG_WARN, "cannot schedule the READY notification");
+    if (a->status_timer != NULL)
+        evtimer_add(a->status_timer, &status);
+    if (a->watchdog != NULL) {
+        struct timeval tv = clock_tv(sdn_watchdog_interval_ms(&a->sdn));
+        evtimer_add(a->watchdog, &tv);
+    }
     int rc = rt_run(a->rt);
     agent_wind_down(a);
     if (rc == 0)
@@ -362,7 +477,8 @@ void agent_delete(struct agent *a)
 {
     if (a == NULL)
         return;
-    control_delete(a->control); /* closes every stream: watchers, monitor clients */
+    metrics_http_delete(a->metrics); /* reads what control_delete() frees */
+    control_delete(a->control);      /* closes every stream: watchers, monitor clients */
     streams_delete(a->streams);
     ev_bus_end(a->bus); /* done by the run already; not after a failed start */
     hd_runner_delete(a->hd);
@@ -370,7 +486,8 @@ void agent_delete(struct agent *a)
     bridge_delete(a->bridge);
     rt_delete(a->rt);
     ev_bus_delete(a->bus);
-    struct event *evs[] = {a->sig_term, a->sig_int, a->sig_hup, a->drain_timer};
+    struct event *evs[] = {a->sig_term,    a->sig_int,  a->sig_hup,
+                           a->drain_timer, a->watchdog, a->status_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i] != NULL)
             event_free(evs[i]);

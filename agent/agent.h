@@ -12,6 +12,18 @@
  *   snapshot writer             bus -> --snapshot file (snapshot_writer.h)
  *   handler runner              bus -> --event-handler commands (handlers.h)
  *   control socket (control.h)  requests -> the command table -> the parts
+ *   metrics endpoint            GET /metrics -> every part's counters
+ *                               (metrics_http.h; only with --metrics)
+ *
+ * systemd (sdnotify.h; nothing happens without NOTIFY_SOCKET): READY=1 on
+ * the loop's first turn, once the UDP socket is bound and the control
+ * socket listens; STATUS= with the member counts, every AGENT_STATUS_MS
+ * when they changed; WATCHDOG=1 from a timer on the loop every
+ * sdn_watchdog_interval_ms() when the unit sets WatchdogSec= (so a stuck
+ * loop stops the pings and systemd restarts swimd); STOPPING=1 when a
+ * graceful leave begins (signal or control "leave"), or when the loop ends
+ * without one.  The variables are removed from the environment at start, so
+ * event handlers do not inherit them.
  *
  * Signals: SIGTERM and SIGINT start a graceful leave (rt_leave()); a second
  * one ends the loop at once.  SIGHUP re-parses the same argv (and so
@@ -35,6 +47,9 @@
 
 /* How long shutdown lets watchers flush their last lines. */
 #define AGENT_DRAIN_MS 500
+/* How often systemd's STATUS= line is refreshed (when it changed): often
+ * enough for `systemctl status`, rare enough to cost nothing. */
+#define AGENT_STATUS_MS 2000
 
 struct agent;
 

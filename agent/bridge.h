@@ -33,7 +33,7 @@ struct event_base;
 
 /* The bridge's queue: the loop reads it every turn, so a few hundred events
  * cover any burst between two turns; beyond it the history repairs the gap
- * (EV_LAG_RECOVER).  Each slot is ~1.5 KB. */
+ * (EV_LAG_RECOVER).  Each slot is a 16-byte reference to the stored event. */
 #define BRIDGE_QUEUE 256
 /* Items applied per wakeup, so a burst cannot starve the UDP socket. */
 #define BRIDGE_ITEMS_PER_WAKEUP 64

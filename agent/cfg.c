@@ -181,6 +181,7 @@ enum cfg_key {
     CFG_K_WATCH_QUEUE,
     CFG_K_SNAPSHOT,
     CFG_K_PROTOCOL,
+    CFG_K_METRICS,
 };
 
 /* The protocol tunables an operator may set over the profile. */
@@ -358,6 +359,11 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
         return 0;
     case CFG_K_PROTOCOL:
         return cfg_proto_set(c, value, what, err, errlen);
+    case CFG_K_METRICS:
+        if (addr_split(value, -1, host, &port) != 0)
+            return cfg_fail(err, errlen, "%s: expected HOST:PORT or [IPV6]:PORT, got \"%s\"", what,
+                            value);
+        return cfg_copy(c->metrics, sizeof(c->metrics), value);
     }
     return cfg_fail(err, errlen, "%s: unknown setting", what);
 }
@@ -388,6 +394,7 @@ static const struct cfg_flag cfg_flags[] = {
     {"--watch-queue", "watch_queue", CFG_K_WATCH_QUEUE},
     {"--snapshot", "snapshot", CFG_K_SNAPSHOT},
     {"--protocol", "protocol", CFG_K_PROTOCOL},
+    {"--metrics", "metrics", CFG_K_METRICS},
 };
 #define CFG_NFLAGS (sizeof(cfg_flags) / sizeof(cfg_flags[0]))
 
@@ -739,6 +746,8 @@ void cfg_usage(FILE *out, const char *prog)
             "  --watch-queue N        events queued per watcher before it lags (default %d)\n"
             "  --snapshot FILE        record known members in FILE; on restart, rejoin them\n"
             "                         without --join\n"
+            "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
+            "                         (default: off)\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT leave gracefully, then exit 0; SIGHUP reloads tags and\n"

@@ -14,7 +14,8 @@
  * are an error, so a typo is not silently ignored):
  *
  *   name, bind, advertise, socket, socket_group, profile, keyring, label,
- *   log_level, log_format: string
+ *   log_level, log_format, metrics ("HOST:PORT" of the Prometheus endpoint):
+ *   string
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
@@ -90,7 +91,8 @@
 #define CFG_EVENT_HISTORY_MIN 16
 /* Default queue of each watcher (events.h: EV_SUB_CAPACITY_DEFAULT); a
  * watcher that falls further behind is told it lagged and resumes from the
- * history.  Each queued event takes ~1.5 KB, allocated when it connects. */
+ * history.  A queue slot is a 16-byte reference to the stored event,
+ * allocated when the watcher connects. */
 #define CFG_WATCH_QUEUE_DEFAULT 512
 #define CFG_WATCH_QUEUE_MIN 16
 #define CFG_WATCH_QUEUE_MAX 65536
@@ -127,9 +129,10 @@ struct cfg {
     uint32_t handler_timeout_ms;
     uint32_t event_history;
     uint32_t watch_queue;
-    char snapshot[CFG_PATH_MAX];   /* "" = none */
-    uint32_t proto[CFG_PROTO_MAX]; /* protocol overrides, by cfg.c's key table */
-    uint32_t proto_set;            /* bit i: proto[i] overrides the profile */
+    char snapshot[CFG_PATH_MAX];    /* "" = none */
+    char metrics[CFG_HOSTPORT_MAX]; /* "HOST:PORT" serving GET /metrics; "" = off */
+    uint32_t proto[CFG_PROTO_MAX];  /* protocol overrides, by cfg.c's key table */
+    uint32_t proto_set;             /* bit i: proto[i] overrides the profile */
 };
 
 enum cfg_action {

@@ -1,8 +1,8 @@
 /*
  * cli.c - swimctl's command line (see cli.h; the files are listed in
  * cli_int.h): parsing, the command table and --help, the one-shot commands
- * (members, join, leave, force-leave, info, tags, event, keygen) and
- * cli_main().
+ * (members, join, leave, force-leave, info, tags, event, keygen, metrics),
+ * the default socket and cli_main().
  *
  * Parsing.  Every level uses getopt_long() in "+" mode (options end at the
  * first operand or at "--"): first swimctl's own options, then the command
@@ -11,9 +11,11 @@
  * off, so every message goes to the caller's err stream, in one format.  The
  * commands are one table (cli_cmd_table), which --help is printed from.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -340,7 +342,36 @@ static int cli_cmd_keygen(struct cli_ctx *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+static int cli_cmd_metrics(struct cli_ctx *c, int argc, char **argv)
+{
+    int code = cli_args(c, argc, argv, 0, 0, "metrics takes no argument");
+    if (code >= 0)
+        return code;
+    json_t *reply;
+    int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "metrics"), &reply, c->err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    json_t *text = json_object_get(reply, "text");
+    fwrite(json_string_value(text) != NULL ? json_string_value(text) : "", 1,
+           json_string_length(text), c->out);
+    json_decref(reply);
+    return CLI_EXIT_OK;
+}
+
 /* ---- the program ---------------------------------------------------------------- */
+
+const char *cli_default_socket(const char *service)
+{
+    const char *env = getenv("SWIM_SOCKET");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    /* A folder the caller may not search (/run/swimd is 0750) still means
+     * the service is there: connecting then names the right path. */
+    struct stat st;
+    if (stat(service, &st) == 0 ? S_ISSOCK(st.st_mode) : errno == EACCES)
+        return service;
+    return CFG_DEFAULT_SOCKET;
+}
 
 static const struct cli_cmd cli_cmd_table[] = {
     {"members", "[--status alive|suspect|failed|left] [--tag KEY=VALUE]... [--json]",
@@ -352,6 +383,7 @@ static const struct cli_cmd cli_cmd_table[] = {
     {"tags", "set KEY=VALUE... | delete KEY...", "set or remove tags on this node", cli_cmd_tags},
     {"event", "NAME [PAYLOAD]", "broadcast a user event to every member", cli_cmd_event},
     {"keygen", "", "print a new random base64 key for a keyring", cli_cmd_keygen},
+    {"metrics", "", "this node's metrics in Prometheus's text format", cli_cmd_metrics},
     {"watch", "[--since SEQ] [--type TYPE,...] [--json]",
      "stream events in sequence order until interrupted;\n--since replays the history after SEQ",
      cli_cmd_watch},
@@ -372,24 +404,25 @@ static void cli_usage(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < CLI_NCMDS; i++)
         cli_print_cmd(out, &cli_cmd_table[i]);
-    fprintf(out, "\n"
-                 "  --socket PATH   control socket (default: $SWIM_SOCKET, else " CFG_DEFAULT_SOCKET
-                 ")\n"
-                 "  --help, --version   (COMMAND --help: that command's usage)\n"
-                 "\n"
-                 "Exit codes:\n"
-                 "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
-                 "  1   swimd answered with an error (watch: --since older than the history,\n"
-                 "      the message names the first event held; bad --type)\n"
-                 "  2   bad usage\n"
-                 "  3   swimd not reachable (\"cannot connect to swimd at PATH: reason\"), or\n"
-                 "      the connection was lost (watch, monitor, run: CMD is stopped first)\n"
-                 "  4   watch: too slow, events were missed; resume with --since N-1\n"
-                 "  10  monitor/run: a member failed (run: CMD was stopped)\n"
-                 "  11  monitor/run: a member left (run: only before CMD started)\n"
-                 "  12  monitor/run: no such member (run: CMD was not started)\n"
-                 "  127 run: CMD could not be executed\n"
-                 "  run otherwise exits with CMD's status (128+N if killed by signal N).\n");
+    fprintf(out,
+            "\n"
+            "  --socket PATH   control socket (default: $SWIM_SOCKET, else " CLI_SERVICE_SOCKET "\n"
+            "                  when it exists, else " CFG_DEFAULT_SOCKET ")\n"
+            "  --help, --version   (COMMAND --help: that command's usage)\n"
+            "\n"
+            "Exit codes:\n"
+            "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
+            "  1   swimd answered with an error (watch: --since older than the history,\n"
+            "      the message names the first event held; bad --type)\n"
+            "  2   bad usage\n"
+            "  3   swimd not reachable (\"cannot connect to swimd at PATH: reason\"), or\n"
+            "      the connection was lost (watch, monitor, run: CMD is stopped first)\n"
+            "  4   watch: too slow, events were missed; resume with --since N-1\n"
+            "  10  monitor/run: a member failed (run: CMD was stopped)\n"
+            "  11  monitor/run: a member left (run: only before CMD started)\n"
+            "  12  monitor/run: no such member (run: CMD was not started)\n"
+            "  127 run: CMD could not be executed\n"
+            "  run otherwise exits with CMD's status (128+N if killed by signal N).\n");
 }
 
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
@@ -398,9 +431,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         CLI_OPTS_COMMON,
     };
-    struct cli_ctx c = {getenv("SWIM_SOCKET"), out, err, NULL};
-    if (c.path == NULL || c.path[0] == '\0')
-        c.path = CFG_DEFAULT_SOCKET;
+    struct cli_ctx c = {cli_default_socket(CLI_SERVICE_SOCKET), out, err, NULL};
     int code, o;
     opterr = 0;
     optind = 0; /* getopt's full reset: cli_main may run more than once */

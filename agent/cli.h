@@ -44,6 +44,9 @@
 #define CLI_EXIT_PEER_UNKNOWN 12
 #define CLI_EXIT_EXEC 127
 
+/* The control socket of swimd run as a service (dist/systemd). */
+#define CLI_SERVICE_SOCKET "/run/swimd/swimd.sock"
+
 /* A stalled swimd must not hang a script forever. */
 #define CLI_TIMEOUT_MS 5000
 /* Largest response accepted: a very large cluster's member list. */
@@ -54,6 +57,11 @@
 /* Run swimctl.  Returns the exit code.  Uses getopt's globals (reset on
  * every call): one thread at a time. */
 int cli_main(int argc, char **argv, FILE *out, FILE *err);
+/* The socket used without --socket: $SWIM_SOCKET when set and not empty,
+ * else `service` (CLI_SERVICE_SOCKET) when it is a socket or its folder
+ * cannot be searched (swimd runs as a service), else CFG_DEFAULT_SOCKET.
+ * Never NULL. */
+const char *cli_default_socket(const char *service);
 
 /*
  * Send one request object and read one response object on a new connection

@@ -14,15 +14,10 @@
 #include "stream.h"
 
 /* Member counts by status, this node included. */
-static json_t *cmd_info_counts(struct swim *core, const struct swim_member_info *self)
+static json_t *cmd_info_counts(struct swim *core)
 {
-    size_t counts[SWIM_LEFT + 1] = {0};
-    struct swim_member_info m;
-    counts[self->status <= SWIM_LEFT ? self->status : 0]++;
-    size_t n = swim_member_count(core);
-    for (size_t i = 0; i < n; i++)
-        if (swim_member_at(core, i, &m) == 0 && m.status <= SWIM_LEFT)
-            counts[m.status]++;
+    size_t counts[SWIM_LEFT + 1];
+    swim_count_members(core, counts);
     return json_pack("{s:I,s:I,s:I,s:I}", "alive", (json_int_t)counts[SWIM_ALIVE], "suspect",
                      (json_int_t)counts[SWIM_SUSPECT], "failed", (json_int_t)counts[SWIM_FAILED],
                      "left", (json_int_t)counts[SWIM_LEFT]);
@@ -49,7 +44,7 @@ json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *r
     join_get_stats(rt_join(env->rt), &js);
     json_t *o = json_object();
     json_object_set_new(o, "self", cmd_member_json(&self));
-    json_object_set_new(o, "counts", cmd_info_counts(core, &self));
+    json_object_set_new(o, "counts", cmd_info_counts(core));
     cmd_info_set_int(o, "incarnation", self.incarnation);
     cmd_info_set_int(o, "packets_in", rs.packets_in);
     cmd_info_set_int(o, "packets_out", rs.packets_out);

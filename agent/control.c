@@ -32,10 +32,13 @@ static const struct control_command control_commands[] = {
     {"event", cmd_event},
     {"watch", cmd_watch},
     {"monitor", cmd_monitor},
+    {"metrics", cmd_metrics},
 };
+#define CONTROL_COMMANDS (sizeof(control_commands) / sizeof(control_commands[0]))
 
 struct control {
     struct control_env env;
+    uint64_t requests[CONTROL_COMMANDS + 1]; /* per row; the last: unknown commands */
 };
 
 /* The table's answer to one request (the ctl_request_f given to ctl.h). */
@@ -43,9 +46,12 @@ static json_t *control_dispatch(void *ctx, struct ctl_conn *conn, const char *cm
                                 char *err)
 {
     struct control *c = ctx;
-    for (size_t i = 0; i < sizeof(control_commands) / sizeof(control_commands[0]); i++)
-        if (strcmp(cmd, control_commands[i].name) == 0)
+    for (size_t i = 0; i < CONTROL_COMMANDS; i++)
+        if (strcmp(cmd, control_commands[i].name) == 0) {
+            c->requests[i]++;
             return control_commands[i].run(&c->env, conn, req, err);
+        }
+    c->requests[CONTROL_COMMANDS]++;
     snprintf(err, CTL_ERR_MAX, "unknown command \"%.40s\"", cmd);
     return NULL;
 }
@@ -59,6 +65,7 @@ struct control *control_new(struct event_base *base, const struct control_env *e
         return NULL;
     }
     c->env = *env;
+    c->env.control = c;
     const struct cfg *cfg = env->cfg;
     int rc = 0;
     c->env.ctl =
@@ -96,6 +103,28 @@ void control_delete(struct control *c)
 char *control_answer_line(struct control *c, const char *line, size_t len)
 {
     return ctl_answer_line(line, len, control_dispatch, c);
+}
+
+const struct control_env *control_get_env(const struct control *c)
+{
+    return &c->env;
+}
+
+size_t control_rows(void)
+{
+    return CONTROL_COMMANDS + 1;
+}
+
+const char *control_row_name(size_t row)
+{
+    if (row < CONTROL_COMMANDS)
+        return control_commands[row].name;
+    return row == CONTROL_COMMANDS ? "unknown" : NULL;
+}
+
+uint64_t control_requests(const struct control *c, size_t row)
+{
+    return row <= CONTROL_COMMANDS ? c->requests[row] : 0;
 }
 
 int control_set_tags(const struct control_env *env, const uint8_t *tags, size_t len)

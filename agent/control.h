@@ -6,10 +6,12 @@
  * "cmd" up in one table (control.c) of {name, handler}.  Each handler lives
  * in a file named for its command: cmd_members.c (members), cmd_info.c
  * (info), cmd_join.c (join), cmd_leave.c (leave, force-leave), cmd_tags.c
- * (tags-set, tags-delete), cmd_event.c (event), watch.c (watch) and
- * monitor.c (monitor).  A new command is one row in the table plus one
- * function.  Handlers reach the rest of swimd only through struct
- * control_env: borrowed handles, set up by the daemon (agent.h).
+ * (tags-set, tags-delete), cmd_event.c (event), cmd_metrics.c (metrics),
+ * watch.c (watch) and monitor.c (monitor).  A new command is one row in the
+ * table plus one function.  Handlers reach the rest of swimd only through
+ * struct control_env: borrowed handles, set up by the daemon (agent.h).
+ * Requests are counted by command (a name not in the table counts as
+ * "unknown", so a client cannot grow the counters), for the metrics.
  *
  * Threads: none; everything runs on the loop's thread.
  */
@@ -44,8 +46,9 @@ struct control_env {
     struct hd_runner *hd;     /* NULL without --event-handler */
     const struct keyring *kr; /* NULL: plaintext */
     struct log *log;
-    const struct cfg *cfg; /* name, label, profile, snapshot, watch queue */
-    struct ctl *ctl;       /* the socket itself (set by control_new) */
+    const struct cfg *cfg;         /* name, label, profile, snapshot, watch queue */
+    struct ctl *ctl;               /* the socket itself (set by control_new) */
+    const struct control *control; /* the table and its counts (set by control_new) */
 };
 
 /*
@@ -71,6 +74,16 @@ void control_delete(struct control *c);
  * fuzz target drives the whole request path through it): the response
  * line, malloc'd; NULL when out of memory. */
 char *control_answer_line(struct control *c, const char *line, size_t len);
+/* The environment the commands see, control and ctl filled in: for the
+ * other readers of swimd's state (the metrics endpoint).  Never NULL. */
+const struct control_env *control_get_env(const struct control *c);
+
+/* Rows of the request counts: one per command, in table order, then
+ * "unknown".  control_row_name() is a static string (NULL past the last). */
+size_t control_rows(void);
+const char *control_row_name(size_t row);
+/* Requests received for a row so far (0 past the last). */
+uint64_t control_requests(const struct control *c, size_t row);
 
 /*
  * Make tags (an encoded block) this node's tags everywhere they are kept:

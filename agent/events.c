@@ -1,9 +1,20 @@
 /*
  * events.c - see events.h for the model.
  *
- * The bus is a dispatcher (seed 0, msg_size = sizeof(struct ev_event)) with
- * one sender handle, plus a ring of the last `history` events.  The ring holds
- * a contiguous run of sequences [first, newest]: every sequence is an event,
+ * Storage.  An event is stored once, as a compact record (struct ev_rec: a
+ * 32-byte header, then the name and either the address and tag block or the
+ * user event's name and data, each by its length), and shared by the history and every queue it
+ * is in.  The bus is a dispatcher (seed 0) whose messages are pointers to
+ * records, with one sender handle, plus a ring of pointers to the last
+ * `history` records.  A record counts its holders: the history's slot, and
+ * one per queued copy (the dispatcher's hold callback takes it as it queues
+ * the pointer; the receiver gives it back once it has decoded the record,
+ * and the drop callback gives back copies discarded when a receiver
+ * closes).  The last holder frees it.  So memory follows what events carry
+ * (about 50 bytes for a member event without tags, 64 with malloc's own), a subscriber
+ * queue costs 16 bytes a slot, and an event that left the history is still
+ * read in full by a subscriber that had it queued.  The ring holds a
+ * contiguous run of sequences [first, newest]: every sequence is an event,
  * so seq maps to slot seq % cap.
  *
  * One mutex (bus->lock) makes the ring agree with the dispatcher.  Publishing
@@ -30,6 +41,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +56,33 @@
 #define EV_MS_PER_S 1000
 #define EV_NS_PER_MS 1000000L
 
+/*
+ * One event as stored: a 32-byte header, then the variable fields packed
+ * without NULs, each as many bytes as its length says.  A member or self
+ * event keeps its name, address and tag block; a user event its origin's
+ * name, the event's name and its data (the other fields of struct ev_event
+ * are empty for that kind, and are not stored).  The sequence number is not
+ * stored either: the history's slot and the dispatcher's message carry it.
+ */
+struct ev_rec {
+    atomic_uint refs; /* holders: the history, plus one per queued copy */
+    uint32_t id;      /* incarnation (member), user_id (user) */
+    uint64_t time_ms;
+    uint64_t generation;
+    uint16_t len3; /* tags_len (member), data_len (user) */
+    uint8_t type;
+    uint8_t status;
+    uint8_t name_len;
+    uint8_t len2;    /* addr length (member), user_name length (user) */
+    uint8_t bytes[]; /* name, then addr or user_name, then tags or data */
+};
+_Static_assert(sizeof(struct ev_rec) == 32, "the stored header is 32 bytes");
+
 struct ev_bus {
     pthread_mutex_t lock;
     struct disp *d;
-    struct disp_tx *tx; /* NULL once ended */
-    struct ev_event *ring;
+    struct disp_tx *tx;   /* NULL once ended */
+    struct ev_rec **ring; /* the history: one holder's reference per slot */
     size_t cap;
     size_t held;     /* events in the ring, <= cap */
     uint64_t newest; /* last sequence published */
@@ -117,6 +151,94 @@ int ev_from_notification(struct ev_event *out, const struct swim_notification *n
     return 0;
 }
 
+/* ---- records ---- */
+
+static size_t ev_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* A record of ev with one holder (the caller's), or NULL when out of
+ * memory.  Lengths are clamped to the fields' limits. */
+static struct ev_rec *ev_rec_new(const struct ev_event *ev)
+{
+    int user = ev->type == EV_USER;
+    size_t nl = strnlen(ev->name, SWIM_NAME_MAX);
+    size_t l2 =
+        user ? strnlen(ev->user_name, EV_USER_NAME_MAX) : strnlen(ev->addr, ADDR_TEXT_MAX - 1);
+    size_t l3 = user ? ev_min(ev->data_len, EV_USER_DATA_MAX) : ev_min(ev->tags_len, SWIM_META_MAX);
+    struct ev_rec *r = malloc(sizeof(*r) + nl + l2 + l3);
+    if (r == NULL)
+        return NULL;
+    atomic_init(&r->refs, 1);
+    r->id = user ? ev->user_id : ev->incarnation;
+    r->time_ms = ev->time_ms;
+    r->generation = ev->generation;
+    r->len3 = (uint16_t)l3;
+    r->type = (uint8_t)ev->type;
+    r->status = (uint8_t)ev->status;
+    r->name_len = (uint8_t)nl;
+    r->len2 = (uint8_t)l2;
+    memcpy(r->bytes, ev->name, nl);
+    memcpy(r->bytes + nl, user ? ev->user_name : ev->addr, l2);
+    memcpy(r->bytes + nl + l2, user ? ev->data : ev->tags, l3);
+    return r;
+}
+
+/* Copy len bytes to a NUL-terminated string. */
+static void ev_rec_text(char *dst, const uint8_t *src, size_t len)
+{
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* The full event of record r, under sequence seq. */
+static void ev_rec_decode(const struct ev_rec *r, uint64_t seq, struct ev_event *out)
+{
+    int user = r->type == EV_USER;
+    const uint8_t *p2 = r->bytes + r->name_len, *p3 = p2 + r->len2;
+    out->seq = seq;
+    out->time_ms = r->time_ms;
+    out->generation = r->generation;
+    out->incarnation = user ? 0 : r->id;
+    out->user_id = user ? r->id : 0;
+    out->type = (enum ev_type)r->type;
+    out->status = (enum swim_status)r->status;
+    out->tags_len = user ? 0 : r->len3;
+    out->data_len = user ? r->len3 : 0;
+    ev_rec_text(out->name, r->bytes, r->name_len);
+    ev_rec_text(out->addr, p2, user ? 0 : r->len2);
+    ev_rec_text(out->user_name, p2, user ? r->len2 : 0);
+    memcpy(user ? out->data : out->tags, p3, r->len3);
+}
+
+/* Give back one holder's reference; the last one frees the record. */
+static void ev_rec_release(struct ev_rec *r)
+{
+    if (r != NULL && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        free(r);
+}
+
+/* The dispatcher queued a copy of the pointer msg: one more holder.  The
+ * publisher's own reference keeps the count above zero meanwhile, and the
+ * queue's release of the copy orders this before the reader's release. */
+static void ev_rec_hold(void *ctx, const void *msg)
+{
+    (void)ctx;
+    struct ev_rec *r;
+    memcpy(&r, msg, sizeof(r));
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+
+/* The dispatcher discarded a queued copy (a subscriber closed). */
+static void ev_rec_drop(void *ctx, void *msg)
+{
+    (void)ctx;
+    struct ev_rec *r;
+    memcpy(&r, msg, sizeof(r));
+    ev_rec_release(r);
+}
+
 /* ---- the bus ---- */
 
 struct ev_bus *ev_bus_new(const struct ev_bus_config *cfg)
@@ -129,7 +251,8 @@ struct ev_bus *ev_bus_new(const struct ev_bus_config *cfg)
         return NULL;
     bus->cap = cap;
     bus->ring = calloc(cap, sizeof(*bus->ring));
-    struct disp_config dc = {.seed = 0, .msg_size = sizeof(struct ev_event)};
+    struct disp_config dc = {
+        .seed = 0, .msg_size = sizeof(struct ev_rec *), .drop = ev_rec_drop, .hold = ev_rec_hold};
     bus->d = bus->ring != NULL ? disp_new(&dc) : NULL;
     bus->tx = bus->d != NULL ? disp_tx_new(bus->d) : NULL;
     if (bus->tx == NULL || pthread_mutex_init(&bus->lock, NULL) != 0) {
@@ -149,6 +272,8 @@ void ev_bus_delete(struct ev_bus *bus)
     disp_tx_close(bus->tx);
     disp_delete(bus->d);
     pthread_mutex_destroy(&bus->lock);
+    for (size_t i = 0; i < bus->cap; i++)
+        ev_rec_release(bus->ring[i]);
     free(bus->ring);
     free(bus);
 }
@@ -157,25 +282,34 @@ int ev_bus_publish_event(struct ev_bus *bus, struct ev_event *ev, uint64_t *seq)
 {
     if (bus == NULL || ev == NULL || (int)ev->type < EV_MEMBER_JOIN || (int)ev->type > EV_TYPE_LAST)
         return ERR_INVAL;
+    struct ev_rec *rec = ev_rec_new(ev); /* its reference becomes the history's */
+    if (rec == NULL)
+        return ERR_NOMEM;
     pthread_mutex_lock(&bus->lock);
     if (bus->tx == NULL) {
         pthread_mutex_unlock(&bus->lock);
+        ev_rec_release(rec);
         return ERR_CLOSED;
     }
     uint64_t s = 0;
-    ev->seq = 0; /* receivers learn it from the dispatcher */
-    int rc = disp_broadcast(bus->tx, ev, &s);
+    int rc = disp_broadcast(bus->tx, &rec, &s);
     if (rc == 0) {
-        ev->seq = s;
-        bus->ring[s % bus->cap] = *ev;
+        struct ev_rec **slot = &bus->ring[s % bus->cap];
+        ev_rec_release(*slot); /* the event falling out of the history, if any */
+        *slot = rec;
         bus->newest = s;
         if (bus->held < bus->cap)
             bus->held++;
     }
     pthread_mutex_unlock(&bus->lock);
-    if (rc == 0 && seq != NULL)
+    if (rc != 0) {
+        ev_rec_release(rec);
+        return rc;
+    }
+    ev->seq = s;
+    if (seq != NULL)
         *seq = s;
-    return rc;
+    return 0;
 }
 
 int ev_bus_publish(struct ev_bus *bus, const struct swim_notification *n, uint64_t time_ms,
@@ -237,7 +371,7 @@ int ev_bus_history_get(const struct ev_bus *bus, uint64_t seq, struct ev_event *
     int rc = ERR_NOTFOUND;
     pthread_mutex_lock(&b->lock);
     if (seq >= ev_first_locked(b) && seq <= b->newest && seq > 0) {
-        *out = b->ring[seq % b->cap];
+        ev_rec_decode(b->ring[seq % b->cap], seq, out);
         rc = 0;
     }
     pthread_mutex_unlock(&b->lock);
@@ -290,6 +424,17 @@ int ev_sub_open(struct ev_bus *bus, const struct ev_sub_config *cfg, struct ev_s
     return 0;
 }
 
+/* What malloc adds to a block, at most, on the usual allocators. */
+#define EV_MALLOC_OVERHEAD 16
+
+size_t ev_sub_queued_bytes_max(void)
+{
+    size_t slot = sizeof(uint64_t) + sizeof(struct ev_rec *); /* the dispatcher's slot */
+    size_t len2 = ADDR_TEXT_MAX > EV_USER_NAME_MAX ? ADDR_TEXT_MAX : EV_USER_NAME_MAX;
+    size_t len3 = SWIM_META_MAX > EV_USER_DATA_MAX ? SWIM_META_MAX : EV_USER_DATA_MAX;
+    return slot + sizeof(struct ev_rec) + SWIM_NAME_MAX + len2 + len3 + EV_MALLOC_OVERHEAD;
+}
+
 void ev_sub_close(struct ev_sub *s)
 {
     if (s == NULL)
@@ -323,9 +468,11 @@ static void ev_sub_replay_one(struct ev_sub *s, struct ev_item *item, struct ev_
         item->last = end;
         s->cursor = end + 1;
     } else {
+        const struct ev_rec *r = bus->ring[s->cursor % bus->cap];
         if (ev != NULL)
-            *ev = bus->ring[s->cursor % bus->cap];
+            ev_rec_decode(r, s->cursor, ev);
         item->kind = EV_ITEM_EVENT;
+        item->type = (enum ev_type)r->type;
         item->seq = s->cursor;
         item->last = s->cursor;
         s->cursor++;
@@ -352,30 +499,34 @@ static uint64_t ev_sub_ack(struct ev_sub *s)
  * deadline keeps the total wait within timeout_ms. */
 static int ev_sub_step(struct ev_sub *s, struct ev_item *item, struct ev_event *ev, int timeout_ms)
 {
-    struct ev_event scratch;
-    struct ev_event *buf = ev != NULL ? ev : &scratch;
     int64_t deadline = timeout_ms > 0 ? (int64_t)clock_mono_ms() + timeout_ms : 0;
     if (s == NULL || item == NULL)
         return ERR_INVAL;
+    item->type = 0; /* set for events only */
     for (;;) {
         if (s->cursor <= s->replay_end) {
             ev_sub_replay_one(s, item, ev);
             return 0;
         }
         struct disp_msg m;
+        struct ev_rec *rec = NULL; /* DATA: a queued copy, ours to give back */
         int wait = timeout_ms;
         if (timeout_ms > 0) {
             int64_t left = deadline - (int64_t)clock_mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
-        int rc = wait == 0 ? disp_try_recv(s->rx, &m, buf) : disp_recv_timed(s->rx, &m, buf, wait);
+        int rc =
+            wait == 0 ? disp_try_recv(s->rx, &m, &rec) : disp_recv_timed(s->rx, &m, &rec, wait);
         if (rc == ERR_AGAIN && timeout_ms != 0)
             rc = ERR_TIMEOUT;
         if (rc != 0)
             return rc;
         switch (m.kind) {
         case DISP_MSG_DATA:
-            buf->seq = m.seq;
+            if (ev != NULL)
+                ev_rec_decode(rec, m.seq, ev);
+            item->type = (enum ev_type)rec->type;
+            ev_rec_release(rec);
             item->kind = EV_ITEM_EVENT;
             item->seq = item->last = m.seq;
             s->last = m.seq;

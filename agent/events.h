@@ -2,9 +2,12 @@
  * events.h - swimd's event bus: every membership change and user event, in
  * sequence order, to every local subscriber.
  *
- * Model.  An ev_bus is a clocked dispatcher (dispatch.h) carrying one kind of
- * fixed-size value, struct ev_event, plus a bounded history of the last
- * events it published.  The event loop is the one publisher: for each core
+ * Model.  An ev_bus is a clocked dispatcher (dispatch.h) carrying events,
+ * plus a bounded history of the last events it published.  An event is
+ * stored once, compactly (a small header, then its name, address, tags and
+ * payload by length), and the history and every subscriber queue holding it
+ * share that one copy; a reader gets it decoded into a struct ev_event, the
+ * plain value below.  The event loop is the one publisher: for each core
  * notification it calls ev_bus_publish(), which gives the event the next
  * value of the dispatcher's global sequence (1, 2, 3, ...; every sequence
  * number is an event, none is skipped), copies it to every subscriber and
@@ -25,6 +28,10 @@
  *   EV_ITEM_LOST    (EV_LAG_RECOVER subscribers) events item.seq..item.last
  *                   are gone for good: they fell out of the history too.
  *   EV_ITEM_END     the bus ended (ev_bus_end()) and everything was read.
+ *
+ * A subscriber's queue holds references to stored events, not copies, so an
+ * event it has queued stays readable in full even after it has left the
+ * history; it is freed once the history and every queue are done with it.
  *
  * Sequence numbers read from one subscriber strictly increase, and every
  * number up to the last one read is accounted for by an event, a LAGGED or a
@@ -60,23 +67,33 @@
 #include "evtype.h"
 #include "swim.h"
 
-/* Default history: the issue's figure; at about 1.5 KB an event that is
- * 6 MB, enough to replay a few minutes of churn in a large cluster. */
+/* Default history: the issue's figure, enough to replay a few minutes of
+ * churn in a large cluster.  An event is stored in 32 bytes plus what it
+ * carries (name, address, tags or payload: 64 to 100 bytes with malloc's
+ * own for a member event with a few tags), so about 0.3 MB, and 8 bytes a
+ * slot for the index. */
 #define EV_HISTORY_DEFAULT 4096
-/* Largest history: 65,536 events are ~100 MB; more than that is a log, not
- * a replay buffer. */
+/* Largest history: 65,536 events, ~8 MB of typical events and ~40 MB at
+ * worst (full tag blocks or payloads); more than that is a log, not a replay
+ * buffer. */
 #define EV_HISTORY_MAX 65536
 /* Default subscriber queue: room for a burst of a few hundred events between
- * two loop turns (queues are allocated up front, ~750 KB at this size). */
+ * two loop turns.  A queue slot is a reference to the stored event (16
+ * bytes), so 8 KB at this size. */
 #define EV_SUB_CAPACITY_DEFAULT 512
 /* A user event's data: the rest of SWIM_USER_MAX after its name's length
  * byte (evtype.h has the name's limit). */
 #define EV_USER_DATA_MAX (SWIM_USER_MAX - 1)
 
 /*
- * One event, a plain value (msg_size of the dispatcher).  Member and self
- * events fill name .. tags with the member's record; a user event fills name
- * with the origin node, user_name / data / user_id, and status ALIVE.
+ * One event, a plain value: what a subscriber reads, and what publishing
+ * takes.  The bus stores only the bytes the lengths and strings cover, and
+ * only the fields of the event's kind: addr, incarnation and tags for member
+ * and self events, user_name, user_id and data for user events (a reader
+ * gets the others empty).
+ * Member and self events fill name .. tags with the member's record; a user
+ * event fills name with the origin node, user_name / data / user_id, and
+ * status ALIVE.  Past tags_len and data_len the arrays hold nothing useful.
  */
 struct ev_event {
     uint64_t seq;        /* set on publish and on receipt */
@@ -124,13 +141,13 @@ void ev_bus_delete(struct ev_bus *bus);
 /*
  * Publish a core notification: ev_from_notification() then
  * ev_bus_publish_event().  *seq (may be NULL) gets its sequence.  Never
- * blocks.  Errors: those of ev_from_notification(), ERR_CLOSED after
- * ev_bus_end().
+ * blocks.  Errors: those of ev_from_notification(), ERR_NOMEM, ERR_CLOSED
+ * after ev_bus_end().
  */
 int ev_bus_publish(struct ev_bus *bus, const struct swim_notification *n, uint64_t time_ms,
                    uint64_t *seq);
-/* Publish a ready event (its seq field is ignored and set).  Never blocks;
- * 0, ERR_INVAL (unknown type) or ERR_CLOSED. */
+/* Publish a ready event (its seq field is ignored and set; ev is copied).
+ * Never blocks; 0, ERR_INVAL (unknown type), ERR_NOMEM or ERR_CLOSED. */
 int ev_bus_publish_event(struct ev_bus *bus, struct ev_event *ev, uint64_t *seq);
 /* End the stream: publishing fails from now on, and subscribers read
  * EV_ITEM_END once they have read everything.  Repeating is a no-op. */
@@ -168,15 +185,25 @@ enum ev_item_kind {
 };
 
 /* One read.  seq: the event's sequence, the clock, the first sequence
- * skipped or lost, or the final clock; last: the last skipped or lost. */
+ * skipped or lost, or the final clock; last: the last skipped or lost;
+ * type: the event's type (EV_ITEM_EVENT only, 0 otherwise), so a reader
+ * that needs no more than that can pass no struct ev_event. */
 struct ev_item {
     enum ev_item_kind kind;
     uint64_t seq;
     uint64_t last;
+    enum ev_type type;
 };
 
 struct ev_sub;
 
+/*
+ * The most memory one queued event can hold: its slot in the queue, plus
+ * its stored record with the largest name, address or event name, and tag
+ * block or payload, should no one else hold it any more.  A queue of N
+ * events holds at most N times this; the streams' budget counts by it.
+ */
+size_t ev_sub_queued_bytes_max(void);
 /*
  * Open a subscriber.  Without replay it receives every event published
  * after this call; with replay, first every event with a sequence in

@@ -61,7 +61,7 @@
 /* Default time between SIGTERM and SIGKILL: enough to clean up a temp file. */
 #define HD_KILL_GRACE_DEFAULT_MS 3000
 /* Default runner queue: a burst of this many events is absorbed without a
- * history replay (~1.5 MB). */
+ * history replay (16 KB: a slot is a reference to the stored event). */
 #define HD_QUEUE_DEFAULT 1024
 /* Handler output kept for the log line of a failed run. */
 #define HD_OUTPUT_LOG_MAX 512

@@ -62,6 +62,10 @@ struct rt_config {
     size_t tags_len;
     const char *const *seeds; /* join seeds, "HOST[:PORT]" (join.h) */
     size_t seed_count;        /* at most JOIN_SEEDS_MAX */
+    /* Called once when a graceful leave begins (rt_leave()), whoever asked
+     * for it; may be NULL. */
+    void (*on_leave)(void *ctx);
+    void *on_leave_ctx;
 };
 
 /* Counters and state for `info`; a plain value. */
@@ -75,6 +79,12 @@ struct rt_stats {
 
 struct rt;
 
+/*
+ * The event base the runtime's loop should run on: one whose clock is the
+ * precise monotonic one, so a core timer costs one wakeup (see rt.c).  NULL
+ * when out of memory.  Free with event_base_free().
+ */
+struct event_base *rt_base_new(void);
 /*
  * Bind the socket and create the core, without touching the loop yet.
  * Returns NULL with a one-line reason in err on failure.

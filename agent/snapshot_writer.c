@@ -136,17 +136,16 @@ static void snapw_on_readable(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct snapw *w = arg;
-    struct ev_event ev;
     struct ev_item item;
     int i;
     for (i = 0; i < SNAPW_ITEMS_PER_WAKEUP; i++) {
-        if (ev_sub_try_recv(w->sub, &item, &ev) != 0)
+        if (ev_sub_try_recv(w->sub, &item, NULL) != 0) /* the type is all it needs */
             break;
         if (item.kind == EV_ITEM_END) {
             event_del(w->sub_ev); /* the bus has ended; snapw_final() has the last word */
             return;
         }
-        if ((item.kind == EV_ITEM_EVENT && ev.type != EV_USER) || item.kind == EV_ITEM_LAGGED ||
+        if ((item.kind == EV_ITEM_EVENT && item.type != EV_USER) || item.kind == EV_ITEM_LAGGED ||
             item.kind == EV_ITEM_LOST)
             snap_writer_mark(&w->policy);
     }

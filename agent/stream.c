@@ -24,11 +24,12 @@ static size_t stream_pow2(size_t n)
     return p;
 }
 
-/* Bytes a queue of capacity events takes: the dispatcher rounds its slots
- * up to a power of two, each about one event. */
+/* The most a queue of capacity events can hold: the dispatcher rounds its
+ * slots up to a power of two, and each queued event may keep its stored
+ * record alive (events.h). */
 static size_t stream_queue_bytes(size_t capacity)
 {
-    return stream_pow2(capacity) * sizeof(struct ev_event);
+    return stream_pow2(capacity) * ev_sub_queued_bytes_max();
 }
 
 size_t streams_watch_grant(const struct streams *ss)

@@ -46,11 +46,13 @@ struct event;
 /* Items read from one subscriber per wakeup, so a burst of events cannot
  * starve the UDP socket. */
 #define STREAM_ITEMS_PER_WAKEUP 64
-/* Memory of every watcher's queue together: one maximal queue (65,536
- * events of ~1.5 KB) fits, and with the default queue (512) more watchers
- * than the control socket has clients; ten stalled maximal watchers no
- * longer take a gigabyte. */
-#define STREAM_WATCH_BUDGET_BYTES (128u * 1024u * 1024u)
+/* Memory every watcher's queue may hold, together, at worst (each queued
+ * event counted at ev_sub_queued_bytes_max(), ~0.9 KB: its slot and a
+ * record no one else holds): one maximal queue (65,536 events) fits, and
+ * with the default queue (512) more watchers than the control socket has
+ * clients; ten stalled maximal watchers no longer take a third of a
+ * gigabyte. */
+#define STREAM_WATCH_BUDGET_BYTES (64u * 1024u * 1024u)
 /* A shorter queue would lag at once: such a watcher is refused instead. */
 #define STREAM_WATCH_QUEUE_MIN 16
 

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
         free(cfg);
         return SWIMD_EXIT_RUNTIME;
     }
+    log_set_format(lg, cfg->log_format);
     struct agent *a = agent_new(cfg, argc, argv, lg, err, sizeof(err));
     free(cfg); /* the agent keeps its own copy */
     if (a == NULL) {

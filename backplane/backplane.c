@@ -47,9 +47,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1024 slots of ~128 bytes: one 128 KiB chunk per growth step, rare enough
- * for an agent with thousands of members, small enough for a tiny one. */
-#define BP_CHUNK_SHIFT 10
+/* 128 slots of ~128 bytes: one 16 KiB chunk per growth step.  Every slot of
+ * a chunk is written when it is added (the free list), so the chunk is
+ * resident at once: a 100-member agent pays 16 KiB, not the 128 KiB that
+ * 1,024-slot chunks cost; growth stays rare (once per 128 devices). */
+#define BP_CHUNK_SHIFT 7
 #define BP_CHUNK_SLOTS (1u << BP_CHUNK_SHIFT)
 #define BP_CHUNK_MASK (BP_CHUNK_SLOTS - 1u)
 
@@ -57,7 +59,7 @@
  * table stops growing before the index would overflow. */
 #define BP_MAX_CHUNKS ((uint32_t)(UINT32_MAX >> BP_CHUNK_SHIFT))
 
-/* A first chunk table this long covers 16 Ki devices before it reallocates. */
+/* A first chunk table this long covers 2 Ki devices before it reallocates. */
 #define BP_CHUNK_TABLE_INITIAL 16u
 
 /* 256 cells of ~88 bytes per pool growth: about 22 KiB, one malloc per 256

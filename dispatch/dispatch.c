@@ -149,6 +149,7 @@ struct disp {
     size_t msg_size;
     disp_drop_f drop;
     void *drop_ctx;
+    disp_hold_f hold;
     bool asym_fence; /* membarrier() is registered: see wait_for_space() */
 
     /* Read by receivers without the lock. */
@@ -238,13 +239,18 @@ static bool ring_full(struct disp_rx *rx)
     return tail - rx->head_cache >= rx->capacity;
 }
 
-/* Producer, under d->lock, after ring_full() said no. */
+/* Producer, under d->lock, after ring_full() said no.  The hold callback
+ * runs before the tail is published, so the copy is held before its
+ * receiver can read (and give back) it. */
 static void ring_push(struct disp_rx *rx, uint64_t seq, const void *msg, size_t size)
 {
+    struct disp *d = rx->d;
     uint64_t tail = atomic_load_explicit(&rx->tail, memory_order_relaxed);
     unsigned char *slot = rx->ring + (tail & rx->mask) * rx->slot_size;
     memcpy(slot, &seq, sizeof(seq));
     memcpy(slot + DISP_SLOT_HEADER, msg, size);
+    if (d->hold)
+        d->hold(d->drop_ctx, slot + DISP_SLOT_HEADER);
     atomic_store_explicit(&rx->tail, tail + 1, memory_order_release);
 }
 
@@ -883,6 +889,7 @@ struct disp *disp_new(const struct disp_config *cfg)
     d->msg_size = cfg->msg_size;
     d->drop = cfg->drop;
     d->drop_ctx = cfg->drop_ctx;
+    d->hold = cfg->hold;
     d->asym_fence = register_membarrier();
     atomic_init(&d->clock, cfg->seed);
     atomic_init(&d->ended_pub, false);

@@ -50,7 +50,8 @@
  * used by one thread at a time, and a handle is not used concurrently with its
  * own close.  A thread must not block sending to a DISP_BLOCK receiver that only
  * it reads (use disp_try_send).  No function calls back into the caller except
- * the drop callback, which runs with no lock held.
+ * the drop callback, which runs with no lock held, and the hold callback,
+ * which runs under the dispatcher's lock.
  *
  * Errors are 0 or a negative ERR_* code from err.h.
  */
@@ -79,11 +80,21 @@ struct disp_tx;
  * receiver, deleting the dispatcher).  msg is valid only during the call. */
 typedef void (*disp_drop_f)(void *ctx, void *msg);
 
+/* Called for each copy of a message queued for a receiver (one per send,
+ * one per receiver a broadcast reaches; none for a copy dropped by a
+ * lagging receiver), before the receiver can read it.  With hold and drop,
+ * a message may be a counted reference: hold takes one per copy, and the
+ * receiver gives it back after reading the copy, or drop when discarding
+ * it.  Runs under the dispatcher's lock: it must be quick and must not call
+ * the dispatcher.  msg is valid only during the call. */
+typedef void (*disp_hold_f)(void *ctx, const void *msg);
+
 struct disp_config {
     uint64_t seed;    /* the first message gets seed + 1 */
     size_t msg_size;  /* bytes per message value, 1..DISP_MSG_SIZE_MAX */
     disp_drop_f drop; /* may be NULL */
-    void *drop_ctx;   /* passed to drop */
+    void *drop_ctx;   /* passed to drop and hold */
+    disp_hold_f hold; /* may be NULL */
 };
 
 enum disp_policy {

@@ -48,7 +48,8 @@ static void on_ack(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
-    if (swim__probe_answered(s, h->seq, relayed != NULL ? &relayed->name : &h->src))
+    if (swim__probe_answered(s, h->seq, relayed != NULL ? &relayed->name : &h->src, relayed != NULL,
+                             in->now))
         return;
     if (relayed == NULL)
         swim__relay_answered(s, h);
@@ -180,10 +181,14 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         return 0;
     if (data == NULL || from == NULL || len > WIRE_PACKET_MAX) {
         s->stats.malformed++;
+        swim__count_dgram(s, false, 0, len);
         return ERR_INVAL;
     }
-    if ((rc = wire_decode_header(&h, &p, end)) != 0)
+    if ((rc = wire_decode_header(&h, &p, end)) != 0) {
+        swim__count_dgram(s, false, 0, len);
         goto bad;
+    }
+    swim__count_dgram(s, false, h.type, len);
     if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY)) { /* RELAY: PING/ACK only */
         if ((rc = wire_decode_peer(&peer, h.type, &p, end)) != 0)
             goto bad;

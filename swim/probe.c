@@ -100,6 +100,7 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
     s->probe_nacks = 0;
     s->probe_expected_nacks = 0;
     s->stats.probes++;
+    s->probe_sent_at = now;
     swim__send_simple(s, &m->addr, WIRE_PING, 0, m, s->probe_seq);
     swim__submit(s, SWIM_TIMER_PROBE_TIMEOUT, s->probe_seq, 0, scaled(s, s->cfg.probe_timeout_ms));
 }
@@ -129,11 +130,20 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq)
     }
 }
 
-bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who)
+bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who, bool relayed,
+                          uint64_t now)
 {
     struct swim_member *t = s->probe_target;
     if (t == NULL || seq != s->probe_seq || !swim__name_is(who, t->name, t->name_len))
         return false;
+    if (!s->probe_acked) { /* the first answer counts; only a direct one is timed */
+        if (relayed) {
+            s->stats.probes_acked_indirect++;
+        } else {
+            s->stats.probes_acked++;
+            swim__count_rtt(s, s->probe_sent_at, now);
+        }
+    }
     s->probe_acked = true;
     return true;
 }

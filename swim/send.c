@@ -36,6 +36,7 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     h.seq = seq;
     k->p = s->buf;
     k->end = s->buf + s->cfg.max_packet;
+    k->type = type;
     /* Cannot fail: max_packet >= WIRE_PACKET_MIN holds any header. */
     (void)wire_encode_header(&k->p, k->end, &h);
 }
@@ -45,6 +46,7 @@ void swim__pkt_send(struct swim *s, const struct swim_addr *to, const struct swi
     size_t len = (size_t)(k->p - s->buf);
     s->stats.packets_out++;
     s->stats.bytes_out += len;
+    swim__count_dgram(s, true, k->type, len);
     s->rt.send_to(s->rt.ctx, to, s->buf, len);
 }
 

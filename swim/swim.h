@@ -213,6 +213,23 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 int swim_member_find(const struct swim *s, const char *name, struct swim_member_info *out);
 /* Members currently ALIVE or SUSPECT, self excluded. */
 size_t swim_active_count(const struct swim *s);
+/* Members by status (index: enum swim_status), this node and tombstones
+ * included. */
+void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1]);
+
+/* Datagram types as the counters index them: 0 is a datagram whose header
+ * did not decode or whose type is unknown, 1..SWIM_DGRAM_TYPES-1 the wire
+ * types (swim_dgram_name()). */
+#define SWIM_DGRAM_TYPES 9
+/* Buckets of the probe round-trip histogram: swim_rtt_bound_ms(i) is bucket
+ * i's upper bound, the last bucket has none. */
+#define SWIM_RTT_BUCKETS 13
+
+/* Datagrams and their bytes (as the core sees them: before sealing, after
+ * opening). */
+struct swim_traffic {
+    uint64_t packets, bytes;
+};
 
 struct swim_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
@@ -224,8 +241,27 @@ struct swim_stats {
     uint64_t name_conflicts; /* records of another live node using our name */
     uint32_t health;         /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
+    /* Probes by result: answered by the target itself, answered only
+     * through a helper, or (probe_failures) not answered in the period. */
+    uint64_t probes_acked, probes_acked_indirect;
+    /* Members this node held as suspect that refuted it (came back alive
+     * at a higher incarnation of the same generation). */
+    uint64_t suspicions_refuted;
+    /* Direct probes' round trips, from the `now` of the ping to the `now`
+     * of its ACK: samples per bucket (not cumulative) and their sum. */
+    uint64_t probe_rtt[SWIM_RTT_BUCKETS];
+    uint64_t probe_rtt_sum_ms;
+    /* packets_in / packets_out split by datagram type (index as above);
+     * a datagram handed in while the node is not running is not typed. */
+    struct swim_traffic in_by_type[SWIM_DGRAM_TYPES], out_by_type[SWIM_DGRAM_TYPES];
 };
 void swim_get_stats(const struct swim *s, struct swim_stats *out);
+/* Upper bound of probe_rtt bucket i in milliseconds; UINT32_MAX for the
+ * last bucket (and beyond). */
+uint32_t swim_rtt_bound_ms(size_t i);
+/* "ping", "ack", "ping-req", "nack", "announce", "feed", "gossip", "sync";
+ * "unknown" for index 0 and anything else.  Static strings. */
+const char *swim_dgram_name(size_t type);
 
 const char *swim_status_name(enum swim_status st); /* "alive", "suspect", "failed", "left" */
 /* The one vocabulary of notification names, for logs, JSON and filters:

@@ -19,6 +19,8 @@
  *             per datagram type (on_ping, on_ack, ..., on_sync)
  *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer
  *             handlers, and the periodic gossip, anti-entropy and reaping
+ *   stats.c   counters beyond an increment: datagrams by type, probe round
+ *             trips
  *
  * Naming, the one rule for every file of swim/: public symbols carry
  * swim_ (declared in swim.h); symbols shared between these files carry
@@ -180,6 +182,7 @@ struct swim {
     /* probing */
     uint32_t seq;
     uint32_t probe_seq;
+    uint64_t probe_sent_at;           /* `now` of the current probe's ping */
     struct swim_member *probe_target; /* NULL when no probe is out */
     bool probe_acked;
     uint32_t probe_nacks, probe_expected_nacks;
@@ -214,6 +217,7 @@ struct swim {
 struct swim_pkt {
     uint8_t *p;
     uint8_t *end;
+    uint8_t type; /* its wire type, for the counters */
 };
 
 /* How records from a datagram are applied. */
@@ -344,9 +348,10 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, uint64_t now);
 /* A distinct member confirms m's suspicion: shorten its deadline. */
 void swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                             uint64_t now);
-/* An ACK for probe `seq` from (or relayed for) `who`: true when it answers
- * our current probe. */
-bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who);
+/* An ACK for probe `seq` from (or, relayed, for) `who`, received at now:
+ * true when it answers our current probe (the first answer is counted). */
+bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who, bool relayed,
+                          uint64_t now);
 /* A helper's NACK for probe `seq`. */
 void swim__probe_nacked(struct swim *s, uint32_t seq);
 /* As a helper: ping `target` for `origin`'s probe origin_seq.  Dropped when
@@ -369,5 +374,12 @@ void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_mem
                             uint64_t delay);
 /* Arm the periodic timers of a new epoch (swim_start). */
 void swim__timers_start(struct swim *s);
+
+/* ------------------------------------------------------ stats.c */
+
+/* One datagram of wire type `type` (0: undecoded), len bytes, in or out. */
+void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len);
+/* A direct probe answered: its ping went out at `sent`, the ACK came at now. */
+void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now);
 
 #endif /* SWIM_SWIM_INT_H */

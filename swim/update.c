@@ -224,6 +224,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     q.by = status == SWIM_SUSPECT ? r->by : (struct wire_name){0};
     swim__queue_member_record(s, &q, &m->queued);
 
+    if (old == SWIM_SUSPECT && status == SWIM_ALIVE && !renewed)
+        s->stats.suspicions_refuted++;
     if (status == SWIM_SUSPECT && (old != SWIM_SUSPECT || renewed)) {
         if (!swim__is_live(old))
             swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);

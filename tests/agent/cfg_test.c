@@ -196,6 +196,31 @@ START_TEST(cfg_test_log_format_flag_and_file_key)
 }
 END_TEST
 
+START_TEST(cfg_test_metrics_flag_and_file_key)
+{
+    ck_assert_int_eq(PARSE("--name", "n1"), 0);
+    ck_assert_str_eq(c.metrics, ""); /* off by default */
+    ck_assert_int_eq(PARSE("--metrics", "127.0.0.1:9946"), 0);
+    ck_assert_str_eq(c.metrics, "127.0.0.1:9946");
+    ck_assert_int_eq(PARSE("--metrics=[::1]:0"), 0);
+    ck_assert_str_eq(c.metrics, "[::1]:0");
+    write_json("{\"metrics\": \"localhost:9946\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_str_eq(c.metrics, "localhost:9946");
+    ck_assert_int_eq(PARSE("--config", json_path, "--metrics", "0.0.0.0:9100"), 0);
+    ck_assert_str_eq(c.metrics, "0.0.0.0:9100"); /* the flag wins */
+    char *bad[] = {"localhost", "127.0.0.1:", "127.0.0.1:70000", "::1:9946", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(PARSE("--metrics", bad[i]) == ERR_INVAL, "\"%s\" accepted", bad[i]);
+        ck_assert_ptr_nonnull(strstr(err, "--metrics"));
+        ck_assert_ptr_nonnull(strstr(err, "HOST:PORT"));
+    }
+    write_json("{\"metrics\": 9946}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "metrics"));
+}
+END_TEST
+
 START_TEST(cfg_test_help_and_version_actions)
 {
     ck_assert_int_eq(PARSE("--bogus", "--help"), 0);
@@ -589,6 +614,7 @@ int main(void)
     tcase_add_test(tc, cfg_test_leave_linger_bounded);
     tcase_add_test(tc, cfg_test_snapshot_must_be_a_regular_file);
     tcase_add_test(tc, cfg_test_socket_group);
+    tcase_add_test(tc, cfg_test_metrics_flag_and_file_key);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

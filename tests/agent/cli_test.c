@@ -13,10 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "cli.h"
 #include "cli_int.h" /* cli_print_event */
 #include "ctl.h"
 #include "keyring.h"
+
+/* What the canned swimd answers to "metrics". */
+static const char *metrics_text = "# HELP swimd_members Members.\n# TYPE swimd_members gauge\n"
+                                  "swimd_members{status=\"alive\"} 3\n";
 
 static const char *members_json =
     "[{\"name\":\"node-b\",\"addr\":\"127.0.0.1:7002\",\"status\":\"failed\",\"incarnation\":3,"
@@ -222,7 +227,9 @@ static json_t *canned(void *ctx, struct ctl_conn *conn, const char *cmd, json_t 
     if (strcmp(cmd, "members") == 0)
         return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
     if (strcmp(cmd, "monitor") == 0)
-        return json_object();        /* linked; no member ever fails here */
+        return json_object(); /* linked; no member ever fails here */
+    if (strcmp(cmd, "metrics") == 0)
+        return json_pack("{s:s}", "text", metrics_text);
     if (strcmp(cmd, "event") == 0) { /* say what arrived */
         const char *hex = json_string_value(json_object_get(req, "payload_hex"));
         snprintf(e, CTL_ERR_MAX, "event payload_hex=%s", hex != NULL ? hex : "(none)");
@@ -282,6 +289,50 @@ static void serve_stop(struct server *sv)
     rmdir(sv->dir);
 }
 
+/* metrics is printed as swimd sent it, byte for byte. */
+START_TEST(cli_test_metrics_prints_the_text)
+{
+    struct server sv;
+    serve_start(&sv);
+    char *argv[] = {"swimctl", "--socket", sv.path, "metrics", NULL};
+    int rc = run(4, argv);
+    ck_assert_int_eq(rc, CLI_EXIT_OK);
+    ck_assert_str_eq(out_buf, metrics_text);
+    ck_assert_str_eq(err_buf, "");
+    streams_free();
+    char *extra[] = {"swimctl", "--socket", sv.path, "metrics", "now", NULL};
+    rc = run(5, extra);
+    serve_stop(&sv);
+    ck_assert_int_eq(rc, CLI_EXIT_USAGE);
+    ck_assert_ptr_nonnull(strstr(err_buf, "metrics takes no argument"));
+    streams_free();
+}
+END_TEST
+
+/* Without --socket: $SWIM_SOCKET, else the service's socket when it is
+ * one, else the default. */
+START_TEST(cli_test_default_socket_env_then_service)
+{
+    unsetenv("SWIM_SOCKET");
+    ck_assert_str_eq(cli_default_socket("/nonexistent/swimd.sock"), CFG_DEFAULT_SOCKET);
+    struct server sv;
+    serve_start(&sv);
+    ck_assert_str_eq(cli_default_socket(sv.path), sv.path);
+    setenv("SWIM_SOCKET", "", 1); /* empty: as if unset */
+    ck_assert_str_eq(cli_default_socket(sv.path), sv.path);
+    setenv("SWIM_SOCKET", "/from/env.sock", 1);
+    ck_assert_str_eq(cli_default_socket(sv.path), "/from/env.sock");
+    unsetenv("SWIM_SOCKET");
+    serve_stop(&sv);
+    char file[] = "/tmp/cli_test_file_XXXXXX"; /* a file, not a socket */
+    int fd = mkstemp(file);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_str_eq(cli_default_socket(file), CFG_DEFAULT_SOCKET);
+    unlink(file);
+}
+END_TEST
+
 START_TEST(cli_test_round_trip_through_socket)
 {
     struct server sv;
@@ -327,8 +378,9 @@ END_TEST
 /* Every command answers --help with its own usage, exit 0. */
 START_TEST(cli_test_every_command_has_help)
 {
-    static const char *const cmds[] = {"members", "join",   "leave", "force-leave", "info", "tags",
-                                       "event",   "keygen", "watch", "monitor",     "run"};
+    static const char *const cmds[] = {"members", "join",  "leave",   "force-leave",
+                                       "info",    "tags",  "event",   "keygen",
+                                       "metrics", "watch", "monitor", "run"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         char *argv[] = {"swimctl", (char *)cmds[i], "--help", NULL};
         char want[64];
@@ -426,6 +478,8 @@ int main(void)
     tcase_add_test(tc, cli_test_every_command_has_help);
     tcase_add_test(tc, cli_test_table_escapes_and_aligns_by_width);
     tcase_add_test(tc, cli_test_arguments_that_json_cannot_carry);
+    tcase_add_test(tc, cli_test_metrics_prints_the_text);
+    tcase_add_test(tc, cli_test_default_socket_env_then_service);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -441,7 +441,7 @@ START_TEST(ev_test_json_clock_lag_and_filtered_item)
     struct swim_notification n = member_note(SWIM_EV_MEMBER_JOINED, 1);
     ev_from_notification(&ev, &n, 0);
     ev.seq = 3;
-    struct ev_item it = {EV_ITEM_EVENT, 3, 3};
+    struct ev_item it = {.kind = EV_ITEM_EVENT, .seq = 3, .last = 3, .type = EV_MEMBER_JOIN};
     s = dump(ev_json_item(&it, &ev, EV_MASK(EV_MEMBER_FAILED)));
     ck_assert_str_eq(s, "{\"seq\":3,\"clock\":true}");
     free(s);
@@ -458,7 +458,7 @@ START_TEST(ev_test_item_show_is_the_watchers_rule)
     struct ev_event ev;
     struct swim_notification n = member_note(SWIM_EV_MEMBER_JOINED, 1);
     ev_from_notification(&ev, &n, 0);
-    struct ev_item it = {EV_ITEM_EVENT, 3, 3};
+    struct ev_item it = {.kind = EV_ITEM_EVENT, .seq = 3, .last = 3, .type = EV_MEMBER_JOIN};
     ck_assert_int_eq(ev_item_show(&it, &ev, EV_MASK(EV_MEMBER_JOIN)), EV_SHOW_EVENT);
     ck_assert_int_eq(ev_item_show(&it, &ev, EV_MASK(EV_MEMBER_FAILED)), EV_SHOW_CLOCK);
     it.kind = EV_ITEM_CLOCK;

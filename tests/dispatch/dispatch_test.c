@@ -653,6 +653,45 @@ START_TEST(disp_test_delete_drops_open_receivers)
 }
 END_TEST
 
+/* Counted references: hold adds to the count of the message's value, drop
+ * and the reader take away. */
+static void count_hold(void *ctx, const void *msg)
+{
+    struct drop_log *log = ctx;
+    uint64_t v;
+    memcpy(&v, msg, sizeof(v));
+    log->count--; /* holds count down, drops count up: 0 when balanced */
+    log->sum += v;
+}
+
+START_TEST(disp_test_hold_once_per_queued_copy)
+{
+    struct drop_log log = {0, 0};
+    struct disp_config cfg = {
+        .msg_size = sizeof(uint64_t), .drop = count_drop, .drop_ctx = &log, .hold = count_hold};
+    struct disp *d = disp_new(&cfg);
+    ck_assert_ptr_nonnull(d);
+    struct disp_rx *a = open_rx(d, "a", 4, DISP_BLOCK);
+    struct disp_rx *b = open_rx(d, "b", 1, DISP_LAG);
+    struct disp_tx *tx = disp_tx_new(d);
+    send_val(tx, a, 1); /* one copy: a */
+    ck_assert_int_eq(log.count, -1);
+    uint64_t v = 10;
+    ck_assert_int_eq(disp_broadcast(tx, &v, NULL), 0); /* a and b */
+    ck_assert_int_eq(log.count, -3);
+    ck_assert_int_eq(disp_broadcast(tx, &v, NULL), 0); /* b is full: a only */
+    ck_assert_int_eq(log.count, -4);
+    ck_assert_uint_eq(log.sum, 1 + 10 + 10 + 10);
+    expect(a, DISP_MSG_DATA, 1); /* read: the reader's to give back, not drop's */
+    disp_rx_close(a);            /* drops 2 and 3 */
+    ck_assert_int_eq(log.count, -2);
+    disp_rx_close(b); /* drops 2 */
+    ck_assert_int_eq(log.count, -1);
+    disp_tx_close(tx);
+    disp_delete(d);
+}
+END_TEST
+
 START_TEST(disp_test_open_checks_arguments)
 {
     struct disp *d = new_disp(0, NULL, NULL);
@@ -751,6 +790,7 @@ static Suite *dispatch_suite(void)
     tcase_add_test(tc, disp_test_closed_receiver_discards_data);
     tcase_add_test(tc, disp_test_closing_receiver_releases_blocked_sender);
     tcase_add_test(tc, disp_test_delete_drops_open_receivers);
+    tcase_add_test(tc, disp_test_hold_once_per_queued_copy);
     tcase_add_test(tc, disp_test_open_checks_arguments);
     tcase_add_test(tc, disp_test_many_receivers_reuse_slots);
     suite_add_tcase(s, tc);

@@ -3,8 +3,9 @@
 # operator gets: every file where it belongs with the right mode, the
 # programs run from there, each man page renders without a groff warning,
 # `systemd-analyze verify` accepts the unit (pointed at the DESTDIR's swimd),
-# swimd accepts the example config, and the bash completion completes
-# commands, options and, from a swimd started out of the DESTDIR, member names.
+# swimd accepts the example config, the bash completion completes commands,
+# options and, from a swimd started out of the DESTDIR, member names, and
+# that swimd's metrics (swimctl metrics, GET /metrics) are well-formed.
 #
 # Run by `meson test --suite install` (tests/install/meson.build passes the
 # paths below in the environment).  Prints one line per check and, last,
@@ -135,6 +136,7 @@ complete_words() {
         echo "${COMPREPLY[*]}"' _ "$root$COMPLETIONDIR/swimctl" "$@"
 }
 check "completion: commands" test "$(complete_words swimctl mo)" = "monitor"
+check "completion: the metrics command" test "$(complete_words swimctl met)" = "metrics"
 check "completion: members options" \
     test "$(complete_words swimctl members --)" = "--status --tag --json"
 check "completion: statuses" test "$(complete_words swimctl members --status f)" = "failed"
@@ -143,14 +145,50 @@ check "completion: watch --type lists" \
 
 sock=$tmp/swimd.sock
 "$root$SBINDIR/swimd" --name install-test-1 --bind 127.0.0.1:0 --socket "$sock" \
-    --profile local 2>"$tmp/swimd.log" &
+    --profile local --metrics 127.0.0.1:0 2>"$tmp/swimd.log" &
 swimd_pid=$!
 for _ in $(seq 100); do
-    [ -S "$sock" ] && break
+    [ -S "$sock" ] && grep -q 'metrics listening on' "$tmp/swimd.log" && break
     sleep 0.1
 done
 check "completion: member names from a running swimd" \
     test "$(complete_words swimctl --socket "$sock" monitor install)" = "install-test-1"
+
+# ---- metrics ---------------------------------------------------------------------
+# scrape PATH: one HTTP/1.0 GET of the DESTDIR swimd's metrics endpoint, the
+# whole answer on stdout (bash's /dev/tcp; swimd closes after the reply).
+port=$(sed -n 's|.*metrics listening on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/swimd.log")
+scrape() {
+    [ -n "$port" ] || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+    timeout 5 cat <&3
+    exec 3<&-
+}
+"$root$BINDIR/swimctl" --socket "$sock" metrics >"$tmp/ctl-metrics.txt" 2>&1
+check "swimctl metrics: Prometheus text naming this version" \
+    grep -q -F "swimd_build_info{version=\"$VERSION\"" "$tmp/ctl-metrics.txt"
+scrape /metrics | tr -d '\r' >"$tmp/http-metrics.txt"
+# status_is CODE FILE: the answer in FILE has status CODE.
+status_is() {
+    head -1 "$2" | grep -q -E "^HTTP/1\.[01] $1 "
+}
+check "GET /metrics on --metrics 127.0.0.1:${port:-?}: 200" status_is 200 "$tmp/http-metrics.txt"
+check "GET /metrics: Content-Type of the text format 0.0.4" \
+    grep -q -x -F 'Content-Type: text/plain; version=0.0.4; charset=utf-8' "$tmp/http-metrics.txt"
+check "GET /metrics: swimd_members{status=\"alive\"} 1" \
+    grep -q -x -F 'swimd_members{status="alive"} 1' "$tmp/http-metrics.txt"
+scrape / >"$tmp/http-root.txt"
+check "GET / answers 404" status_is 404 "$tmp/http-root.txt"
+if command -v promtool >/dev/null; then
+    sed '1,/^$/d' "$tmp/http-metrics.txt" >"$tmp/body.txt"
+    promtool check metrics <"$tmp/body.txt" >"$tmp/promtool.txt" 2>&1
+    rc=$?
+    check "promtool check metrics accepts the scrape (exit $rc: $(head -c 300 "$tmp/promtool.txt"))" \
+        test "$rc" = 0 -a ! -s "$tmp/promtool.txt"
+else
+    skip "promtool check metrics: not found (Debian package prometheus)"
+fi
 kill -TERM "$swimd_pid"
 wait "$swimd_pid"
 rc=$?
