@@ -114,8 +114,8 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
 {
     size_t len = name ? strlen(name) : 0;
     if (cfg == NULL || swim_config_check(cfg) != 0 || len == 0 || len > SWIM_NAME_MAX ||
-        addr == NULL || addr->len > SWIM_ADDR_MAX || rt == NULL || rt->notify == NULL ||
-        rt->send_to == NULL || rt->submit_after == NULL)
+        generation > SWIM_GEN_FIRST_MAX || addr == NULL || addr->len > SWIM_ADDR_MAX ||
+        rt == NULL || rt->notify == NULL || rt->send_to == NULL || rt->submit_after == NULL)
         return NULL;
     struct swim *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -239,8 +239,8 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
     if (s->self.inc >= UINT32_MAX - 1) {
-        s->self.gen++;
-        s->self.inc = 0;
+        if (swim__gen_next(&s->self.gen))
+            s->self.inc = 0;
     } else {
         s->self.inc++;
     }

@@ -164,7 +164,9 @@ int swim_config_check(const struct swim_config *cfg);
 /*
  * Create an instance.  name: 1..SWIM_NAME_MAX bytes, no NUL; addr: the
  * address peers reach it at; generation: greater than any earlier run's
- * (the agent uses wall-clock milliseconds at start); seed: the PRNG seed.
+ * and at most 2^62 (the agent uses wall-clock milliseconds at start; peers
+ * ignore a new member above 2^62 and any record that raises a known
+ * generation by more than 2^40); seed: the PRNG seed.
  * The config is copied.  Nothing is sent and no timer is submitted until
  * swim_start().  Returns NULL on bad arguments or out of memory.
  */

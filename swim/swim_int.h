@@ -53,13 +53,18 @@
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
-/* Broadcast ids remembered for exactly-once delivery: two generations of
- * this many ids each (hash sets), so between 2,048 and 4,096 recent ids. */
-#define SWIM_SEEN_GEN 2048
-#define SWIM_SEEN_SLOTS (2 * SWIM_SEEN_GEN)
 /* User broadcasts queued at once: a broadcast storm must not evict the
  * membership updates (refutations above all) that share the queue. */
 #define SWIM_QUEUE_USER_MAX 1024
+/* Exactly-once delivery keeps, per origin (name and generation), a window
+ * of this many ids below the highest one seen; ids below it count as seen.
+ * Eight times the user queue: an id that one node still queues trails the
+ * newest id of its origin by at most the broadcasts queued ahead of it
+ * along the path it travelled (see queue.c). */
+#define SWIM_USER_WINDOW (8 * SWIM_QUEUE_USER_MAX)
+/* Origins remembered at once (1 KiB of window each); beyond it the one
+ * unheard from longest is forgotten. */
+#define SWIM_ORIGINS_MAX 256
 /* Whole-table answers allowed in a burst, refilled one per REFILL_MS: one
  * small datagram must not make us send a large table at any rate (UDP
  * sources can be forged).  SYNC replies and repeated join requests share
@@ -76,6 +81,17 @@
 /* FAILED notices sent to subjects per received SYNC/FEED datagram, so a
  * single datagram cannot make us send a burst. */
 #define SWIM_NOTICES_PER_PACKET 8
+/* Generations.  The agent takes wall-clock milliseconds (about 2^40.6 in
+ * 2024), the simulated world a counter.  No single record may push one
+ * near the ceiling, or its subject could never renew past it: a record
+ * more than SWIM_GEN_JUMP above the generation held (35 years of
+ * milliseconds) is ignored, about a known member and about this node
+ * alike; a member first seen must lie at or below SWIM_GEN_FIRST_MAX; and
+ * nothing exceeds SWIM_GEN_MAX, which JSON carries exactly (int64).  From
+ * the first-seen bound, reaching the ceiling takes 2^22 accepted jumps. */
+#define SWIM_GEN_MAX ((1ull << 63) - 1)
+#define SWIM_GEN_FIRST_MAX (1ull << 62)
+#define SWIM_GEN_JUMP (1ull << 40)
 /* Hard ceiling on the member table; protects memory from a flood of names. */
 #define SWIM_MEMBERS_MAX (1u << 20)
 /* First size of the member hash table (a power of two; kept at most half
@@ -195,9 +211,9 @@ struct swim {
         uint64_t refill_at;
     } tables, joins;
     uint32_t user_counter;
-    uint64_t seen[2][SWIM_SEEN_SLOTS];
-    size_t seen_n;
-    int seen_cur;
+    struct swim_origin **origins; /* exactly-once windows, SWIM_ORIGINS_MAX at most */
+    size_t n_origins;
+    uint64_t origin_clock; /* ticks on every delivery: the origins' LRU order */
 
     struct {
         uint64_t hash;
@@ -243,6 +259,23 @@ static inline void swim__addr_copy(struct swim_addr *out, const struct swim_addr
     memcpy(out->bytes, in->bytes, in->len);
 }
 
+/* A generation one above gen, within the ceiling: false (gen unchanged)
+ * when gen is already at it, which only 2^22 accepted jumps can cause. */
+static inline bool swim__gen_next(uint64_t *gen)
+{
+    if (*gen >= SWIM_GEN_MAX)
+        return false;
+    (*gen)++;
+    return true;
+}
+
+/* May a record with generation `gen` replace one with `held`?  Not when it
+ * jumps too far (see SWIM_GEN_JUMP). */
+static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
+{
+    return gen <= SWIM_GEN_MAX && (gen <= held || gen - held <= SWIM_GEN_JUMP);
+}
+
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
@@ -281,7 +314,7 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out);
 
 /* ------------------------------------------------------ queue.c */
 
-/* Free every queued item. */
+/* Free every queued item and every exactly-once window. */
 void swim__queue_destroy(struct swim *s);
 /* Drop one queued item. */
 void swim__queue_free(struct swim *s, struct swim_bcast *b);

@@ -64,8 +64,11 @@ void swim__check_active(struct swim *s)
  * report it, come back with a generation above min_gen, report that. */
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
+    uint64_t gen = min_gen > s->self.gen ? min_gen : s->self.gen;
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
-    s->self.gen = (min_gen > s->self.gen ? min_gen : s->self.gen) + 1;
+    if (!swim__gen_next(&gen))
+        return; /* at the ceiling: stays defunct until tombstones are reaped */
+    s->self.gen = gen;
     s->self.inc = 0;
     s->self.status = SWIM_ALIVE;
     swim__queue_member(s, &s->self, NULL);
@@ -89,7 +92,8 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        s->self.gen++;
+        if (!swim__gen_next(&s->self.gen))
+            return;
         s->self.inc = 0;
     } else {
         s->self.inc = seen + 1;
@@ -100,7 +104,8 @@ static void refute(struct swim *s, uint32_t seen)
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen)
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen ||
+        !swim__gen_plausible(r->gen, s->self.gen))
         return;
     if (r->gen > s->self.gen) {
         if (swim__is_live(r->status) &&
@@ -153,7 +158,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     enum swim_apply_mode mode = c->mode;
     uint64_t now = c->now;
     /* Counters at their ceiling could never be superseded: drop them. */
-    if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
+    if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
     if (swim__name_is(&r->name, s->self.name, s->self.name_len)) {
         apply_self(s, r, c);
@@ -163,7 +168,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     if (m == NULL) {
         /* A tombstone of a member we never knew (or already reaped) is not
          * news: taking it would resurrect reaped members forever. */
-        if (!swim__is_live(r->status))
+        if (!swim__is_live(r->status) || r->gen > SWIM_GEN_FIRST_MAX)
             return false;
         if (swim__member_reserve(s) != 0)
             return false;
@@ -183,7 +188,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
     uint8_t old = m->status;
     uint8_t status = r->status;
-    if (r->gen < m->gen)
+    if (r->gen < m->gen || !swim__gen_plausible(r->gen, m->gen))
         return false;
     if (r->gen == m->gen) {
         if (old == SWIM_LEFT || (old == SWIM_FAILED && status != SWIM_LEFT))
