@@ -48,7 +48,7 @@ static void on_ack(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
-    if (swim__probe_answered(s, h->seq, relayed != NULL ? &relayed->name : &h->src))
+    if (swim__probe_answered(s, h, relayed, in->now))
         return;
     if (relayed == NULL)
         swim__relay_answered(s, h);
@@ -63,7 +63,7 @@ static void on_ping_req(struct swim *s, const struct swim_in *in)
 /* A helper could not reach our target either: the problem is not ours. */
 static void on_nack(struct swim *s, const struct swim_in *in)
 {
-    swim__probe_nacked(s, in->h->seq);
+    swim__probe_nacked(s, in->h->seq, in->now);
 }
 
 /* A join request: answer with our live members, from the join bucket when
@@ -134,8 +134,13 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
     const struct wire_header *h = in->h;
     struct swim_member *sender = in->sender;
     uint64_t now = in->now;
-    if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
-        now >= sender->notice_at) {
+    if (s->cfg.guard && sender != NULL && sender->status == SWIM_FAILED &&
+        h->src_gen > sender->gen && swim__gen_plausible(h->src_gen, sender->gen)) {
+        /* A failed member speaks at a newer generation: see whether it
+         * answers before taking it back. */
+        swim__readmit(s, sender, h->src_gen, in->from);
+    } else if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
+               now >= sender->notice_at) {
         /* It is alive after all: tell it, so it renews and comes back. */
         struct wire_member r;
         swim__member_to_wire(sender, &r);

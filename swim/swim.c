@@ -53,19 +53,25 @@ int swim_config_profile(struct swim_config *c, const char *profile)
     if (profile == NULL)
         return ERR_INVAL;
     memset(c, 0, sizeof(*c));
-    /* Shared by all profiles: memberlist's defaults. */
-    c->suspicion_max_mult = 1;
+    /* Shared by all profiles: Lifeguard as memberlist ships it (health
+     * score up to 8, suspicion starting at six times its minimum, buddy
+     * system) and swimd's extensions (probe.c). */
+    c->suspicion_max_mult = 6;
     c->awareness_max = 8;
+    c->buddy = 1;
+    c->probe_retry = 1;
+    c->guard = 1;
+    c->reprobe = SWIM_REPROBE_DEFAULT;
     c->max_packet = SWIM_PACKET_DEFAULT;
     c->reap_ms = 24u * 3600 * 1000; /* Serf keeps tombstones a day */
     if (strcmp(profile, "lan") == 0) {
         c->probe_interval_ms = 1000;
-        c->probe_timeout_ms = 500;
+        c->probe_timeout_ms = SWIM_LAN_TIMEOUT_MS;
         c->suspicion_mult = 4;
         c->retransmit_mult = 4;
         c->gossip_interval_ms = 200;
         c->gossip_nodes = 3;
-        c->indirect_checks = 3;
+        c->indirect_checks = 4;
         c->sync_interval_ms = 30000;
         c->reconnect_interval_ms = 10000;
     } else if (strcmp(profile, "wan") == 0) {
@@ -75,7 +81,7 @@ int swim_config_profile(struct swim_config *c, const char *profile)
         c->retransmit_mult = 4;
         c->gossip_interval_ms = 500;
         c->gossip_nodes = 4;
-        c->indirect_checks = 3;
+        c->indirect_checks = 4;
         c->sync_interval_ms = 60000;
         c->reconnect_interval_ms = 30000;
     } else if (strcmp(profile, "local") == 0) {
@@ -102,7 +108,8 @@ int swim_config_check(const struct swim_config *c)
         c->suspicion_max_mult == 0 || c->retransmit_mult == 0 || c->gossip_interval_ms == 0 ||
         c->indirect_checks > SWIM_PICK_MAX || c->gossip_nodes > SWIM_PICK_MAX ||
         c->awareness_max > 64 || c->max_packet < SWIM_PACKET_MIN ||
-        c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000)
+        c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000 || c->buddy > 1 ||
+        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX)
         return ERR_INVAL;
     return 0;
 }

@@ -118,6 +118,7 @@ enum swim_timer_kind {
     SWIM_TIMER_REAP,          /* forget old tombstones */
     SWIM_TIMER_LEAVE,         /* leave has had time to spread: go idle */
     SWIM_TIMER_SUSPECT_CHECK, /* mid-suspicion: ask the suspect for its record */
+    SWIM_TIMER_JUDGE,         /* a probe's answers are all in (or never will be): judge it */
 };
 
 /* A timer is a plain value: the runtime stores a copy and hands it back. */
@@ -136,7 +137,11 @@ struct swim_runtime {
     void (*submit_after)(void *ctx, const struct swim_timer *t, uint64_t delay_ms);
 };
 
-/* Every tunable; swim_config_profile() fills memberlist's defaults. */
+/* Every tunable.  swim_config_profile() fills memberlist's timings with
+ * Lifeguard and swimd's own extensions on; each extension can be switched
+ * off alone (probe.c says what each does), and with awareness_max = 0,
+ * suspicion_max_mult = 1 and buddy, probe_retry, guard, reprobe all 0 the
+ * core runs plain SWIM. */
 struct swim_config {
     uint32_t probe_interval_ms; /* one protocol period */
     uint32_t probe_timeout_ms;  /* direct ack deadline, before Lifeguard stretching */
@@ -153,6 +158,14 @@ struct swim_config {
     uint32_t leave_linger_ms;       /* keep gossiping "left" this long before idle */
     uint32_t awareness_max;         /* Lifeguard health score ceiling; 0 = off */
     uint32_t max_packet;            /* datagram ceiling, SWIM_PACKET_MIN..SWIM_PACKET_MAX */
+    uint32_t buddy;                 /* Lifeguard: a ping to a suspect carries its suspicion; 0/1 */
+    uint32_t probe_retry; /* swimd: pings re-sent within a probe, judged once all answers are
+                             in, longer probes of members that refuted lately; 0/1 */
+    uint32_t guard;       /* swimd: accusations and verdicts need independent evidence; a
+                             failed member comes back only after answering; 0/1 */
+    uint32_t reprobe;     /* swimd: about this many holders of a new suspicion probe the
+                             suspect too; confirmations beyond Lifeguard's k shorten the
+                             timeout below its minimum; 0 = off, at most 16 */
 };
 
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
@@ -216,6 +229,9 @@ struct swim_stats {
     uint64_t suspicions;  /* times this node marked a member suspect */
     uint64_t refutations; /* times this node refuted suspicion of itself */
     uint64_t probes, probe_failures;
+    uint64_t accusations;    /* failed probes that raised or confirmed a suspicion */
+    uint64_t verdicts_held;  /* suspicion timeouts this node would not turn into a
+                                verdict: it had heard from nobody, or was unhealthy */
     uint64_t tables_refused; /* FEED/SYNC answers refused by the rate limit */
     uint64_t name_conflicts; /* records of another live node using our name */
     uint32_t health;         /* Lifeguard awareness: 0 is healthy */

@@ -75,9 +75,41 @@
 #define SWIM_TABLE_REFILL_MS 100
 #define SWIM_JOIN_BURST 64
 #define SWIM_JOIN_REFILL_MS 10
-/* Distinct suspicion confirmations remembered per suspect (Lifeguard k is
- * suspicion_mult - 2, at most 4 with the shipped profiles). */
-#define SWIM_CONFIRM_MAX 4
+/* Distinct members remembered per suspicion: the accuser and up to seven
+ * confirmations (Lifeguard's k is suspicion_mult - 2, 4 at most with the
+ * shipped profiles; the confirmations beyond k shorten the timeout toward
+ * SWIM_SUSPECT_FLOOR_PCT when reprobe is on).  16-bit hashes of the names:
+ * a collision can only undercount. */
+#define SWIM_CONFIRM_MAX 8
+/* The shortest suspicion, in percent of a probe interval, reached with
+ * SWIM_CONFIRM_MAX - 1 independent confirmations: longer than a suspect
+ * needs to hear of it and refute through a pause of one and a half periods
+ * (the suspect is told at once, and a refutation reaches N = 100 members in
+ * about half a period), so only a member silent to many can be condemned
+ * this fast. */
+#define SWIM_SUSPECT_FLOOR_PCT 250
+/* reprobe in the profiles: about six holders of a new suspicion probe the
+ * suspect, so with the accuser's own and the periodic probes a crashed
+ * member collects the seven confirmations of the floor within about a
+ * period, while a healthy one, answering them, collects none. */
+#define SWIM_REPROBE_DEFAULT 6
+/* The lan profile's direct-ping timeout: a LAN answers in well under a
+ * millisecond, and with the helpers' window after it a probe is judged
+ * 0.6 s after it began, so the first suspicion of a crash comes sooner
+ * than memberlist's (500 ms, judged at the end of the period). */
+#define SWIM_LAN_TIMEOUT_MS 300
+/* Probes in flight at once: the periodic one (two while a stretched one is
+ * still being judged), re-probes of suspects and readmission checks. */
+#define SWIM_PROBES_MAX 8
+/* A member that refuted a suspicion (or renewed after one) is probed with a
+ * window one period longer for this many periods: it was slow or paused, and
+ * waiting for its late answer costs a period of detection, where a second
+ * accusation costs the cluster a suspicion. */
+#define SWIM_STRETCH_PERIODS 300
+/* guard: a node none of whose probes was answered in time (by an ACK or a
+ * NACK) for this many (health-scaled) probe intervals does not trust its
+ * own verdicts: a node that hears gets an answer to nearly every probe. */
+#define SWIM_HEARD_PERIODS 2
 /* FAILED notices sent to subjects per received SYNC/FEED datagram, so a
  * single datagram cannot make us send a burst. */
 #define SWIM_NOTICES_PER_PACKET 8
@@ -136,13 +168,15 @@ struct swim_member {
     uint64_t status_since;
     uint64_t suspect_deadline;
     uint64_t notice_at;
+    uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
+    uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
     uint8_t *meta;
     struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
     uint32_t suspect_epoch;
     uint32_t all_idx;
     uint32_t probe_idx;
-    uint32_t confirm[SWIM_CONFIRM_MAX]; /* hashes of distinct confirmers */
+    uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
     uint16_t meta_len;
     uint8_t status;
     uint8_t confirms;
@@ -161,14 +195,37 @@ struct swim_bcast {
     uint8_t data[];
 };
 
+/* What a probe is for. */
+enum swim_probe_kind {
+    SWIM_PROBE_PERIODIC, /* this period's member of the round */
+    SWIM_PROBE_CHECK,    /* reprobe: a suspect others accuse */
+    SWIM_PROBE_READMIT,  /* guard: a failed member's new generation, before taking it */
+};
+
+/* One probe in flight. */
+struct swim_probe {
+    struct swim_member *target; /* NULL: the slot is free */
+    uint64_t gen;               /* the target's generation (READMIT: the new one) */
+    uint64_t judge_at;
+    uint32_t inc; /* its incarnation when the probe began */
+    uint32_t seq;
+    uint32_t nacks, expected_nacks;
+    uint8_t kind;
+    bool acked;
+    bool stretched; /* probe_retry: the target refuted lately */
+    struct swim_addr addr;
+};
+
 struct swim_relay {
     bool used;
+    bool retried;
     uint32_t local_seq;
     uint32_t origin_seq;
     struct swim_addr origin;
     uint8_t target_len;
     char target[SWIM_NAME_MAX];
     struct swim_addr target_addr;
+    uint64_t target_gen;
 };
 
 struct swim {
@@ -195,11 +252,9 @@ struct swim {
 
     /* probing */
     uint32_t seq;
-    uint32_t probe_seq;
-    struct swim_member *probe_target; /* NULL when no probe is out */
-    bool probe_acked;
-    uint32_t probe_nacks, probe_expected_nacks;
+    struct swim_probe probes[SWIM_PROBES_MAX];
     uint32_t health;
+    uint64_t answered_at; /* guard: the last ACK or NACK to a probe still in flight */
     struct swim_relay relays[SWIM_RELAY_MAX];
 
     /* dissemination */
@@ -347,6 +402,10 @@ int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, 
 void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
 /* Our current record straight back to `from` (nothing when NULL). */
 void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* A PING to a member named name[0..len) at generation gen; `suspect`, when
+ * not NULL, is its suspicion, carried first (Lifeguard's buddy system). */
+void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,
+                     uint64_t gen, uint32_t seq, const struct swim_member *suspect);
 /* Tell m it is suspected (at `to`, or its own address when NULL). */
 void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
                         const struct swim_addr *to);
@@ -372,16 +431,33 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
 
 /* ------------------------------------------------------ probe.c */
 
-/* m just became SUSPECT: arm its deadline and mid-suspicion checks. */
-void swim__start_suspicion(struct swim *s, struct swim_member *m, uint64_t now);
-/* A distinct member confirms m's suspicion: shorten its deadline. */
-void swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
+/* m just became SUSPECT, accused by `by` (NULL: by this node): arm its
+ * deadline and mid-suspicion checks. */
+void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct wire_name *by,
+                           uint64_t now);
+/* A distinct member confirms m's suspicion: shorten its deadline.  True
+ * when the confirmation is new (worth passing on). */
+bool swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                             uint64_t now);
-/* An ACK for probe `seq` from (or relayed for) `who`: true when it answers
- * our current probe. */
-bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who);
+/* guard: a FAILED record by `by` about m, which we hold SUSPECT: a
+ * confirmation that also brings our deadline to the floor. */
+void swim__confirm_verdict(struct swim *s, struct swim_member *m, const struct wire_name *by,
+                           uint64_t now);
+/* reprobe: m has just become suspect here on another's word: probe it
+ * ourselves with probability reprobe / (N - 1). */
+void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now);
+/* guard: m is FAILED here and says it lives at generation gen, reachable at
+ * addr: ping it there before believing it (one check at a time). */
+void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
+                   const struct swim_addr *addr);
+/* An ACK (header h; relayed: the body naming the target a helper reached,
+ * or NULL for the target's own): true when it answers one of our probes. */
+bool swim__probe_answered(struct swim *s, const struct wire_header *h,
+                          const struct wire_peer *relayed, uint64_t now);
 /* A helper's NACK for probe `seq`. */
-void swim__probe_nacked(struct swim *s, uint32_t seq);
+void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now);
+/* m is being removed: forget the probes of it. */
+void swim__probe_forget(struct swim *s, const struct swim_member *m);
 /* As a helper: ping `target` for `origin`'s probe origin_seq.  Dropped when
  * the relay table is full. */
 void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t origin_seq,
@@ -390,7 +466,8 @@ void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t 
 void swim__relay_answered(struct swim *s, const struct wire_header *h);
 void swim__on_probe_timer(struct swim *s, uint64_t now);
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq);
-void swim__on_relay_timer(struct swim *s, uint32_t seq);
+void swim__on_judge_timer(struct swim *s, uint32_t seq, uint64_t now);
+void swim__on_relay_timer(struct swim *s, uint32_t seq, bool retry);
 void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
 void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t);
 

@@ -98,7 +98,10 @@ static void refute(struct swim *s, uint32_t seen)
     } else {
         s->self.inc = seen + 1;
     }
-    swim__queue_member(s, &s->self, NULL);
+    /* Marked as a refutation ("by" ourselves): members that see it give
+     * us a longer probe window for a while (probe.c, probe_retry). */
+    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
+    swim__queue_member(s, &s->self, &by);
 }
 
 /* A record about this node. */
@@ -180,7 +183,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
             swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
         if (m->status == SWIM_SUSPECT) {
             swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
-            swim__start_suspicion(s, m, now);
+            swim__start_suspicion(s, m, &r->by, now);
         }
         swim__check_active(s);
         return true;
@@ -188,6 +191,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
     uint8_t old = m->status;
     uint8_t status = r->status;
+    bool verdict = false; /* a FAILED record taken as a suspicion (guard) */
     if (r->gen < m->gen || !swim__gen_plausible(r->gen, m->gen))
         return false;
     if (r->gen == m->gen) {
@@ -198,43 +202,70 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         } else if (r->inc < m->inc) {
             return false;
         } else if (r->inc == m->inc && status <= old) {
-            if (status == SWIM_SUSPECT && old == SWIM_SUSPECT)
-                swim__add_confirmation(s, m, &r->by, now);
+            /* A confirmation we did not have yet goes on, as memberlist
+             * re-gossips it, so independent confirmations reach everyone. */
+            if (status == SWIM_SUSPECT && old == SWIM_SUSPECT &&
+                swim__add_confirmation(s, m, &r->by, now) &&
+                (s->cfg.suspicion_max_mult > 1 || s->cfg.reprobe > 0))
+                swim__queue_member(s, m, &r->by);
             return false;
         }
-        if (mode == SWIM_APPLY_MERGE && status == SWIM_FAILED && swim__is_live(old)) {
-            /* memberlist's merge rule; also warn the subject (see top). */
-            if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
-                c->notices++;
-                m->notice_at = now + SWIM_NOTICE_GAP_MS;
-                swim__send_notice(s, &m->addr, r);
-            }
-            if (old == SWIM_SUSPECT && r->inc == m->inc)
-                return false;
-            status = SWIM_SUSPECT;
+    } else if (s->cfg.guard && old == SWIM_FAILED && swim__is_live(status) &&
+               r->gen > m->verified_gen) {
+        /* A failed member's new generation: only once it answers us. */
+        swim__readmit(s, m, r->gen, &r->addr);
+        return false;
+    }
+    if (status == SWIM_FAILED && swim__is_live(old) && (mode == SWIM_APPLY_MERGE || s->cfg.guard)) {
+        /* Another's verdict about a member we hold alive: a suspicion here
+         * (memberlist's merge rule, and with guard every FAILED record);
+         * the subject is warned, so that, alive on the other side of a
+         * partition, it renews. */
+        if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
+            c->notices++;
+            m->notice_at = now + SWIM_NOTICE_GAP_MS;
+            swim__send_notice(s, &m->addr, r);
         }
+        verdict = s->cfg.guard;
+        if (old == SWIM_SUSPECT && r->gen == m->gen && r->inc == m->inc) {
+            if (verdict)
+                swim__confirm_verdict(s, m, &r->by, now);
+            return false;
+        }
+        status = SWIM_SUSPECT;
     }
 
     bool renewed = r->gen != m->gen;
     bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
     bool addr_changed =
         m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
+    /* A refutation (its marker: ALIVE "by" the subject itself) or a
+     * renewal after a verdict: the member was slow or away lately. */
+    bool refuted =
+        status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
     swim__addr_copy(&m->addr, &r->addr);
     m->gen = r->gen;
     m->inc = r->inc;
     swim__member_set_status(s, m, status, now);
+    if (refuted)
+        m->refuted_at = now;
 
     struct wire_member q;
     swim__member_to_wire(m, &q);
-    q.by = status == SWIM_SUSPECT ? r->by : (struct wire_name){0};
+    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len))
+        q.by = r->by;
     swim__queue_member_record(s, &q, &m->queued);
 
     if (status == SWIM_SUSPECT && (old != SWIM_SUSPECT || renewed)) {
         if (!swim__is_live(old))
             swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
         swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
-        swim__start_suspicion(s, m, now);
-        swim__add_confirmation(s, m, &r->by, now);
+        swim__start_suspicion(s, m, &r->by, now);
+        if (verdict)
+            swim__confirm_verdict(s, m, NULL, now);
+        swim__reprobe(s, m, now);
+    } else if (status == SWIM_SUSPECT && verdict) {
+        swim__confirm_verdict(s, m, &r->by, now);
     } else if (status == SWIM_ALIVE && old != SWIM_ALIVE) {
         swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
     } else if (status == SWIM_FAILED && old != SWIM_FAILED) {

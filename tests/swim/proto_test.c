@@ -15,6 +15,7 @@
 
 #include "sim.h"
 #include "swim.h"
+#include "swim_int.h" /* the core's named bounds, which the windows derive from */
 #include "wire.h"
 
 /* Seeds per test: enough to catch an unlucky interleaving, small enough to
@@ -116,6 +117,22 @@ static uint64_t suspicion_ms(const struct swim_config *c, int n)
     return (uint64_t)(c->suspicion_mult * (f < 1.0 ? 1.0 : f) * c->probe_interval_ms);
 }
 
+/* How long after it began a probe is judged (probe_retry): the direct
+ * timeout, then the helpers' window, min(timeout, interval - timeout). */
+static uint64_t judge_ms(const struct swim_config *c)
+{
+    uint64_t w = c->probe_timeout_ms;
+    if (c->probe_interval_ms - c->probe_timeout_ms < w)
+        w = c->probe_interval_ms - c->probe_timeout_ms;
+    return c->probe_timeout_ms + w;
+}
+
+/* The shortest suspicion, reached with many confirmations (reprobe). */
+static uint64_t floor_ms(const struct swim_config *c)
+{
+    return (uint64_t)c->probe_interval_ms * SWIM_SUSPECT_FLOOR_PCT / 100;
+}
+
 /*
  * Join bound.  A joiner knows the seed's members one round trip after it
  * announces (the FEED).  Everyone else learns of the joiner by infection:
@@ -197,23 +214,28 @@ END_TEST
 
 /*
  * Failure detection window for a node that stops answering at t0.
- * Lower bound: a member is marked failed only after a probe of it went
- * unanswered for at least the probe timeout and then a whole suspicion
- * timeout passed, so no node may report FAILED before
- *     t0 + probe_timeout + suspicion_ms(N).
+ * Lower bound: a member is suspected only when a probe of it is judged, no
+ * sooner than judge_ms() after the probe began (and a probe that began
+ * before t0 - 1 ms was answered), and no suspicion is shorter than the
+ * floor that many independent confirmations reach (probe.c), so no node
+ * may report FAILED before
+ *     t0 + judge_ms - 1 + floor.
+ * (It was t0 + probe_timeout + suspicion_ms(N) while a suspicion could
+ * not drop below Lifeguard's minimum; the confirmations of the re-probes
+ * now take it below, which is the point.)
  * Upper bound: every member probes the dead node within two rounds of its
  * shuffled list (2(N-1) periods, the worst case of a reshuffle putting it
- * first then last); the first prober suspects it at the end of that
- * period, the others hear the suspicion by gossip or reach their own, and
- * all time out one suspicion timeout later; we allow two more periods for
- * the FAILED record to spread.
+ * first then last), so by then every survivor has accused or confirmed
+ * and the timeout is at most Lifeguard's minimum, suspicion_ms(N), counted
+ * from a suspicion that began at the first failed probe at the latest;
+ * we allow two more periods for the verdicts.
  */
 START_TEST(swim_test_failure_detected_within_window)
 {
     const int n = 10;
     struct swim_config c = profile("lan");
     uint64_t susp = suspicion_ms(&c, n);
-    uint64_t lower = c.probe_timeout_ms + susp;
+    uint64_t lower = judge_ms(&c) - 1 + floor_ms(&c);
     uint64_t upper = 2 * (n - 1) * (uint64_t)c.probe_interval_ms + c.probe_interval_ms + susp +
                      2 * (uint64_t)c.probe_interval_ms;
     uint64_t worst = 0;
