@@ -138,7 +138,7 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
         h->src_gen > sender->gen && swim__gen_plausible(h->src_gen, sender->gen)) {
         /* A failed member speaks at a newer generation: see whether it
          * answers before taking it back. */
-        swim__readmit(s, sender, h->src_gen, in->from);
+        swim__readmit(s, sender, h->src_gen, in->from, now);
     } else if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
                now >= sender->notice_at) {
         /* It is alive after all: tell it, so it renews and comes back. */

@@ -26,7 +26,8 @@
  *         max = suspicion_max_mult * min,  k = suspicion_mult - 2,
  *     a suspicion starts at max and shrinks with c independent
  *     confirmations (distinct members other than the accuser):
- *         timeout(c) = max(min, max - (max - min) log(c + 1) / log(k + 1)).
+ *         timeout(c) = max(min, max - (max - min) log(c + 1) / log(k + 1)),
+ *     or is min from the start when fewer than k members could confirm.
  *   - Buddy system (buddy): a ping to a suspect carries its suspicion, so it
  *     refutes at once.
  *
@@ -247,6 +248,7 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
             return true;
         if (h->src_gen > m->verified_gen)
             m->verified_gen = h->src_gen;
+        m->readmit_tries = 0;
         p->target = NULL;
         struct wire_member r;
         swim__member_to_wire(&s->self, &r);
@@ -341,12 +343,14 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
 }
 
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
-                   const struct swim_addr *addr)
+                   const struct swim_addr *addr, uint64_t now)
 {
-    for (size_t i = 0; i < SWIM_PROBES_MAX; i++)
-        if (s->probes[i].target == m && s->probes[i].kind == SWIM_PROBE_READMIT)
-            return;
-    (void)probe_start(s, m, SWIM_PROBE_READMIT, gen, addr, 0);
+    if (now < m->notice_at)
+        return;
+    m->notice_at = now + ((uint64_t)SWIM_NOTICE_GAP_MS << m->readmit_tries);
+    if (probe_start(s, m, SWIM_PROBE_READMIT, gen, addr, now) != NULL &&
+        m->readmit_tries < SWIM_READMIT_BACKOFF_MAX)
+        m->readmit_tries++; /* reset when it answers */
 }
 
 /* ------------------------------------------------------------ suspicion */
@@ -376,10 +380,8 @@ static uint64_t suspicion_timeout(const struct swim *s, uint32_t c)
     uint64_t max = min * s->cfg.suspicion_max_mult;
     int64_t others = (int64_t)swim__cluster_n(s) - 2; /* neither us nor the suspect */
     int64_t k = (int64_t)s->cfg.suspicion_mult - 2;
-    if (others < k)
-        k = others;
-    if (k < 1)
-        return max;
+    if (others < k || k < 1)
+        return min; /* too few members to confirm: memberlist's choice */
     if ((int64_t)c <= k || s->cfg.reprobe == 0) {
         if (max <= min)
             return min;

@@ -145,8 +145,13 @@
  * and missed each other's records in the gossip find them then, instead of
  * at the next periodic exchange. */
 #define SWIM_JOIN_SYNC_GOSSIPS 10
-/* Minimum gap between two "you are failed" notices to the same member. */
+/* Minimum gap between two "you are failed" notices, or two readmission
+ * checks (guard), to the same member; the gap between readmission checks
+ * doubles with each one unanswered, up to 2^SWIM_READMIT_BACKOFF_MAX times
+ * (32 s): a member reachable from few peers keeps knocking, and every
+ * knock would cost each of its peers a ping. */
 #define SWIM_NOTICE_GAP_MS 1000
+#define SWIM_READMIT_BACKOFF_MAX 5
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
  * each other on first contact instead of waiting for anti-entropy. */
@@ -180,6 +185,7 @@ struct swim_member {
     uint16_t meta_len;
     uint8_t status;
     uint8_t confirms;
+    uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
     uint8_t name_len;
     struct swim_addr addr;
     char name[SWIM_NAME_MAX + 1];
@@ -447,9 +453,10 @@ void swim__confirm_verdict(struct swim *s, struct swim_member *m, const struct w
  * ourselves with probability reprobe / (N - 1). */
 void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now);
 /* guard: m is FAILED here and says it lives at generation gen, reachable at
- * addr: ping it there before believing it (one check at a time). */
+ * addr: ping it there before believing it (checks spaced as
+ * SWIM_READMIT_BACKOFF_MAX says). */
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
-                   const struct swim_addr *addr);
+                   const struct swim_addr *addr, uint64_t now);
 /* An ACK (header h; relayed: the body naming the target a helper reached,
  * or NULL for the target's own): true when it answers one of our probes. */
 bool swim__probe_answered(struct swim *s, const struct wire_header *h,

@@ -213,7 +213,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     } else if (s->cfg.guard && old == SWIM_FAILED && swim__is_live(status) &&
                r->gen > m->verified_gen) {
         /* A failed member's new generation: only once it answers us. */
-        swim__readmit(s, m, r->gen, &r->addr);
+        swim__readmit(s, m, r->gen, &r->addr, now);
         return false;
     }
     if (status == SWIM_FAILED && swim__is_live(old) && (mode == SWIM_APPLY_MERGE || s->cfg.guard)) {

@@ -76,6 +76,8 @@ struct sim_node {
     uint32_t slow_delay, slow_jitter; /* processing delay of arrived datagrams */
     uint64_t slow_last;               /* when the last held datagram is handled (FIFO) */
     uint64_t paused_until;            /* stop-the-world pause: nothing runs before */
+    uint64_t pause_ms, pause_every;   /* sim_pause_every's schedule: */
+    uint64_t pause_end, pause_next;   /* until when, and its next pause */
     struct sim_net_stats net;
     uint64_t counts[SWIM_EV_LAST + 1];
     struct sim_log_entry *log;
@@ -652,6 +654,33 @@ int sim_pause(struct sim *w, int node, uint64_t ms)
     uint64_t until = ms > UINT64_MAX - w->now ? UINT64_MAX : w->now + ms;
     if (until > n->paused_until)
         n->paused_until = until;
+    return 0;
+}
+
+/* One step of a node's pause schedule (ctx: the node).  A step that is not
+ * the one the current schedule expects now is left over from an older
+ * schedule, and does nothing. */
+static void sim_pause_step(struct sim *w, void *ctx)
+{
+    struct sim_node *n = ctx;
+    if (w->now != n->pause_next || w->now >= n->pause_end)
+        return;
+    sim_pause(w, n->index, n->pause_ms);
+    n->pause_next = w->now + n->pause_every;
+    if (sim_call_at(w, n->pause_next, sim_pause_step, n) != 0)
+        n->pause_end = 0; /* out of memory: the schedule ends */
+}
+
+int sim_pause_every(struct sim *w, int node, uint64_t pause_ms, uint64_t every_ms, uint64_t for_ms)
+{
+    struct sim_node *n = sim_node(w, node);
+    if (n == NULL || pause_ms >= every_ms)
+        return ERR_INVAL;
+    n->pause_ms = pause_ms;
+    n->pause_every = every_ms;
+    n->pause_end = for_ms > UINT64_MAX - w->now ? UINT64_MAX : w->now + for_ms;
+    n->pause_next = w->now;
+    sim_pause_step(w, n);
     return 0;
 }
 

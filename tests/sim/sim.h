@@ -205,6 +205,11 @@ int sim_set_slow(struct sim *w, int node, uint32_t delay_ms, uint32_t jitter_ms)
  * wins): timers and datagrams that come due meanwhile wait for its end,
  * then run in their order. */
 int sim_pause(struct sim *w, int node, uint64_t ms);
+/* Pause the node for pause_ms of every every_ms (pause_ms < every_ms),
+ * starting now, for for_ms (a process stopped and continued by a watchdog,
+ * or a collector that stops the world).  A new call replaces the schedule;
+ * for_ms = 0 ends it after the pause that is running. */
+int sim_pause_every(struct sim *w, int node, uint64_t pause_ms, uint64_t every_ms, uint64_t for_ms);
 /* 1 while the node is paused. */
 int sim_paused(const struct sim *w, int node);
 /* Only the n peers listed reach node: the links from every other node to it

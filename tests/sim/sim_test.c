@@ -683,6 +683,36 @@ START_TEST(sim_test_pause_holds_timers_and_datagrams)
 }
 END_TEST
 
+/* A pause schedule stops the node for pause_ms of every every_ms, for as
+ * long as asked; a new schedule replaces the old one. */
+START_TEST(sim_test_pause_every_repeats_then_ends)
+{
+    struct sim *w = st_world(2);
+    int paused = 0, running = 0;
+
+    ck_assert_int_eq(sim_pause_every(w, 1, 2000, 2000, 10000), ERR_INVAL);
+    ck_assert_int_eq(sim_pause_every(w, 1, 1500, 2000, 10000), 0);
+    /* Sample every 100 ms for 10 s: paused 15 of every 20 samples. */
+    for (int i = 0; i < 100; i++) {
+        if (sim_paused(w, 1))
+            paused++;
+        else
+            running++;
+        sim_run_for(w, 100);
+    }
+    ck_assert_int_eq(paused, 75);
+    ck_assert_int_eq(running, 25);
+    sim_run_for(w, 2000); /* the schedule ended */
+    ck_assert(!sim_paused(w, 1));
+    ck_assert_int_eq(sim_pause_every(w, 1, 500, 1000, 5000), 0);
+    ck_assert(sim_paused(w, 1));
+    ck_assert_int_eq(sim_pause_every(w, 1, 100, 1000, 0), 0); /* ends it */
+    sim_run_for(w, 5000);
+    ck_assert(!sim_paused(w, 1));
+    sim_delete(w);
+}
+END_TEST
+
 /* Reachable only from some peers: the others' datagrams to it are lost,
  * its own go everywhere. */
 START_TEST(sim_test_reachable_only_from_some_peers)
@@ -913,6 +943,7 @@ static Suite *sim_suite(void)
     tcase_add_test(tc, sim_test_node_loss_is_per_direction);
     tcase_add_test(tc, sim_test_slow_node_handles_late_in_order);
     tcase_add_test(tc, sim_test_pause_holds_timers_and_datagrams);
+    tcase_add_test(tc, sim_test_pause_every_repeats_then_ends);
     tcase_add_test(tc, sim_test_reachable_only_from_some_peers);
     suite_add_tcase(s, tc);
 

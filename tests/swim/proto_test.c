@@ -15,123 +15,8 @@
 
 #include "sim.h"
 #include "swim.h"
-#include "swim_int.h" /* the core's named bounds, which the windows derive from */
+#include "testworld.h"
 #include "wire.h"
-
-/* Seeds per test: enough to catch an unlucky interleaving, small enough to
- * keep the suite within seconds. */
-#define SEEDS 4
-
-static uint64_t seed_at(int i)
-{
-    uint64_t env = sim_seed_from_env(0);
-    return env != 0 ? env : 1000003ull * (uint64_t)(i + 1);
-}
-
-static int seed_count(void)
-{
-    return sim_seed_from_env(0) != 0 ? 1 : SEEDS;
-}
-
-static struct swim_config profile(const char *name)
-{
-    struct swim_config c;
-    ck_assert_int_eq(swim_config_profile(&c, name), 0);
-    return c;
-}
-
-/* SIM_TRACE=1 prints every notification: the first tool when a seed fails. */
-static void trace(void *ctx, struct sim *w, int node, const struct swim_notification *n,
-                  uint64_t now)
-{
-    (void)ctx;
-    const char *about = n->type == SWIM_EV_USER ? n->user.origin : n->member.name;
-    fprintf(stderr, "%8llu %s: %s %s gen=%llu inc=%u\n", (unsigned long long)now, sim_name(w, node),
-            swim_event_name(n->type), about ? about : "", (unsigned long long)n->member.generation,
-            n->member.incarnation);
-}
-
-/* A world of n nodes named n0..n<n-1>, every one announced to node 0. */
-static struct sim *world(uint64_t seed, int n, const struct swim_config *cfg)
-{
-    struct sim *w = sim_new(seed);
-    ck_assert_ptr_nonnull(w);
-    if (getenv("SIM_TRACE") != NULL)
-        sim_set_observer(w, trace, NULL);
-    ck_assert_int_eq(sim_add_nodes(w, n, "n", cfg), 0);
-    ck_assert_int_eq(sim_announce_all(w, 0), 0);
-    return w;
-}
-
-static int pred_all_alive(struct sim *w, void *ctx)
-{
-    (void)ctx;
-    return sim_all_see_all(w, SWIM_ALIVE);
-}
-
-struct subject {
-    int node;
-    enum swim_status status;
-};
-
-static int pred_all_see(struct sim *w, void *ctx)
-{
-    const struct subject *s = ctx;
-    return sim_all_see(w, s->status, s->node);
-}
-
-static int pred_all_see_current_alive(struct sim *w, void *ctx)
-{
-    const struct subject *s = ctx;
-    return sim_all_see_current(w, SWIM_ALIVE, s->node);
-}
-
-/* Every running node sees the subject alive at the generation the subject
- * itself holds now. */
-static int pred_all_see_self_alive(struct sim *w, void *ctx)
-{
-    const struct subject *s = ctx;
-    struct swim_member_info self, mi;
-    swim_self(sim_swim(w, s->node), &self);
-    for (int k = 0; k < sim_node_count(w); k++)
-        if (k != s->node && sim_running(w, k) &&
-            (sim_member(w, k, s->node, &mi) != 0 || mi.status != SWIM_ALIVE ||
-             mi.generation != self.generation))
-            return 0;
-    return 1;
-}
-
-static uint64_t converge(struct sim *w, uint64_t within_ms)
-{
-    uint64_t t0 = sim_now(w);
-    uint64_t t = sim_run_until_pred(w, pred_all_alive, NULL, t0 + within_ms);
-    SIM_ASSERT(w, t != UINT64_MAX, "cluster of %d did not converge within %llu ms",
-               sim_node_count(w), (unsigned long long)within_ms);
-    return t - t0;
-}
-
-/* Suspicion timeout of the core: mult * max(1, log10 N) * interval. */
-static uint64_t suspicion_ms(const struct swim_config *c, int n)
-{
-    double f = log10((double)n);
-    return (uint64_t)(c->suspicion_mult * (f < 1.0 ? 1.0 : f) * c->probe_interval_ms);
-}
-
-/* How long after it began a probe is judged (probe_retry): the direct
- * timeout, then the helpers' window, min(timeout, interval - timeout). */
-static uint64_t judge_ms(const struct swim_config *c)
-{
-    uint64_t w = c->probe_timeout_ms;
-    if (c->probe_interval_ms - c->probe_timeout_ms < w)
-        w = c->probe_interval_ms - c->probe_timeout_ms;
-    return c->probe_timeout_ms + w;
-}
-
-/* The shortest suspicion, reached with many confirmations (reprobe). */
-static uint64_t floor_ms(const struct swim_config *c)
-{
-    return (uint64_t)c->probe_interval_ms * SWIM_SUSPECT_FLOOR_PCT / 100;
-}
 
 /*
  * Join bound.  A joiner knows the seed's members one round trip after it
@@ -167,13 +52,13 @@ static void tap_max_len(void *ctx, struct sim *w, int from, int to, const uint8_
 
 static void join_n(int n)
 {
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     uint64_t bound = join_bound_ms(&c, n), worst = 0;
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
         size_t max_len = 0;
         sim_set_tap(w, tap_max_len, &max_len);
-        uint64_t took = converge(w, bound);
+        uint64_t took = tw_converge(w, bound);
         /* A mass join fills datagrams (feeds of up to 100 records): none
          * may exceed the configured ceiling. */
         SIM_ASSERT(w, max_len <= c.max_packet, "a %zu-byte datagram (max %u)", max_len,
@@ -215,38 +100,38 @@ END_TEST
 /*
  * Failure detection window for a node that stops answering at t0.
  * Lower bound: a member is suspected only when a probe of it is judged, no
- * sooner than judge_ms() after the probe began (and a probe that began
+ * sooner than tw_judge_ms() after the probe began (and a probe that began
  * before t0 - 1 ms was answered), and no suspicion is shorter than the
  * floor that many independent confirmations reach (probe.c), so no node
  * may report FAILED before
- *     t0 + judge_ms - 1 + floor.
- * (It was t0 + probe_timeout + suspicion_ms(N) while a suspicion could
+ *     t0 + tw_judge_ms - 1 + floor.
+ * (It was t0 + probe_timeout + tw_suspicion_ms(N) while a suspicion could
  * not drop below Lifeguard's minimum; the confirmations of the re-probes
  * now take it below, which is the point.)
  * Upper bound: every member probes the dead node within two rounds of its
  * shuffled list (2(N-1) periods, the worst case of a reshuffle putting it
  * first then last), so by then every survivor has accused or confirmed
- * and the timeout is at most Lifeguard's minimum, suspicion_ms(N), counted
+ * and the timeout is at most Lifeguard's minimum, tw_suspicion_ms(N), counted
  * from a suspicion that began at the first failed probe at the latest;
  * we allow two more periods for the verdicts.
  */
 START_TEST(swim_test_failure_detected_within_window)
 {
     const int n = 10;
-    struct swim_config c = profile("lan");
-    uint64_t susp = suspicion_ms(&c, n);
-    uint64_t lower = judge_ms(&c) - 1 + floor_ms(&c);
+    struct swim_config c = tw_profile("lan");
+    uint64_t susp = tw_suspicion_ms(&c, n);
+    uint64_t lower = tw_judge_ms(&c) - 1 + tw_floor_ms(&c);
     uint64_t upper = 2 * (n - 1) * (uint64_t)c.probe_interval_ms + c.probe_interval_ms + susp +
                      2 * (uint64_t)c.probe_interval_ms;
     uint64_t worst = 0;
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         int dead = 1 + (int)(sim_rand(w) % (n - 1));
         uint64_t t0 = sim_now(w);
         ck_assert_int_eq(sim_block(w, dead), 0);
-        struct subject sub = {dead, SWIM_FAILED};
-        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, t0 + upper);
+        struct tw_subject sub = {dead, SWIM_FAILED};
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_see, &sub, t0 + upper);
         SIM_ASSERT(w, t != UINT64_MAX, "not every node marked n%d failed by t0+%llu ms", dead,
                    (unsigned long long)upper);
         uint64_t first = sim_first_notified(w, -1, SWIM_EV_MEMBER_FAILED, dead);
@@ -273,22 +158,22 @@ END_TEST
 START_TEST(swim_test_refutation_after_one_way_cut)
 {
     const int n = 3;
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     int suspected_runs = 0;
-    for (int i = 0; i < seed_count() * 3; i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    for (int i = 0; i < tw_seed_count() * 3; i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         const int x = 2;
         uint32_t inc0 = 0;
         struct swim_member_info self;
         swim_self(sim_swim(w, x), &self);
         inc0 = self.incarnation;
-        uint64_t cut_ms = suspicion_ms(&c, n) - c.probe_interval_ms;
+        uint64_t cut_ms = tw_suspicion_ms(&c, n) - c.probe_interval_ms;
         ck_assert_int_eq(sim_cut(w, x, -1), 0);
         sim_run_for(w, cut_ms);
         ck_assert_int_eq(sim_uncut(w, x, -1), 0);
-        struct subject sub = {x, SWIM_ALIVE};
-        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, sim_now(w) + 5000);
+        struct tw_subject sub = {x, SWIM_ALIVE};
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_see, &sub, sim_now(w) + 5000);
         SIM_ASSERT(w, t != UINT64_MAX, "n%d not alive everywhere after the cut healed", x);
         sim_run_for(w, 10000);
         SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_FAILED, x) == 0,
@@ -305,17 +190,17 @@ START_TEST(swim_test_refutation_after_one_way_cut)
     }
     /* The cut lasts several periods, so the other two probe x and suspect
      * it in (nearly) every run; otherwise this test would prove nothing. */
-    ck_assert_int_ge(suspected_runs, seed_count() * 3 - 1);
+    ck_assert_int_ge(suspected_runs, tw_seed_count() * 3 - 1);
 }
 END_TEST
 
 START_TEST(swim_test_graceful_leave_is_left_not_failed)
 {
     const int n = 5;
-    struct swim_config c = profile("lan");
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         const int x = 3;
         uint64_t t0 = sim_now(w);
         ck_assert_int_eq(sim_leave(w, x), 0);
@@ -323,8 +208,8 @@ START_TEST(swim_test_graceful_leave_is_left_not_failed)
         sim_run_for(w, c.leave_linger_ms);
         SIM_ASSERT(w, sim_notified(w, x, SWIM_EV_SELF_IDLE) >= 1, "leaver never went idle");
         ck_assert_int_eq(sim_kill(w, x), 0);
-        struct subject sub = {x, SWIM_LEFT};
-        uint64_t t = sim_run_until_pred(w, pred_all_see, &sub, t0 + 2 * c.probe_interval_ms);
+        struct tw_subject sub = {x, SWIM_LEFT};
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_see, &sub, t0 + 2 * c.probe_interval_ms);
         SIM_ASSERT(w, t != UINT64_MAX, "n%d not seen as left within two periods", x);
         sim_run_for(w, 30000);
         SIM_ASSERT(w, sim_all_see(w, SWIM_LEFT, x), "n%d no longer seen as left", x);
@@ -349,15 +234,15 @@ END_TEST
 START_TEST(swim_test_partition_heals)
 {
     const int n = 20;
-    struct swim_config c = profile("lan");
-    uint64_t fail_bound = 2 * (n / 2) * (uint64_t)c.probe_interval_ms + suspicion_ms(&c, n) +
+    struct swim_config c = tw_profile("lan");
+    uint64_t fail_bound = 2 * (n / 2) * (uint64_t)c.probe_interval_ms + tw_suspicion_ms(&c, n) +
                           4 * (uint64_t)c.probe_interval_ms;
     uint64_t heal_bound =
-        c.reconnect_interval_ms + suspicion_ms(&c, n) + 6 * (uint64_t)c.probe_interval_ms;
+        c.reconnect_interval_ms + tw_suspicion_ms(&c, n) + 6 * (uint64_t)c.probe_interval_ms;
     uint64_t worst = 0;
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         ck_assert_int_eq(sim_split(w, n / 2), 0);
         int a[n / 2], b[n / 2];
         for (int k = 0; k < n / 2; k++) {
@@ -370,7 +255,7 @@ START_TEST(swim_test_partition_heals)
         SIM_ASSERT(w, sim_sees(w, a, n / 2, a, n / 2, SWIM_ALIVE), "half A lost its own members");
         sim_heal(w);
         uint64_t t0 = sim_now(w);
-        uint64_t t = sim_run_until_pred(w, pred_all_alive, NULL, t0 + heal_bound);
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_alive, NULL, t0 + heal_bound);
         SIM_ASSERT(w, t != UINT64_MAX, "not all alive within %llu ms of the heal",
                    (unsigned long long)heal_bound);
         worst = t - t0 > worst ? t - t0 : worst;
@@ -388,10 +273,10 @@ END_TEST
 START_TEST(swim_test_packet_loss_no_false_failure)
 {
     const int n = 50;
-    struct swim_config c = profile("lan");
-    for (int i = 0; i < 2 && i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 15000);
+    struct swim_config c = tw_profile("lan");
+    for (int i = 0; i < 2 && i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 15000);
         ck_assert_int_eq(sim_set_loss_default(w, 10), 0);
         sim_run_for(w, 300 * (uint64_t)c.probe_interval_ms);
         uint64_t suspicions = sim_notified_total(w, SWIM_EV_MEMBER_SUSPECT);
@@ -418,10 +303,10 @@ END_TEST
 START_TEST(swim_test_renewal_after_restart)
 {
     const int n = 8;
-    struct swim_config c = profile("lan");
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         const int x = 5;
         uint64_t old_gen = sim_generation(w, x);
         /* Crash, stay down until declared failed, then restart. */
@@ -430,12 +315,12 @@ START_TEST(swim_test_renewal_after_restart)
         SIM_ASSERT(w, sim_all_see(w, SWIM_FAILED, x), "crashed n%d not failed", x);
         ck_assert_int_eq(sim_restart(w, x, 0), 0);
         SIM_ASSERT(w, sim_generation(w, x) > old_gen, "restart kept generation");
-        struct subject sub = {x, SWIM_ALIVE};
-        uint64_t t = sim_run_until_pred(w, pred_all_see_current_alive, &sub, sim_now(w) + 5000);
+        struct tw_subject sub = {x, SWIM_ALIVE};
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_see_current_alive, &sub, sim_now(w) + 5000);
         SIM_ASSERT(w, t != UINT64_MAX, "restarted n%d not alive everywhere", x);
         /* And a quick restart, before anyone noticed the crash. */
         ck_assert_int_eq(sim_restart(w, x, 1), 0);
-        t = sim_run_until_pred(w, pred_all_see_current_alive, &sub, sim_now(w) + 5000);
+        t = sim_run_until_pred(w, tw_pred_all_see_current_alive, &sub, sim_now(w) + 5000);
         SIM_ASSERT(w, t != UINT64_MAX, "quickly restarted n%d not current everywhere", x);
         sim_run_for(w, 20000);
         SIM_ASSERT(w, sim_all_see_current(w, SWIM_ALIVE, x), "n%d regressed", x);
@@ -474,12 +359,12 @@ static int pred_all_got_user(struct sim *w, void *ctx)
 START_TEST(swim_test_dissemination_log_n)
 {
     const int n = 100;
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     uint64_t bound = (uint64_t)(1.0 * log((double)n) * c.probe_interval_ms);
     uint64_t worst = 0;
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 20000);
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 20000);
         sim_run_for(w, 5000); /* let join traffic settle */
         const uint8_t payload[] = "deploy v42";
         uint64_t t0 = sim_now(w);
@@ -505,10 +390,10 @@ END_TEST
 START_TEST(swim_test_anti_entropy_repairs_missed_update)
 {
     const int n = 10;
-    struct swim_config c = profile("lan");
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         /* Past the one-shot exchange that follows a join, so only the
          * periodic anti-entropy can repair what x misses below. */
         sim_run_for(w, 10 * (uint64_t)c.gossip_interval_ms + 1000);
@@ -538,8 +423,9 @@ START_TEST(swim_test_anti_entropy_repairs_missed_update)
         /* x may be under a (refutable) suspicion after missing pings, but
          * it must never be failed, and it ends up alive everywhere. */
         SIM_ASSERT(w, sim_notified_about(w, -1, SWIM_EV_MEMBER_FAILED, x) == 0, "x failed");
-        struct subject sub = {x, SWIM_ALIVE};
-        SIM_ASSERT(w, sim_run_until_pred(w, pred_all_see, &sub, sim_now(w) + 10000) != UINT64_MAX,
+        struct tw_subject sub = {x, SWIM_ALIVE};
+        SIM_ASSERT(w,
+                   sim_run_until_pred(w, tw_pred_all_see, &sub, sim_now(w) + 10000) != UINT64_MAX,
                    "x not alive everywhere");
         sim_delete(w);
     }
@@ -550,10 +436,10 @@ END_TEST
 START_TEST(swim_test_tombstones_reaped)
 {
     const int n = 4;
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     c.reap_ms = 20000;
-    struct sim *w = world(seed_at(0), n, &c);
-    converge(w, 10000);
+    struct sim *w = tw_world(tw_seed_at(0), n, &c);
+    tw_converge(w, 10000);
     ck_assert_int_eq(sim_leave(w, 2), 0);
     sim_run_for(w, c.leave_linger_ms);
     ck_assert_int_eq(sim_kill(w, 2), 0);
@@ -576,9 +462,9 @@ END_TEST
 /* A garbage datagram is counted and changes nothing. */
 START_TEST(swim_test_malformed_packet_dropped_and_counted)
 {
-    struct swim_config c = profile("lan");
-    struct sim *w = world(seed_at(0), 3, &c);
-    converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    struct sim *w = tw_world(tw_seed_at(0), 3, &c);
+    tw_converge(w, 10000);
     const uint8_t junk[] = {WIRE_MAGIC, WIRE_VERSION, WIRE_GOSSIP, 0, 200, 'x'};
     struct swim_stats before, after;
     swim_get_stats(sim_swim(w, 1), &before);
@@ -597,10 +483,10 @@ END_TEST
 START_TEST(swim_test_reaped_tombstone_not_resurrected)
 {
     const int n = 12;
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     c.reap_ms = 20000;
     c.sync_interval_ms = 3000; /* tables (tombstones included) go round often */
-    struct sim *w = sim_new(seed_at(0));
+    struct sim *w = sim_new(tw_seed_at(0));
     ck_assert_ptr_nonnull(w);
     char name[16];
     for (int k = 0; k < n; k++) {
@@ -610,7 +496,7 @@ START_TEST(swim_test_reaped_tombstone_not_resurrected)
             ck_assert_int_eq(sim_announce(w, k, 0), 0);
         sim_run_for(w, 37);
     }
-    converge(w, 10000);
+    tw_converge(w, 10000);
     const int dead = 5;
     ck_assert_int_eq(sim_kill(w, dead), 0);
     sim_run_for(w, 150000);
@@ -626,63 +512,17 @@ START_TEST(swim_test_reaped_tombstone_not_resurrected)
 }
 END_TEST
 
-/* Build a datagram from `src` (a node of the world) of `type` with `items`
- * copies of one member record; returns its length. */
-static size_t forge(struct sim *w, uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, int src,
-                    const struct wire_member *rec, int items)
-{
-    struct wire_header h;
-    struct swim_addr a;
-    uint8_t body[1400];
-    memset(&h, 0, sizeof(h));
-    h.type = type;
-    h.flags = flags;
-    h.src.ptr = sim_name(w, src);
-    h.src.len = (uint8_t)strlen(sim_name(w, src));
-    sim_addr(src, &a);
-    h.src_addr.len = a.len;
-    memcpy(h.src_addr.bytes, a.bytes, a.len);
-    h.src_gen = sim_generation(w, src);
-    uint8_t *p = buf, *b = body;
-    ck_assert_int_eq(wire_encode_header(&p, buf + cap, &h), 0);
-    if (rec != NULL) {
-        ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), rec), 0);
-        for (int i = 0; i < items; i++)
-            ck_assert_int_eq(
-                wire_encode_item(&p, buf + cap, WIRE_ITEM_MEMBER, body, (size_t)(b - body)), 0);
-    }
-    return (size_t)(p - buf);
-}
-
-/* Node x's own current record as a wire value, with status `status`
- * (pointers into *self, which the caller keeps). */
-static struct wire_member self_record(struct sim *w, int x, struct swim_member_info *self,
-                                      uint8_t status)
-{
-    struct wire_member r;
-    swim_self(sim_swim(w, x), self);
-    memset(&r, 0, sizeof(r));
-    r.name.ptr = self->name;
-    r.name.len = (uint8_t)strlen(self->name);
-    r.addr.len = self->addr.len;
-    memcpy(r.addr.bytes, self->addr.bytes, self->addr.len);
-    r.gen = self->generation;
-    r.inc = self->incarnation;
-    r.status = status;
-    return r;
-}
-
 /* A flood of join requests and table requests gets a bounded number of
  * table answers: one small datagram cannot be turned into a large stream. */
 START_TEST(swim_test_table_answers_rate_limited)
 {
     const int n = 60;
-    struct swim_config c = profile("lan");
-    struct sim *w = world(seed_at(0), n, &c);
-    converge(w, 20000);
+    struct swim_config c = tw_profile("lan");
+    struct sim *w = tw_world(tw_seed_at(0), n, &c);
+    tw_converge(w, 20000);
     sim_run_for(w, 5000);
     uint8_t buf[1400];
-    size_t len = forge(w, buf, sizeof(buf), WIRE_SYNC, WIRE_F_WANT_REPLY, 1, NULL, 0);
+    size_t len = tw_forge(w, buf, sizeof(buf), WIRE_SYNC, WIRE_F_WANT_REPLY, 1, NULL, 0);
     struct sim_net_stats before, after;
     sim_net_stats(w, 0, &before);
     for (int i = 0; i < 1000; i++)
@@ -705,14 +545,14 @@ END_TEST
  * one new incarnation and raise our health once. */
 START_TEST(swim_test_one_datagram_one_refutation)
 {
-    struct swim_config c = profile("lan");
-    struct sim *w = world(seed_at(0), 3, &c);
-    converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    struct sim *w = tw_world(tw_seed_at(0), 3, &c);
+    tw_converge(w, 10000);
     sim_run_for(w, 3000);
     struct swim_member_info self;
-    struct wire_member r = self_record(w, 2, &self, WIRE_SUSPECT);
+    struct wire_member r = tw_self_record(w, 2, &self, WIRE_SUSPECT);
     uint8_t buf[1400];
-    size_t len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 40);
+    size_t len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 40);
     struct swim_stats before, after;
     struct sim_net_stats nb, na;
     swim_get_stats(sim_swim(w, 2), &before);
@@ -733,33 +573,33 @@ END_TEST
  * ceiling takes a new generation instead of wrapping the incarnation. */
 START_TEST(swim_test_counters_never_wrap)
 {
-    struct swim_config c = profile("lan");
-    struct sim *w = world(seed_at(0), 3, &c);
-    converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    struct sim *w = tw_world(tw_seed_at(0), 3, &c);
+    tw_converge(w, 10000);
     struct swim_member_info self;
-    struct wire_member r = self_record(w, 2, &self, WIRE_SUSPECT);
+    struct wire_member r = tw_self_record(w, 2, &self, WIRE_SUSPECT);
     uint64_t gen0 = self.generation;
     r.inc = UINT32_MAX;
     uint8_t buf[1400];
-    size_t len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
+    size_t len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
     ck_assert_int_eq(sim_inject(w, 1, 2, buf, len), 0);
     sim_run_for(w, 1);
     swim_self(sim_swim(w, 2), &self);
     ck_assert_uint_eq(self.generation, gen0); /* ignored */
     r.inc = UINT32_MAX - 1;
-    len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
+    len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
     ck_assert_int_eq(sim_inject(w, 1, 2, buf, len), 0);
     sim_run_for(w, 1);
     swim_self(sim_swim(w, 2), &self);
     ck_assert_uint_eq(self.generation, gen0 + 1);
     ck_assert_uint_eq(self.incarnation, 0);
-    struct subject sub = {2, SWIM_ALIVE};
-    uint64_t t = sim_run_until_pred(w, pred_all_see_current_alive, &sub, sim_now(w) + 5000);
+    struct tw_subject sub = {2, SWIM_ALIVE};
+    uint64_t t = sim_run_until_pred(w, tw_pred_all_see_current_alive, &sub, sim_now(w) + 5000);
     SIM_ASSERT(w, t != UINT64_MAX, "the new generation did not spread");
     r.gen = UINT64_MAX;
     r.inc = 0;
     r.status = WIRE_FAILED;
-    len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
+    len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
     ck_assert_int_eq(sim_inject(w, 1, 2, buf, len), 0);
     sim_run_for(w, 1);
     swim_self(sim_swim(w, 2), &self);
@@ -785,13 +625,13 @@ START_TEST(swim_test_forged_generation_cannot_exclude)
      * bounds, which the subject simply renews past. */
     const uint64_t forged[] = {UINT64_MAX - 1,   UINT64_MAX,       (1ull << 63) - 2,
                                (1ull << 62) + 7, (1ull << 40) + 1, 1ull << 39};
-    struct swim_config c = profile("lan");
-    for (int i = 0; i < seed_count(); i++) {
-        struct sim *w = world(seed_at(i), n, &c);
-        converge(w, 10000);
+    struct swim_config c = tw_profile("lan");
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        tw_converge(w, 10000);
         for (size_t f = 0; f < sizeof(forged) / sizeof(forged[0]); f++) {
             struct swim_member_info self;
-            struct wire_member r = self_record(w, x, &self, WIRE_FAILED);
+            struct wire_member r = tw_self_record(w, x, &self, WIRE_FAILED);
             r.gen = self.generation + forged[f];
             if (r.gen < self.generation)
                 r.gen = UINT64_MAX - 1;
@@ -799,11 +639,11 @@ START_TEST(swim_test_forged_generation_cannot_exclude)
             /* Failed to everyone, the subject included; suspect to it too. */
             for (int k = 0; k < n; k++) {
                 r.status = WIRE_FAILED;
-                size_t len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, k == 1 ? 2 : 1, &r, 1);
+                size_t len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, k == 1 ? 2 : 1, &r, 1);
                 ck_assert_int_eq(sim_inject(w, k == 1 ? 2 : 1, k, buf, len), 0);
             }
             r.status = WIRE_SUSPECT;
-            size_t len = forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
+            size_t len = tw_forge(w, buf, sizeof(buf), WIRE_GOSSIP, 0, 1, &r, 1);
             ck_assert_int_eq(sim_inject(w, 1, x, buf, len), 0);
             sim_run_for(w, 20000);
             SIM_ASSERT(w, sim_all_see(w, SWIM_ALIVE, x),
@@ -818,8 +658,8 @@ START_TEST(swim_test_forged_generation_cannot_exclude)
         /* And after a restart at the world's next generation, below the
          * one the peers hold: it renews past theirs. */
         ck_assert_int_eq(sim_restart(w, x, 0), 0);
-        struct subject sub = {x, SWIM_ALIVE};
-        uint64_t t = sim_run_until_pred(w, pred_all_see_self_alive, &sub, sim_now(w) + 10000);
+        struct tw_subject sub = {x, SWIM_ALIVE};
+        uint64_t t = sim_run_until_pred(w, tw_pred_all_see_self_alive, &sub, sim_now(w) + 10000);
         SIM_ASSERT(w, t != UINT64_MAX, "restarted n%d not alive at its generation everywhere", x);
         sim_delete(w);
     }
@@ -884,13 +724,13 @@ START_TEST(swim_test_user_burst_delivered_exactly_once)
 {
     const uint32_t count = 5000;
     uint32_t worst = count;
-    struct swim_config c = profile("lan");
+    struct swim_config c = tw_profile("lan");
     const int sizes[] = {2, 5};
-    for (int i = 0; i < seed_count(); i++) {
+    for (int i = 0; i < tw_seed_count(); i++) {
         for (int z = 0; z < 2; z++) {
             int n = sizes[z];
-            struct sim *w = world(seed_at(i), n, &c);
-            converge(w, 10000);
+            struct sim *w = tw_world(tw_seed_at(i), n, &c);
+            tw_converge(w, 10000);
             struct burst b = {.nodes = n, .want = count};
             for (int k = 0; k < n; k++)
                 b.seen[k] = calloc(count + 1, 1);
@@ -921,9 +761,9 @@ START_TEST(swim_test_nack_in_time_in_every_profile)
 {
     const char *profiles[] = {"lan", "wan", "local"};
     for (int p = 0; p < 3; p++) {
-        struct swim_config c = profile(profiles[p]);
-        struct sim *w = world(seed_at(0), 8, &c);
-        converge(w, 30000);
+        struct swim_config c = tw_profile(profiles[p]);
+        struct sim *w = tw_world(tw_seed_at(0), 8, &c);
+        tw_converge(w, 30000);
         sim_run_for(w, 4 * (uint64_t)c.probe_interval_ms);
         ck_assert_int_eq(sim_kill(w, 7), 0);
         uint32_t max_health = 0;
