@@ -5,9 +5,11 @@
  * every item) before any of it is applied: a malformed one is dropped and
  * counted.  Then, in this order: a datagram from ourselves, or addressed to
  * whoever had this address before, is ignored; the sender's standing is
- * reconciled (one we hold as failed is told so and renews; one we suspect
- * at an older incarnation is asked for its refutation; one we do not know
- * is asked for its record); its records are applied (update.c); and the
+ * reconciled (one we hold as failed is told so and renews, or, speaking at
+ * a newer generation, is pinged before it is taken back (guard); one we
+ * suspect at an older incarnation is asked for its refutation; one we do
+ * not know is asked for its record); its records are applied (update.c);
+ * and the
  * handler of its type, on_<type>, answers it.  While leaving, only ACKs are
  * still handled, so probes in flight end cleanly.
  *

@@ -5,16 +5,20 @@
  * How it works
  * ------------
  * SWIM (Das et al. 2002) with HashiCorp's Lifeguard, as memberlist and Serf
- * run it.  Every protocol period the node probes one member, round-robin
- * over a shuffled list, directly and then through k helpers; a member that
- * answers nobody becomes SUSPECT, and FAILED when nobody refutes in time
- * (probe.c).  Every record is ordered by (generation, incarnation, status):
- * a node refutes suspicion with a higher incarnation and comes back from a
- * wrong death with a higher generation (update.c).  Every change is queued
- * and piggybacked on the datagrams the node sends anyway, about
- * lambda*log(N) times (queue.c).  A joiner announces itself to a seed that
- * feeds it its members (packet.c); periodic gossip, anti-entropy with a live
- * and with a failed member (which heals partitions), and the reaping of
+ * run it, and what swimd adds so that a node that hears nothing cannot get
+ * healthy members declared failed, while a crash is declared sooner.  Every
+ * protocol period the node probes one member, round-robin over a shuffled
+ * list, directly and then through k helpers; a member that answers nobody
+ * becomes SUSPECT, and FAILED when nobody refutes in time (probe.c, whose
+ * opening essay gives the rules: Lifeguard's local health, dynamic
+ * suspicion and buddy system; guard, which asks for independent evidence
+ * before an accusation, a verdict or a readmission; reprobe, which gathers
+ * that evidence fast; probe_retry, which keeps loss from accusing).  Every record is ordered by
+ * (generation, incarnation, status): a node refutes suspicion with a higher incarnation and comes
+ * back from a wrong death with a higher generation (update.c).  Every change is queued and
+ * piggybacked on the datagrams the node sends anyway, about lambda*log(N) times (queue.c).  A
+ * joiner announces itself to a seed that feeds it its members (packet.c); periodic gossip,
+ * anti-entropy with a live and with a failed member (which heals partitions), and the reaping of
  * tombstones run on timers (timer.c).  The member table is table.c and the
  * building of datagrams send.c; each file opens with the essay of its part,
  * and swim_int.h lists the files, the state they share, every bound, and the
@@ -25,8 +29,11 @@
  * stops all timers and reports SELF_IDLE.
  *
  * User broadcasts travel in the same queue as member records.  Each has an id
- * (origin, origin generation, counter); a bounded set of recently seen ids
- * makes delivery exactly-once while an id is still in circulation.
+ * (origin, origin generation, counter); a window of ids per origin, sized
+ * against the queue, makes delivery exactly-once (queue.c).
+ *
+ * Generations are bounded (swim_int.h, SWIM_GEN_*): no single record can
+ * push a node's generation near the ceiling, so none can exclude it.
  */
 #include <stdlib.h>
 

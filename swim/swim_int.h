@@ -8,13 +8,14 @@
  *   table.c   the member table: hash by name, iteration array, shuffled
  *             probe list, random picks, a member's record as a wire value
  *   queue.c   dissemination: the update queue by send count, piggybacking,
- *             and exactly-once delivery of user broadcasts (the seen-set)
+ *             and exactly-once delivery of user broadcasts (per-origin windows)
  *   send.c    building and sending datagrams: headers, one-record notices,
  *             whole tables, and the token buckets that limit table answers
  *   update.c  state changes from records: precedence, refutation, renewal,
  *             merge rules, and the notifications they raise
- *   probe.c   failure detection: probe rounds, indirect probes and the relay
- *             table, suspicion and its timeout, Lifeguard health
+ *   probe.c   failure detection: probe slots (periodic, re-probes of suspects,
+ *             readmission checks), indirect probes and the relay table,
+ *             suspicion and its timeout, Lifeguard, and swimd's guard
  *   packet.c  one incoming datagram: validation, then one on_<type> handler
  *             per datagram type (on_ping, on_ack, ..., on_sync)
  *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer

@@ -18,9 +18,15 @@
  * Merge (records from SYNC and FEED): a FAILED record about a member we
  * believe alive is applied as SUSPECT (our own probing decides), and the
  * subject is sent the FAILED record so that, if it is alive on the other
- * side of a partition, it renews.  However many records one datagram
- * carries, it makes this node answer, raise its health and renew at most
- * once.
+ * side of a partition, it renews.  With guard (probe.c) every FAILED
+ * record is taken that way, as a suspicion or, about a member we already
+ * suspect, a confirmation; and a new generation of a member we hold FAILED
+ * is taken only once the member has answered our ping at it (probe.c's
+ * READMIT probes).  A confirmation we did not have is passed on.  A
+ * refutation carries the subject's own name as "by": whoever applies it
+ * notes that the member refuted lately (probe_retry gives it a longer probe
+ * window).  However many records one datagram carries, it makes this node
+ * answer, raise its health and renew at most once.
  */
 #include "swim_int.h"
 

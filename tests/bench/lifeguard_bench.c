@@ -21,9 +21,10 @@
  * lha-suspicion, buddy (each Lifeguard part alone), lifeguard (all three,
  * memberlist's defaults), swimd (the lan profile).
  *
- * Usage: lifeguard_bench [N [slow-counts [configs]]]
+ * Usage: lifeguard_bench [N [slow-counts [configs [delay-ms jitter-ms]]]]
  *   e.g. lifeguard_bench 100 1,4,16 swim,swimd   (default: N = 100 and 1,000;
- *   1, 2, 4, 8 and 16 slow members; every configuration)
+ *   1, 2, 4, 8 and 16 slow members; every configuration; SLOW_MS plus up
+ *   to SLOW_JITTER_MS).  Another delay adds _d<delay + jitter> to the names.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@
 
 enum {
     RUN_MS = 600000,
-    SLOW_MS = 4000,
-    SLOW_JITTER_MS = 12000,
+    SLOW_MS = 4000,         /* default processing delay of a slow member ... */
+    SLOW_JITTER_MS = 12000, /* ... plus up to this */
     CRASH_FIRST_MS = 30000,
     CRASH_EVERY_MS = 60000,
     CRASHES = 9,
@@ -57,7 +58,7 @@ static int detected(const struct sim *w, const struct sb_watch *wa, int dead)
     return 1;
 }
 
-static void run(const char *cfg, int n, int slow)
+static void run(const char *cfg, int n, int slow, uint32_t delay, uint32_t jitter)
 {
     struct swim_config c;
     if (sb_preset(cfg, &c) != 0) {
@@ -71,7 +72,7 @@ static void run(const char *cfg, int n, int slow)
     for (int i = 0; i < slow; i++) {
         int x = 1 + (int)((uint64_t)i * (uint64_t)(n - 1) / (uint64_t)slow);
         wa.role[x] = SB_FAULTY;
-        sim_set_slow(w, x, SLOW_MS, SLOW_JITTER_MS);
+        sim_set_slow(w, x, delay, jitter);
     }
     struct sim_net_stats net0, net1;
     sim_net_total(w, &net0);
@@ -104,7 +105,10 @@ static void run(const char *cfg, int n, int slow)
     }
     double secs = (double)(sim_now(w) - t0) / 1000.0;
     char name[96];
-    snprintf(name, sizeof(name), "lg_%s_n%d_s%d", cfg, n, slow);
+    if (delay == SLOW_MS && jitter == SLOW_JITTER_MS)
+        snprintf(name, sizeof(name), "lg_%s_n%d_s%d", cfg, n, slow);
+    else
+        snprintf(name, sizeof(name), "lg_%s_n%d_s%d_d%u", cfg, n, slow, delay + jitter);
     printf("%s_fp_healthy %llu verdicts\n", name, (unsigned long long)wa.false_healthy);
     printf("%s_fp_all %llu verdicts\n", name,
            (unsigned long long)(wa.false_healthy + wa.false_faulty));
@@ -129,9 +133,11 @@ int main(int argc, char **argv)
     int ns = sb_split(argc > 1 ? argv[1] : sizes_d, sizes, 8);
     int nl = sb_split(argc > 2 ? argv[2] : slow_d, slows, 8);
     int nc = sb_split(argc > 3 ? argv[3] : cfgs_d, cfgs, 8);
+    uint32_t delay = argc > 5 ? (uint32_t)atol(argv[4]) : SLOW_MS;
+    uint32_t jitter = argc > 5 ? (uint32_t)atol(argv[5]) : SLOW_JITTER_MS;
     for (int i = 0; i < ns; i++)
         for (int j = 0; j < nl; j++)
             for (int k = 0; k < nc; k++)
-                run(cfgs[k], atoi(sizes[i]), atoi(slows[j]));
+                run(cfgs[k], atoi(sizes[i]), atoi(slows[j]), delay, jitter);
     return 0;
 }

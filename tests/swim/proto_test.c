@@ -617,8 +617,32 @@ END_TEST
  * and so is one about ourselves; the subject stays alive everywhere at a
  * generation near its own, and still after a restart.
  */
+static void stub_notify(void *ctx, const struct swim_notification *n)
+{
+    (void)ctx, (void)n;
+}
+
+static void stub_send(void *ctx, const struct swim_addr *to, const uint8_t *d, size_t len)
+{
+    (void)ctx, (void)to, (void)d, (void)len;
+}
+
+static void stub_timer(void *ctx, const struct swim_timer *t, uint64_t ms)
+{
+    (void)ctx, (void)t, (void)ms;
+}
+
 START_TEST(swim_test_forged_generation_cannot_exclude)
 {
+    /* A node may not start above the generation peers accept for a member
+     * they first see. */
+    struct swim_config lan = tw_profile("lan");
+    struct swim_runtime rt = {NULL, stub_notify, stub_send, stub_timer};
+    struct swim_addr a = {.len = 1, .bytes = {1}};
+    ck_assert_ptr_null(swim_new(&lan, "x", &a, (1ull << 62) + 1, 1, &rt));
+    struct swim *ok = swim_new(&lan, "x", &a, 1ull << 62, 1, &rt);
+    ck_assert_ptr_nonnull(ok);
+    swim_delete(ok);
     const int n = 5, x = 3;
     /* Added to the subject's generation (saturating): the issue's 2^64 - 2,
      * values near the new ceiling, a jump just too far, and one within
@@ -802,6 +826,34 @@ START_TEST(swim_test_config_profiles_and_checks)
     ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
     ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
     c.max_packet = SWIM_PACKET_MIN - 1;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+    /* Lifeguard and swimd's extensions are on in every profile, and each
+     * can be switched off alone, down to plain SWIM. */
+    const char *profiles[] = {"lan", "wan", "local"};
+    for (int p = 0; p < 3; p++) {
+        ck_assert_int_eq(swim_config_profile(&c, profiles[p]), 0);
+        ck_assert_uint_eq(c.suspicion_max_mult, 6);
+        ck_assert_uint_eq(c.awareness_max, 8);
+        ck_assert_uint_eq(c.buddy, 1);
+        ck_assert_uint_eq(c.probe_retry, 1);
+        ck_assert_uint_eq(c.guard, 1);
+        ck_assert_uint_gt(c.reprobe, 0);
+    }
+    ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
+    c.suspicion_max_mult = 1;
+    c.awareness_max = 0;
+    c.buddy = c.probe_retry = c.guard = c.reprobe = 0;
+    ck_assert_int_eq(swim_config_check(&c), 0);
+    c.buddy = 2;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+    c.buddy = 0;
+    c.guard = 2;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+    c.guard = 0;
+    c.probe_retry = 2;
+    ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
+    c.probe_retry = 0;
+    c.reprobe = 17;
     ck_assert_int_eq(swim_config_check(&c), ERR_INVAL);
 }
 END_TEST
