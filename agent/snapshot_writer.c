@@ -51,14 +51,18 @@ void snapw_restore(const char *path, const char *name, int join_given, struct lo
     }
     if (snap_generation(sn) >= out->generation) {
         /* The wall clock went back: go past the file, but never above the
-         * largest generation a snapshot (and JSON) can hold. */
-        if (snap_generation(sn) < SNAP_GENERATION_MAX)
+         * largest generation the core starts at (a peer would not admit a
+         * stranger above it).  Peers still holding a higher one for us make
+         * the core renew past it when they tell us. */
+        if (snap_generation(sn) < SWIM_GENERATION_START_MAX)
             out->generation = snap_generation(sn) + 1;
         else {
-            out->generation = SNAP_GENERATION_MAX;
+            out->generation = SWIM_GENERATION_START_MAX;
             log_msg(lg, LOG_WARN,
-                    "snapshot %s: generation %llu is the largest there is; this start reuses it",
-                    path, (unsigned long long)SNAP_GENERATION_MAX);
+                    "snapshot %s: generation %llu is above the largest a node starts at; "
+                    "starting at %llu",
+                    path, (unsigned long long)snap_generation(sn),
+                    (unsigned long long)SWIM_GENERATION_START_MAX);
         }
     }
     size_t n = snap_count(sn);

@@ -5,9 +5,11 @@
  * every item) before any of it is applied: a malformed one is dropped and
  * counted.  Then, in this order: a datagram from ourselves, or addressed to
  * whoever had this address before, is ignored; the sender's standing is
- * reconciled (one we hold as failed is told so and renews; one we suspect
- * at an older incarnation is asked for its refutation; one we do not know
- * is asked for its record); its records are applied (update.c); and the
+ * reconciled (one we hold as failed is told so and renews, or, speaking at
+ * a newer generation, is pinged before it is taken back (guard); one we
+ * suspect at an older incarnation is asked for its refutation; one we do
+ * not know is asked for its record); its records are applied (update.c);
+ * and the
  * handler of its type, on_<type>, answers it.  While leaving, only ACKs are
  * still handled, so probes in flight end cleanly.
  *
@@ -48,8 +50,7 @@ static void on_ack(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
-    if (swim__probe_answered(s, h->seq, relayed != NULL ? &relayed->name : &h->src, relayed != NULL,
-                             in->now))
+    if (swim__probe_answered(s, h, relayed, in->now))
         return;
     if (relayed == NULL)
         swim__relay_answered(s, h);
@@ -64,7 +65,7 @@ static void on_ping_req(struct swim *s, const struct swim_in *in)
 /* A helper could not reach our target either: the problem is not ours. */
 static void on_nack(struct swim *s, const struct swim_in *in)
 {
-    swim__probe_nacked(s, in->h->seq);
+    swim__probe_nacked(s, in->h->seq, in->now);
 }
 
 /* A join request: answer with our live members, from the join bucket when
@@ -135,8 +136,13 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
     const struct wire_header *h = in->h;
     struct swim_member *sender = in->sender;
     uint64_t now = in->now;
-    if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
-        now >= sender->notice_at) {
+    if (s->cfg.guard && sender != NULL && sender->status == SWIM_FAILED &&
+        h->src_gen > sender->gen && swim__gen_plausible(h->src_gen, sender->gen)) {
+        /* A failed member speaks at a newer generation: see whether it
+         * answers before taking it back. */
+        swim__readmit(s, sender, h->src_gen, in->from, now);
+    } else if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
+               now >= sender->notice_at) {
         /* It is alive after all: tell it, so it renews and comes back. */
         struct wire_member r;
         swim__member_to_wire(sender, &r);

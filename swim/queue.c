@@ -10,9 +10,20 @@
  * beyond SWIM_QUEUE_MAX the most-sent item goes first, and user broadcasts
  * may take at most SWIM_QUEUE_USER_MAX places.
  *
- * Exactly-once delivery of user broadcasts: a broadcast id (origin, origin
- * generation, counter) is remembered in two generations of hash sets; an
- * id seen again while still in circulation is neither delivered nor queued.
+ * Exactly-once delivery of user broadcasts.  A broadcast's id is (origin,
+ * origin generation, counter); the origin numbers its broadcasts 1, 2, 3,
+ * ... and every node keeps, per origin, the highest counter seen and a
+ * window of SWIM_USER_WINDOW bits below it (an IPsec-style replay window):
+ * an id in the window is delivered and queued on once, an id below it
+ * counts as seen.  Why the window is large enough: the origin accepts a
+ * broadcast only while fewer than SWIM_QUEUE_USER_MAX of its items are
+ * queued, and every node queues an item once, on first delivery, and sends
+ * the least-sent items first; so an item still travelling can trail the
+ * newest id of its origin only by the items queued ahead of it on its way,
+ * a few queues' worth.  The window is eight queues deep, and a 5,000-event
+ * burst taken as fast as the queue accepts it is delivered exactly once on
+ * every node (proto_test).  Memory: 1 KiB per origin, SWIM_ORIGINS_MAX
+ * origins (the least recently heard one is forgotten first).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -170,56 +181,117 @@ void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k)
 void swim__queue_destroy(struct swim *s)
 {
     queue_drop_from(s, 0);
+    for (size_t i = 0; i < s->n_origins; i++)
+        free(s->origins[i]);
+    free(s->origins);
+    s->origins = NULL;
+    s->n_origins = 0;
 }
 
 /* ------------------------------------------------- exactly-once delivery */
 
-/* Is id in one generation (an open-addressing set, 0 = empty slot)? */
-static bool seen_in(const uint64_t *set, uint64_t id)
+/* One origin's window: ids in (top - SWIM_USER_WINDOW, top] each have a bit
+ * (at id mod the window), set once delivered; ids at or below the window's
+ * floor count as delivered.  Ids compare as serial numbers (RFC 1982), so a
+ * counter that wraps after 2^32 broadcasts still moves forward. */
+struct swim_origin {
+    uint64_t hash; /* of the name, to skip most comparisons */
+    uint64_t gen;
+    uint64_t used; /* s->origin_clock at its last delivery */
+    uint32_t top;
+    uint8_t name_len;
+    char name[SWIM_NAME_MAX];
+    uint64_t bits[SWIM_USER_WINDOW / 64];
+};
+
+_Static_assert((SWIM_USER_WINDOW & (SWIM_USER_WINDOW - 1)) == 0, "window is a power of two");
+_Static_assert(SWIM_USER_WINDOW < (1u << 31), "window within serial-number range");
+
+static bool origin_bit(const struct swim_origin *o, uint32_t id)
 {
-    size_t mask = SWIM_SEEN_SLOTS - 1;
-    for (size_t i = (size_t)id & mask, n = 0; n < SWIM_SEEN_SLOTS; i = (i + 1) & mask, n++) {
-        if (set[i] == id)
-            return true;
-        if (set[i] == 0)
-            return false;
-    }
-    return false;
+    uint32_t i = id & (SWIM_USER_WINDOW - 1);
+    return (o->bits[i / 64] >> (i % 64)) & 1;
 }
 
-/* Exactly-once filter: two generations of hash sets; when the current one
- * holds SWIM_SEEN_GEN ids, the older one is cleared and becomes current. */
-static bool seen_check_and_add(struct swim *s, uint64_t id)
+static void origin_set(struct swim_origin *o, uint32_t id)
 {
-    if (seen_in(s->seen[0], id) || seen_in(s->seen[1], id))
-        return true;
-    if (s->seen_n == SWIM_SEEN_GEN) {
-        s->seen_cur ^= 1;
-        memset(s->seen[s->seen_cur], 0, sizeof(s->seen[0]));
-        s->seen_n = 0;
-    }
-    uint64_t *set = s->seen[s->seen_cur];
-    size_t mask = SWIM_SEEN_SLOTS - 1, i = (size_t)id & mask;
-    while (set[i] != 0) /* at most half full, so a free slot exists */
-        i = (i + 1) & mask;
-    set[i] = id;
-    s->seen_n++;
-    return false;
+    uint32_t i = id & (SWIM_USER_WINDOW - 1);
+    o->bits[i / 64] |= 1ull << (i % 64);
 }
 
-/* A broadcast's id, never 0: origin name, origin generation and counter. */
-static uint64_t user_id(const struct wire_user *u)
+/* Move the window up to new_top: the slots of the ids it passes are
+ * cleared for their new owners. */
+static void origin_advance(struct swim_origin *o, uint32_t new_top)
+{
+    uint32_t d = new_top - o->top;
+    if (d >= SWIM_USER_WINDOW) {
+        memset(o->bits, 0, sizeof(o->bits));
+    } else {
+        for (uint32_t id = o->top + 1; id != new_top + 1; id++) {
+            uint32_t i = id & (SWIM_USER_WINDOW - 1);
+            o->bits[i / 64] &= ~(1ull << (i % 64));
+        }
+    }
+    o->top = new_top;
+}
+
+/* The window of u's origin, made (evicting the least recently used one
+ * when SWIM_ORIGINS_MAX are held) when new; NULL when out of memory. */
+static struct swim_origin *origin_get(struct swim *s, const struct wire_user *u)
 {
     uint64_t h = hash_fnv1a(u->origin.ptr, u->origin.len);
-    h ^= u->origin_gen * 0x9e3779b97f4a7c15ull;
-    h ^= (uint64_t)u->id * 0xc2b2ae3d27d4eb4full;
-    return h ? h : 1; /* 0 marks an empty ring slot */
+    size_t lru = 0;
+    for (size_t i = 0; i < s->n_origins; i++) {
+        struct swim_origin *o = s->origins[i];
+        if (o->hash == h && o->gen == u->origin_gen && o->name_len == u->origin.len &&
+            memcmp(o->name, u->origin.ptr, u->origin.len) == 0)
+            return o;
+        if (o->used < s->origins[lru]->used)
+            lru = i;
+    }
+    struct swim_origin *o = NULL;
+    if (s->n_origins < SWIM_ORIGINS_MAX) {
+        struct swim_origin **a = realloc(s->origins, (s->n_origins + 1) * sizeof(*a));
+        if (a != NULL) {
+            s->origins = a;
+            if ((o = malloc(sizeof(*o))) != NULL)
+                s->origins[s->n_origins++] = o;
+        }
+    }
+    if (o == NULL) { /* full, or out of memory: reuse the stalest */
+        if (s->n_origins == 0)
+            return NULL;
+        o = s->origins[lru];
+    }
+    memset(o, 0, sizeof(*o));
+    o->hash = h;
+    o->gen = u->origin_gen;
+    o->name_len = u->origin.len;
+    memcpy(o->name, u->origin.ptr, u->origin.len);
+    o->top = u->id; /* the window starts at the first id seen */
+    return o;
+}
+
+/* True when u was delivered before (or lies below its window); otherwise
+ * records it and returns false.  Out of memory: false, unrecorded. */
+static bool seen_check_and_add(struct swim *s, const struct wire_user *u)
+{
+    struct swim_origin *o = origin_get(s, u);
+    if (o == NULL)
+        return false;
+    o->used = ++s->origin_clock;
+    uint32_t behind = o->top - u->id; /* serial arithmetic: above top when >= 2^31 */
+    if (behind >= (1u << 31))
+        origin_advance(o, u->id);
+    else if (behind >= SWIM_USER_WINDOW || origin_bit(o, u->id))
+        return true;
+    origin_set(o, u->id);
+    return false;
 }
 
 void swim__deliver_user(struct swim *s, const struct wire_user *u, const uint8_t *body, size_t len)
 {
-    uint64_t id = user_id(u);
-    if (seen_check_and_add(s, id))
+    if (seen_check_and_add(s, u))
         return;
     char origin[SWIM_NAME_MAX + 1];
     memcpy(origin, u->origin.ptr, u->origin.len);

@@ -92,6 +92,22 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
     swim__send_notice(s, from, &r);
 }
 
+void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,
+                     uint64_t gen, uint32_t seq, const struct swim_member *suspect)
+{
+    struct swim_pkt k;
+    swim__pkt_begin(s, &k, WIRE_PING, 0, name, len, gen, seq);
+    if (suspect != NULL) {
+        struct wire_member r;
+        uint8_t *p = s->body;
+        swim__member_to_wire(suspect, &r);
+        if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) == 0)
+            (void)wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body));
+    }
+    swim__pkt_piggyback(s, &k);
+    swim__pkt_send(s, to, &k);
+}
+
 /* Tell the member it is suspected: it refutes sooner than gossip would. */
 void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
                         const struct swim_addr *to)

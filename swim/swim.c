@@ -5,16 +5,20 @@
  * How it works
  * ------------
  * SWIM (Das et al. 2002) with HashiCorp's Lifeguard, as memberlist and Serf
- * run it.  Every protocol period the node probes one member, round-robin
- * over a shuffled list, directly and then through k helpers; a member that
- * answers nobody becomes SUSPECT, and FAILED when nobody refutes in time
- * (probe.c).  Every record is ordered by (generation, incarnation, status):
- * a node refutes suspicion with a higher incarnation and comes back from a
- * wrong death with a higher generation (update.c).  Every change is queued
- * and piggybacked on the datagrams the node sends anyway, about
- * lambda*log(N) times (queue.c).  A joiner announces itself to a seed that
- * feeds it its members (packet.c); periodic gossip, anti-entropy with a live
- * and with a failed member (which heals partitions), and the reaping of
+ * run it, and what swimd adds so that a node that hears nothing cannot get
+ * healthy members declared failed, while a crash is declared sooner.  Every
+ * protocol period the node probes one member, round-robin over a shuffled
+ * list, directly and then through k helpers; a member that answers nobody
+ * becomes SUSPECT, and FAILED when nobody refutes in time (probe.c, whose
+ * opening essay gives the rules: Lifeguard's local health, dynamic
+ * suspicion and buddy system; guard, which asks for independent evidence
+ * before an accusation, a verdict or a readmission; reprobe, which gathers
+ * that evidence fast; probe_retry, which keeps loss from accusing).  Every record is ordered by
+ * (generation, incarnation, status): a node refutes suspicion with a higher incarnation and comes
+ * back from a wrong death with a higher generation (update.c).  Every change is queued and
+ * piggybacked on the datagrams the node sends anyway, about lambda*log(N) times (queue.c).  A
+ * joiner announces itself to a seed that feeds it its members (packet.c); periodic gossip,
+ * anti-entropy with a live and with a failed member (which heals partitions), and the reaping of
  * tombstones run on timers (timer.c).  The member table is table.c and the
  * building of datagrams send.c; each file opens with the essay of its part,
  * and swim_int.h lists the files, the state they share, every bound, and the
@@ -25,8 +29,11 @@
  * stops all timers and reports SELF_IDLE.
  *
  * User broadcasts travel in the same queue as member records.  Each has an id
- * (origin, origin generation, counter); a bounded set of recently seen ids
- * makes delivery exactly-once while an id is still in circulation.
+ * (origin, origin generation, counter); a window of ids per origin, sized
+ * against the queue, makes delivery exactly-once (queue.c).
+ *
+ * Generations are bounded (swim_int.h, SWIM_GEN_*): no single record can
+ * push a node's generation near the ceiling, so none can exclude it.
  */
 #include <stdlib.h>
 
@@ -53,19 +60,25 @@ int swim_config_profile(struct swim_config *c, const char *profile)
     if (profile == NULL)
         return ERR_INVAL;
     memset(c, 0, sizeof(*c));
-    /* Shared by all profiles: memberlist's defaults. */
-    c->suspicion_max_mult = 1;
+    /* Shared by all profiles: Lifeguard as memberlist ships it (health
+     * score up to 8, suspicion starting at six times its minimum, buddy
+     * system) and swimd's extensions (probe.c). */
+    c->suspicion_max_mult = 6;
     c->awareness_max = 8;
+    c->buddy = 1;
+    c->probe_retry = 1;
+    c->guard = 1;
+    c->reprobe = SWIM_REPROBE_DEFAULT;
     c->max_packet = SWIM_PACKET_DEFAULT;
     c->reap_ms = 24u * 3600 * 1000; /* Serf keeps tombstones a day */
     if (strcmp(profile, "lan") == 0) {
         c->probe_interval_ms = 1000;
-        c->probe_timeout_ms = 500;
+        c->probe_timeout_ms = SWIM_LAN_TIMEOUT_MS;
         c->suspicion_mult = 4;
         c->retransmit_mult = 4;
         c->gossip_interval_ms = 200;
         c->gossip_nodes = 3;
-        c->indirect_checks = 3;
+        c->indirect_checks = 4;
         c->sync_interval_ms = 30000;
         c->reconnect_interval_ms = 10000;
     } else if (strcmp(profile, "wan") == 0) {
@@ -75,7 +88,7 @@ int swim_config_profile(struct swim_config *c, const char *profile)
         c->retransmit_mult = 4;
         c->gossip_interval_ms = 500;
         c->gossip_nodes = 4;
-        c->indirect_checks = 3;
+        c->indirect_checks = 4;
         c->sync_interval_ms = 60000;
         c->reconnect_interval_ms = 30000;
     } else if (strcmp(profile, "local") == 0) {
@@ -102,7 +115,8 @@ int swim_config_check(const struct swim_config *c)
         c->suspicion_max_mult == 0 || c->retransmit_mult == 0 || c->gossip_interval_ms == 0 ||
         c->indirect_checks > SWIM_PICK_MAX || c->gossip_nodes > SWIM_PICK_MAX ||
         c->awareness_max > 64 || c->max_packet < SWIM_PACKET_MIN ||
-        c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000)
+        c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000 || c->buddy > 1 ||
+        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX)
         return ERR_INVAL;
     return 0;
 }
@@ -113,9 +127,9 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
                       uint64_t generation, uint64_t seed, const struct swim_runtime *rt)
 {
     size_t len = name ? strlen(name) : 0;
-    if (cfg == NULL || swim_config_check(cfg) != 0 || !swim_name_valid(name, len) || addr == NULL ||
-        addr->len > SWIM_ADDR_MAX || rt == NULL || rt->notify == NULL || rt->send_to == NULL ||
-        rt->submit_after == NULL)
+    if (cfg == NULL || swim_config_check(cfg) != 0 || !swim_name_valid(name, len) ||
+        generation > SWIM_GEN_FIRST_MAX || addr == NULL || addr->len > SWIM_ADDR_MAX ||
+        rt == NULL || rt->notify == NULL || rt->send_to == NULL || rt->submit_after == NULL)
         return NULL;
     struct swim *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -239,8 +253,8 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
     if (s->self.inc >= UINT32_MAX - 1) {
-        s->self.gen++;
-        s->self.inc = 0;
+        if (swim__gen_next(&s->self.gen))
+            s->self.inc = 0;
     } else {
         s->self.inc++;
     }

@@ -43,7 +43,12 @@
 #include "swim_addr.h"
 
 /* Limits of the protocol, equal to the wire format's (swim.c checks). */
-#define SWIM_NAME_MAX 64  /* longest node name, bytes without NUL */
+#define SWIM_NAME_MAX 64 /* longest node name, bytes without NUL */
+/* Generations: none exceeds SWIM_GENERATION_MAX (exact as a JSON integer),
+ * and swim_new() starts an instance at no more than SWIM_GENERATION_START_MAX,
+ * the most a peer accepts for a member it has not seen (swim_int.h says why). */
+#define SWIM_GENERATION_MAX ((1ull << 63) - 1)
+#define SWIM_GENERATION_START_MAX (1ull << 62)
 #define SWIM_META_MAX 512 /* largest encoded tag block */
 #define SWIM_USER_MAX 512 /* largest user broadcast payload */
 /* Datagram size bounds for swim_config.max_packet: the smallest still holds
@@ -118,6 +123,7 @@ enum swim_timer_kind {
     SWIM_TIMER_REAP,          /* forget old tombstones */
     SWIM_TIMER_LEAVE,         /* leave has had time to spread: go idle */
     SWIM_TIMER_SUSPECT_CHECK, /* mid-suspicion: ask the suspect for its record */
+    SWIM_TIMER_JUDGE,         /* a probe's answers are all in (or never will be): judge it */
 };
 
 /* A timer is a plain value: the runtime stores a copy and hands it back. */
@@ -136,7 +142,11 @@ struct swim_runtime {
     void (*submit_after)(void *ctx, const struct swim_timer *t, uint64_t delay_ms);
 };
 
-/* Every tunable; swim_config_profile() fills memberlist's defaults. */
+/* Every tunable.  swim_config_profile() fills memberlist's timings with
+ * Lifeguard and swimd's own extensions on; each extension can be switched
+ * off alone (probe.c says what each does), and with awareness_max = 0,
+ * suspicion_max_mult = 1 and buddy, probe_retry, guard, reprobe all 0 the
+ * core runs plain SWIM. */
 struct swim_config {
     uint32_t probe_interval_ms; /* one protocol period */
     uint32_t probe_timeout_ms;  /* direct ack deadline, before Lifeguard stretching */
@@ -153,6 +163,14 @@ struct swim_config {
     uint32_t leave_linger_ms;       /* keep gossiping "left" this long before idle */
     uint32_t awareness_max;         /* Lifeguard health score ceiling; 0 = off */
     uint32_t max_packet;            /* datagram ceiling, SWIM_PACKET_MIN..SWIM_PACKET_MAX */
+    uint32_t buddy;                 /* Lifeguard: a ping to a suspect carries its suspicion; 0/1 */
+    uint32_t probe_retry; /* swimd: pings re-sent within a probe, judged once all answers are
+                             in, longer probes of members that refuted lately; 0/1 */
+    uint32_t guard;       /* swimd: accusations and verdicts need independent evidence; a
+                             failed member comes back only after answering; 0/1 */
+    uint32_t reprobe;     /* swimd: about this many holders of a new suspicion probe the
+                             suspect too; confirmations beyond Lifeguard's k shorten the
+                             timeout below its minimum; 0 = off, at most 16 */
 };
 
 /* 1 when name[0..len) is a valid node name, else 0: 1..SWIM_NAME_MAX bytes
@@ -170,7 +188,9 @@ int swim_config_check(const struct swim_config *cfg);
 /*
  * Create an instance.  name: valid by swim_name_valid(); addr: the
  * address peers reach it at; generation: greater than any earlier run's
- * (the agent uses wall-clock milliseconds at start); seed: the PRNG seed.
+ * and at most 2^62 (the agent uses wall-clock milliseconds at start; peers
+ * ignore a new member above 2^62 and any record that raises a known
+ * generation by more than 2^40); seed: the PRNG seed.
  * The config is copied.  Nothing is sent and no timer is submitted until
  * swim_start().  Returns NULL on bad arguments or out of memory.
  */
@@ -237,6 +257,9 @@ struct swim_stats {
     uint64_t suspicions;  /* times this node marked a member suspect */
     uint64_t refutations; /* times this node refuted suspicion of itself */
     uint64_t probes, probe_failures;
+    uint64_t accusations;    /* failed probes that raised or confirmed a suspicion */
+    uint64_t verdicts_held;  /* suspicion timeouts this node would not turn into a
+                                verdict: it had heard from nobody, or was unhealthy */
     uint64_t tables_refused; /* FEED/SYNC answers refused by the rate limit */
     uint64_t name_conflicts; /* records of another live node using our name */
     uint32_t health;         /* Lifeguard awareness: 0 is healthy */

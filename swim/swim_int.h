@@ -8,13 +8,14 @@
  *   table.c   the member table: hash by name, iteration array, shuffled
  *             probe list, random picks, a member's record as a wire value
  *   queue.c   dissemination: the update queue by send count, piggybacking,
- *             and exactly-once delivery of user broadcasts (the seen-set)
+ *             and exactly-once delivery of user broadcasts (per-origin windows)
  *   send.c    building and sending datagrams: headers, one-record notices,
  *             whole tables, and the token buckets that limit table answers
  *   update.c  state changes from records: precedence, refutation, renewal,
  *             merge rules, and the notifications they raise
- *   probe.c   failure detection: probe rounds, indirect probes and the relay
- *             table, suspicion and its timeout, Lifeguard health
+ *   probe.c   failure detection: probe slots (periodic, re-probes of suspects,
+ *             readmission checks), indirect probes and the relay table,
+ *             suspicion and its timeout, Lifeguard, and swimd's guard
  *   packet.c  one incoming datagram: validation, then one on_<type> handler
  *             per datagram type (on_ping, on_ack, ..., on_sync)
  *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer
@@ -55,13 +56,18 @@
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
-/* Broadcast ids remembered for exactly-once delivery: two generations of
- * this many ids each (hash sets), so between 2,048 and 4,096 recent ids. */
-#define SWIM_SEEN_GEN 2048
-#define SWIM_SEEN_SLOTS (2 * SWIM_SEEN_GEN)
 /* User broadcasts queued at once: a broadcast storm must not evict the
  * membership updates (refutations above all) that share the queue. */
 #define SWIM_QUEUE_USER_MAX 1024
+/* Exactly-once delivery keeps, per origin (name and generation), a window
+ * of this many ids below the highest one seen; ids below it count as seen.
+ * Eight times the user queue: an id that one node still queues trails the
+ * newest id of its origin by at most the broadcasts queued ahead of it
+ * along the path it travelled (see queue.c). */
+#define SWIM_USER_WINDOW (8 * SWIM_QUEUE_USER_MAX)
+/* Origins remembered at once (1 KiB of window each); beyond it the one
+ * unheard from longest is forgotten. */
+#define SWIM_ORIGINS_MAX 256
 /* Whole-table answers allowed in a burst, refilled one per REFILL_MS: one
  * small datagram must not make us send a large table at any rate (UDP
  * sources can be forged).  SYNC replies and repeated join requests share
@@ -72,12 +78,55 @@
 #define SWIM_TABLE_REFILL_MS 100
 #define SWIM_JOIN_BURST 64
 #define SWIM_JOIN_REFILL_MS 10
-/* Distinct suspicion confirmations remembered per suspect (Lifeguard k is
- * suspicion_mult - 2, at most 4 with the shipped profiles). */
-#define SWIM_CONFIRM_MAX 4
+/* Distinct members remembered per suspicion: the accuser and up to seven
+ * confirmations (Lifeguard's k is suspicion_mult - 2, 4 at most with the
+ * shipped profiles; the confirmations beyond k shorten the timeout toward
+ * SWIM_SUSPECT_FLOOR_PCT when reprobe is on).  16-bit hashes of the names:
+ * a collision can only undercount. */
+#define SWIM_CONFIRM_MAX 8
+/* The shortest suspicion, in percent of a probe interval, reached with
+ * SWIM_CONFIRM_MAX - 1 independent confirmations: longer than a suspect
+ * needs to hear of it and refute through a pause of one and a half periods
+ * (the suspect is told at once, and a refutation reaches N = 100 members in
+ * about half a period), so only a member silent to many can be condemned
+ * this fast. */
+#define SWIM_SUSPECT_FLOOR_PCT 250
+/* reprobe in the profiles: about six holders of a new suspicion probe the
+ * suspect, so with the accuser's own and the periodic probes a crashed
+ * member collects the seven confirmations of the floor within about a
+ * period, while a healthy one, answering them, collects none. */
+#define SWIM_REPROBE_DEFAULT 6
+/* The lan profile's direct-ping timeout: a LAN answers in well under a
+ * millisecond, and with the helpers' window after it a probe is judged
+ * 0.6 s after it began, so the first suspicion of a crash comes sooner
+ * than memberlist's (500 ms, judged at the end of the period). */
+#define SWIM_LAN_TIMEOUT_MS 300
+/* Probes in flight at once: the periodic one (two while a stretched one is
+ * still being judged), re-probes of suspects and readmission checks. */
+#define SWIM_PROBES_MAX 8
+/* A member that refuted a suspicion (or renewed after one) is probed with a
+ * window one period longer for this many periods: it was slow or paused, and
+ * waiting for its late answer costs a period of detection, where a second
+ * accusation costs the cluster a suspicion. */
+#define SWIM_STRETCH_PERIODS 300
+/* guard: a node none of whose probes was answered in time (by an ACK or a
+ * NACK) for this many (health-scaled) probe intervals does not trust its
+ * own verdicts: a node that hears gets an answer to nearly every probe. */
+#define SWIM_HEARD_PERIODS 2
 /* FAILED notices sent to subjects per received SYNC/FEED datagram, so a
  * single datagram cannot make us send a burst. */
 #define SWIM_NOTICES_PER_PACKET 8
+/* Generations.  The agent takes wall-clock milliseconds (about 2^40.6 in
+ * 2024), the simulated world a counter.  No single record may push one
+ * near the ceiling, or its subject could never renew past it: a record
+ * more than SWIM_GEN_JUMP above the generation held (35 years of
+ * milliseconds) is ignored, about a known member and about this node
+ * alike; a member first seen must lie at or below SWIM_GEN_FIRST_MAX; and
+ * nothing exceeds SWIM_GEN_MAX, which JSON carries exactly (int64).  From
+ * the first-seen bound, reaching the ceiling takes 2^22 accepted jumps. */
+#define SWIM_GEN_MAX SWIM_GENERATION_MAX
+#define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
+#define SWIM_GEN_JUMP (1ull << 40)
 /* Hard ceiling on the member table; protects memory from a flood of names. */
 #define SWIM_MEMBERS_MAX (1u << 20)
 /* First size of the member hash table (a power of two; kept at most half
@@ -99,8 +148,13 @@
  * and missed each other's records in the gossip find them then, instead of
  * at the next periodic exchange. */
 #define SWIM_JOIN_SYNC_GOSSIPS 10
-/* Minimum gap between two "you are failed" notices to the same member. */
+/* Minimum gap between two "you are failed" notices, or two readmission
+ * checks (guard), to the same member; the gap between readmission checks
+ * doubles with each one unanswered, up to 2^SWIM_READMIT_BACKOFF_MAX times
+ * (32 s): a member reachable from few peers keeps knocking, and every
+ * knock would cost each of its peers a ping. */
 #define SWIM_NOTICE_GAP_MS 1000
+#define SWIM_READMIT_BACKOFF_MAX 5
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
  * each other on first contact instead of waiting for anti-entropy. */
@@ -122,16 +176,19 @@ struct swim_member {
     uint64_t status_since;
     uint64_t suspect_deadline;
     uint64_t notice_at;
+    uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
+    uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
     uint8_t *meta;
     struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
     uint32_t suspect_epoch;
     uint32_t all_idx;
     uint32_t probe_idx;
-    uint32_t confirm[SWIM_CONFIRM_MAX]; /* hashes of distinct confirmers */
+    uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
     uint16_t meta_len;
     uint8_t status;
     uint8_t confirms;
+    uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
     uint8_t name_len;
     struct swim_addr addr;
     char name[SWIM_NAME_MAX + 1];
@@ -147,14 +204,38 @@ struct swim_bcast {
     uint8_t data[];
 };
 
+/* What a probe is for. */
+enum swim_probe_kind {
+    SWIM_PROBE_PERIODIC, /* this period's member of the round */
+    SWIM_PROBE_CHECK,    /* reprobe: a suspect others accuse */
+    SWIM_PROBE_READMIT,  /* guard: a failed member's new generation, before taking it */
+};
+
+/* One probe in flight. */
+struct swim_probe {
+    struct swim_member *target; /* NULL: the slot is free */
+    uint64_t gen;               /* the target's generation (READMIT: the new one) */
+    uint64_t judge_at;
+    uint32_t inc; /* its incarnation when the probe began */
+    uint32_t seq;
+    uint32_t nacks, expected_nacks;
+    uint64_t sent_at; /* `now` of its first ping: the round trip's start */
+    uint8_t kind;
+    bool acked;
+    bool stretched; /* probe_retry: the target refuted lately */
+    struct swim_addr addr;
+};
+
 struct swim_relay {
     bool used;
+    bool retried;
     uint32_t local_seq;
     uint32_t origin_seq;
     struct swim_addr origin;
     uint8_t target_len;
     char target[SWIM_NAME_MAX];
     struct swim_addr target_addr;
+    uint64_t target_gen;
 };
 
 struct swim {
@@ -181,12 +262,9 @@ struct swim {
 
     /* probing */
     uint32_t seq;
-    uint32_t probe_seq;
-    uint64_t probe_sent_at;           /* `now` of the current probe's ping */
-    struct swim_member *probe_target; /* NULL when no probe is out */
-    bool probe_acked;
-    uint32_t probe_nacks, probe_expected_nacks;
+    struct swim_probe probes[SWIM_PROBES_MAX];
     uint32_t health;
+    uint64_t answered_at; /* guard: the last ACK or NACK to a probe still in flight */
     struct swim_relay relays[SWIM_RELAY_MAX];
 
     /* dissemination */
@@ -198,9 +276,9 @@ struct swim {
         uint64_t refill_at;
     } tables, joins;
     uint32_t user_counter;
-    uint64_t seen[2][SWIM_SEEN_SLOTS];
-    size_t seen_n;
-    int seen_cur;
+    struct swim_origin **origins; /* exactly-once windows, SWIM_ORIGINS_MAX at most */
+    size_t n_origins;
+    uint64_t origin_clock; /* ticks on every delivery: the origins' LRU order */
 
     struct {
         uint64_t hash;
@@ -247,6 +325,23 @@ static inline void swim__addr_copy(struct swim_addr *out, const struct swim_addr
     memcpy(out->bytes, in->bytes, in->len);
 }
 
+/* A generation one above gen, within the ceiling: false (gen unchanged)
+ * when gen is already at it, which only 2^22 accepted jumps can cause. */
+static inline bool swim__gen_next(uint64_t *gen)
+{
+    if (*gen >= SWIM_GEN_MAX)
+        return false;
+    (*gen)++;
+    return true;
+}
+
+/* May a record with generation `gen` replace one with `held`?  Not when it
+ * jumps too far (see SWIM_GEN_JUMP). */
+static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
+{
+    return gen <= SWIM_GEN_MAX && (gen <= held || gen - held <= SWIM_GEN_JUMP);
+}
+
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
@@ -285,7 +380,7 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out);
 
 /* ------------------------------------------------------ queue.c */
 
-/* Free every queued item. */
+/* Free every queued item and every exactly-once window. */
 void swim__queue_destroy(struct swim *s);
 /* Drop one queued item. */
 void swim__queue_free(struct swim *s, struct swim_bcast *b);
@@ -318,6 +413,10 @@ int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, 
 void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
 /* Our current record straight back to `from` (nothing when NULL). */
 void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* A PING to a member named name[0..len) at generation gen; `suspect`, when
+ * not NULL, is its suspicion, carried first (Lifeguard's buddy system). */
+void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,
+                     uint64_t gen, uint32_t seq, const struct swim_member *suspect);
 /* Tell m it is suspected (at `to`, or its own address when NULL). */
 void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struct wire_name *by,
                         const struct swim_addr *to);
@@ -343,17 +442,34 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
 
 /* ------------------------------------------------------ probe.c */
 
-/* m just became SUSPECT: arm its deadline and mid-suspicion checks. */
-void swim__start_suspicion(struct swim *s, struct swim_member *m, uint64_t now);
-/* A distinct member confirms m's suspicion: shorten its deadline. */
-void swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
+/* m just became SUSPECT, accused by `by` (NULL: by this node): arm its
+ * deadline and mid-suspicion checks. */
+void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct wire_name *by,
+                           uint64_t now);
+/* A distinct member confirms m's suspicion: shorten its deadline.  True
+ * when the confirmation is new (worth passing on). */
+bool swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                             uint64_t now);
-/* An ACK for probe `seq` from (or, relayed, for) `who`, received at now:
- * true when it answers our current probe (the first answer is counted). */
-bool swim__probe_answered(struct swim *s, uint32_t seq, const struct wire_name *who, bool relayed,
-                          uint64_t now);
+/* guard: a FAILED record by `by` about m, which we hold SUSPECT: a
+ * confirmation that also brings our deadline to the floor. */
+void swim__confirm_verdict(struct swim *s, struct swim_member *m, const struct wire_name *by,
+                           uint64_t now);
+/* reprobe: m has just become suspect here on another's word: probe it
+ * ourselves with probability reprobe / (N - 1). */
+void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now);
+/* guard: m is FAILED here and says it lives at generation gen, reachable at
+ * addr: ping it there before believing it (checks spaced as
+ * SWIM_READMIT_BACKOFF_MAX says). */
+void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
+                   const struct swim_addr *addr, uint64_t now);
+/* An ACK (header h; relayed: the body naming the target a helper reached,
+ * or NULL for the target's own): true when it answers one of our probes. */
+bool swim__probe_answered(struct swim *s, const struct wire_header *h,
+                          const struct wire_peer *relayed, uint64_t now);
 /* A helper's NACK for probe `seq`. */
-void swim__probe_nacked(struct swim *s, uint32_t seq);
+void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now);
+/* m is being removed: forget the probes of it. */
+void swim__probe_forget(struct swim *s, const struct swim_member *m);
 /* As a helper: ping `target` for `origin`'s probe origin_seq.  Dropped when
  * the relay table is full. */
 void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t origin_seq,
@@ -362,7 +478,8 @@ void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t 
 void swim__relay_answered(struct swim *s, const struct wire_header *h);
 void swim__on_probe_timer(struct swim *s, uint64_t now);
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq);
-void swim__on_relay_timer(struct swim *s, uint32_t seq);
+void swim__on_judge_timer(struct swim *s, uint32_t seq, uint64_t now);
+void swim__on_relay_timer(struct swim *s, uint32_t seq, bool retry);
 void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
 void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t);
 

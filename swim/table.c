@@ -186,8 +186,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     s->all[a] = s->all[last];
     s->all[a]->all_idx = (uint32_t)a;
     probe_remove(s, m);
-    if (s->probe_target == m)
-        s->probe_target = NULL;
+    swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
     free(m->meta);

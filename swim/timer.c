@@ -5,8 +5,9 @@
  * A timer is a plain value the runtime stores and returns; the core never
  * cancels one, it recognises the ones that no longer apply.  Periodic timers
  * (PROBE, GOSSIP, SYNC, RECONNECT, REAP, LEAVE) carry the instance's epoch
- * and are ignored once it changes (leave); PROBE_TIMEOUT and RELAY carry a
- * probe sequence number; SUSPECT and SUSPECT_CHECK carry the member's unique
+ * and are ignored once it changes (leave); PROBE_TIMEOUT, JUDGE and RELAY
+ * carry a probe sequence number (RELAY's arg32 is 1 for the helper's second
+ * ping, 0 for its NACK); SUSPECT and SUSPECT_CHECK carry the member's unique
  * id and its suspicion epoch, with the member's index as a hint.  Handlers
  * are named on_<kind>_timer; the probing ones live in probe.c, the
  * housekeeping ones here:
@@ -141,7 +142,10 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
         swim__on_probe_timeout_timer(s, (uint32_t)t->token);
         break;
     case SWIM_TIMER_RELAY:
-        swim__on_relay_timer(s, (uint32_t)t->token);
+        swim__on_relay_timer(s, (uint32_t)t->token, t->arg32 == 1);
+        break;
+    case SWIM_TIMER_JUDGE:
+        swim__on_judge_timer(s, (uint32_t)t->token, now);
         break;
     case SWIM_TIMER_SUSPECT:
         swim__on_suspect_timer(s, t, now);

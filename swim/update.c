@@ -18,9 +18,15 @@
  * Merge (records from SYNC and FEED): a FAILED record about a member we
  * believe alive is applied as SUSPECT (our own probing decides), and the
  * subject is sent the FAILED record so that, if it is alive on the other
- * side of a partition, it renews.  However many records one datagram
- * carries, it makes this node answer, raise its health and renew at most
- * once.
+ * side of a partition, it renews.  With guard (probe.c) every FAILED
+ * record is taken that way, as a suspicion or, about a member we already
+ * suspect, a confirmation; and a new generation of a member we hold FAILED
+ * is taken only once the member has answered our ping at it (probe.c's
+ * READMIT probes).  A confirmation we did not have is passed on.  A
+ * refutation carries the subject's own name as "by": whoever applies it
+ * notes that the member refuted lately (probe_retry gives it a longer probe
+ * window).  However many records one datagram carries, it makes this node
+ * answer, raise its health and renew at most once.
  */
 #include "swim_int.h"
 
@@ -64,8 +70,11 @@ void swim__check_active(struct swim *s)
  * report it, come back with a generation above min_gen, report that. */
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
+    uint64_t gen = min_gen > s->self.gen ? min_gen : s->self.gen;
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
-    s->self.gen = (min_gen > s->self.gen ? min_gen : s->self.gen) + 1;
+    if (!swim__gen_next(&gen))
+        return; /* at the ceiling: stays defunct until tombstones are reaped */
+    s->self.gen = gen;
     s->self.inc = 0;
     s->self.status = SWIM_ALIVE;
     swim__queue_member(s, &s->self, NULL);
@@ -89,18 +98,23 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        s->self.gen++;
+        if (!swim__gen_next(&s->self.gen))
+            return;
         s->self.inc = 0;
     } else {
         s->self.inc = seen + 1;
     }
-    swim__queue_member(s, &s->self, NULL);
+    /* Marked as a refutation ("by" ourselves): members that see it give
+     * us a longer probe window for a while (probe.c, probe_retry). */
+    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
+    swim__queue_member(s, &s->self, &by);
 }
 
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen)
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen ||
+        !swim__gen_plausible(r->gen, s->self.gen))
         return;
     if (r->gen > s->self.gen) {
         if (swim__is_live(r->status) &&
@@ -153,7 +167,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     enum swim_apply_mode mode = c->mode;
     uint64_t now = c->now;
     /* Counters at their ceiling could never be superseded: drop them. */
-    if (r->gen == UINT64_MAX || r->inc == UINT32_MAX)
+    if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
     if (swim__name_is(&r->name, s->self.name, s->self.name_len)) {
         apply_self(s, r, c);
@@ -163,7 +177,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     if (m == NULL) {
         /* A tombstone of a member we never knew (or already reaped) is not
          * news: taking it would resurrect reaped members forever. */
-        if (!swim__is_live(r->status))
+        if (!swim__is_live(r->status) || r->gen > SWIM_GEN_FIRST_MAX)
             return false;
         if (swim__member_reserve(s) != 0)
             return false;
@@ -175,7 +189,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
             swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
         if (m->status == SWIM_SUSPECT) {
             swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
-            swim__start_suspicion(s, m, now);
+            swim__start_suspicion(s, m, &r->by, now);
         }
         swim__check_active(s);
         return true;
@@ -183,7 +197,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
     uint8_t old = m->status;
     uint8_t status = r->status;
-    if (r->gen < m->gen)
+    bool verdict = false; /* a FAILED record taken as a suspicion (guard) */
+    if (r->gen < m->gen || !swim__gen_plausible(r->gen, m->gen))
         return false;
     if (r->gen == m->gen) {
         if (old == SWIM_LEFT || (old == SWIM_FAILED && status != SWIM_LEFT))
@@ -193,35 +208,58 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         } else if (r->inc < m->inc) {
             return false;
         } else if (r->inc == m->inc && status <= old) {
-            if (status == SWIM_SUSPECT && old == SWIM_SUSPECT)
-                swim__add_confirmation(s, m, &r->by, now);
+            /* A confirmation we did not have yet goes on, as memberlist
+             * re-gossips it, so independent confirmations reach everyone. */
+            if (status == SWIM_SUSPECT && old == SWIM_SUSPECT &&
+                swim__add_confirmation(s, m, &r->by, now) &&
+                (s->cfg.suspicion_max_mult > 1 || s->cfg.reprobe > 0))
+                swim__queue_member(s, m, &r->by);
             return false;
         }
-        if (mode == SWIM_APPLY_MERGE && status == SWIM_FAILED && swim__is_live(old)) {
-            /* memberlist's merge rule; also warn the subject (see top). */
-            if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
-                c->notices++;
-                m->notice_at = now + SWIM_NOTICE_GAP_MS;
-                swim__send_notice(s, &m->addr, r);
-            }
-            if (old == SWIM_SUSPECT && r->inc == m->inc)
-                return false;
-            status = SWIM_SUSPECT;
+    } else if (s->cfg.guard && old == SWIM_FAILED && swim__is_live(status) &&
+               r->gen > m->verified_gen) {
+        /* A failed member's new generation: only once it answers us. */
+        swim__readmit(s, m, r->gen, &r->addr, now);
+        return false;
+    }
+    if (status == SWIM_FAILED && swim__is_live(old) && (mode == SWIM_APPLY_MERGE || s->cfg.guard)) {
+        /* Another's verdict about a member we hold alive: a suspicion here
+         * (memberlist's merge rule, and with guard every FAILED record);
+         * the subject is warned, so that, alive on the other side of a
+         * partition, it renews. */
+        if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
+            c->notices++;
+            m->notice_at = now + SWIM_NOTICE_GAP_MS;
+            swim__send_notice(s, &m->addr, r);
         }
+        verdict = s->cfg.guard;
+        if (old == SWIM_SUSPECT && r->gen == m->gen && r->inc == m->inc) {
+            if (verdict)
+                swim__confirm_verdict(s, m, &r->by, now);
+            return false;
+        }
+        status = SWIM_SUSPECT;
     }
 
     bool renewed = r->gen != m->gen;
     bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
     bool addr_changed =
         m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
+    /* A refutation (its marker: ALIVE "by" the subject itself) or a
+     * renewal after a verdict: the member was slow or away lately. */
+    bool refuted =
+        status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
     swim__addr_copy(&m->addr, &r->addr);
     m->gen = r->gen;
     m->inc = r->inc;
     swim__member_set_status(s, m, status, now);
+    if (refuted)
+        m->refuted_at = now;
 
     struct wire_member q;
     swim__member_to_wire(m, &q);
-    q.by = status == SWIM_SUSPECT ? r->by : (struct wire_name){0};
+    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len))
+        q.by = r->by;
     swim__queue_member_record(s, &q, &m->queued);
 
     if (old == SWIM_SUSPECT && status == SWIM_ALIVE && !renewed)
@@ -230,8 +268,12 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         if (!swim__is_live(old))
             swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
         swim__notify_member(s, SWIM_EV_MEMBER_SUSPECT, m);
-        swim__start_suspicion(s, m, now);
-        swim__add_confirmation(s, m, &r->by, now);
+        swim__start_suspicion(s, m, &r->by, now);
+        if (verdict)
+            swim__confirm_verdict(s, m, NULL, now);
+        swim__reprobe(s, m, now);
+    } else if (status == SWIM_SUSPECT && verdict) {
+        swim__confirm_verdict(s, m, &r->by, now);
     } else if (status == SWIM_ALIVE && old != SWIM_ALIVE) {
         swim__notify_member(s, SWIM_EV_MEMBER_ALIVE, m);
     } else if (status == SWIM_FAILED && old != SWIM_FAILED) {

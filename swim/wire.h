@@ -150,7 +150,9 @@ struct wire_member {
     uint8_t status;
     uint16_t meta_len;
     const uint8_t *meta;
-    struct wire_name by; /* who suspects; len 0 when absent */
+    /* Optional; len 0 when absent.  SUSPECT: who accuses or confirms;
+     * FAILED: who declared it; ALIVE: the subject itself on a refutation. */
+    struct wire_name by;
 };
 
 struct wire_user {

@@ -34,7 +34,8 @@ struct sim_ev {
     uint64_t deadline;
     uint64_t seq; /* insertion number: breaks ties in creation order */
     uint8_t kind;
-    int32_t node; /* TIMER: owner; PACKET: addressee (-1: nobody) */
+    uint8_t arrived; /* PACKET: crossed the network, held by a delay or pause */
+    int32_t node;    /* TIMER: owner; PACKET: addressee (-1: nobody) */
     union {
         struct {
             uint64_t life; /* the owner's life id when it was submitted */
@@ -71,6 +72,12 @@ struct sim_node {
     uint64_t generation;
     int blocked;
     int group;
+    unsigned loss_in, loss_out;       /* node-level loss, percent */
+    uint32_t slow_delay, slow_jitter; /* processing delay of arrived datagrams */
+    uint64_t slow_last;               /* when the last held datagram is handled (FIFO) */
+    uint64_t paused_until;            /* stop-the-world pause: nothing runs before */
+    uint64_t pause_ms, pause_every;   /* sim_pause_every's schedule: */
+    uint64_t pause_end, pause_next;   /* until when, and its next pause */
     struct sim_net_stats net;
     uint64_t counts[SWIM_EV_LAST + 1];
     struct sim_log_entry *log;
@@ -459,8 +466,12 @@ static void sim_send(struct sim *w, int from, int to, const uint8_t *data, size_
         delay = l->delay;
         jitter = l->jitter;
     }
-    /* Draw order is fixed (loss, then jitter) so runs replay exactly. */
-    if (loss > 0 && prng_below(&w->prng, 100) < loss) {
+    /* Draw order is fixed (sender's loss, link loss, addressee's loss, then
+     * jitter), and a draw is made only for a loss that is set, so runs
+     * replay exactly and worlds without node faults draw as before. */
+    if ((a->loss_out > 0 && prng_below(&w->prng, 100) < a->loss_out) ||
+        (loss > 0 && prng_below(&w->prng, 100) < loss) ||
+        (w->nodes[to]->loss_in > 0 && prng_below(&w->prng, 100) < w->nodes[to]->loss_in)) {
         sim_count_drop(w, from, to, len);
         if (w->tap != NULL)
             w->tap(w->tap_ctx, w, from, to, data, len, 0);
@@ -611,6 +622,87 @@ void sim_heal(struct sim *w)
     w->partitioned = 0;
     for (i = 0; w->links != NULL && i < n; i++)
         w->links[i].cut = 0;
+}
+
+/* --- faults of one node ---------------------------------------------------- */
+
+int sim_set_node_loss(struct sim *w, int node, unsigned in_pct, unsigned out_pct)
+{
+    struct sim_node *n = sim_node(w, node);
+    if (n == NULL || in_pct > 100 || out_pct > 100)
+        return ERR_INVAL;
+    n->loss_in = in_pct;
+    n->loss_out = out_pct;
+    return 0;
+}
+
+int sim_set_slow(struct sim *w, int node, uint32_t delay_ms, uint32_t jitter_ms)
+{
+    struct sim_node *n = sim_node(w, node);
+    if (n == NULL)
+        return ERR_INVAL;
+    n->slow_delay = delay_ms;
+    n->slow_jitter = jitter_ms;
+    return 0;
+}
+
+int sim_pause(struct sim *w, int node, uint64_t ms)
+{
+    struct sim_node *n = sim_node(w, node);
+    if (n == NULL)
+        return ERR_INVAL;
+    uint64_t until = ms > UINT64_MAX - w->now ? UINT64_MAX : w->now + ms;
+    if (until > n->paused_until)
+        n->paused_until = until;
+    return 0;
+}
+
+/* One step of a node's pause schedule (ctx: the node).  A step that is not
+ * the one the current schedule expects now is left over from an older
+ * schedule, and does nothing. */
+static void sim_pause_step(struct sim *w, void *ctx)
+{
+    struct sim_node *n = ctx;
+    if (w->now != n->pause_next || w->now >= n->pause_end)
+        return;
+    sim_pause(w, n->index, n->pause_ms);
+    n->pause_next = w->now + n->pause_every;
+    if (sim_call_at(w, n->pause_next, sim_pause_step, n) != 0)
+        n->pause_end = 0; /* out of memory: the schedule ends */
+}
+
+int sim_pause_every(struct sim *w, int node, uint64_t pause_ms, uint64_t every_ms, uint64_t for_ms)
+{
+    struct sim_node *n = sim_node(w, node);
+    if (n == NULL || pause_ms >= every_ms)
+        return ERR_INVAL;
+    n->pause_ms = pause_ms;
+    n->pause_every = every_ms;
+    n->pause_end = for_ms > UINT64_MAX - w->now ? UINT64_MAX : w->now + for_ms;
+    n->pause_next = w->now;
+    sim_pause_step(w, n);
+    return 0;
+}
+
+int sim_paused(const struct sim *w, int node)
+{
+    const struct sim_node *n = sim_node(w, node);
+    return n != NULL && n->paused_until > w->now;
+}
+
+int sim_reachable_only_from(struct sim *w, int node, const int *peers, int n)
+{
+    int i, rc;
+    if (sim_node(w, node) == NULL || n < 0 || (n > 0 && peers == NULL))
+        return ERR_INVAL;
+    for (i = 0; i < n; i++)
+        if (sim_node(w, peers[i]) == NULL)
+            return ERR_INVAL;
+    if ((rc = sim_cut(w, -1, node)) != 0)
+        return rc;
+    for (i = 0; i < n; i++)
+        sim_uncut(w, peers[i], node);
+    return 0;
 }
 
 void sim_net_stats(const struct sim *w, int node, struct sim_net_stats *out)
@@ -918,22 +1010,60 @@ int sim_call_at(struct sim *w, uint64_t t, sim_call_f fn, void *ctx)
     return sim_heap_push(w, &ev);
 }
 
+/* Put an event back in the queue at `at` (a pause or a processing delay
+ * holds it); it keeps its payload and goes after everything already due
+ * then, so held events keep their order. */
+static void sim_hold(struct sim *w, struct sim_ev *ev, uint64_t at)
+{
+    ev->deadline = at;
+    if (sim_heap_push(w, ev) != 0) {
+        fprintf(stderr, "sim: out of memory holding an event (seed=%" PRIu64 ")\n", w->seed);
+        abort();
+    }
+}
+
+/* A datagram has just crossed the network to a slow node: when it is
+ * handled (after the delay, and not before the one that came before). */
+static uint64_t sim_slow_until(struct sim *w, struct sim_node *n)
+{
+    uint64_t at = w->now + n->slow_delay;
+    if (n->slow_jitter > 0)
+        at += prng_below(&w->prng, (uint64_t)n->slow_jitter + 1);
+    if (at < n->slow_last)
+        at = n->slow_last;
+    n->slow_last = at;
+    return at;
+}
+
 static void sim_dispatch(struct sim *w, struct sim_ev *ev)
 {
     struct sim_node *n = sim_node(w, ev->node);
 
     switch (ev->kind) {
     case SIM_EV_TIMER:
-        if (n != NULL && n->swim != NULL && n->life == ev->u.timer.life)
+        if (n != NULL && n->swim != NULL && n->life == ev->u.timer.life) {
+            if (n->paused_until > w->now) {
+                sim_hold(w, ev, n->paused_until);
+                return;
+            }
             swim_handle_timer(n->swim, &ev->u.timer.t, w->now);
+        }
         break;
     case SIM_EV_PACKET: {
         int from = ev->u.pkt.from;
         size_t len = ev->u.pkt.len;
-        if (n == NULL || n->swim == NULL || sim_link_is_down(w, from, ev->node)) {
+        if (n == NULL || n->swim == NULL || (!ev->arrived && sim_link_is_down(w, from, ev->node))) {
             sim_count_drop(w, from, ev->node, len);
             if (w->tap != NULL)
                 w->tap(w->tap_ctx, w, from, ev->node, ev->u.pkt.data, len, 0);
+        } else if (!ev->arrived && (n->slow_delay > 0 || n->slow_jitter > 0)) {
+            ev->arrived = 1;
+            sim_hold(w, ev, sim_slow_until(w, n));
+            return;
+        } else if (n->paused_until > w->now) {
+            ev->arrived = 1;
+            sim_hold(w, ev, n->paused_until);
+            return;
         } else {
             struct swim_addr addr;
             n->net.recv_packets++;

@@ -29,6 +29,18 @@
  * its sender (sent; dropped_out when lost) and at its addressee (recv when
  * delivered; dropped_in when lost).
  *
+ * Faults of one node (what Lifeguard's and Rapid's experiments need): loss
+ * on everything it receives or sends (drawn after the link's own loss, one
+ * draw each, only when set); a processing delay, so datagrams that reached
+ * it are handed to its instance later, in arrival order (a node whose CPU
+ * is starved); stop-the-world pauses, during which nothing at the node
+ * happens and after which every timer and datagram that came due runs in
+ * order (SIGSTOP then SIGCONT); and reachability from only some peers (its
+ * ingress cut from everyone else, a per-link cut underneath).  A datagram
+ * held by a delay or a pause has already crossed the network: cuts made
+ * meanwhile no longer swallow it, and the tap and the recv counters see it
+ * when the instance handles it.
+ *
  * Notifications: each node keeps a count per event type and a log of
  * (time, type, subject node, generation, incarnation, status); an optional
  * observer sees every notification as it happens.  Observers and taps run
@@ -182,6 +194,28 @@ int sim_partition(struct sim *w, const int *group, int n);
 int sim_split(struct sim *w, int at);
 /* Undo sim_partition/sim_split and every cut.  Blocks and loss stay. */
 void sim_heal(struct sim *w);
+/* Loss percentages (0..100) on everything the node receives (in_pct) and
+ * sends (out_pct), on top of link loss. */
+int sim_set_node_loss(struct sim *w, int node, unsigned in_pct, unsigned out_pct);
+/* Processing delay: each datagram that reaches the node is handled delay_ms
+ * plus a uniform 0..jitter_ms after it arrived, and never before one that
+ * arrived earlier (0, 0 restores). */
+int sim_set_slow(struct sim *w, int node, uint32_t delay_ms, uint32_t jitter_ms);
+/* Stop the node's world for ms from now (a longer pause already running
+ * wins): timers and datagrams that come due meanwhile wait for its end,
+ * then run in their order. */
+int sim_pause(struct sim *w, int node, uint64_t ms);
+/* Pause the node for pause_ms of every every_ms (pause_ms < every_ms),
+ * starting now, for for_ms (a process stopped and continued by a watchdog,
+ * or a collector that stops the world).  A new call replaces the schedule;
+ * for_ms = 0 ends it after the pause that is running. */
+int sim_pause_every(struct sim *w, int node, uint64_t pause_ms, uint64_t every_ms, uint64_t for_ms);
+/* 1 while the node is paused. */
+int sim_paused(const struct sim *w, int node);
+/* Only the n peers listed reach node: the links from every other node to it
+ * are cut, those from the peers restored (its egress is left alone).
+ * sim_uncut(w, -1, node) or sim_heal() undoes it. */
+int sim_reachable_only_from(struct sim *w, int node, const int *peers, int n);
 /* Would a datagram from -> to be dropped by a cut, partition or block now?
  * (Loss is random and not included.) */
 int sim_link_is_down(const struct sim *w, int from, int to);

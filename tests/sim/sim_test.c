@@ -549,6 +549,197 @@ START_TEST(sim_test_kill_drops_datagrams_to_it)
 }
 END_TEST
 
+/* --- faults of one node -------------------------------------------------- */
+
+/* Node loss is per direction and adds to the link's. */
+START_TEST(sim_test_node_loss_is_per_direction)
+{
+    struct st_tap t;
+    struct sim *w = st_net_world(&t);
+    int n = 4000;
+
+    ck_assert_int_eq(sim_set_node_loss(w, 1, 50, 0), 0);
+    ck_assert_int_eq(sim_set_node_loss(w, 1, 101, 0), ERR_INVAL);
+    ck_assert_int_eq(sim_set_node_loss(w, 9, 0, 0), ERR_INVAL);
+    st_send(w, 0, 1, n); /* into 1: 50% */
+    st_send(w, 1, 0, n); /* out of 1: none */
+    st_send(w, 2, 3, n);
+    sim_run_for(w, 10);
+    /* 50% of 4000: mean 2000, sd ~32; +-200 is > 6 sd. */
+    ck_assert_msg(t.dropped[0][1] > 1800 && t.dropped[0][1] < 2200, "dropped %d", t.dropped[0][1]);
+    ck_assert_int_eq(t.delivered[1][0], n);
+    ck_assert_int_eq(t.delivered[2][3], n);
+    /* Egress 100%, and a link loss on top of an ingress loss. */
+    memset(&t.delivered, 0, sizeof(t.delivered));
+    memset(&t.dropped, 0, sizeof(t.dropped));
+    ck_assert_int_eq(sim_set_node_loss(w, 1, 0, 100), 0);
+    ck_assert_int_eq(sim_set_node_loss(w, 3, 50, 0), 0);
+    ck_assert_int_eq(sim_set_loss(w, 2, 3, 50), 0);
+    st_send(w, 1, 0, 50);
+    st_send(w, 0, 1, 50);
+    st_send(w, 2, 3, n);
+    sim_run_for(w, 10);
+    ck_assert_int_eq(t.dropped[1][0], 50);
+    ck_assert_int_eq(t.delivered[0][1], 50);
+    /* Both must pass: 25% of 4000 delivered, sd ~27. */
+    ck_assert_msg(t.delivered[2][3] > 850 && t.delivered[2][3] < 1150, "delivered %d",
+                  t.delivered[2][3]);
+    sim_delete(w);
+}
+END_TEST
+
+/* A slow node handles what reached it late, in arrival order; the tap sees
+ * it when it is handled. */
+START_TEST(sim_test_slow_node_handles_late_in_order)
+{
+    struct st_tap t;
+    struct sim *w = st_net_world(&t);
+
+    ck_assert_int_eq(sim_set_slow(w, 1, 300, 0), 0);
+    ck_assert_int_eq(sim_set_slow(w, 7, 300, 0), ERR_INVAL);
+    st_send(w, 0, 1, 5);
+    st_send(w, 0, 2, 5);
+    sim_run_for(w, 300);
+    ck_assert_int_eq(t.delivered[0][1], 0);
+    ck_assert_int_eq(t.delivered[0][2], 5);
+    /* A cut made now no longer swallows what already arrived. */
+    ck_assert_int_eq(sim_cut(w, 0, 1), 0);
+    sim_run_for(w, 10);
+    ck_assert_int_eq(t.delivered[0][1], 5);
+    ck_assert_uint_eq(t.max_delay, SIM_DEFAULT_DELAY_MS + 300);
+    sim_uncut(w, 0, 1);
+    /* With jitter, later arrivals never overtake earlier ones. */
+    t.min_delay = UINT64_MAX;
+    t.max_delay = 0;
+    ck_assert_int_eq(sim_set_slow(w, 1, 100, 200), 0);
+    for (int i = 0; i < 200; i++) {
+        st_send(w, 0, 1, 1);
+        sim_run_for(w, 2);
+    }
+    sim_run_for(w, 1000);
+    ck_assert_int_eq(t.delivered[0][1], 205);
+    ck_assert_uint_ge(t.min_delay, SIM_DEFAULT_DELAY_MS + 100);
+    ck_assert_uint_le(t.max_delay, SIM_DEFAULT_DELAY_MS + 300 + 2 * 200);
+    ck_assert_int_eq(sim_set_slow(w, 1, 0, 0), 0);
+    t.min_delay = UINT64_MAX;
+    st_send(w, 0, 1, 1);
+    sim_run_for(w, 10);
+    ck_assert_uint_eq(t.min_delay, SIM_DEFAULT_DELAY_MS);
+    sim_delete(w);
+}
+END_TEST
+
+struct st_pause {
+    int order[8];
+    int n;
+};
+
+static void st_pause_tap(void *ctx, struct sim *w, int from, int to, const uint8_t *data,
+                         size_t len, int delivered)
+{
+    struct st_pause *p = ctx;
+    (void)w, (void)from, (void)len;
+    if (to == 1 && delivered && data[0] == 'P' && p->n < 8)
+        p->order[p->n++] = data[1];
+}
+
+/* A paused node does nothing: its timers and datagrams wait for the end of
+ * the pause, then run in the order they came due. */
+START_TEST(sim_test_pause_holds_timers_and_datagrams)
+{
+    struct sim *w = st_world(3);
+    struct st_pause p = {{0}, 0};
+    struct swim_stats before, after;
+
+    sim_set_tap(w, st_pause_tap, &p);
+    ck_assert_int_eq(sim_announce_all(w, 0), 0);
+    sim_run_for(w, 5000); /* every node has probed, its timers are running */
+    swim_get_stats(sim_swim(w, 1), &before);
+    ck_assert_int_eq(sim_pause(w, 1, 3000), 0);
+    ck_assert(sim_paused(w, 1));
+    ck_assert_int_eq(sim_pause(w, 1, 1000), 0); /* a shorter one does not cut it short */
+    for (uint8_t i = 1; i <= 3; i++) {
+        const uint8_t pkt[] = {'P', i};
+        ck_assert_int_eq(sim_inject(w, 0, 1, pkt, sizeof(pkt)), 0);
+        sim_run_for(w, 500);
+    }
+    sim_run_for(w, 1400); /* t+2,900: still paused */
+    swim_get_stats(sim_swim(w, 1), &after);
+    ck_assert_uint_eq(after.packets_in, before.packets_in);
+    ck_assert_uint_eq(after.probes, before.probes);
+    ck_assert_int_eq(p.n, 0);
+    sim_run_for(w, 101);
+    ck_assert(!sim_paused(w, 1));
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_int_eq(p.order[0], 1);
+    ck_assert_int_eq(p.order[2], 3);
+    swim_get_stats(sim_swim(w, 1), &after);
+    ck_assert_uint_gt(after.packets_in, before.packets_in + 3);
+    sim_run_for(w, 2000);
+    swim_get_stats(sim_swim(w, 1), &after);
+    ck_assert_uint_gt(after.probes, before.probes); /* its timers run again */
+    ck_assert_int_eq(sim_pause(w, 5, 10), ERR_INVAL);
+    sim_delete(w);
+}
+END_TEST
+
+/* A pause schedule stops the node for pause_ms of every every_ms, for as
+ * long as asked; a new schedule replaces the old one. */
+START_TEST(sim_test_pause_every_repeats_then_ends)
+{
+    struct sim *w = st_world(2);
+    int paused = 0, running = 0;
+
+    ck_assert_int_eq(sim_pause_every(w, 1, 2000, 2000, 10000), ERR_INVAL);
+    ck_assert_int_eq(sim_pause_every(w, 1, 1500, 2000, 10000), 0);
+    /* Sample every 100 ms for 10 s: paused 15 of every 20 samples. */
+    for (int i = 0; i < 100; i++) {
+        if (sim_paused(w, 1))
+            paused++;
+        else
+            running++;
+        sim_run_for(w, 100);
+    }
+    ck_assert_int_eq(paused, 75);
+    ck_assert_int_eq(running, 25);
+    sim_run_for(w, 2000); /* the schedule ended */
+    ck_assert(!sim_paused(w, 1));
+    ck_assert_int_eq(sim_pause_every(w, 1, 500, 1000, 5000), 0);
+    ck_assert(sim_paused(w, 1));
+    ck_assert_int_eq(sim_pause_every(w, 1, 100, 1000, 0), 0); /* ends it */
+    sim_run_for(w, 5000);
+    ck_assert(!sim_paused(w, 1));
+    sim_delete(w);
+}
+END_TEST
+
+/* Reachable only from some peers: the others' datagrams to it are lost,
+ * its own go everywhere. */
+START_TEST(sim_test_reachable_only_from_some_peers)
+{
+    struct st_tap t;
+    struct sim *w = st_net_world(&t);
+    const int peers[] = {2};
+
+    ck_assert_int_eq(sim_reachable_only_from(w, 1, peers, 1), 0);
+    ck_assert_int_eq(sim_reachable_only_from(w, 1, (const int[]){9}, 1), ERR_INVAL);
+    ck_assert(sim_link_is_down(w, 0, 1));
+    ck_assert(sim_link_is_down(w, 3, 1));
+    ck_assert(!sim_link_is_down(w, 2, 1));
+    ck_assert(!sim_link_is_down(w, 1, 0));
+    st_send(w, 0, 1, 3);
+    st_send(w, 2, 1, 3);
+    st_send(w, 1, 3, 3);
+    sim_run_for(w, 10);
+    ck_assert_int_eq(t.dropped[0][1], 3);
+    ck_assert_int_eq(t.delivered[2][1], 3);
+    ck_assert_int_eq(t.delivered[1][3], 3);
+    ck_assert_int_eq(sim_uncut(w, -1, 1), 0);
+    ck_assert(!sim_link_is_down(w, 0, 1));
+    sim_delete(w);
+}
+END_TEST
+
 /* --- nodes ------------------------------------------------------------------- */
 
 START_TEST(sim_test_add_node_rejects_bad_names)
@@ -746,6 +937,14 @@ static Suite *sim_suite(void)
     tcase_add_test(tc, sim_test_partition_and_heal);
     tcase_add_test(tc, sim_test_delay_and_jitter_bounds);
     tcase_add_test(tc, sim_test_kill_drops_datagrams_to_it);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("faults");
+    tcase_add_test(tc, sim_test_node_loss_is_per_direction);
+    tcase_add_test(tc, sim_test_slow_node_handles_late_in_order);
+    tcase_add_test(tc, sim_test_pause_holds_timers_and_datagrams);
+    tcase_add_test(tc, sim_test_pause_every_repeats_then_ends);
+    tcase_add_test(tc, sim_test_reachable_only_from_some_peers);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("nodes");
