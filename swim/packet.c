@@ -25,6 +25,7 @@ struct swim_in {
     const struct wire_header *h;
     const struct wire_peer *peer; /* decoded body: PING_REQ, or PING/ACK with RELAY */
     struct swim_member *sender;   /* found before the records were applied; may be NULL */
+    const uint8_t *items, *end;   /* the item run, already applied */
     uint64_t now;
 };
 
@@ -87,13 +88,10 @@ static void on_gossip(struct swim *s, const struct swim_in *in)
         swim__answer_self(s, in->from);
 }
 
-/* Anti-entropy: WANT_REPLY asks for our table back. */
+/* Anti-entropy: a digest to compare, or a whole table (sync.c). */
 static void on_sync(struct swim *s, const struct swim_in *in)
 {
-    /* Only a member we know (whatever its status: after a partition
-     * both sides hold the other as failed) gets our table back. */
-    if ((in->h->flags & WIRE_F_WANT_REPLY) && in->sender != NULL && swim__table_allowed(s, in->now))
-        swim__send_table(s, in->from, WIRE_SYNC, 0, false, NULL);
+    swim__on_sync(s, in->from, in->h, in->sender, in->items, in->end, in->now);
 }
 
 /* The handler of each datagram type, run after its records were applied.
@@ -205,12 +203,15 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         .h = &h,
         .peer = &peer,
         .sender = swim__member_find(s, h.src.ptr, h.src.len),
+        .items = p,
+        .end = end,
         .now = now,
     };
     reconcile_sender(s, &in);
     enum swim_apply_mode mode =
         (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
-    swim__apply_items(s, p, end, mode, from, now);
+    if (swim__apply_items(s, p, end, mode, from, now) > 0 && mode == SWIM_APPLY_MERGE)
+        swim__sync_soon(s); /* a table taught us something: others may lack it too */
 
     if (s->state != SWIM_STATE_RUNNING && h.type != WIRE_ACK)
         return 0;

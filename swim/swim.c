@@ -13,9 +13,11 @@
  * wrong death with a higher generation (update.c).  Every change is queued
  * and piggybacked on the datagrams the node sends anyway, about
  * lambda*log(N) times (queue.c).  A joiner announces itself to a seed that
- * feeds it its members (packet.c); periodic gossip, anti-entropy with a live
- * and with a failed member (which heals partitions), and the reaping of
- * tombstones run on timers (timer.c).  The member table is table.c and the
+ * feeds it its members (packet.c); gossip rounds and the reaping of
+ * tombstones run on timers (timer.c); anti-entropy compares table digests
+ * with a live and with a failed member (which heals partitions) and repairs
+ * what differs, at a pace that quickens while tables differ (sync.c), so a
+ * mass join converges in O(log N) rounds.  The member table is table.c and the
  * building of datagrams send.c; each file opens with the essay of its part,
  * and swim_int.h lists the files, the state they share, every bound, and the
  * naming rule.

@@ -18,7 +18,9 @@
  *   packet.c  one incoming datagram: validation, then one on_<type> handler
  *             per datagram type (on_ping, on_ack, ..., on_sync)
  *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer
- *             handlers, and the periodic gossip, anti-entropy and reaping
+ *             handlers, and the gossip rounds and reaping
+ *   sync.c    anti-entropy: table digests, the exchanges that repair what
+ *             differs, and their pace
  *
  * Naming, the one rule for every file of swim/: public symbols carry
  * swim_ (declared in swim.h); symbols shared between these files carry
@@ -140,11 +142,13 @@
  * for indirect answers, min(probe timeout, interval - timeout), so the NACK
  * reaches the prober before its period ends in every profile. */
 #define SWIM_NACK_PCT 80
-/* After becoming active, one extra anti-entropy exchange this many gossip
- * intervals later: members that joined at the same moment (a rack booting)
- * and missed each other's records in the gossip find them then, instead of
- * at the next periodic exchange. */
-#define SWIM_JOIN_SYNC_GOSSIPS 10
+/* Anti-entropy digests (sync.c) aim at this many live members per bucket,
+ * so that a difference costs the records of a few members, with at most
+ * 2^SWIM_SYNC_LOG2_MAX buckets: 256 bytes of sums, the largest digest a
+ * node sends once per sync interval (memberlist's push-pull sends the whole
+ * table instead). */
+#define SWIM_SYNC_BUCKET_MEMBERS 8
+#define SWIM_SYNC_LOG2_MAX 6
 /* Minimum gap between two "you are failed" notices, or two readmission
  * checks (guard), to the same member; the gap between readmission checks
  * doubles with each one unanswered, up to 2^SWIM_READMIT_BACKOFF_MAX times
@@ -282,6 +286,18 @@ struct swim {
     } asked[SWIM_ASKED_MAX];
     size_t asked_next;
 
+    /* anti-entropy (sync.c) */
+    struct {
+        uint32_t every; /* delay of the SYNC timer armed now */
+        uint32_t seq;   /* that timer's arg32; the others are stale */
+        bool learned;   /* an exchange changed our table since it was armed */
+        struct {
+            uint64_t hash;  /* the name of the member asked */
+            uint64_t until; /* its answer is taken until then, once */
+        } asked[2];         /* [0] the periodic exchange, [1] reconnect */
+    } sync;
+    bool gossip_armed; /* a GOSSIP timer is pending (timer.c) */
+
     struct swim_stats stats;
     uint8_t *buf;  /* one outgoing datagram */
     uint8_t *body; /* scratch for one encoded item */
@@ -291,6 +307,15 @@ struct swim {
 struct swim_pkt {
     uint8_t *p;
     uint8_t *end;
+};
+
+/* A table (or part of one) being sent as datagrams of one type. */
+struct swim_table_out {
+    struct swim_pkt k;
+    const struct swim_addr *to;
+    size_t items; /* in the datagram being filled */
+    uint8_t type;
+    uint8_t flags; /* of the first datagram; WANT_REPLY is asked once */
 };
 
 /* How records from a datagram are applied. */
@@ -385,6 +410,9 @@ void swim__queue_member_record(struct swim *s, const struct wire_member *r,
                                struct swim_bcast **owner);
 /* Queue m's (or &s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
+/* Count a queued item as sent all but once: it goes out once more, after
+ * every other item. */
+void swim__queue_demote(struct swim *s, struct swim_bcast *b);
 /* Fill the rest of the datagram with queued items, least-sent first. */
 void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
 /* Deliver a user broadcast once (notify, queue it on); body is its encoded
@@ -418,6 +446,15 @@ void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struc
 /* The table (self first) as `type` datagrams; only_live: a FEED. */
 void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
                       bool only_live, const struct swim_member *skip);
+/* A table piece by piece: begin, put items (records, a digest), end.  A
+ * full datagram is sent and the next begun as items come; end sends the
+ * last one (nothing when it holds no item). */
+void swim__table_begin(struct swim *s, struct swim_table_out *o, const struct swim_addr *to,
+                       uint8_t type, uint8_t flags);
+void swim__table_put(struct swim *s, struct swim_table_out *o, uint8_t kind, const uint8_t *body,
+                     size_t len);
+void swim__table_put_member(struct swim *s, struct swim_table_out *o, const struct swim_member *m);
+void swim__table_end(struct swim *s, struct swim_table_out *o);
 /* Take a token from b (burst, one more per refill_ms); false and counted
  * in tables_refused when empty. */
 bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
@@ -431,9 +468,10 @@ void swim__notify_member(struct swim *s, enum swim_event ev, const struct swim_m
 void swim__notify_self(struct swim *s, enum swim_event ev);
 /* Report SELF_ACTIVE / SELF_IDLE when "some live member is known" flips. */
 void swim__check_active(struct swim *s);
-/* Apply every item of an already validated item run. */
-void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
-                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now);
+/* Apply every item of an already validated item run; how many records
+ * changed our table. */
+size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                         enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now);
 
 /* ------------------------------------------------------ probe.c */
 
@@ -486,5 +524,24 @@ void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_mem
                             uint64_t delay);
 /* Arm the periodic timers of a new epoch (swim_start). */
 void swim__timers_start(struct swim *s);
+/* Something was queued: if no gossip round is pending, run one at once
+ * (through a timer with no delay), then every gossip_interval while the
+ * queue holds anything. */
+void swim__gossip_wake(struct swim *s);
+
+/* ------------------------------------------------------ sync.c */
+
+/* Arm the periodic exchange (swim_start). */
+void swim__sync_start(struct swim *s);
+/* Our table changed through an exchange (or this node became active):
+ * exchange again soon. */
+void swim__sync_soon(struct swim *s);
+/* The SYNC or RECONNECT timer. */
+void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
+/* A SYNC datagram from `from` (header h, items [p, end), already applied;
+ * sender: who sent it, found before they were applied, or NULL). */
+void swim__on_sync(struct swim *s, const struct swim_addr *from, const struct wire_header *h,
+                   const struct swim_member *sender, const uint8_t *p, const uint8_t *end,
+                   uint64_t now);
 
 #endif /* SWIM_SWIM_INT_H */

@@ -20,7 +20,10 @@
  * subject is sent the FAILED record so that, if it is alive on the other
  * side of a partition, it renews.  However many records one datagram
  * carries, it makes this node answer, raise its health and renew at most
- * once.
+ * once.  A member first learned from a table is queued as all but spent:
+ * sent once more, after everything else.  Anti-entropy spreads tables
+ * (sync.c), and a joiner's FEED would otherwise fill its queue with records
+ * everyone has, ahead of its own.
  */
 #include "swim_int.h"
 
@@ -52,9 +55,8 @@ void swim__check_active(struct swim *s)
     if (now_active == s->active)
         return;
     s->active = now_active;
-    if (now_active && s->cfg.sync_interval_ms > 0) /* one-shot: arg32 = 1 */
-        swim__submit(s, SWIM_TIMER_SYNC, s->epoch, 1,
-                     (uint64_t)s->cfg.gossip_interval_ms * SWIM_JOIN_SYNC_GOSSIPS);
+    if (now_active)
+        swim__sync_soon(s); /* members that joined together find each other */
     swim__notify_self(s, now_active ? SWIM_EV_SELF_ACTIVE : SWIM_EV_SELF_IDLE);
 }
 
@@ -179,6 +181,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         if (m == NULL)
             return false;
         swim__queue_member(s, m, &r->by);
+        if (c->mode == SWIM_APPLY_MERGE && m->queued != NULL)
+            swim__queue_demote(s, m->queued); /* from a table: passed on once, last */
         if (swim__is_live(m->status))
             swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
         if (m->status == SWIM_SUSPECT) {
@@ -283,9 +287,10 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
 /* Items of one datagram, framing already checked: a bad record is skipped,
  * unknown kinds too; our record goes back to `from` at most once. */
-void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
-                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
+size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                         enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
 {
+    size_t changed = 0;
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
@@ -297,7 +302,7 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            (void)apply_member(s, &r, &c);
+            changed += apply_member(s, &r, &c);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {
@@ -310,4 +315,5 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
     }
     if (c.answer)
         swim__answer_self(s, from);
+    return changed;
 }

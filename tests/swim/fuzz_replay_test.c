@@ -136,7 +136,7 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
             size_t k, n = (size_t)(fr_rand(x) % 16);
             for (k = 0; k < n; k++)
                 *b++ = (uint8_t)fr_rand(x);
-            kind = 3 + (unsigned)(fr_rand(x) % 250);
+            kind = WIRE_ITEM_DIGEST + 1 + (unsigned)(fr_rand(x) % 250); /* unknown */
         }
         if (wire_encode_item(&w, end, (uint8_t)kind, body, (size_t)(b - body)) != 0)
             break; /* full: the datagram ends here, as a sender's would */
