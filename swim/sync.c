@@ -53,9 +53,8 @@
  * and does the same, so all N know all within O(log N) rounds even when
  * every node announced to the same seed at the same instant (the seed's
  * FEEDs are rate-limited, and the first ones hold few members).  Records
- * learned from a table are gossiped once, after everything else (update.c):
- * they travel this way, in full datagrams.  Every reconnect_interval_ms the
- * same digest
+ * learned from a table are not queued for gossip (update.c): they travel
+ * this way, in full datagrams.  Every reconnect_interval_ms the same digest
  * goes to a random FAILED member, which answers only if it is alive after
  * all, on the other side of a healed partition.
  */

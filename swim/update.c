@@ -20,10 +20,11 @@
  * subject is sent the FAILED record so that, if it is alive on the other
  * side of a partition, it renews.  However many records one datagram
  * carries, it makes this node answer, raise its health and renew at most
- * once.  A member first learned from a table is queued as all but spent:
- * sent once more, after everything else.  Anti-entropy spreads tables
- * (sync.c), and a joiner's FEED would otherwise fill its queue with records
- * everyone has, ahead of its own.
+ * once.  A member first learned from a table is not queued: anti-entropy
+ * spreads tables (sync.c), and a joiner's FEED would otherwise fill its
+ * queue with records everyone has, ahead of its own; with anti-entropy
+ * off, gossip is all there is, and it is queued as all but spent (sent
+ * once more, after everything else).
  */
 #include "swim_int.h"
 
@@ -180,7 +181,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         m = swim__member_insert(s, r, now);
         if (m == NULL)
             return false;
-        swim__queue_member(s, m, &r->by);
+        if (c->mode != SWIM_APPLY_MERGE || s->cfg.sync_interval_ms == 0)
+            swim__queue_member(s, m, &r->by);
         if (c->mode == SWIM_APPLY_MERGE && m->queued != NULL)
             swim__queue_demote(s, m->queued); /* from a table: passed on once, last */
         if (swim__is_live(m->status))

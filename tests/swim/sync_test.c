@@ -270,32 +270,40 @@ static void catch_first_record(void *ctx, struct sim *w, int from, int to, const
 
 /*
  * A joiner learns the seed's whole table from its FEED, but the members a
- * table brings are queued as all but spent (anti-entropy carries them), so
- * the first record the joiner piggybacks afterwards is its own, not one of
- * the n records every member already has.
+ * table brings are not queued (anti-entropy carries them), so the first
+ * record the joiner piggybacks afterwards is its own, not one of the n
+ * records every member already has.  With anti-entropy off they are queued
+ * as all but spent: gossip alone still spreads them, after the joiner's
+ * own record.
  */
-START_TEST(swim_test_sync_feed_queued_last)
+START_TEST(swim_test_sync_feed_not_queued_first)
 {
     const int n = 40;
-    struct swim_config c = tw_profile("lan");
-    struct sim *w = settled_world(tw_seed_at(0), n, &c);
-    int j = sim_add_node(w, "joiner", &c);
-    ck_assert_int_ge(j, 0);
-    struct first_record f = {.from = j};
-    sim_set_tap(w, catch_first_record, &f);
-    ck_assert_int_eq(sim_announce(w, j, 0), 0);
-    /* The ANNOUNCE and the FEED each cross one 1 ms link. */
-    sim_run_for(w, 2 * SIM_DEFAULT_DELAY_MS);
-    SIM_ASSERT(w, swim_member_count(sim_swim(w, j)) == (size_t)n, "the joiner knows %zu members",
-               swim_member_count(sim_swim(w, j)));
-    struct swim_stats st;
-    swim_get_stats(sim_swim(w, j), &st);
-    SIM_ASSERT(w, st.pending_updates == (uint32_t)n + 1, "the joiner queued %u updates",
-               st.pending_updates);
-    f.armed = 1;
-    sim_run_for(w, c.gossip_interval_ms + SIM_DEFAULT_DELAY_MS);
-    SIM_ASSERT(w, strcmp(f.name, "joiner") == 0, "the joiner's first record was \"%s\"", f.name);
-    sim_delete(w);
+    for (int off = 0; off <= 1; off++) {
+        struct swim_config c = tw_profile("lan");
+        if (off)
+            c.sync_interval_ms = 0;
+        struct sim *w = settled_world(tw_seed_at(0), n, &c);
+        int j = sim_add_node(w, "joiner", &c);
+        ck_assert_int_ge(j, 0);
+        struct first_record f = {.from = j};
+        sim_set_tap(w, catch_first_record, &f);
+        ck_assert_int_eq(sim_announce(w, j, 0), 0);
+        /* The ANNOUNCE and the FEED each cross one 1 ms link. */
+        sim_run_for(w, 2 * SIM_DEFAULT_DELAY_MS);
+        SIM_ASSERT(w, swim_member_count(sim_swim(w, j)) == (size_t)n,
+                   "the joiner knows %zu members", swim_member_count(sim_swim(w, j)));
+        struct swim_stats st;
+        swim_get_stats(sim_swim(w, j), &st);
+        uint32_t queued = off ? (uint32_t)n + 1 : 1;
+        SIM_ASSERT(w, st.pending_updates == queued, "the joiner queued %u updates (expected %u)",
+                   st.pending_updates, queued);
+        f.armed = 1;
+        sim_run_for(w, c.gossip_interval_ms + SIM_DEFAULT_DELAY_MS);
+        SIM_ASSERT(w, strcmp(f.name, "joiner") == 0, "the joiner's first record was \"%s\"",
+                   f.name);
+        sim_delete(w);
+    }
 }
 END_TEST
 
@@ -334,7 +342,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, swim_test_sync_repairs_only_differing_buckets);
     tcase_add_test(tc, swim_test_sync_answers_bounded_and_only_when_asked);
     tcase_add_test(tc, swim_test_sync_mass_join_log_rounds);
-    tcase_add_test(tc, swim_test_sync_feed_queued_last);
+    tcase_add_test(tc, swim_test_sync_feed_not_queued_first);
     tcase_add_test(tc, swim_test_sync_news_leaves_at_once);
     suite_add_tcase(s, tc);
     return s;
