@@ -210,8 +210,10 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     reconcile_sender(s, &in);
     enum swim_apply_mode mode =
         (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
-    if (swim__apply_items(s, p, end, mode, from, now) > 0 && mode == SWIM_APPLY_MERGE)
-        swim__sync_soon(s); /* a table taught us something: others may lack it too */
+    size_t known = s->n_all;
+    swim__apply_items(s, p, end, mode, from, now);
+    if (mode == SWIM_APPLY_MERGE && s->n_all > known)
+        swim__sync_soon(s); /* members are joining: others may lack them too */
 
     if (s->state != SWIM_STATE_RUNNING && h.type != WIRE_ACK)
         return 0;

@@ -30,6 +30,7 @@
  * (origin, origin generation, counter); a bounded set of recently seen ids
  * makes delivery exactly-once while an id is still in circulation.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -113,6 +114,71 @@ int swim_config_check(const struct swim_config *c)
         c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000 || c->buddy > 1 ||
         c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX)
         return ERR_INVAL;
+    return 0;
+}
+
+/* Every field of struct swim_config by name; all are uint32_t, and the
+ * assertion below keeps the list complete. */
+static const struct {
+    const char *key;
+    size_t off;
+} config_keys[] = {
+#define SWIM_CONFIG_KEY(f)                                                                         \
+    {                                                                                              \
+#f, offsetof(struct swim_config, f)                                                        \
+    }
+    SWIM_CONFIG_KEY(probe_interval_ms),
+    SWIM_CONFIG_KEY(probe_timeout_ms),
+    SWIM_CONFIG_KEY(suspicion_mult),
+    SWIM_CONFIG_KEY(suspicion_max_mult),
+    SWIM_CONFIG_KEY(retransmit_mult),
+    SWIM_CONFIG_KEY(gossip_interval_ms),
+    SWIM_CONFIG_KEY(gossip_nodes),
+    SWIM_CONFIG_KEY(indirect_checks),
+    SWIM_CONFIG_KEY(sync_interval_ms),
+    SWIM_CONFIG_KEY(reconnect_interval_ms),
+    SWIM_CONFIG_KEY(reap_ms),
+    SWIM_CONFIG_KEY(leave_linger_ms),
+    SWIM_CONFIG_KEY(awareness_max),
+    SWIM_CONFIG_KEY(max_packet),
+    SWIM_CONFIG_KEY(buddy),
+    SWIM_CONFIG_KEY(probe_retry),
+    SWIM_CONFIG_KEY(guard),
+    SWIM_CONFIG_KEY(reprobe),
+#undef SWIM_CONFIG_KEY
+};
+#define SWIM_CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(sizeof(struct swim_config) == SWIM_CONFIG_NKEYS * sizeof(uint32_t),
+               "every swim_config field has a key");
+
+const char *swim_config_key(size_t i)
+{
+    return i < SWIM_CONFIG_NKEYS ? config_keys[i].key : NULL;
+}
+
+static int config_find(const char *key)
+{
+    for (size_t i = 0; key != NULL && i < SWIM_CONFIG_NKEYS; i++)
+        if (strcmp(config_keys[i].key, key) == 0)
+            return (int)i;
+    return ERR_NOTFOUND;
+}
+
+int swim_config_set(struct swim_config *c, const char *key, uint32_t value)
+{
+    int i = config_find(key);
+    if (i < 0)
+        return i;
+    memcpy((char *)c + config_keys[i].off, &value, sizeof(value));
+    return 0;
+}
+
+int swim_config_get(const struct swim_config *c, const char *key, uint32_t *value)
+{
+    int i = config_find(key);
+    if (i < 0)
+        return i;
+    memcpy(value, (const char *)c + config_keys[i].off, sizeof(*value));
     return 0;
 }
 

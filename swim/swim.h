@@ -170,6 +170,15 @@ struct swim_config {
 
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
 int swim_config_profile(struct swim_config *cfg, const char *profile);
+/* The tunables by name, for command lines and files: the i-th field name
+ * of struct swim_config ("probe_interval_ms", ...), or NULL past the last.
+ * Static strings. */
+const char *swim_config_key(size_t i);
+/* Set the field named key to value (no range check: swim_config_check).
+ * 0, or ERR_NOTFOUND for a name that is no field. */
+int swim_config_set(struct swim_config *cfg, const char *key, uint32_t value);
+/* The value of the field named key in *value: 0 or ERR_NOTFOUND. */
+int swim_config_get(const struct swim_config *cfg, const char *key, uint32_t *value);
 /* 0, or ERR_INVAL when a field is out of range (zero interval, timeout >=
  * interval, max_packet outside its bounds, ...). */
 int swim_config_check(const struct swim_config *cfg);

@@ -43,10 +43,14 @@
  *
  * Pace.  The exchange is periodic with one timer (SWIM_TIMER_SYNC, its
  * arg32 a sequence number so that a re-armed timer makes the old one
- * stale).  When an exchange changed our table, or this node has just
- * become active, the next one comes after gossip_interval_ms; after each
- * exchange that taught us nothing the interval doubles, up to
- * sync_interval_ms.  So a node that is learning pulls and pushes every
+ * stale).  When a table brought us members we did not know, or this node
+ * has just become active, the next exchange comes after gossip_interval_ms;
+ * after each one that brought none the interval doubles, up to
+ * sync_interval_ms.  Joins are what gossip serves worst (N new records for
+ * every node when a cluster starts); other changes (a suspicion, a verdict)
+ * are one record that gossip carries within milliseconds, and an exchange
+ * that happens to carry it first must not set every node exchanging at the
+ * fast pace.  So a node that is learning members pulls and pushes every
  * gossip round, a settled cluster exchanges one digest per node per sync
  * interval, and a mass join spreads the tables epidemically: members that
  * know much push it to random members, each of which then knows as much

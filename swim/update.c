@@ -289,10 +289,9 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
 /* Items of one datagram, framing already checked: a bad record is skipped,
  * unknown kinds too; our record goes back to `from` at most once. */
-size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
-                         enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
+void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
 {
-    size_t changed = 0;
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
@@ -304,7 +303,7 @@ size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            changed += apply_member(s, &r, &c);
+            (void)apply_member(s, &r, &c);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {
@@ -317,5 +316,4 @@ size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
     }
     if (c.answer)
         swim__answer_self(s, from);
-    return changed;
 }
