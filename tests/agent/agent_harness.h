@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The benchmark's 50 nodes plus room. */
-#define HARNESS_NODES_MAX 64
+/* scale_bench's 500 agents plus room. */
+#define HARNESS_NODES_MAX 512
 /* Longest path the harness builds (sun_path allows 108). */
 #define HARNESS_PATH_MAX 108
 /* Extra swimd arguments per node. */
