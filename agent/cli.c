@@ -369,6 +369,8 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
     fprintf(out, "malformed:        %lld\n", cli_int(info, "malformed"));
     fprintf(out, "health:           %lld\n", cli_int(info, "health"));
     fprintf(out, "name_conflicts:   %lld\n", cli_int(info, "name_conflicts"));
+    fprintf(out, "max_members:      %lld (refused=%lld)\n", cli_int(info, "max_members"),
+            cli_int(info, "members_refused"));
     fprintf(out, "encrypted:        %s\n",
             json_is_true(json_object_get(info, "encrypted")) ? "yes" : "no");
     fprintf(out, "label:            %s\n", label != NULL && label[0] != '\0' ? label : "-");

@@ -533,6 +533,10 @@ static int ss_run_one(const struct ss_opts *o, int nodes, const char *dir,
     int rc = -1;
     r.wall0 = r.last_progress = ss_wall();
     r.end_ms = (uint64_t)o->periods * o->cfg.probe_interval_ms;
+    /* The simulated cluster is as large as asked: its table bound with it. */
+    struct swim_config cfg = o->cfg;
+    if (cfg.max_members < (uint32_t)nodes)
+        cfg.max_members = (uint32_t)nodes;
     prng_seed(&r.rng, o->seed ^ 0x5157494d53494dull); /* "SWIMSIM" */
     r.w = sim_new(o->seed);
     if (r.w == NULL) {
@@ -547,7 +551,7 @@ static int ss_run_one(const struct ss_opts *o, int nodes, const char *dir,
     for (int i = 0; i < nodes; i++) {
         char name[16];
         snprintf(name, sizeof(name), "n%05d", i);
-        int rc_add = sim_add_node(r.w, name, &o->cfg);
+        int rc_add = sim_add_node(r.w, name, &cfg);
         if (rc_add < 0) {
             fprintf(stderr, "swimsim: cannot make %d nodes: %s\n", nodes, err_strerror(rc_add));
             goto out;

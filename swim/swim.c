@@ -66,6 +66,7 @@ int swim_config_profile(struct swim_config *c, const char *profile)
     c->guard = 1;
     c->reprobe = SWIM_REPROBE_DEFAULT;
     c->max_packet = SWIM_PACKET_DEFAULT;
+    c->max_members = SWIM_MEMBERS_DEFAULT;
     c->reap_ms = 24u * 3600 * 1000; /* Serf keeps tombstones a day */
     if (strcmp(profile, "lan") == 0) {
         c->probe_interval_ms = 1000;
@@ -112,7 +113,8 @@ int swim_config_check(const struct swim_config *c)
         c->indirect_checks > SWIM_PICK_MAX || c->gossip_nodes > SWIM_PICK_MAX ||
         c->awareness_max > 64 || c->max_packet < SWIM_PACKET_MIN ||
         c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000 || c->buddy > 1 ||
-        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX)
+        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX || c->max_members == 0 ||
+        c->max_members > SWIM_MEMBERS_LIMIT)
         return ERR_INVAL;
     return 0;
 }
@@ -145,6 +147,7 @@ static const struct {
     SWIM_CONFIG_KEY(probe_retry),
     SWIM_CONFIG_KEY(guard),
     SWIM_CONFIG_KEY(reprobe),
+    SWIM_CONFIG_KEY(max_members),
 #undef SWIM_CONFIG_KEY
 };
 #define SWIM_CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -53,6 +53,14 @@
 #define SWIM_PACKET_MIN 1200
 #define SWIM_PACKET_DEFAULT 1400
 #define SWIM_PACKET_MAX 65000
+/* swim_config.max_members.  The default bounds what forged names can cost
+ * (about 2 KiB of memory each, and a members listing, an anti-entropy table
+ * and a probe round that grow with them) at some 16 MiB and a few
+ * milliseconds of work per table walk, eight times the largest cluster the
+ * profiles were measured at; clusters larger than that raise it.  The limit
+ * is the core's hard ceiling. */
+#define SWIM_MEMBERS_DEFAULT 8192
+#define SWIM_MEMBERS_LIMIT (1u << 20)
 
 struct swim;
 
@@ -166,6 +174,9 @@ struct swim_config {
     uint32_t reprobe;     /* swimd: about this many holders of a new suspicion probe the
                              suspect too; confirmations beyond Lifeguard's k shorten the
                              timeout below its minimum; 0 = off, at most 16 */
+    uint32_t max_members; /* members held at once, tombstones included, 1..SWIM_MEMBERS_LIMIT:
+                             a stranger beyond it evicts the oldest tombstone, or is refused
+                             (counted) when all are live; live members are never evicted */
 };
 
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
@@ -238,12 +249,13 @@ struct swim_stats {
     uint64_t suspicions;  /* times this node marked a member suspect */
     uint64_t refutations; /* times this node refuted suspicion of itself */
     uint64_t probes, probe_failures;
-    uint64_t accusations;    /* failed probes that raised or confirmed a suspicion */
-    uint64_t verdicts_held;  /* suspicion timeouts this node would not turn into a
-                                verdict: it had heard from nobody, or was unhealthy */
-    uint64_t tables_refused; /* FEED/SYNC answers refused by the rate limit */
-    uint64_t name_conflicts; /* records of another live node using our name */
-    uint32_t health;         /* Lifeguard awareness: 0 is healthy */
+    uint64_t accusations;     /* failed probes that raised or confirmed a suspicion */
+    uint64_t verdicts_held;   /* suspicion timeouts this node would not turn into a
+                                 verdict: it had heard from nobody, or was unhealthy */
+    uint64_t tables_refused;  /* FEED/SYNC answers refused by the rate limit */
+    uint64_t name_conflicts;  /* records of another live node using our name */
+    uint64_t members_refused; /* new members refused: the table was at max_members, all live */
+    uint32_t health;          /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
 };
 void swim_get_stats(const struct swim *s, struct swim_stats *out);

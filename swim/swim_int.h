@@ -126,8 +126,6 @@
 #define SWIM_GEN_MAX ((1ull << 63) - 1)
 #define SWIM_GEN_FIRST_MAX (1ull << 62)
 #define SWIM_GEN_JUMP (1ull << 40)
-/* Hard ceiling on the member table; protects memory from a flood of names. */
-#define SWIM_MEMBERS_MAX (1u << 20)
 /* First size of the member hash table (a power of two; kept at most half
  * full, so up to 32 members never rehash). */
 #define SWIM_SLOTS_MIN 64
@@ -377,8 +375,10 @@ int swim__table_create(struct swim *s);
 void swim__table_destroy(struct swim *s);
 /* The member named name[0..len), or NULL. */
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
-/* Reserve room for one more member in every index: 0, ERR_LIMIT or
- * ERR_NOMEM.  Insertion after a successful reserve cannot fail half-way. */
+/* Reserve room for one more member in every index: 0, ERR_LIMIT (the table
+ * holds max_members, all live; counted in members_refused; at the bound the
+ * oldest tombstone is evicted instead, notified as reaped) or ERR_NOMEM.
+ * Insertion after a successful reserve cannot fail half-way. */
 int swim__member_reserve(struct swim *s);
 /* A new member from its record; NULL when out of memory. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
