@@ -644,6 +644,7 @@ static json_t *rt_cmd_info(struct rt *rt)
     json_object_set_new(o, "name_conflicts", json_integer((json_int_t)st.name_conflicts));
     json_object_set_new(o, "max_members", json_integer(rt->scfg.max_members));
     json_object_set_new(o, "members_refused", json_integer((json_int_t)st.members_refused));
+    json_object_set_new(o, "answers_capped", json_integer((json_int_t)st.answers_capped));
     json_object_set_new(o, "encrypted", json_boolean(rt->kr != NULL));
     json_object_set_new(o, "keys", json_integer(rt->kr ? (json_int_t)keyring_count(rt->kr) : 0));
     json_object_set_new(o, "label", json_string(rt->cfg.label));

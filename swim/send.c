@@ -39,11 +39,21 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     k->end = s->buf + s->cfg.max_packet;
     /* Cannot fail: max_packet >= WIRE_PACKET_MIN holds any header. */
     (void)wire_encode_header(&k->p, k->end, &h);
+    /* Answering an unproven source: what follows fits what it may draw. */
+    if (s->budgeted && (size_t)(k->end - s->buf) > s->budget)
+        k->end = s->budget > (size_t)(k->p - s->buf) ? s->buf + s->budget : k->p;
 }
 
 void swim__pkt_send(struct swim *s, const struct swim_addr *to, const struct swim_pkt *k)
 {
     size_t len = (size_t)(k->p - s->buf);
+    if (s->budgeted) {
+        if (len > s->budget) {
+            s->stats.answers_capped++;
+            return;
+        }
+        s->budget -= len;
+    }
     s->stats.packets_out++;
     s->stats.bytes_out += len;
     s->rt.send_to(s->rt.ctx, to, s->buf, len);
@@ -89,6 +99,38 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
         return;
     swim__member_to_wire(&s->self, &r);
     swim__send_notice(s, from, &r);
+}
+
+/* Append a cookie item to the datagram being built (dropped when full). */
+static void pkt_put_cookie(struct swim *s, struct swim_pkt *k, uint64_t cookie)
+{
+    uint8_t *p = s->body;
+    (void)wire_encode_cookie(&p, s->body + s->cfg.max_packet, cookie);
+    (void)wire_encode_item(&k->p, k->end, WIRE_ITEM_COOKIE, s->body, (size_t)(p - s->body));
+}
+
+void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie)
+{
+    struct swim_pkt k;
+    struct wire_member r;
+    uint8_t *p = s->body;
+    swim__member_to_wire(&s->self, &r);
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
+        return;
+    swim__pkt_begin(s, &k, WIRE_ANNOUNCE, 0, NULL, 0, 0, 0);
+    if (wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body)) != 0)
+        return;
+    if (cookie != NULL)
+        pkt_put_cookie(s, &k, *cookie);
+    swim__pkt_send(s, to, &k);
+}
+
+void swim__send_cookie(struct swim *s, const struct swim_addr *to, uint64_t cookie)
+{
+    struct swim_pkt k;
+    swim__pkt_begin(s, &k, WIRE_FEED, 0, NULL, 0, 0, 0);
+    pkt_put_cookie(s, &k, cookie);
+    swim__pkt_send(s, to, &k);
 }
 
 void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,

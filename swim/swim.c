@@ -214,6 +214,10 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
     prng_seed(&s->rng, seed);
+    /* The cookie key from the seed, leaving the PRNG's stream as it was. */
+    uint64_t x = seed ^ 0x636F6F6B6965ull; /* "cookie" */
+    s->cookie_key[0] = prng_splitmix64(&x);
+    s->cookie_key[1] = prng_splitmix64(&x);
     return s;
 }
 
@@ -243,14 +247,16 @@ int swim_start(struct swim *s, uint64_t now)
 
 int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
 {
-    (void)now;
     if (seed == NULL || seed->len > SWIM_ADDR_MAX)
         return ERR_INVAL;
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
-    struct wire_member r;
-    swim__member_to_wire(&s->self, &r);
-    return swim__send_record(s, seed, WIRE_ANNOUNCE, 0, &r, false);
+    /* The seed answers with a cookie to echo (packet.c): remember it. */
+    swim__addr_copy(&s->announced[s->announced_next].addr, seed);
+    s->announced[s->announced_next].until = now + SWIM_COOKIE_PERIOD_MS;
+    s->announced_next = (s->announced_next + 1) % SWIM_ANNOUNCED_MAX;
+    swim__send_announce(s, seed, NULL);
+    return 0;
 }
 
 /* --------------------------------------------------------- local requests */

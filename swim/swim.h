@@ -255,6 +255,7 @@ struct swim_stats {
     uint64_t tables_refused;  /* FEED/SYNC answers refused by the rate limit */
     uint64_t name_conflicts;  /* records of another live node using our name */
     uint64_t members_refused; /* new members refused: the table was at max_members, all live */
+    uint64_t answers_capped;  /* datagrams not sent: 3x what an unproven source sent */
     uint32_t health;          /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
 };

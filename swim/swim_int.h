@@ -156,6 +156,22 @@
  * knock would cost each of its peers a ping. */
 #define SWIM_NOTICE_GAP_MS 1000
 #define SWIM_READMIT_BACKOFF_MAX 5
+/* Anti-amplification, after QUIC (RFC 9000 section 8.1): what one datagram
+ * from a source not yet proven to receive at its address makes us send, to
+ * anyone, is at most SWIM_AMPLIFY_MAX times its size; further datagrams are
+ * not sent (answers_capped) and piggyback shrinks to fit.  A source is
+ * proven when it is a member we know at that address, or when its join
+ * request echoes a cookie we sent there: a keyed hash of the address and
+ * the current SWIM_COOKIE_PERIOD_MS slot (the one before is accepted too).
+ * The hash is anti-spoofing, not authentication: an attacker who cannot
+ * read traffic to an address cannot learn its cookie. */
+#define SWIM_AMPLIFY_MAX 3
+#define SWIM_COOKIE_PERIOD_MS 10000
+/* Seeds a joiner remembers having announced to, for one cookie period: only
+ * their cookies are echoed (a forged cookie from elsewhere would make the
+ * joiner an amplifier).  The agent tries at most 16 seeds per attempt. */
+#define SWIM_ANNOUNCED_MAX 16
+
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
  * each other on first contact instead of waiting for anti-entropy. */
@@ -298,6 +314,16 @@ struct swim {
     } sync;
     bool gossip_armed; /* a GOSSIP timer is pending (timer.c) */
 
+    /* anti-amplification (packet.c, send.c) */
+    uint64_t cookie_key[2];
+    bool budgeted; /* handling a datagram from an unproven source ... */
+    size_t budget; /* ... which may make us send this many more bytes */
+    struct {
+        struct swim_addr addr;
+        uint64_t until;
+    } announced[SWIM_ANNOUNCED_MAX]; /* seeds whose cookies we echo */
+    size_t announced_next;
+
     struct swim_stats stats;
     uint8_t *buf;  /* one outgoing datagram */
     uint8_t *body; /* scratch for one encoded item */
@@ -343,6 +369,12 @@ static inline void swim__addr_copy(struct swim_addr *out, const struct swim_addr
 {
     out->len = in->len;
     memcpy(out->bytes, in->bytes, in->len);
+}
+
+/* The same address (len bytes; the rest of a decoded one is indeterminate). */
+static inline bool swim__addr_equal(const struct swim_addr *a, const struct swim_addr *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
 /* A generation one above gen, within the ceiling: false (gen unchanged)
@@ -438,6 +470,11 @@ int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, 
 void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
 /* Our current record straight back to `from` (nothing when NULL). */
 void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* A join request: our record, then (when not NULL) the seed's cookie. */
+void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie);
+/* The answer to a join request without a valid cookie: a FEED carrying
+ * only the cookie the joiner must echo. */
+void swim__send_cookie(struct swim *s, const struct swim_addr *to, uint64_t cookie);
 /* A PING to a member named name[0..len) at generation gen; `suspect`, when
  * not NULL, is its suspicion, carried first (Lifeguard's buddy system). */
 void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,

@@ -432,3 +432,27 @@ int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t
     *pos = w.p;
     return 0;
 }
+
+int wire_decode_cookie(uint64_t *out, const uint8_t **pos, const uint8_t *end)
+{
+    struct wire_rd r = {*pos, end};
+    uint64_t v;
+    int rc;
+
+    if ((rc = wire_rd_u64(&r, &v)) != 0)
+        return rc;
+    *out = v;
+    *pos = r.end; /* later fields, if any, are skipped */
+    return 0;
+}
+
+int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie)
+{
+    struct wire_wr w = {*pos, end};
+
+    if (wire_wr_need(&w, 8) != 0)
+        return ERR_NOSPACE;
+    wire_wr_u64(&w, cookie);
+    *pos = w.p;
+    return 0;
+}

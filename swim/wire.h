@@ -31,6 +31,7 @@
  *   |   USER:   | nlen | origin | u64 origin gen | u32 id |
  *   |           | plen (u16) | payload |                   |
  *   |   DIGEST: | log2 B (u8) | B sums (u32 each) |        |
+ *   |   COOKIE: | cookie (u64) |                           |
  *   +----------------------------------------------------+
  *
  * The RELAY flag is valid on PING and ACK only (anything else is malformed);
@@ -98,6 +99,7 @@ enum wire_item_kind {
     WIRE_ITEM_MEMBER = 1,
     WIRE_ITEM_USER = 2,
     WIRE_ITEM_DIGEST = 3, /* SYNC only: a summary of the sender's table (swim/sync.c) */
+    WIRE_ITEM_COOKIE = 4, /* a seed's proof-of-address challenge, echoed in ANNOUNCE */
 };
 
 /* A digest splits the table into 2^log2 buckets by name; at most 2^7 (512
@@ -194,6 +196,9 @@ int wire_encode_member(uint8_t **pos, uint8_t *end, const struct wire_member *in
 int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in);
 /* 2^log2 sums (log2 <= WIRE_DIGEST_LOG2_MAX). */
 int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t *sums);
+/* A cookie item's body: one u64 (later bytes are left for later versions). */
+int wire_decode_cookie(uint64_t *out, const uint8_t **pos, const uint8_t *end);
+int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie);
 
 /* Upper bound of an encoded member body (without item framing). */
 size_t wire_member_size(const struct wire_member *in);

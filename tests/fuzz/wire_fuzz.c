@@ -28,7 +28,7 @@
 struct wire_fuzz_result {
     int header_ok; /* header (and body) decoded */
     int complete;  /* the item loop reached the end of the datagram */
-    int members, users, digests, unknown_items, bad_items;
+    int members, users, digests, cookies, unknown_items, bad_items;
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -187,6 +187,19 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
                     wire_fuzz_in(d.sums, (size_t)4 << d.log2, it.data, it.data + it.len));
                 wire_fuzz_digest_roundtrip(&d);
                 res->digests++;
+            } else {
+                WIRE_FUZZ_CHECK(ip == it.data);
+                res->bad_items++;
+            }
+        } else if (it.kind == WIRE_ITEM_COOKIE) {
+            uint64_t c, back;
+            if (wire_decode_cookie(&c, &ip, it.data + it.len) == 0) {
+                uint8_t buf[8], *w = buf;
+                const uint8_t *r = buf;
+                WIRE_FUZZ_CHECK(ip == it.data + it.len);
+                WIRE_FUZZ_CHECK(wire_encode_cookie(&w, buf + sizeof(buf), c) == 0 && w == buf + 8);
+                WIRE_FUZZ_CHECK(wire_decode_cookie(&back, &r, w) == 0 && back == c);
+                res->cookies++;
             } else {
                 WIRE_FUZZ_CHECK(ip == it.data);
                 res->bad_items++;

@@ -6,9 +6,11 @@
  * Each test loops over the testworld seeds; SIM_SEED=<seed> replays one.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "err.h"
 #include "sim.h"
 #include "swim.h"
 #include "testworld.h"
@@ -113,6 +115,209 @@ START_TEST(swim_test_member_bound_evicts_oldest_tombstone)
 }
 END_TEST
 
+/* --------------------------------------------- amplification, one instance */
+
+/* A runtime that records what the instance sends. */
+struct capture {
+    size_t datagrams, bytes;
+    uint8_t last[1400];
+    size_t last_len;
+    struct swim_addr last_to;
+};
+
+static void cap_notify(void *ctx, const struct swim_notification *n)
+{
+    (void)ctx;
+    (void)n;
+}
+
+static void cap_send(void *ctx, const struct swim_addr *to, const uint8_t *data, size_t len)
+{
+    struct capture *c = ctx;
+    c->datagrams++;
+    c->bytes += len;
+    c->last_len = len < sizeof(c->last) ? len : sizeof(c->last);
+    memcpy(c->last, data, c->last_len);
+    c->last_to = *to;
+}
+
+static void cap_timer(void *ctx, const struct swim_timer *t, uint64_t delay_ms)
+{
+    (void)ctx;
+    (void)t;
+    (void)delay_ms;
+}
+
+static struct swim_addr addr_of(int i)
+{
+    struct swim_addr a = {.len = 6, .bytes = {10, 0, (uint8_t)(i >> 8), (uint8_t)i, 0x1f, 0x0a}};
+    return a;
+}
+
+/* A datagram of `type` from `name` at address a, carrying name's alive
+ * record (with_record) and a cookie item (cookie != NULL). */
+static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const char *name,
+                    const struct swim_addr *a, bool with_record, const uint64_t *cookie)
+{
+    struct wire_header h;
+    memset(&h, 0, sizeof(h));
+    h.type = type;
+    h.flags = flags;
+    h.src.ptr = name;
+    h.src.len = (uint8_t)strlen(name);
+    h.src_addr = *a;
+    h.src_gen = 1;
+    uint8_t *p = buf, body[256], *b = body;
+    ck_assert_int_eq(wire_encode_header(&p, buf + cap, &h), 0);
+    if (with_record) {
+        struct wire_member r;
+        memset(&r, 0, sizeof(r));
+        r.name = h.src;
+        r.addr = *a;
+        r.gen = 1;
+        r.status = WIRE_ALIVE;
+        ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), &r), 0);
+        ck_assert_int_eq(
+            wire_encode_item(&p, buf + cap, WIRE_ITEM_MEMBER, body, (size_t)(b - body)), 0);
+    }
+    if (cookie != NULL) {
+        b = body;
+        ck_assert_int_eq(wire_encode_cookie(&b, body + sizeof(body), *cookie), 0);
+        ck_assert_int_eq(
+            wire_encode_item(&p, buf + cap, WIRE_ITEM_COOKIE, body, (size_t)(b - body)), 0);
+    }
+    return (size_t)(p - buf);
+}
+
+/* A seed that knows `members` members, each learned from its own GOSSIP
+ * (so its queue holds them all: every answer could piggyback a full
+ * datagram). */
+static struct swim *seed_with(int members, struct capture *c)
+{
+    struct swim_config cfg = tw_profile("lan");
+    struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer};
+    struct swim_addr self = addr_of(0);
+    struct swim *s = swim_new(&cfg, "seed", &self, 1, 42, &rt);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(swim_start(s, 0), 0);
+    uint8_t buf[1400];
+    char name[16];
+    for (int i = 1; i <= members; i++) {
+        struct swim_addr a = addr_of(i);
+        snprintf(name, sizeof(name), "m%d", i);
+        size_t n = forge(buf, sizeof(buf), WIRE_GOSSIP, 0, name, &a, true, NULL);
+        ck_assert_int_eq(swim_handle_packet(s, &a, buf, n, 1), 0);
+    }
+    ck_assert_uint_eq(swim_member_count(s), (size_t)members);
+    return s;
+}
+
+/* The cookie in the last datagram sent (a FEED carrying only a cookie). */
+static uint64_t cookie_sent(const struct capture *c)
+{
+    struct wire_header h;
+    struct wire_item it;
+    const uint8_t *p = c->last, *end = c->last + c->last_len;
+    uint64_t cookie = 0;
+    ck_assert_int_eq(wire_decode_header(&h, &p, end), 0);
+    ck_assert_uint_eq(h.type, WIRE_FEED);
+    ck_assert_int_eq(wire_decode_item(&it, &p, end), 0);
+    ck_assert_uint_eq(it.kind, WIRE_ITEM_COOKIE);
+    const uint8_t *ip = it.data;
+    ck_assert_int_eq(wire_decode_cookie(&cookie, &ip, it.data + it.len), 0);
+    ck_assert_ptr_eq(p, end);
+    return cookie;
+}
+
+/* A join request with a fresh name from a forged source draws at most
+ * three times its size, and changes nothing; echoing the cookie from the
+ * address it was sent to draws the table. */
+START_TEST(swim_test_forged_announce_answer_bounded)
+{
+    struct capture c = {0};
+    struct swim *s = seed_with(30, &c);
+    struct swim_addr victim = addr_of(999);
+    uint8_t buf[1400];
+    size_t len = forge(buf, sizeof(buf), WIRE_ANNOUNCE, 0, "fresh", &victim, true, NULL);
+    size_t before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(s, &victim, buf, len, 100), 0);
+    ck_assert_uint_eq(c.datagrams > 0, 1);
+    ck_assert_uint_le(c.bytes - before, 3 * len);
+    struct swim_member_info m;
+    ck_assert_int_eq(swim_member_find(s, "fresh", &m), ERR_NOTFOUND);
+    ck_assert_uint_eq(swim_member_count(s), 30);
+
+    /* A wrong cookie, or the right one from another address: the same. */
+    uint64_t cookie = cookie_sent(&c), wrong = cookie ^ 1;
+    len = forge(buf, sizeof(buf), WIRE_ANNOUNCE, 0, "fresh", &victim, true, &wrong);
+    before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(s, &victim, buf, len, 200), 0);
+    ck_assert_uint_le(c.bytes - before, 3 * len);
+    struct swim_addr other = addr_of(998);
+    len = forge(buf, sizeof(buf), WIRE_ANNOUNCE, 0, "fresh", &other, true, &cookie);
+    before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(s, &other, buf, len, 200), 0);
+    ck_assert_uint_le(c.bytes - before, 3 * len);
+    ck_assert_int_eq(swim_member_find(s, "fresh", &m), ERR_NOTFOUND);
+
+    /* The joiner that receives at that address echoes it: the table. */
+    len = forge(buf, sizeof(buf), WIRE_ANNOUNCE, 0, "fresh", &victim, true, &cookie);
+    before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(s, &victim, buf, len, 300), 0);
+    ck_assert_uint_gt(c.bytes - before, 3 * len);
+    ck_assert_int_eq(swim_member_find(s, "fresh", &m), 0);
+    /* ... and the cookie of the period before still holds. */
+    len = forge(buf, sizeof(buf), WIRE_ANNOUNCE, 0, "late", &victim, true, &cookie);
+    ck_assert_int_eq(swim_handle_packet(s, &victim, buf, len, 10000 + 300), 0); /* a period later */
+    ck_assert_int_eq(swim_member_find(s, "late", &m), 0);
+    swim_delete(s);
+}
+END_TEST
+
+/* Every other answer to a source we do not know at its address (an ACK to
+ * a PING, our record to a GOSSIP asking for it, an anti-entropy answer)
+ * stays within three times the request, however much is queued. */
+START_TEST(swim_test_unproven_answers_bounded)
+{
+    static const struct {
+        uint8_t type, flags;
+    } asks[] = {
+        {WIRE_PING, 0},
+        {WIRE_GOSSIP, WIRE_F_WANT_REPLY},
+        {WIRE_SYNC, WIRE_F_WANT_REPLY},
+        {WIRE_SYNC, 0},
+        {WIRE_NACK, 0},
+        {WIRE_ACK, WIRE_F_WANT_REPLY},
+    };
+    struct capture c = {0};
+    struct swim *s = seed_with(30, &c);
+    struct swim_stats st;
+    swim_get_stats(s, &st);
+    ck_assert_uint_gt(st.pending_updates, 20); /* a full datagram's worth */
+    for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+        /* A stranger, then a known member's name from another address. */
+        for (int known = 0; known <= 1; known++) {
+            struct swim_addr victim = addr_of(500 + (int)i);
+            uint8_t buf[1400];
+            size_t len = forge(buf, sizeof(buf), asks[i].type, asks[i].flags,
+                               known ? "m3" : "stranger", &victim, false, NULL);
+            size_t before = c.bytes;
+            ck_assert_int_eq(swim_handle_packet(s, &victim, buf, len, 1000 + 10 * i), 0);
+            ck_assert_msg(c.bytes - before <= 3 * len, "type %u: %zu bytes for %zu", asks[i].type,
+                          c.bytes - before, len);
+        }
+    }
+    /* A known member at its address is answered in full. */
+    struct swim_addr a3 = addr_of(3);
+    uint8_t buf[1400];
+    size_t len = forge(buf, sizeof(buf), WIRE_PING, 0, "m3", &a3, false, NULL);
+    size_t before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(s, &a3, buf, len, 2000), 0);
+    ck_assert_uint_gt(c.bytes - before, 3 * len);
+    swim_delete(s);
+}
+END_TEST
+
 static Suite *guard_suite(void)
 {
     Suite *s = suite_create("guard");
@@ -120,6 +325,8 @@ static Suite *guard_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, swim_test_member_flood_bounded);
     tcase_add_test(tc, swim_test_member_bound_evicts_oldest_tombstone);
+    tcase_add_test(tc, swim_test_forged_announce_answer_bounded);
+    tcase_add_test(tc, swim_test_unproven_answers_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

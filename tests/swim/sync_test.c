@@ -289,8 +289,9 @@ START_TEST(swim_test_sync_feed_not_queued_first)
         struct first_record f = {.from = j};
         sim_set_tap(w, catch_first_record, &f);
         ck_assert_int_eq(sim_announce(w, j, 0), 0);
-        /* The ANNOUNCE and the FEED each cross one 1 ms link. */
-        sim_run_for(w, 2 * SIM_DEFAULT_DELAY_MS);
+        /* The ANNOUNCE, the seed's cookie, the ANNOUNCE echoing it and the
+         * FEED each cross one 1 ms link. */
+        sim_run_for(w, 4 * SIM_DEFAULT_DELAY_MS);
         SIM_ASSERT(w, swim_member_count(sim_swim(w, j)) == (size_t)n,
                    "the joiner knows %zu members", swim_member_count(sim_swim(w, j)));
         struct swim_stats st;
