@@ -30,6 +30,7 @@
 #include "events.h"
 #include "handlers.h"
 #include "keyring.h"
+#include "replay.h"
 #include "links.h"
 #include "snapshot.h"
 #include "swim.h"
@@ -133,6 +134,8 @@ struct rt {
     uint32_t join_attempts;
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t decrypt_failures, send_errors, dropped_oversize;
+    struct replay *replay;    /* with a keyring: datagrams admitted once, while fresh */
+    uint64_t replays_refused; /* sealed datagrams replayed, too old, or from too many senders */
     struct log_limit decrypt_limit;
     struct ev_bus *bus;
     struct ml *ml;
@@ -490,6 +493,12 @@ static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
                 }
                 continue;
             }
+            struct keyring_stamp st;
+            if (keyring_stamp(rt->rx, len, &st) != 0 ||
+                replay_admit(rt->replay, &st, rt_wall_ms()) != 0) {
+                rt->replays_refused++;
+                continue;
+            }
             data = rt->plain;
             len = plen;
         }
@@ -632,6 +641,7 @@ static json_t *rt_cmd_info(struct rt *rt)
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)rt->bytes_in));
     json_object_set_new(o, "bytes_out", json_integer((json_int_t)rt->bytes_out));
     json_object_set_new(o, "decrypt_failures", json_integer((json_int_t)rt->decrypt_failures));
+    json_object_set_new(o, "replays_refused", json_integer((json_int_t)rt->replays_refused));
     json_object_set_new(o, "malformed", json_integer((json_int_t)st.malformed));
     json_object_set_new(o, "send_errors", json_integer((json_int_t)rt->send_errors));
     json_object_set_new(o, "health", json_integer(st.health));
@@ -1509,6 +1519,11 @@ struct rt *rt_new(const struct cfg *cfg, int argc, char *const *argv, struct log
         if (stat(cfg->keyring, &st) == 0 && (st.st_mode & 077) != 0)
             log_msg(lg, LOG_WARN, "keyring %s is readable by others (mode %03o); use 0600",
                     cfg->keyring, (unsigned)(st.st_mode & 0777));
+        rt->replay = replay_new(rt_wall_ms());
+        if (rt->replay == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
         /* Keep sealed datagrams within the configured ceiling. */
         if (rt->scfg.max_packet - KEYRING_OVERHEAD >= SWIM_PACKET_MIN)
             rt->scfg.max_packet -= KEYRING_OVERHEAD;
@@ -1639,5 +1654,6 @@ void rt_delete(struct rt *rt)
         event_base_free(rt->base);
     tags_delete(rt->tags);
     keyring_delete(rt->kr);
+    replay_delete(rt->replay);
     free(rt);
 }
