@@ -137,15 +137,23 @@ static void on_announce(struct swim *s, const struct swim_in *in)
 static void on_feed(struct swim *s, const struct swim_in *in)
 {
     uint64_t cookie;
+    size_t pending = SWIM_ANNOUNCED_MAX;
     if (!find_cookie(in->items, in->end, &cookie))
         return;
     for (size_t i = 0; i < SWIM_ANNOUNCED_MAX; i++) {
-        if (in->now < s->announced[i].until && swim__addr_equal(&s->announced[i].addr, in->from)) {
-            s->announced[i].until = 0; /* one echo per announce */
-            s->budgeted = false;       /* we asked this seed */
-            swim__send_announce(s, in->from, &cookie);
-            return;
+        if (in->now >= s->announced[i].until)
+            continue;
+        pending = i;
+        if (swim__addr_equal(&s->announced[i].addr, in->from)) {
+            s->budgeted = false; /* we asked this seed */
+            break;
         }
+    }
+    /* A seed answering from another address (a multi-homed host) is echoed
+     * too, within the amplification limit; one echo per announce. */
+    if (pending < SWIM_ANNOUNCED_MAX) {
+        s->announced[pending].until = 0;
+        swim__send_announce(s, in->from, &cookie);
     }
 }
 

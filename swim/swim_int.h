@@ -167,9 +167,11 @@
  * read traffic to an address cannot learn its cookie. */
 #define SWIM_AMPLIFY_MAX 3
 #define SWIM_COOKIE_PERIOD_MS 10000
-/* Seeds a joiner remembers having announced to, for one cookie period: only
- * their cookies are echoed (a forged cookie from elsewhere would make the
- * joiner an amplifier).  The agent tries at most 16 seeds per attempt. */
+/* Seeds a joiner remembers having announced to, for one cookie period: a
+ * cookie is echoed once per announce, and in full only to the address
+ * announced to; from elsewhere (a seed on a multi-homed host answering from
+ * another address, or a forger) the echo is held to the amplification
+ * limit.  The agent tries at most 16 seeds per attempt. */
 #define SWIM_ANNOUNCED_MAX 16
 
 /* Unknown senders we recently asked for their record, and for how long we

@@ -318,6 +318,44 @@ START_TEST(swim_test_unproven_answers_bounded)
 }
 END_TEST
 
+/* A joiner echoes a cookie once per announce: in full to the seed it
+ * announced to, within the amplification limit to any other address, and
+ * not at all when it announced nothing. */
+START_TEST(swim_test_joiner_echoes_only_its_seeds_cookies)
+{
+    struct capture c = {0};
+    struct swim_config cfg = tw_profile("lan");
+    struct swim_runtime rt = {&c, cap_notify, cap_send, cap_timer};
+    struct swim_addr self = addr_of(1), seed = addr_of(2), forger = addr_of(3);
+    struct swim *j = swim_new(&cfg, "joiner", &self, 1, 7, &rt);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(swim_start(j, 0), 0);
+    uint8_t meta[400] = {0};
+    ck_assert_int_eq(swim_set_meta(j, meta, sizeof(meta), 0), 0); /* a large record */
+    uint8_t buf[1400];
+    uint64_t cookie = 0x1234;
+    size_t len = forge(buf, sizeof(buf), WIRE_FEED, 0, "seed", &forger, false, &cookie);
+    size_t before = c.datagrams;
+    ck_assert_int_eq(swim_handle_packet(j, &forger, buf, len, 10), 0);
+    ck_assert_uint_eq(c.datagrams, before); /* announced nothing: no echo */
+
+    ck_assert_int_eq(swim_announce(j, &seed, 20), 0);
+    before = c.bytes;
+    ck_assert_int_eq(swim_handle_packet(j, &forger, buf, len, 30), 0);
+    ck_assert_uint_le(c.bytes - before, 3 * len); /* not the 400-byte record */
+    ck_assert_int_eq(swim_announce(j, &seed, 40), 0);
+    size_t sent = c.datagrams;
+    len = forge(buf, sizeof(buf), WIRE_FEED, 0, "seed", &seed, false, &cookie);
+    ck_assert_int_eq(swim_handle_packet(j, &seed, buf, len, 50), 0);
+    ck_assert_uint_eq(c.datagrams, sent + 1);
+    ck_assert_uint_gt(c.last_len, 400);
+    ck_assert_int_eq(memcmp(c.last_to.bytes, seed.bytes, seed.len), 0);
+    ck_assert_int_eq(swim_handle_packet(j, &seed, buf, len, 60), 0);
+    ck_assert_uint_eq(c.datagrams, sent + 1); /* once per announce */
+    swim_delete(j);
+}
+END_TEST
+
 static Suite *guard_suite(void)
 {
     Suite *s = suite_create("guard");
@@ -327,6 +365,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, swim_test_member_bound_evicts_oldest_tombstone);
     tcase_add_test(tc, swim_test_forged_announce_answer_bounded);
     tcase_add_test(tc, swim_test_unproven_answers_bounded);
+    tcase_add_test(tc, swim_test_joiner_echoes_only_its_seeds_cookies);
     suite_add_tcase(s, tc);
     return s;
 }
