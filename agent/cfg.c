@@ -182,6 +182,7 @@ enum cfg_key {
     CFG_K_SNAPSHOT,
     CFG_K_PROTOCOL,
     CFG_K_METRICS,
+    CFG_K_MAX_MEMBERS,
 };
 
 /* The protocol tunables an operator may set over the profile. */
@@ -200,6 +201,7 @@ static const struct {
     CFG_PROTO_KEY(sync_interval_ms),  CFG_PROTO_KEY(reconnect_interval_ms),
     CFG_PROTO_KEY(reap_ms),           CFG_PROTO_KEY(leave_linger_ms),
     CFG_PROTO_KEY(awareness_max),     CFG_PROTO_KEY(max_packet),
+    CFG_PROTO_KEY(max_members),
 #undef CFG_PROTO_KEY
 };
 #define CFG_NPROTO (sizeof(cfg_proto_keys) / sizeof(cfg_proto_keys[0]))
@@ -223,7 +225,7 @@ static int cfg_proto_set(struct cfg *c, const char *kv, const char *what, char *
                     "%s: expected KEY=VALUE with KEY one of probe_interval_ms, probe_timeout_ms, "
                     "suspicion_mult, suspicion_max_mult, retransmit_mult, gossip_interval_ms, "
                     "gossip_nodes, indirect_checks, sync_interval_ms, reconnect_interval_ms, "
-                    "reap_ms, leave_linger_ms, awareness_max, max_packet; got \"%s\"",
+                    "reap_ms, leave_linger_ms, awareness_max, max_packet, max_members; got \"%s\"",
                     what, kv);
 }
 
@@ -234,6 +236,8 @@ int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t
     for (size_t i = 0; i < CFG_NPROTO; i++)
         if (c->proto_set & (1u << i))
             memcpy((char *)out + cfg_proto_keys[i].off, &c->proto[i], sizeof(uint32_t));
+    if (c->max_members != 0)
+        out->max_members = c->max_members;
     if (swim_config_check(out) != 0)
         return cfg_fail(err, errlen,
                         "protocol: the %s profile with these overrides is not valid (every "
@@ -364,6 +368,11 @@ static int cfg_apply(struct cfg *c, enum cfg_key key, const char *value, const c
             return cfg_fail(err, errlen, "%s: expected HOST:PORT or [IPV6]:PORT, got \"%s\"", what,
                             value);
         return cfg_copy(c->metrics, sizeof(c->metrics), value);
+    case CFG_K_MAX_MEMBERS:
+        if (cfg_parse_uint(value, 1, SWIM_MEMBERS_LIMIT, &c->max_members) != 0)
+            return cfg_fail(err, errlen, "%s: expected a number of members, 1 to %u, got \"%s\"",
+                            what, SWIM_MEMBERS_LIMIT, value);
+        return 0;
     }
     return cfg_fail(err, errlen, "%s: unknown setting", what);
 }
@@ -395,6 +404,7 @@ static const struct cfg_flag cfg_flags[] = {
     {"--snapshot", "snapshot", CFG_K_SNAPSHOT},
     {"--protocol", "protocol", CFG_K_PROTOCOL},
     {"--metrics", "metrics", CFG_K_METRICS},
+    {"--max-members", "max_members", CFG_K_MAX_MEMBERS},
 };
 #define CFG_NFLAGS (sizeof(cfg_flags) / sizeof(cfg_flags[0]))
 
@@ -515,7 +525,7 @@ int cfg_load_json_text(struct cfg *c, const char *text, size_t len, const char *
                     goto out;
             }
         } else if (f->key == CFG_K_HANDLER_TIMEOUT || f->key == CFG_K_EVENT_HISTORY ||
-                   f->key == CFG_K_WATCH_QUEUE) {
+                   f->key == CFG_K_WATCH_QUEUE || f->key == CFG_K_MAX_MEMBERS) {
             char num[24];
             if (!json_is_integer(v) || json_integer_value(v) < 0) {
                 rc = cfg_fail(err, errlen, "%s: expected a non-negative integer", what);
@@ -748,6 +758,9 @@ void cfg_usage(FILE *out, const char *prog)
             "                         without --join\n"
             "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
             "                         (default: off)\n"
+            "  --max-members N        members held at once, tombstones included (default\n"
+            "                         %d): the oldest tombstone makes room, and new\n"
+            "                         names are refused while all are live\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT leave gracefully, then exit 0; SIGHUP reloads tags and\n"
@@ -756,5 +769,5 @@ void cfg_usage(FILE *out, const char *prog)
             "Exit codes: 0 left cleanly, 1 runtime failure, 2 bad flags or config.\n",
             prog, CFG_DEFAULT_PORT, CFG_HANDLERS_MAX, CFG_HANDLER_TIMEOUT_DEFAULT_MS,
             CFG_EVENT_HISTORY_DEFAULT, CFG_EVENT_HISTORY_MIN, CFG_EVENT_HISTORY_MAX,
-            CFG_WATCH_QUEUE_DEFAULT);
+            CFG_WATCH_QUEUE_DEFAULT, SWIM_MEMBERS_DEFAULT);
 }

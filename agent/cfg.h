@@ -19,7 +19,7 @@
  *   join: array of strings;  tags: object of string values;
  *   socket_mode: string of octal digits, e.g. "0660"
  *   event_handlers: array of strings ("[TYPES=]COMMAND");  snapshot: string
- *   handler_timeout_ms, event_history, watch_queue: integers
+ *   handler_timeout_ms, event_history, watch_queue, max_members: integers
  *   protocol: object of integers, any of the struct swim_config fields
  *     (probe_interval_ms, probe_timeout_ms, suspicion_mult, ...), applied
  *     over the profile; --protocol KEY=VALUE flags override them one by one
@@ -131,6 +131,7 @@ struct cfg {
     uint32_t watch_queue;
     char snapshot[CFG_PATH_MAX];    /* "" = none */
     char metrics[CFG_HOSTPORT_MAX]; /* "HOST:PORT" serving GET /metrics; "" = off */
+    uint32_t max_members;           /* members held at once; 0 = the core's default */
     uint32_t proto[CFG_PROTO_MAX];  /* protocol overrides, by cfg.c's key table */
     uint32_t proto_set;             /* bit i: proto[i] overrides the profile */
 };

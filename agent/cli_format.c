@@ -230,6 +230,9 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
     fprintf(out, "bytes:            in=%lld out=%lld\n", cli_int(info, "bytes_in"),
             cli_int(info, "bytes_out"));
     fprintf(out, "decrypt_failures: %lld\n", cli_int(info, "decrypt_failures"));
+    fprintf(out, "replays_refused:  %lld\n", cli_int(info, "replays_refused"));
+    fprintf(out, "max_members:      %lld (refused=%lld)\n", cli_int(info, "max_members"),
+            cli_int(info, "members_refused"));
     fprintf(out, "malformed:        %lld\n", cli_int(info, "malformed"));
     fprintf(out, "health:           %lld\n", cli_int(info, "health"));
     fprintf(out, "name_conflicts:   %lld\n", cli_int(info, "name_conflicts"));

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "err.h"
 #include "regfile.h"
 
-/* First byte of a sealed datagram (plaintext core datagrams start 0xA7). */
-#define KEYRING_ENVELOPE_VERSION 0x01
+/* First byte of a sealed datagram (plaintext core datagrams start 0xA7);
+ * 0x01 had a random nonce, and no stamp to refuse replays with. */
+#define KEYRING_ENVELOPE_VERSION 0x02
 /* Longest keyring file line considered; a key is 44 characters. */
 #define KEYRING_LINE_MAX 256
 /* Largest keyring file read: KEYRING_KEYS_MAX keys with generous comments. */
@@ -25,10 +27,28 @@
 _Static_assert(KEYRING_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
 _Static_assert(KEYRING_OVERHEAD == 1 + KEYRING_NONCE_BYTES + KEYRING_TAG_BYTES, "overhead");
 
+_Static_assert(KEYRING_NONCE_BYTES == 3 * 8, "the nonce is a stamp");
+
 struct keyring {
     size_t count;
     uint8_t keys[KEYRING_KEYS_MAX][KEYRING_KEY_BYTES];
+    uint64_t sender;  /* random, drawn once: this process's stamps */
+    uint64_t counter; /* datagrams sealed */
 };
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
 
 struct keyring *keyring_new(void)
 {
@@ -38,6 +58,7 @@ struct keyring *keyring_new(void)
     if (kr == NULL)
         return NULL;
     sodium_memzero(kr, sizeof(*kr));
+    randombytes_buf(&kr->sender, sizeof(kr->sender));
     return kr;
 }
 
@@ -142,16 +163,20 @@ size_t keyring_count(const struct keyring *kr)
     return kr->count;
 }
 
-int keyring_seal(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
-                 size_t len, uint8_t *out, size_t cap, size_t *outlen)
+int keyring_seal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
+                 uint8_t *out, size_t cap, size_t *outlen)
 {
     if (kr->count == 0)
         return ERR_STATE;
     if (cap < KEYRING_OVERHEAD || cap - KEYRING_OVERHEAD < len)
         return ERR_NOSPACE;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     uint8_t *nonce = out + 1;
     out[0] = KEYRING_ENVELOPE_VERSION;
-    randombytes_buf(nonce, KEYRING_NONCE_BYTES);
+    put_u64(nonce, kr->sender);
+    put_u64(nonce + 8, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+    put_u64(nonce + 16, kr->counter++); /* unique per key with the sender id */
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + KEYRING_NONCE_BYTES, &clen, in, len, ad,
                                                adlen, NULL, nonce, kr->keys[0]);
@@ -181,6 +206,16 @@ int keyring_open(const struct keyring *kr, const uint8_t *ad, size_t adlen, cons
         }
     }
     return ERR_CRYPTO;
+}
+
+int keyring_stamp(const uint8_t *in, size_t len, struct keyring_stamp *out)
+{
+    if (len < KEYRING_OVERHEAD)
+        return ERR_TRUNC;
+    out->sender = get_u64(in + 1);
+    out->sent_ms = get_u64(in + 9);
+    out->counter = get_u64(in + 17);
+    return 0;
 }
 
 int keyring_generate_base64(char *out)

@@ -5,12 +5,16 @@
  * (the primary) seals every outgoing datagram; an incoming one is tried
  * against every key in order, so a cluster rotates keys by installing the new
  * key second everywhere, then first, then removing the old one.  The AEAD is
- * libsodium's XChaCha20-Poly1305 (IETF) with a fresh random 192-bit nonce per
- * datagram (random nonces are safe at this size), and the cluster label as
- * associated data, so two clusters sharing a key but not a label reject each
- * other's traffic.  The envelope is
+ * libsodium's XChaCha20-Poly1305 (IETF) with the cluster label as associated
+ * data, so two clusters sharing a key but not a label reject each other's
+ * traffic.  The 192-bit nonce is a stamp, authenticated with the datagram
+ * (changing it breaks the tag) and unique per key: the sealing keyring's
+ * random 64-bit sender id (drawn once per process), its wall-clock time in
+ * milliseconds and a counter it bumps per datagram.  A receiver reads the
+ * stamp back (keyring_stamp) to refuse replays (replay.h).  The envelope is
  *
- *   | 0x01 (envelope version) | nonce (24) | ciphertext + tag (len + 16) |
+ *   | 0x02 (envelope version) | sender (8) | sent ms (8) | counter (8) |
+ *   | ciphertext + tag (len + 16) |
  *
  * A keyring file is text: one base64 key (standard alphabet, padded) per
  * line; blank lines and lines starting with '#' are ignored.  Key bytes live
@@ -50,15 +54,27 @@ int keyring_load_text(struct keyring *kr, const char *text, size_t len, int *bad
 /* Number of keys loaded. */
 size_t keyring_count(const struct keyring *kr);
 
-/* Seal `in` into out[0..cap): ERR_NOSPACE unless cap >= len +
- * KEYRING_OVERHEAD, ERR_STATE for an empty keyring.  *outlen set on 0. */
-int keyring_seal(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
-                 size_t len, uint8_t *out, size_t cap, size_t *outlen);
+/* What an envelope's nonce says about its sealing. */
+struct keyring_stamp {
+    uint64_t sender;  /* the sealing keyring's random id */
+    uint64_t sent_ms; /* its wall clock (CLOCK_REALTIME) at sealing */
+    uint64_t counter; /* its datagrams sealed before this one */
+};
+
+/* Seal `in` into out[0..cap), stamped with the wall clock and the next
+ * counter value: ERR_NOSPACE unless cap >= len + KEYRING_OVERHEAD, ERR_STATE
+ * for an empty keyring.  *outlen set on 0. */
+int keyring_seal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
+                 uint8_t *out, size_t cap, size_t *outlen);
 /* Open an envelope into out[0..cap) with any key.  0, ERR_TRUNC (shorter
  * than the overhead), ERR_VERSION (not an envelope), ERR_NOSPACE, or
  * ERR_CRYPTO (no key authenticates it: tampered, other key or label). */
 int keyring_open(const struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
                  size_t len, uint8_t *out, size_t cap, size_t *outlen);
+
+/* The stamp of an envelope keyring_open() has just authenticated (its
+ * bytes unchanged since).  0, or ERR_TRUNC for a too short one. */
+int keyring_stamp(const uint8_t *in, size_t len, struct keyring_stamp *out);
 
 /* Write a fresh random key as base64 into out (KEYRING_B64_MAX bytes).
  * 0 or ERR_SYS when libsodium cannot start. */

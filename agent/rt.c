@@ -23,6 +23,7 @@
 #include "keyring.h"
 #include "err.h"
 #include "join.h"
+#include "replay.h"
 #include "udp.h"
 
 /* Datagrams read per wakeup: bounded so timers and the control socket get
@@ -56,7 +57,8 @@ struct rt {
     struct event_base *base;
     struct log *log;
     struct ev_bus *bus;
-    const struct keyring *kr;
+    struct keyring *kr;
+    struct replay *replay; /* with a keyring: datagrams admitted once, while fresh */
     char label[CFG_LABEL_MAX + 1];
     struct swim_config scfg;
     struct swim *swim;
@@ -275,8 +277,16 @@ static int rt_open(struct rt *rt, const struct swim_addr *src, size_t len, uint6
 {
     int rc = keyring_open(rt->kr, (const uint8_t *)rt->label, strlen(rt->label), rt->rx, len,
                           rt->plain, sizeof(rt->plain), plen);
-    if (rc == 0)
-        return 0;
+    if (rc == 0) {
+        /* Authentic, but maybe a replay: its stamp (sender, time, counter)
+         * must be fresh and new (replay.h). */
+        struct keyring_stamp st;
+        if (keyring_stamp(rt->rx, len, &st) == 0 &&
+            replay_admit(rt->replay, &st, clock_wall_ms()) == 0)
+            return 0;
+        rt->stats.replays_refused++;
+        return ERR_STALE;
+    }
     rt->stats.decrypt_failures++;
     uint64_t suppressed = 0;
     if (log_limit_allow(&rt->decrypt_limit, now, &suppressed)) {
@@ -381,6 +391,10 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
     LIST_INIT(&rt->timers);
     snprintf(rt->label, sizeof(rt->label), "%s", cfg->label != NULL ? cfg->label : "");
     log_limit_create(&rt->decrypt_limit, RT_DECRYPT_LOG_WINDOW_MS, RT_DECRYPT_LOG_BURST);
+    if (rt->kr != NULL && (rt->replay = replay_new(clock_wall_ms())) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (udp_open(cfg->bind, cfg->advertise, rt->log, &rt->udp, err, errlen) != 0)
         goto fail;
     uint64_t seed;
@@ -464,6 +478,7 @@ void rt_delete(struct rt *rt)
         event_free(rt->leave_ev);
     if (rt->udp.fd >= 0)
         close(rt->udp.fd);
+    replay_delete(rt->replay);
     free(rt);
 }
 
@@ -490,4 +505,9 @@ void rt_get_stats(const struct rt *rt, struct rt_stats *out)
     out->timers = rt->ntimers;
     out->active = rt->active;
     out->leaving = rt->leaving;
+}
+
+const struct swim_config *rt_swim_config(const struct rt *rt)
+{
+    return &rt->scfg;
 }

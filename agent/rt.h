@@ -51,7 +51,7 @@ struct rt_config {
     struct event_base *base;
     struct log *log;
     struct ev_bus *bus;             /* every notification is published here */
-    const struct keyring *kr;       /* NULL: plaintext datagrams */
+    struct keyring *kr;             /* NULL: plaintext datagrams */
     const char *label;              /* cluster label, bound into every envelope */
     const char *name;               /* this node */
     const char *bind;               /* "HOST:PORT" to bind (udp.h) */
@@ -72,8 +72,9 @@ struct rt_config {
 struct rt_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t decrypt_failures, send_errors, dropped_oversize;
-    size_t timers; /* core timers pending */
-    int active;    /* the core reported SELF_ACTIVE last */
+    uint64_t replays_refused; /* sealed datagrams replayed, too old, or from too many senders */
+    size_t timers;            /* core timers pending */
+    int active;               /* the core reported SELF_ACTIVE last */
     int leaving;
 };
 
@@ -100,6 +101,8 @@ int rt_run(struct rt *rt);
 void rt_stop(struct rt *rt);
 /* Free everything: rt_stop() first if needed, then the core and socket. */
 void rt_delete(struct rt *rt);
+/* The protocol settings the core runs with (profile, overrides, sealing). */
+const struct swim_config *rt_swim_config(const struct rt *rt);
 
 /* Begin a graceful leave (see the model); `why` is logged.  0, or
  * ERR_STATE when already leaving. */

@@ -13,9 +13,19 @@
  * handler of its type, on_<type>, answers it.  While leaving, only ACKs are
  * still handled, so probes in flight end cleanly.
  *
- * Join.  ANNOUNCE carries the joiner's record to a seed, which answers with a
- * FEED of its live members in as many datagrams as needed (or, when its
- * token buckets are empty, with its own record only).
+ * Join.  ANNOUNCE carries the joiner's record to a seed.  A first one is
+ * answered with a cookie only (a FEED whose one item is a COOKIE: a keyed
+ * hash of the joiner's address and the time), and changes nothing; the
+ * joiner sends its ANNOUNCE again with the cookie, which proves it receives
+ * at that address, and the seed answers with a FEED of its live members in
+ * as many datagrams as needed (or, when its token buckets are empty, with
+ * its own record only).  The cookie costs an honest join one round trip.
+ *
+ * Anti-amplification (SWIM_AMPLIFY_MAX): while a datagram from a source
+ * not proven at its address is handled, everything it makes us send counts
+ * against three times its size (send.c enforces it).  A PING from a sender
+ * we do not know asks for its record through the ACK's WANT_REPLY flag
+ * rather than in a datagram of its own, so the ACK always fits.
  */
 #include "err.h"
 #include "hash.h"
@@ -27,10 +37,48 @@ struct swim_in {
     const struct wire_header *h;
     const struct wire_peer *peer; /* decoded body: PING_REQ, or PING/ACK with RELAY */
     struct swim_member *sender;   /* found before the records were applied; may be NULL */
+    const uint8_t *items, *end;   /* the item run, already applied */
     uint64_t now;
 };
 
 typedef void (*swim_on_f)(struct swim *s, const struct swim_in *in);
+
+/* ------------------------------------------------------------- cookies */
+
+/* The cookie of address a in time slot `slot`: a keyed mix of its bytes
+ * (anti-spoofing, not authentication: see SWIM_AMPLIFY_MAX). */
+static uint64_t cookie_of(const struct swim *s, const struct swim_addr *a, uint64_t slot)
+{
+    uint64_t h = s->cookie_key[0] ^ (slot * 0x9E3779B97F4A7C15ull) ^ a->len;
+    for (size_t i = 0; i < a->len && i < SWIM_ADDR_MAX; i++) {
+        h = (h ^ a->bytes[i]) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    h ^= s->cookie_key[1];
+    return prng_splitmix64(&h);
+}
+
+/* The first COOKIE item of an (already validated) item run. */
+static bool find_cookie(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+    struct wire_item it;
+    while (p < end && wire_decode_item(&it, &p, end) == 0) {
+        const uint8_t *ip = it.data;
+        if (it.kind == WIRE_ITEM_COOKIE && wire_decode_cookie(out, &ip, it.data + it.len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A join request proves its source when it echoes the cookie of this
+ * period or the one before. */
+static bool cookie_valid(const struct swim *s, const struct swim_addr *from, const uint8_t *p,
+                         const uint8_t *end, uint64_t now)
+{
+    uint64_t c, slot = now / SWIM_COOKIE_PERIOD_MS;
+    return find_cookie(p, end, &c) &&
+           (c == cookie_of(s, from, slot) || (slot > 0 && c == cookie_of(s, from, slot - 1)));
+}
 
 /* ------------------------------------------------------------- handlers */
 
@@ -39,7 +87,8 @@ static void on_ping(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     struct swim_pkt k;
-    swim__pkt_begin(s, &k, WIRE_ACK, 0, h->src.ptr, h->src.len, h->src_gen, h->seq);
+    uint8_t flags = in->sender == NULL ? WIRE_F_WANT_REPLY : 0; /* who are you? */
+    swim__pkt_begin(s, &k, WIRE_ACK, flags, h->src.ptr, h->src.len, h->src_gen, h->seq);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, in->from, &k);
 }
@@ -50,6 +99,8 @@ static void on_ack(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
+    if (relayed == NULL && (h->flags & WIRE_F_WANT_REPLY))
+        swim__answer_self(s, in->from); /* it did not know us */
     if (swim__probe_answered(s, h, relayed, in->now))
         return;
     if (relayed == NULL)
@@ -68,8 +119,9 @@ static void on_nack(struct swim *s, const struct swim_in *in)
     swim__probe_nacked(s, in->h->seq, in->now);
 }
 
-/* A join request: answer with our live members, from the join bucket when
- * the joiner (or its generation) is new, from the tight one otherwise. */
+/* A join request with a valid cookie (swim_handle_packet answered the
+ * others): answer with our live members, from the join bucket when the
+ * joiner (or its generation) is new, from the tight one otherwise. */
 static void on_announce(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
@@ -82,6 +134,31 @@ static void on_announce(struct swim *s, const struct swim_in *in)
         swim__answer_self(s, in->from); /* one datagram: the joiner knows someone */
 }
 
+/* A seed's answer: its members (already applied), or a cookie to echo in
+ * a join request sent again. */
+static void on_feed(struct swim *s, const struct swim_in *in)
+{
+    uint64_t cookie;
+    size_t pending = SWIM_ANNOUNCED_MAX;
+    if (!find_cookie(in->items, in->end, &cookie))
+        return;
+    for (size_t i = 0; i < SWIM_ANNOUNCED_MAX; i++) {
+        if (in->now >= s->announced[i].until)
+            continue;
+        pending = i;
+        if (swim__addr_equal(&s->announced[i].addr, in->from)) {
+            s->budgeted = false; /* we asked this seed */
+            break;
+        }
+    }
+    /* A seed answering from another address (a multi-homed host) is echoed
+     * too, within the amplification limit; one echo per announce. */
+    if (pending < SWIM_ANNOUNCED_MAX) {
+        s->announced[pending].until = 0;
+        swim__send_announce(s, in->from, &cookie);
+    }
+}
+
 /* Records only; WANT_REPLY asks for our own record back. */
 static void on_gossip(struct swim *s, const struct swim_in *in)
 {
@@ -89,21 +166,17 @@ static void on_gossip(struct swim *s, const struct swim_in *in)
         swim__answer_self(s, in->from);
 }
 
-/* Anti-entropy: WANT_REPLY asks for our table back. */
+/* Anti-entropy: a digest to compare, or a whole table (sync.c). */
 static void on_sync(struct swim *s, const struct swim_in *in)
 {
-    /* Only a member we know (whatever its status: after a partition
-     * both sides hold the other as failed) gets our table back. */
-    if ((in->h->flags & WIRE_F_WANT_REPLY) && in->sender != NULL && swim__table_allowed(s, in->now))
-        swim__send_table(s, in->from, WIRE_SYNC, 0, false, NULL);
+    swim__on_sync(s, in->from, in->h, in->sender, in->items, in->end, in->now);
 }
 
-/* The handler of each datagram type, run after its records were applied.
- * FEED has none: its records are all it carries. */
+/* The handler of each datagram type, run after its records were applied. */
 static const swim_on_f on_type[WIRE_TYPE_LAST + 1] = {
-    [WIRE_PING] = on_ping, [WIRE_ACK] = on_ack,           [WIRE_PING_REQ] = on_ping_req,
-    [WIRE_NACK] = on_nack, [WIRE_ANNOUNCE] = on_announce, [WIRE_GOSSIP] = on_gossip,
-    [WIRE_SYNC] = on_sync,
+    [WIRE_PING] = on_ping,     [WIRE_ACK] = on_ack,           [WIRE_PING_REQ] = on_ping_req,
+    [WIRE_NACK] = on_nack,     [WIRE_ANNOUNCE] = on_announce, [WIRE_FEED] = on_feed,
+    [WIRE_GOSSIP] = on_gossip, [WIRE_SYNC] = on_sync,
 };
 
 /* ------------------------------------------------------- before handling */
@@ -157,8 +230,9 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
     }
 
     if (sender == NULL && h->type != WIRE_ANNOUNCE && h->type != WIRE_FEED &&
-        h->type != WIRE_SYNC && !(h->type == WIRE_GOSSIP && (h->flags & WIRE_F_WANT_REPLY)))
-        ask_record(s, &h->src, in->from, now);
+        h->type != WIRE_SYNC && h->type != WIRE_PING &&
+        !(h->type == WIRE_GOSSIP && (h->flags & WIRE_F_WANT_REPLY)))
+        ask_record(s, &h->src, in->from, now); /* a PING asks in its ACK */
 }
 
 /* Check item framing of the whole datagram before applying any of it. */
@@ -171,6 +245,35 @@ static int items_valid(const uint8_t *p, const uint8_t *end)
             return rc;
     }
     return 0;
+}
+
+/* A join request without a valid cookie: answer with one, under the
+ * amplification limit like any answer to an unproven source. */
+static void answer_cookie(struct swim *s, const struct swim_addr *from, size_t len, uint64_t now)
+{
+    s->budgeted = true;
+    s->budget = SWIM_AMPLIFY_MAX * len;
+    swim__send_cookie(s, from, cookie_of(s, from, now / SWIM_COOKIE_PERIOD_MS));
+    s->budgeted = false;
+}
+
+/* A valid datagram, not ours: the sender's standing, its records, then the
+ * handler of its type. */
+static void handle(struct swim *s, const struct swim_in *in)
+{
+    const struct wire_header *h = in->h;
+    reconcile_sender(s, in);
+    enum swim_apply_mode mode =
+        (h->type == WIRE_SYNC || h->type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
+    size_t known = s->n_all;
+    swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
+    if (mode == SWIM_APPLY_MERGE && s->n_all > known)
+        swim__sync_soon(s); /* members are joining: others may lack them too */
+
+    if (s->state != SWIM_STATE_RUNNING && h->type != WIRE_ACK)
+        return;
+    if (h->type <= WIRE_TYPE_LAST && on_type[h->type] != NULL)
+        on_type[h->type](s, in);
 }
 
 int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8_t *data,
@@ -211,17 +314,24 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         .h = &h,
         .peer = &peer,
         .sender = swim__member_find(s, h.src.ptr, h.src.len),
+        .items = p,
+        .end = end,
         .now = now,
     };
-    reconcile_sender(s, &in);
-    enum swim_apply_mode mode =
-        (h.type == WIRE_SYNC || h.type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
-    swim__apply_items(s, p, end, mode, from, now);
-
-    if (s->state != SWIM_STATE_RUNNING && h.type != WIRE_ACK)
+    if (h.type == WIRE_ANNOUNCE && !cookie_valid(s, from, p, end, now)) {
+        /* Unproven: a cookie to echo, and nothing else (its record is not
+         * taken). */
+        if (s->state == SWIM_STATE_RUNNING)
+            answer_cookie(s, from, len, now);
         return 0;
-    if (h.type <= WIRE_TYPE_LAST && on_type[h.type] != NULL)
-        on_type[h.type](s, &in);
+    }
+    if (h.type != WIRE_ANNOUNCE &&
+        (in.sender == NULL || !swim__addr_equal(&in.sender->addr, from))) {
+        s->budgeted = true;
+        s->budget = SWIM_AMPLIFY_MAX * len;
+    }
+    handle(s, &in);
+    s->budgeted = false;
     return 0;
 bad:
     s->stats.malformed++;

@@ -421,8 +421,10 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
     struct wire_name self = {.ptr = s->self.name, .len = s->self.name_len};
     m->status_since = now; /* the suspicion's start, which confirmations count from */
     m->suspect_epoch++;
-    /* The accuser is remembered, not counted (as memberlist does). */
-    m->confirm[0] = confirmer_hash(by != NULL && by->len > 0 ? by : &self);
+    /* The accuser is remembered, not counted (as memberlist does).  A
+     * record without one (from a table) names nobody: our own accusation
+     * then counts as a confirmation. */
+    m->confirm[0] = by == NULL ? confirmer_hash(&self) : by->len > 0 ? confirmer_hash(by) : 0;
     m->confirms = 1;
     m->suspect_deadline = now + t;
     swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, t);

@@ -124,6 +124,7 @@ static int queue_put(struct swim *s, uint8_t kind, struct swim_bcast **owner, co
     s->qn++;
     if (kind == WIRE_ITEM_USER)
         s->q_user++;
+    swim__gossip_wake(s);
     return 0;
 }
 
@@ -142,6 +143,14 @@ void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire
     if (by != NULL)
         r.by = *by;
     swim__queue_member_record(s, &r, &m->queued);
+}
+
+void swim__queue_demote(struct swim *s, struct swim_bcast *b)
+{
+    uint32_t limit = retransmit_limit(s);
+    bucket_unlink(s, b);
+    b->tx = limit - 1;
+    bucket_push(s, b);
 }
 
 /* Fill the rest of the datagram with queued items, least-sent first (and

@@ -8,9 +8,10 @@
  * Three shapes are built here: a header with piggyback (PING, ACK, NACK,
  * GOSSIP), one record (a notice to a suspect or a failed member, our own
  * record as an answer, a join request), and a whole table (FEED, SYNC) in
- * as many datagrams as needed.  Whole-table answers are rate-limited by
- * token buckets, since one small forged datagram must not pull a large
- * table at will.
+ * as many datagrams as needed (or, for anti-entropy, the records of some
+ * buckets of the table: sync.c).  Table answers are rate-limited by token
+ * buckets, since one small forged datagram must not pull a large table at
+ * will.
  */
 #include "err.h"
 #include "swim_int.h"
@@ -39,11 +40,21 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     k->type = type;
     /* Cannot fail: max_packet >= WIRE_PACKET_MIN holds any header. */
     (void)wire_encode_header(&k->p, k->end, &h);
+    /* Answering an unproven source: what follows fits what it may draw. */
+    if (s->budgeted && (size_t)(k->end - s->buf) > s->budget)
+        k->end = s->budget > (size_t)(k->p - s->buf) ? s->buf + s->budget : k->p;
 }
 
 void swim__pkt_send(struct swim *s, const struct swim_addr *to, const struct swim_pkt *k)
 {
     size_t len = (size_t)(k->p - s->buf);
+    if (s->budgeted) {
+        if (len > s->budget) {
+            s->stats.answers_capped++;
+            return;
+        }
+        s->budget -= len;
+    }
     s->stats.packets_out++;
     s->stats.bytes_out += len;
     swim__count_dgram(s, true, k->type, len);
@@ -92,6 +103,38 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
     swim__send_notice(s, from, &r);
 }
 
+/* Append a cookie item to the datagram being built (dropped when full). */
+static void pkt_put_cookie(struct swim *s, struct swim_pkt *k, uint64_t cookie)
+{
+    uint8_t *p = s->body;
+    (void)wire_encode_cookie(&p, s->body + s->cfg.max_packet, cookie);
+    (void)wire_encode_item(&k->p, k->end, WIRE_ITEM_COOKIE, s->body, (size_t)(p - s->body));
+}
+
+void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie)
+{
+    struct swim_pkt k;
+    struct wire_member r;
+    uint8_t *p = s->body;
+    swim__member_to_wire(&s->self, &r);
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
+        return;
+    swim__pkt_begin(s, &k, WIRE_ANNOUNCE, 0, NULL, 0, 0, 0);
+    if (wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body)) != 0)
+        return;
+    if (cookie != NULL)
+        pkt_put_cookie(s, &k, *cookie);
+    swim__pkt_send(s, to, &k);
+}
+
+void swim__send_cookie(struct swim *s, const struct swim_addr *to, uint64_t cookie)
+{
+    struct swim_pkt k;
+    swim__pkt_begin(s, &k, WIRE_FEED, 0, NULL, 0, 0, 0);
+    pkt_put_cookie(s, &k, cookie);
+    swim__pkt_send(s, to, &k);
+}
+
 void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,
                      uint64_t gen, uint32_t seq, const struct swim_member *suspect)
 {
@@ -119,26 +162,46 @@ void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struc
     swim__send_notice(s, to != NULL ? to : &m->addr, &r);
 }
 
-/* Append one record to a table datagram, sending the datagram and starting
- * the next one (without WANT_REPLY: that is asked once) when it is full. */
-static void table_put(struct swim *s, struct swim_pkt *k, size_t *items,
-                      const struct wire_member *r, const struct swim_addr *to, uint8_t type,
-                      uint8_t flags)
+void swim__table_begin(struct swim *s, struct swim_table_out *o, const struct swim_addr *to,
+                       uint8_t type, uint8_t flags)
 {
-    uint8_t *p = s->body;
-    if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) != 0)
-        return;
-    size_t len = (size_t)(p - s->body);
-    if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0) {
-        if (*items == 0)
+    o->to = to;
+    o->type = type;
+    o->flags = flags;
+    o->items = 0;
+    swim__pkt_begin(s, &o->k, type, flags, NULL, 0, 0, 0);
+}
+
+/* Append one item, sending the datagram and starting the next one (without
+ * WANT_REPLY: that is asked once) when it is full. */
+void swim__table_put(struct swim *s, struct swim_table_out *o, uint8_t kind, const uint8_t *body,
+                     size_t len)
+{
+    if (wire_encode_item(&o->k.p, o->k.end, kind, body, len) != 0) {
+        if (o->items == 0)
             return; /* larger than an empty datagram: WIRE_PACKET_MIN rules it out */
-        swim__pkt_send(s, to, k);
-        swim__pkt_begin(s, k, type, (uint8_t)(flags & ~WIRE_F_WANT_REPLY), NULL, 0, 0, 0);
-        *items = 0;
-        if (wire_encode_item(&k->p, k->end, WIRE_ITEM_MEMBER, s->body, len) != 0)
+        swim__pkt_send(s, o->to, &o->k);
+        swim__pkt_begin(s, &o->k, o->type, (uint8_t)(o->flags & ~WIRE_F_WANT_REPLY), NULL, 0, 0, 0);
+        o->items = 0;
+        if (wire_encode_item(&o->k.p, o->k.end, kind, body, len) != 0)
             return;
     }
-    (*items)++;
+    o->items++;
+}
+
+void swim__table_put_member(struct swim *s, struct swim_table_out *o, const struct swim_member *m)
+{
+    struct wire_member r;
+    uint8_t *p = s->body;
+    swim__member_to_wire(m, &r);
+    if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) == 0)
+        swim__table_put(s, o, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body));
+}
+
+void swim__table_end(struct swim *s, struct swim_table_out *o)
+{
+    if (o->items > 0)
+        swim__pkt_send(s, o->to, &o->k);
 }
 
 /* Send the table (self first) as `type` datagrams; only_live limits it to
@@ -146,22 +209,15 @@ static void table_put(struct swim *s, struct swim_pkt *k, size_t *items,
 void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
                       bool only_live, const struct swim_member *skip)
 {
-    struct swim_pkt k;
-    struct wire_member r;
-    size_t items = 0;
-
-    swim__pkt_begin(s, &k, type, flags, NULL, 0, 0, 0);
-    swim__member_to_wire(&s->self, &r);
-    table_put(s, &k, &items, &r, to, type, flags);
+    struct swim_table_out o;
+    swim__table_begin(s, &o, to, type, flags);
+    swim__table_put_member(s, &o, &s->self);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];
-        if (m == skip || (only_live && !swim__is_live(m->status)))
-            continue;
-        swim__member_to_wire(m, &r);
-        table_put(s, &k, &items, &r, to, type, flags);
+        if (m != skip && (!only_live || swim__is_live(m->status)))
+            swim__table_put_member(s, &o, m);
     }
-    if (items > 0)
-        swim__pkt_send(s, to, &k);
+    swim__table_end(s, &o);
 }
 
 /* Token buckets for whole-table answers (see SWIM_TABLE_BURST). */

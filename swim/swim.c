@@ -18,8 +18,10 @@
  * back from a wrong death with a higher generation (update.c).  Every change is queued and
  * piggybacked on the datagrams the node sends anyway, about lambda*log(N) times (queue.c).  A
  * joiner announces itself to a seed that feeds it its members (packet.c); periodic gossip,
- * anti-entropy with a live and with a failed member (which heals partitions), and the reaping of
- * tombstones run on timers (timer.c).  The member table is table.c and the
+ * gossip rounds and the reaping of tombstones run on timers (timer.c); anti-entropy compares
+ * table digests with a live and with a failed member (which heals partitions) and repairs what
+ * differs, at a pace that quickens while tables differ (sync.c), so a mass join converges in
+ * O(log N) rounds.  The member table is table.c and the
  * building of datagrams send.c; each file opens with the essay of its part,
  * and swim_int.h lists the files, the state they share, every bound, and the
  * naming rule.
@@ -35,6 +37,7 @@
  * Generations are bounded (swim_int.h, SWIM_GEN_*): no single record can
  * push a node's generation near the ceiling, so none can exclude it.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -70,6 +73,7 @@ int swim_config_profile(struct swim_config *c, const char *profile)
     c->guard = 1;
     c->reprobe = SWIM_REPROBE_DEFAULT;
     c->max_packet = SWIM_PACKET_DEFAULT;
+    c->max_members = SWIM_MEMBERS_DEFAULT;
     c->reap_ms = 24u * 3600 * 1000; /* Serf keeps tombstones a day */
     if (strcmp(profile, "lan") == 0) {
         c->probe_interval_ms = 1000;
@@ -116,8 +120,75 @@ int swim_config_check(const struct swim_config *c)
         c->indirect_checks > SWIM_PICK_MAX || c->gossip_nodes > SWIM_PICK_MAX ||
         c->awareness_max > 64 || c->max_packet < SWIM_PACKET_MIN ||
         c->max_packet > SWIM_PACKET_MAX || c->probe_interval_ms > 3600u * 1000 || c->buddy > 1 ||
-        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX)
+        c->probe_retry > 1 || c->guard > 1 || c->reprobe > SWIM_PICK_MAX || c->max_members == 0 ||
+        c->max_members > SWIM_MEMBERS_LIMIT)
         return ERR_INVAL;
+    return 0;
+}
+
+/* Every field of struct swim_config by name; all are uint32_t, and the
+ * assertion below keeps the list complete. */
+static const struct {
+    const char *key;
+    size_t off;
+} config_keys[] = {
+#define SWIM_CONFIG_KEY(f)                                                                         \
+    {                                                                                              \
+#f, offsetof(struct swim_config, f)                                                        \
+    }
+    SWIM_CONFIG_KEY(probe_interval_ms),
+    SWIM_CONFIG_KEY(probe_timeout_ms),
+    SWIM_CONFIG_KEY(suspicion_mult),
+    SWIM_CONFIG_KEY(suspicion_max_mult),
+    SWIM_CONFIG_KEY(retransmit_mult),
+    SWIM_CONFIG_KEY(gossip_interval_ms),
+    SWIM_CONFIG_KEY(gossip_nodes),
+    SWIM_CONFIG_KEY(indirect_checks),
+    SWIM_CONFIG_KEY(sync_interval_ms),
+    SWIM_CONFIG_KEY(reconnect_interval_ms),
+    SWIM_CONFIG_KEY(reap_ms),
+    SWIM_CONFIG_KEY(leave_linger_ms),
+    SWIM_CONFIG_KEY(awareness_max),
+    SWIM_CONFIG_KEY(max_packet),
+    SWIM_CONFIG_KEY(buddy),
+    SWIM_CONFIG_KEY(probe_retry),
+    SWIM_CONFIG_KEY(guard),
+    SWIM_CONFIG_KEY(reprobe),
+    SWIM_CONFIG_KEY(max_members),
+#undef SWIM_CONFIG_KEY
+};
+#define SWIM_CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(sizeof(struct swim_config) == SWIM_CONFIG_NKEYS * sizeof(uint32_t),
+               "every swim_config field has a key");
+
+const char *swim_config_key(size_t i)
+{
+    return i < SWIM_CONFIG_NKEYS ? config_keys[i].key : NULL;
+}
+
+static int config_find(const char *key)
+{
+    for (size_t i = 0; key != NULL && i < SWIM_CONFIG_NKEYS; i++)
+        if (strcmp(config_keys[i].key, key) == 0)
+            return (int)i;
+    return ERR_NOTFOUND;
+}
+
+int swim_config_set(struct swim_config *c, const char *key, uint32_t value)
+{
+    int i = config_find(key);
+    if (i < 0)
+        return i;
+    memcpy((char *)c + config_keys[i].off, &value, sizeof(value));
+    return 0;
+}
+
+int swim_config_get(const struct swim_config *c, const char *key, uint32_t *value)
+{
+    int i = config_find(key);
+    if (i < 0)
+        return i;
+    memcpy(value, (const char *)c + config_keys[i].off, sizeof(*value));
     return 0;
 }
 
@@ -150,6 +221,10 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
     prng_seed(&s->rng, seed);
+    /* The cookie key from the seed, leaving the PRNG's stream as it was. */
+    uint64_t x = seed ^ 0x636F6F6B6965ull; /* "cookie" */
+    s->cookie_key[0] = prng_splitmix64(&x);
+    s->cookie_key[1] = prng_splitmix64(&x);
     return s;
 }
 
@@ -179,14 +254,16 @@ int swim_start(struct swim *s, uint64_t now)
 
 int swim_announce(struct swim *s, const struct swim_addr *seed, uint64_t now)
 {
-    (void)now;
     if (seed == NULL || seed->len > SWIM_ADDR_MAX)
         return ERR_INVAL;
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
-    struct wire_member r;
-    swim__member_to_wire(&s->self, &r);
-    return swim__send_record(s, seed, WIRE_ANNOUNCE, 0, &r, false);
+    /* The seed answers with a cookie to echo (packet.c): remember it. */
+    swim__addr_copy(&s->announced[s->announced_next].addr, seed);
+    s->announced[s->announced_next].until = now + SWIM_COOKIE_PERIOD_MS;
+    s->announced_next = (s->announced_next + 1) % SWIM_ANNOUNCED_MAX;
+    swim__send_announce(s, seed, NULL);
+    return 0;
 }
 
 /* --------------------------------------------------------- local requests */

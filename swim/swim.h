@@ -58,6 +58,14 @@
 #define SWIM_PACKET_MIN 1200
 #define SWIM_PACKET_DEFAULT 1400
 #define SWIM_PACKET_MAX 65000
+/* swim_config.max_members.  The default bounds what forged names can cost
+ * (about 2 KiB of memory each, and a members listing, an anti-entropy table
+ * and a probe round that grow with them) at some 16 MiB and a few
+ * milliseconds of work per table walk, eight times the largest cluster the
+ * profiles were measured at; clusters larger than that raise it.  The limit
+ * is the core's hard ceiling. */
+#define SWIM_MEMBERS_DEFAULT 8192
+#define SWIM_MEMBERS_LIMIT (1u << 20)
 
 struct swim;
 
@@ -171,6 +179,9 @@ struct swim_config {
     uint32_t reprobe;     /* swimd: about this many holders of a new suspicion probe the
                              suspect too; confirmations beyond Lifeguard's k shorten the
                              timeout below its minimum; 0 = off, at most 16 */
+    uint32_t max_members; /* members held at once, tombstones included, 1..SWIM_MEMBERS_LIMIT:
+                             a stranger beyond it evicts the oldest tombstone, or is refused
+                             (counted) when all are live; live members are never evicted */
 };
 
 /* 1 when name[0..len) is a valid node name, else 0: 1..SWIM_NAME_MAX bytes
@@ -181,6 +192,15 @@ int swim_name_valid(const char *name, size_t len);
 
 /* Fill cfg from a profile: "lan", "wan" or "local".  0 or ERR_INVAL. */
 int swim_config_profile(struct swim_config *cfg, const char *profile);
+/* The tunables by name, for command lines and files: the i-th field name
+ * of struct swim_config ("probe_interval_ms", ...), or NULL past the last.
+ * Static strings. */
+const char *swim_config_key(size_t i);
+/* Set the field named key to value (no range check: swim_config_check).
+ * 0, or ERR_NOTFOUND for a name that is no field. */
+int swim_config_set(struct swim_config *cfg, const char *key, uint32_t value);
+/* The value of the field named key in *value: 0 or ERR_NOTFOUND. */
+int swim_config_get(const struct swim_config *cfg, const char *key, uint32_t *value);
 /* 0, or ERR_INVAL when a field is out of range (zero interval, timeout >=
  * interval, max_packet outside its bounds, ...). */
 int swim_config_check(const struct swim_config *cfg);
@@ -257,12 +277,14 @@ struct swim_stats {
     uint64_t suspicions;  /* times this node marked a member suspect */
     uint64_t refutations; /* times this node refuted suspicion of itself */
     uint64_t probes, probe_failures;
-    uint64_t accusations;    /* failed probes that raised or confirmed a suspicion */
-    uint64_t verdicts_held;  /* suspicion timeouts this node would not turn into a
-                                verdict: it had heard from nobody, or was unhealthy */
-    uint64_t tables_refused; /* FEED/SYNC answers refused by the rate limit */
-    uint64_t name_conflicts; /* records of another live node using our name */
-    uint32_t health;         /* Lifeguard awareness: 0 is healthy */
+    uint64_t accusations;     /* failed probes that raised or confirmed a suspicion */
+    uint64_t verdicts_held;   /* suspicion timeouts this node would not turn into a
+                                 verdict: it had heard from nobody, or was unhealthy */
+    uint64_t tables_refused;  /* FEED/SYNC answers refused by the rate limit */
+    uint64_t name_conflicts;  /* records of another live node using our name */
+    uint64_t members_refused; /* new members refused: the table was at max_members, all live */
+    uint64_t answers_capped;  /* datagrams not sent: 3x what an unproven source sent */
+    uint32_t health;          /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
     /* Probes by result: answered by the target itself, answered only
      * through a helper, or (probe_failures) not answered in the period. */

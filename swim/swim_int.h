@@ -19,9 +19,11 @@
  *   packet.c  one incoming datagram: validation, then one on_<type> handler
  *             per datagram type (on_ping, on_ack, ..., on_sync)
  *   timer.c   timers: submitting, arming, dispatching to the on_<kind>_timer
- *             handlers, and the periodic gossip, anti-entropy and reaping
+ *             handlers, and the gossip rounds and reaping
  *   stats.c   counters beyond an increment: datagrams by type, probe round
  *             trips
+ *   sync.c    anti-entropy: table digests, the exchanges that repair what
+ *             differs, and their pace
  *
  * Naming, the one rule for every file of swim/: public symbols carry
  * swim_ (declared in swim.h); symbols shared between these files carry
@@ -127,8 +129,6 @@
 #define SWIM_GEN_MAX SWIM_GENERATION_MAX
 #define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
 #define SWIM_GEN_JUMP (1ull << 40)
-/* Hard ceiling on the member table; protects memory from a flood of names. */
-#define SWIM_MEMBERS_MAX (1u << 20)
 /* First size of the member hash table (a power of two; kept at most half
  * full, so up to 32 members never rehash). */
 #define SWIM_SLOTS_MIN 64
@@ -143,11 +143,15 @@
  * for indirect answers, min(probe timeout, interval - timeout), so the NACK
  * reaches the prober before its period ends in every profile. */
 #define SWIM_NACK_PCT 80
-/* After becoming active, one extra anti-entropy exchange this many gossip
- * intervals later: members that joined at the same moment (a rack booting)
- * and missed each other's records in the gossip find them then, instead of
- * at the next periodic exchange. */
-#define SWIM_JOIN_SYNC_GOSSIPS 10
+/* Anti-entropy digests (sync.c) aim at this many live members per bucket,
+ * so that a difference costs the records of a few members, with at most
+ * 2^SWIM_SYNC_LOG2_MAX buckets: 64 bytes of sums, the largest digest a node
+ * sends once per sync interval, 2 bytes a second on the lan profile, so a
+ * node's idle traffic stays within a few percent of its probes' whatever
+ * N.  At 10,000 members a difference then costs one sixteenth of the table,
+ * once, where memberlist's push-pull sends all of it every interval. */
+#define SWIM_SYNC_BUCKET_MEMBERS 8
+#define SWIM_SYNC_LOG2_MAX 4
 /* Minimum gap between two "you are failed" notices, or two readmission
  * checks (guard), to the same member; the gap between readmission checks
  * doubles with each one unanswered, up to 2^SWIM_READMIT_BACKOFF_MAX times
@@ -155,6 +159,24 @@
  * knock would cost each of its peers a ping. */
 #define SWIM_NOTICE_GAP_MS 1000
 #define SWIM_READMIT_BACKOFF_MAX 5
+/* Anti-amplification, after QUIC (RFC 9000 section 8.1): what one datagram
+ * from a source not yet proven to receive at its address makes us send, to
+ * anyone, is at most SWIM_AMPLIFY_MAX times its size; further datagrams are
+ * not sent (answers_capped) and piggyback shrinks to fit.  A source is
+ * proven when it is a member we know at that address, or when its join
+ * request echoes a cookie we sent there: a keyed hash of the address and
+ * the current SWIM_COOKIE_PERIOD_MS slot (the one before is accepted too).
+ * The hash is anti-spoofing, not authentication: an attacker who cannot
+ * read traffic to an address cannot learn its cookie. */
+#define SWIM_AMPLIFY_MAX 3
+#define SWIM_COOKIE_PERIOD_MS 10000
+/* Seeds a joiner remembers having announced to, for one cookie period: a
+ * cookie is echoed once per announce, and in full only to the address
+ * announced to; from elsewhere (a seed on a multi-homed host answering from
+ * another address, or a forger) the echo is held to the amplification
+ * limit.  The agent tries at most 16 seeds per attempt. */
+#define SWIM_ANNOUNCED_MAX 16
+
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
  * each other on first contact instead of waiting for anti-entropy. */
@@ -286,6 +308,28 @@ struct swim {
     } asked[SWIM_ASKED_MAX];
     size_t asked_next;
 
+    /* anti-entropy (sync.c) */
+    struct {
+        uint32_t every; /* delay of the SYNC timer armed now */
+        uint32_t seq;   /* that timer's arg32; the others are stale */
+        bool learned;   /* an exchange changed our table since it was armed */
+        struct {
+            uint64_t hash;  /* the name of the member asked */
+            uint64_t until; /* its answer is taken until then, once */
+        } asked[2];         /* [0] the periodic exchange, [1] reconnect */
+    } sync;
+    bool gossip_armed; /* a GOSSIP timer is pending (timer.c) */
+
+    /* anti-amplification (packet.c, send.c) */
+    uint64_t cookie_key[2];
+    bool budgeted; /* handling a datagram from an unproven source ... */
+    size_t budget; /* ... which may make us send this many more bytes */
+    struct {
+        struct swim_addr addr;
+        uint64_t until;
+    } announced[SWIM_ANNOUNCED_MAX]; /* seeds whose cookies we echo */
+    size_t announced_next;
+
     struct swim_stats stats;
     uint8_t *buf;  /* one outgoing datagram */
     uint8_t *body; /* scratch for one encoded item */
@@ -296,6 +340,15 @@ struct swim_pkt {
     uint8_t *p;
     uint8_t *end;
     uint8_t type; /* its wire type, for the counters */
+};
+
+/* A table (or part of one) being sent as datagrams of one type. */
+struct swim_table_out {
+    struct swim_pkt k;
+    const struct swim_addr *to;
+    size_t items; /* in the datagram being filled */
+    uint8_t type;
+    uint8_t flags; /* of the first datagram; WANT_REPLY is asked once */
 };
 
 /* How records from a datagram are applied. */
@@ -323,6 +376,12 @@ static inline void swim__addr_copy(struct swim_addr *out, const struct swim_addr
 {
     out->len = in->len;
     memcpy(out->bytes, in->bytes, in->len);
+}
+
+/* The same address (len bytes; the rest of a decoded one is indeterminate). */
+static inline bool swim__addr_equal(const struct swim_addr *a, const struct swim_addr *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
 /* A generation one above gen, within the ceiling: false (gen unchanged)
@@ -355,8 +414,10 @@ int swim__table_create(struct swim *s);
 void swim__table_destroy(struct swim *s);
 /* The member named name[0..len), or NULL. */
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
-/* Reserve room for one more member in every index: 0, ERR_LIMIT or
- * ERR_NOMEM.  Insertion after a successful reserve cannot fail half-way. */
+/* Reserve room for one more member in every index: 0, ERR_LIMIT (the table
+ * holds max_members, all live; counted in members_refused; at the bound the
+ * oldest tombstone is evicted instead, notified as reaped) or ERR_NOMEM.
+ * Insertion after a successful reserve cannot fail half-way. */
 int swim__member_reserve(struct swim *s);
 /* A new member from its record; NULL when out of memory. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
@@ -390,6 +451,9 @@ void swim__queue_member_record(struct swim *s, const struct wire_member *r,
                                struct swim_bcast **owner);
 /* Queue m's (or &s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
+/* Count a queued item as sent all but once: it goes out once more, after
+ * every other item. */
+void swim__queue_demote(struct swim *s, struct swim_bcast *b);
 /* Fill the rest of the datagram with queued items, least-sent first. */
 void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
 /* Deliver a user broadcast once (notify, queue it on); body is its encoded
@@ -413,6 +477,11 @@ int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, 
 void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
 /* Our current record straight back to `from` (nothing when NULL). */
 void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* A join request: our record, then (when not NULL) the seed's cookie. */
+void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie);
+/* The answer to a join request without a valid cookie: a FEED carrying
+ * only the cookie the joiner must echo. */
+void swim__send_cookie(struct swim *s, const struct swim_addr *to, uint64_t cookie);
 /* A PING to a member named name[0..len) at generation gen; `suspect`, when
  * not NULL, is its suspicion, carried first (Lifeguard's buddy system). */
 void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *name, uint8_t len,
@@ -423,6 +492,15 @@ void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struc
 /* The table (self first) as `type` datagrams; only_live: a FEED. */
 void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, uint8_t flags,
                       bool only_live, const struct swim_member *skip);
+/* A table piece by piece: begin, put items (records, a digest), end.  A
+ * full datagram is sent and the next begun as items come; end sends the
+ * last one (nothing when it holds no item). */
+void swim__table_begin(struct swim *s, struct swim_table_out *o, const struct swim_addr *to,
+                       uint8_t type, uint8_t flags);
+void swim__table_put(struct swim *s, struct swim_table_out *o, uint8_t kind, const uint8_t *body,
+                     size_t len);
+void swim__table_put_member(struct swim *s, struct swim_table_out *o, const struct swim_member *m);
+void swim__table_end(struct swim *s, struct swim_table_out *o);
 /* Take a token from b (burst, one more per refill_ms); false and counted
  * in tables_refused when empty. */
 bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
@@ -491,6 +569,25 @@ void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_mem
                             uint64_t delay);
 /* Arm the periodic timers of a new epoch (swim_start). */
 void swim__timers_start(struct swim *s);
+/* Something was queued: if no gossip round is pending, run one at once
+ * (through a timer with no delay), then every gossip_interval while the
+ * queue holds anything. */
+void swim__gossip_wake(struct swim *s);
+
+/* ------------------------------------------------------ sync.c */
+
+/* Arm the periodic exchange (swim_start). */
+void swim__sync_start(struct swim *s);
+/* A table brought us members we did not know (or this node became
+ * active): exchange again soon. */
+void swim__sync_soon(struct swim *s);
+/* The SYNC or RECONNECT timer. */
+void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
+/* A SYNC datagram from `from` (header h, items [p, end), already applied;
+ * sender: who sent it, found before they were applied, or NULL). */
+void swim__on_sync(struct swim *s, const struct swim_addr *from, const struct wire_header *h,
+                   const struct swim_member *sender, const uint8_t *p, const uint8_t *end,
+                   uint64_t now);
 
 /* ------------------------------------------------------ stats.c */
 

@@ -85,12 +85,32 @@ static int slots_rehash(struct swim *s, size_t ncap)
     return 0;
 }
 
+/* The table is at max_members: forget its oldest tombstone to make room
+ * (as the reap sweep would, with its notification).  False when every
+ * member is live: strangers never displace a live member. */
+static bool evict_tombstone(struct swim *s)
+{
+    struct swim_member *old = NULL;
+    if (s->n_active >= s->n_all)
+        return false;
+    for (size_t i = 0; i < s->n_all; i++) {
+        struct swim_member *m = s->all[i];
+        if (!swim__is_live(m->status) && (old == NULL || m->status_since < old->status_since))
+            old = m;
+    }
+    swim__notify_member(s, SWIM_EV_MEMBER_REAPED, old);
+    swim__member_remove(s, old);
+    return true;
+}
+
 /* Reserve room for one more member in every index. */
 int swim__member_reserve(struct swim *s)
 {
-    size_t need = s->n_all + 1;
-    if (need > SWIM_MEMBERS_MAX)
+    if (s->n_all >= s->cfg.max_members && !evict_tombstone(s)) {
+        s->stats.members_refused++;
         return ERR_LIMIT;
+    }
+    size_t need = s->n_all + 1;
     if (need * 2 > s->slot_cap && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
     if (grow_ptrs(&s->all, &s->all_cap, need) != 0 || grow_ptrs(&s->probe, &s->probe_cap, need))

@@ -5,24 +5,21 @@
  * A timer is a plain value the runtime stores and returns; the core never
  * cancels one, it recognises the ones that no longer apply.  Periodic timers
  * (PROBE, GOSSIP, SYNC, RECONNECT, REAP, LEAVE) carry the instance's epoch
- * and are ignored once it changes (leave); PROBE_TIMEOUT, JUDGE and RELAY
+ * and are ignored once it changes (leave); SYNC carries a sequence number
+ * too, since it is re-armed early (sync.c); PROBE_TIMEOUT, JUDGE and RELAY
  * carry a probe sequence number (RELAY's arg32 is 1 for the helper's second
  * ping, 0 for its NACK); SUSPECT and SUSPECT_CHECK carry the member's unique
  * id and its suspicion epoch, with the member's index as a hint.  Handlers
  * are named on_<kind>_timer; the probing ones live in probe.c, the
- * housekeeping ones here:
+ * anti-entropy ones in sync.c, the housekeeping ones here:
  *
  * Gossip.  While the queue is non-empty a GOSSIP goes to gossip_nodes random
- * members every gossip_interval.
- *
- * Anti-entropy.  Every sync_interval the node sends its whole table (live
- * members and tombstones) to a random live member as SYNC datagrams, asking
- * for the peer's table back; every reconnect_interval it does the same with a
- * random FAILED member, which is how the two sides of a healed partition find
- * each other without an operator.  A node that has just become active makes
- * one extra exchange SWIM_JOIN_SYNC_GOSSIPS gossip intervals later (a
- * one-shot SYNC timer, arg32 = 1), so members that joined together find the
- * records they missed.
+ * members every gossip_interval.  The first round after the queue was empty
+ * runs at once (a GOSSIP timer with no delay, armed when something is
+ * queued): news leaves a node in the millisecond it arrives instead of up
+ * to a gossip interval later, which, hop after hop, is most of the time a
+ * join or a verdict takes to reach everyone.  The rate stays one round per
+ * gossip interval, and an idle node arms no gossip timer at all.
  *
  * Tombstones (FAILED, LEFT) are kept reap_ms, then removed with a REAPED
  * notification, by a sweep every reap_ms / 4.
@@ -60,48 +57,33 @@ void swim__timers_start(struct swim *s)
      * lock-step. */
     swim__submit(s, SWIM_TIMER_PROBE, s->epoch, 0,
                  1 + prng_below(&s->rng, s->cfg.probe_interval_ms));
-    swim__submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
-    if (s->cfg.sync_interval_ms > 0)
-        swim__submit(s, SWIM_TIMER_SYNC, s->epoch, 0, s->cfg.sync_interval_ms);
-    if (s->cfg.reconnect_interval_ms > 0)
-        swim__submit(s, SWIM_TIMER_RECONNECT, s->epoch, 0, s->cfg.reconnect_interval_ms);
+    if (s->qn > 0)
+        swim__gossip_wake(s);
+    swim__sync_start(s);
     swim__submit(s, SWIM_TIMER_REAP, s->epoch, 0, reap_sweep_ms(s));
 }
 
-/* Push pending updates to gossip_nodes random members. */
+void swim__gossip_wake(struct swim *s)
+{
+    if (s->gossip_armed || (s->state != SWIM_STATE_RUNNING && s->state != SWIM_STATE_LEAVING))
+        return;
+    s->gossip_armed = true;
+    swim__submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, 0);
+}
+
+/* Push pending updates to gossip_nodes random members; come back after a
+ * gossip interval while anything is left. */
 static void on_gossip_timer(struct swim *s)
 {
-    swim__submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
+    s->gossip_armed = false;
     if (s->qn == 0)
         return;
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
         swim__send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
-}
-
-/* Anti-entropy with a random live member, or (failed) a random FAILED one;
- * `once` for the one-shot exchange after becoming active. */
-static void on_sync_timer(struct swim *s, bool failed, bool once)
-{
-    uint32_t every = failed ? s->cfg.reconnect_interval_ms : s->cfg.sync_interval_ms;
-    if (!once)
-        swim__submit(s, failed ? SWIM_TIMER_RECONNECT : SWIM_TIMER_SYNC, s->epoch, 0, every);
-    if (s->state != SWIM_STATE_RUNNING || s->n_all == 0)
-        return;
-    struct swim_member *m = NULL;
-    if (failed) {
-        size_t start = prng_below(&s->rng, s->n_all);
-        for (size_t n = 0; n < s->n_all && m == NULL; n++) {
-            struct swim_member *c = s->all[(start + n) % s->n_all];
-            if (c->status == SWIM_FAILED)
-                m = c;
-        }
-    } else if (swim__pick_members(s, &m, 1, NULL, false) == 0) {
-        m = NULL;
-    }
-    if (m != NULL)
-        swim__send_table(s, &m->addr, WIRE_SYNC, WIRE_F_WANT_REPLY, false, NULL);
+    s->gossip_armed = true;
+    swim__submit(s, SWIM_TIMER_GOSSIP, s->epoch, 0, s->cfg.gossip_interval_ms);
 }
 
 /* Forget tombstones older than reap_ms. */
@@ -160,7 +142,7 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
     case SWIM_TIMER_SYNC:
     case SWIM_TIMER_RECONNECT:
         if (t->token == s->epoch)
-            on_sync_timer(s, t->kind == SWIM_TIMER_RECONNECT, t->arg32 == 1);
+            swim__on_sync_timer(s, t, now);
         break;
     case SWIM_TIMER_REAP:
         if (t->token == s->epoch)

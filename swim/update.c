@@ -27,6 +27,11 @@
  * notes that the member refuted lately (probe_retry gives it a longer probe
  * window).  However many records one datagram carries, it makes this node
  * answer, raise its health and renew at most once.
+ * A member first learned from a table is not queued: anti-entropy
+ * spreads tables (sync.c), and a joiner's FEED would otherwise fill its
+ * queue with records everyone has, ahead of its own; with anti-entropy
+ * off, gossip is all there is, and it is queued as all but spent (sent
+ * once more, after everything else).
  */
 #include "swim_int.h"
 
@@ -58,9 +63,8 @@ void swim__check_active(struct swim *s)
     if (now_active == s->active)
         return;
     s->active = now_active;
-    if (now_active && s->cfg.sync_interval_ms > 0) /* one-shot: arg32 = 1 */
-        swim__submit(s, SWIM_TIMER_SYNC, s->epoch, 1,
-                     (uint64_t)s->cfg.gossip_interval_ms * SWIM_JOIN_SYNC_GOSSIPS);
+    if (now_active)
+        swim__sync_soon(s); /* members that joined together find each other */
     swim__notify_self(s, now_active ? SWIM_EV_SELF_ACTIVE : SWIM_EV_SELF_IDLE);
 }
 
@@ -184,7 +188,10 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         m = swim__member_insert(s, r, now);
         if (m == NULL)
             return false;
-        swim__queue_member(s, m, &r->by);
+        if (c->mode != SWIM_APPLY_MERGE || s->cfg.sync_interval_ms == 0)
+            swim__queue_member(s, m, &r->by);
+        if (c->mode == SWIM_APPLY_MERGE && m->queued != NULL)
+            swim__queue_demote(s, m->queued); /* from a table: passed on once, last */
         if (swim__is_live(m->status))
             swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
         if (m->status == SWIM_SUSPECT) {

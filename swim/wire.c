@@ -393,3 +393,67 @@ int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in)
     *pos = w.p;
     return 0;
 }
+
+int wire_decode_digest(struct wire_digest *out, const uint8_t **pos, const uint8_t *end)
+{
+    struct wire_rd r = {*pos, end};
+    struct wire_digest d;
+    int rc;
+
+    if ((rc = wire_rd_u8(&r, &d.log2)) != 0)
+        return rc;
+    if (d.log2 > WIRE_DIGEST_LOG2_MAX)
+        return ERR_MALFORMED;
+    if ((rc = wire_rd_bytes(&r, (size_t)4 << d.log2, &d.sums)) != 0)
+        return rc;
+    *out = d;
+    *pos = r.end; /* later fields, if any, are skipped */
+    return 0;
+}
+
+uint32_t wire_digest_sum(const struct wire_digest *d, size_t i)
+{
+    struct wire_rd r = {d->sums + 4 * i, d->sums + 4 * i + 4};
+    uint32_t v = 0;
+    (void)wire_rd_u32(&r, &v);
+    return v;
+}
+
+int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t *sums)
+{
+    struct wire_wr w = {*pos, end};
+
+    if (log2 > WIRE_DIGEST_LOG2_MAX || sums == NULL)
+        return ERR_INVAL;
+    if (wire_wr_need(&w, 1 + ((size_t)4 << log2)) != 0)
+        return ERR_NOSPACE;
+    wire_wr_u8(&w, log2);
+    for (size_t i = 0; i < (size_t)1 << log2; i++)
+        wire_wr_u32(&w, sums[i]);
+    *pos = w.p;
+    return 0;
+}
+
+int wire_decode_cookie(uint64_t *out, const uint8_t **pos, const uint8_t *end)
+{
+    struct wire_rd r = {*pos, end};
+    uint64_t v;
+    int rc;
+
+    if ((rc = wire_rd_u64(&r, &v)) != 0)
+        return rc;
+    *out = v;
+    *pos = r.end; /* later fields, if any, are skipped */
+    return 0;
+}
+
+int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie)
+{
+    struct wire_wr w = {*pos, end};
+
+    if (wire_wr_need(&w, 8) != 0)
+        return ERR_NOSPACE;
+    wire_wr_u64(&w, cookie);
+    *pos = w.p;
+    return 0;
+}

@@ -33,6 +33,8 @@
  *   |           | status (u8) | mlen (u16) | meta | [bylen | by name] |
  *   |   USER:   | nlen | origin | u64 origin gen | u32 id |
  *   |           | plen (u16) | payload |                   |
+ *   |   DIGEST: | log2 B (u8) | B sums (u32 each) |        |
+ *   |   COOKIE: | cookie (u64) |                           |
  *   +----------------------------------------------------+
  *
  * The RELAY flag is valid on PING and ACK only (anything else is malformed);
@@ -99,7 +101,14 @@ enum wire_flag {
 enum wire_item_kind {
     WIRE_ITEM_MEMBER = 1,
     WIRE_ITEM_USER = 2,
+    WIRE_ITEM_DIGEST = 3, /* SYNC only: a summary of the sender's table (swim/sync.c) */
+    WIRE_ITEM_COOKIE = 4, /* a seed's proof-of-address challenge, echoed in ANNOUNCE */
 };
+
+/* A digest splits the table into 2^log2 buckets by name; at most 2^7 (512
+ * bytes of sums, which fit a WIRE_PACKET_MIN datagram beside a maximal
+ * header). */
+#define WIRE_DIGEST_LOG2_MAX 7
 
 /* Member status on the wire; ordered by precedence at equal incarnation. */
 enum wire_status {
@@ -163,6 +172,13 @@ struct wire_user {
     const uint8_t *payload;
 };
 
+/* A table digest: 2^log2 bucket sums (big-endian u32s at `sums`, pointing
+ * into the decoded buffer; wire_digest_sum reads one). */
+struct wire_digest {
+    uint8_t log2;
+    const uint8_t *sums;
+};
+
 /* Decoders: 0 or ERR_TRUNC / ERR_MALFORMED / ERR_VERSION / ERR_TOOBIG. */
 int wire_decode_header(struct wire_header *out, const uint8_t **pos, const uint8_t *end);
 /* Relay body of PING/ACK (gen is left 0) or target body of PING_REQ. */
@@ -170,6 +186,10 @@ int wire_decode_peer(struct wire_peer *out, uint8_t type, const uint8_t **pos, c
 int wire_decode_item(struct wire_item *out, const uint8_t **pos, const uint8_t *end);
 int wire_decode_member(struct wire_member *out, const uint8_t **pos, const uint8_t *end);
 int wire_decode_user(struct wire_user *out, const uint8_t **pos, const uint8_t *end);
+/* Bytes after the sums are left for later versions (not an error). */
+int wire_decode_digest(struct wire_digest *out, const uint8_t **pos, const uint8_t *end);
+/* Bucket i (< 2^log2) of a decoded digest. */
+uint32_t wire_digest_sum(const struct wire_digest *d, size_t i);
 
 /* Encoders: 0, ERR_NOSPACE when it does not fit, ERR_INVAL for a value out
  * of range (name empty or too long, status unknown, meta too big). */
@@ -179,6 +199,11 @@ int wire_encode_peer(uint8_t **pos, uint8_t *end, uint8_t type, const struct wir
 int wire_encode_item(uint8_t **pos, uint8_t *end, uint8_t kind, const uint8_t *data, size_t len);
 int wire_encode_member(uint8_t **pos, uint8_t *end, const struct wire_member *in);
 int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in);
+/* 2^log2 sums (log2 <= WIRE_DIGEST_LOG2_MAX). */
+int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t *sums);
+/* A cookie item's body: one u64 (later bytes are left for later versions). */
+int wire_decode_cookie(uint64_t *out, const uint8_t **pos, const uint8_t *end);
+int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie);
 
 /* Upper bound of an encoded member body (without item framing). */
 size_t wire_member_size(const struct wire_member *in);

@@ -31,8 +31,8 @@
 #include "clock.h"
 #include "swim.h"
 
-/* The benchmark's 50 nodes plus room. */
-#define HARNESS_NODES_MAX 64
+/* scale_bench's 500 agents plus room. */
+#define HARNESS_NODES_MAX 512
 /* Longest path the harness builds (sun_path allows 108). */
 #define HARNESS_PATH_MAX 108
 /* Extra swimd arguments per node. */

@@ -432,6 +432,29 @@ START_TEST(cfg_test_protocol_overrides_profile)
 }
 END_TEST
 
+/* --max-members and the file's max_members bound the core's table; the
+ * default is the core's. */
+START_TEST(cfg_test_max_members_flag_and_file_key)
+{
+    struct swim_config sc;
+    ck_assert_int_eq(PARSE("--name", "x"), 0);
+    ck_assert_int_eq(cfg_protocol(&c, &sc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sc.max_members, SWIM_MEMBERS_DEFAULT);
+    write_json("{\"max_members\": 300}");
+    ck_assert_int_eq(PARSE("--config", json_path), 0);
+    ck_assert_int_eq(cfg_protocol(&c, &sc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sc.max_members, 300);
+    ck_assert_int_eq(PARSE("--config", json_path, "--max-members=20000"), 0);
+    ck_assert_int_eq(cfg_protocol(&c, &sc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sc.max_members, 20000);
+    ck_assert_int_eq(PARSE("--max-members", "0"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--max-members"));
+    ck_assert_int_eq(PARSE("--max-members", "99999999"), ERR_INVAL);
+    write_json("{\"max_members\": \"many\"}");
+    ck_assert_int_eq(PARSE("--config", json_path), ERR_INVAL);
+}
+END_TEST
+
 START_TEST(cfg_test_protocol_bad_values_rejected)
 {
     ck_assert_int_eq(PARSE("--protocol", "probe_interval=5"), ERR_INVAL);
@@ -615,6 +638,7 @@ int main(void)
     tcase_add_test(tc, cfg_test_snapshot_must_be_a_regular_file);
     tcase_add_test(tc, cfg_test_socket_group);
     tcase_add_test(tc, cfg_test_metrics_flag_and_file_key);
+    tcase_add_test(tc, cfg_test_max_members_flag_and_file_key);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -3,11 +3,19 @@
  * the wrong key, a plaintext node and a node with the wrong label, and says
  * so in its counters and (rate-limited) log (tests/agent/agent_harness.h).
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent_harness.h"
 #include "keyring.h"
+#include "wire.h"
 
 /* Join attempts a shut-out node makes before the test looks (its backoff
  * puts them at 0, 1, 3 and 7 periods). */
@@ -83,10 +91,110 @@ START_TEST(encryption_test_wrong_key_and_plaintext_cannot_join)
 }
 END_TEST
 
+/* A GOSSIP from `name` carrying its own alive record, sealed with kr. */
+static size_t sealed_gossip(struct keyring *kr, const char *name, uint8_t *out, size_t cap)
+{
+    struct wire_header hd;
+    struct wire_member r;
+    uint8_t dgram[512], body[256], *p = dgram, *b = body;
+    memset(&hd, 0, sizeof(hd));
+    memset(&r, 0, sizeof(r));
+    hd.type = WIRE_GOSSIP;
+    hd.src.ptr = name;
+    hd.src.len = (uint8_t)strlen(name);
+    hd.src_addr.len = 6;
+    hd.src_addr.bytes[0] = 127;
+    hd.src_addr.bytes[3] = 1;
+    hd.src_addr.bytes[5] = 9; /* port 9: nobody answers there */
+    hd.src_gen = 1;
+    r.name = hd.src;
+    r.addr = hd.src_addr;
+    r.gen = 1;
+    r.status = WIRE_ALIVE;
+    ck_assert_int_eq(wire_encode_header(&p, dgram + sizeof(dgram), &hd), 0);
+    ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), &r), 0);
+    ck_assert_int_eq(
+        wire_encode_item(&p, dgram + sizeof(dgram), WIRE_ITEM_MEMBER, body, (size_t)(b - body)), 0);
+    size_t n = 0;
+    ck_assert_int_eq(
+        keyring_seal(kr, (const uint8_t *)"it", 2, dgram, (size_t)(p - dgram), out, cap, &n), 0);
+    return n;
+}
+
+/* Send one datagram to a node's advertised IPv4 "HOST:PORT". */
+static void send_udp(struct harness_node *nd, const uint8_t *data, size_t len)
+{
+    char host[64];
+    snprintf(host, sizeof(host), "%s", nd->addr);
+    char *colon = strrchr(host, ':');
+    ck_assert_ptr_nonnull(colon);
+    *colon = '\0';
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    ck_assert_int_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)len);
+    close(fd);
+}
+
+static int sees(struct harness_node *nd, const char *name)
+{
+    char buf[16];
+    int dups;
+    return harness_status(nd, name, buf, sizeof(buf), &dups) != NULL;
+}
+
+/* A sealed datagram captured and sent again (twice at once, then after the
+ * receiver restarted) changes nothing and is counted; fresh ones still
+ * get in. */
+START_TEST(encryption_test_replayed_datagrams_refused)
+{
+    struct harness *h = harness_world();
+    char key[KEYRING_B64_MAX], path[HARNESS_PATH_MAX];
+    ck_assert_int_eq(keyring_generate_base64(key), 0);
+    snprintf(path, sizeof(path), "%s/k", h->dir);
+    write_keyring(path, key);
+    struct keyring *kr = keyring_new();
+    ck_assert_ptr_nonnull(kr);
+    ck_assert_int_eq(keyring_add_base64(kr, key), 0);
+    const char *args[] = {"--keyring", path, "--label", "it", NULL};
+    harness_start_node(h, 0, "127.0.0.1", args);
+    struct harness_node *nd = &h->nodes[0];
+
+    uint8_t captured[1024], fresh[1024];
+    size_t n = sealed_gossip(kr, "ghost", captured, sizeof(captured));
+    send_udp(nd, captured, n);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(sees(nd, "ghost"), 5000), "the first copy was not taken: %s",
+                  harness_log_tail(nd));
+    ck_assert_int_eq(harness_info_int(nd, "replays_refused"), 0);
+    send_udp(nd, captured, n);
+    send_udp(nd, captured, n);
+    ck_assert(HARNESS_WAIT_UNTIL(harness_info_int(nd, "replays_refused") == 2, 5000));
+
+    /* Restart the receiver on the same address: its windows are gone, but
+     * the captured datagram was sealed before it started. */
+    char bind[80];
+    snprintf(bind, sizeof(bind), "--bind=%s", nd->addr);
+    harness_signal(nd, SIGKILL);
+    harness_wait_exit(nd, 5000);
+    const char *again[] = {"--keyring", path, "--label", "it", bind, NULL};
+    harness_start_node(h, 0, "127.0.0.1", again);
+    send_udp(nd, captured, n);
+    size_t m = sealed_gossip(kr, "ghost-2", fresh, sizeof(fresh));
+    send_udp(nd, fresh, m);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(sees(nd, "ghost-2"), 5000),
+                  "a fresh datagram was not taken: %s", harness_log_tail(nd));
+    ck_assert(HARNESS_WAIT_UNTIL(harness_info_int(nd, "replays_refused") == 1, 5000));
+    ck_assert_msg(!sees(nd, "ghost"), "the replay brought ghost back after the restart");
+    keyring_delete(kr);
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
         {"wrong_keys", encryption_test_wrong_key_and_plaintext_cannot_join, 60},
+        {"replay_sealed", encryption_test_replayed_datagrams_refused, 60},
     };
     return harness_run_cases("encryption", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -126,6 +126,7 @@ static struct swim *instance_with(int members, struct sink *k)
     struct swim_addr self = {.len = 6, .bytes = {127, 0, 0, 1, 0x1f, 0x0a}};
     uint8_t buf[1400];
     swim_config_profile(&c, "lan");
+    c.max_members = SWIM_MEMBERS_LIMIT;
     struct swim *s = swim_new(&c, "bench-self", &self, 1, 42, &rt);
     if (s == NULL || swim_start(s, 0) != 0)
         abort();

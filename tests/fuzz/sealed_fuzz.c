@@ -45,7 +45,7 @@ static struct keyring *sealed_keyring(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t sealed[SEALED_MAX], plain[SEALED_MAX];
-    const struct keyring *kr = sealed_keyring();
+    struct keyring *kr = sealed_keyring();
     size_t adlen = sizeof(sealed_label) - 1, plen = 0;
     if (size < 1 || size > SWIM_PACKET_MAX)
         return 0;

@@ -4,7 +4,7 @@
  *
  * One input is one datagram.  wire_fuzz_decode() runs the full decode loop a
  * receiver runs (header, the body its type implies, then every item, with
- * MEMBER and USER items decoded) and checks the decoder's contract on the
+ * MEMBER, USER and DIGEST items decoded) and checks the decoder's contract on the
  * way: a decoded value points inside the input, respects every length limit,
  * and re-encodes to a value that decodes back equal.  A broken contract
  * calls abort(), which libFuzzer and Check both report.  Then the same bytes
@@ -31,7 +31,7 @@
 struct wire_fuzz_result {
     int header_ok; /* header (and body) decoded */
     int complete;  /* the item loop reached the end of the datagram */
-    int members, users, unknown_items, bad_items;
+    int members, users, digests, cookies, unknown_items, bad_items;
 };
 
 static int wire_fuzz_in(const void *p, size_t len, const uint8_t *lo, const uint8_t *hi)
@@ -83,6 +83,21 @@ static void wire_fuzz_user_roundtrip(const struct wire_user *u)
     FUZZ_CHECK(wire_fuzz_name_eq(back.origin, u->origin));
     FUZZ_CHECK(back.origin_gen == u->origin_gen && back.id == u->id && back.len == u->len);
     FUZZ_CHECK(u->len == 0 || memcmp(back.payload, u->payload, u->len) == 0);
+}
+
+static void wire_fuzz_digest_roundtrip(const struct wire_digest *d)
+{
+    uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX];
+    uint8_t buf[1 + sizeof(sums)], *w = buf;
+    const uint8_t *r = buf;
+    struct wire_digest back;
+
+    FUZZ_CHECK(d->log2 <= WIRE_DIGEST_LOG2_MAX);
+    for (size_t i = 0; i < (size_t)1 << d->log2; i++)
+        sums[i] = wire_digest_sum(d, i);
+    FUZZ_CHECK(wire_encode_digest(&w, buf + sizeof(buf), d->log2, sums) == 0);
+    FUZZ_CHECK(wire_decode_digest(&back, &r, w) == 0 && r == w && back.log2 == d->log2);
+    FUZZ_CHECK(memcmp(back.sums, d->sums, (size_t)4 << d->log2) == 0);
 }
 
 /* The receive-path decode loop over one datagram; 0 or the error that
@@ -155,6 +170,30 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
                 FUZZ_CHECK(wire_fuzz_in(u.payload, u.len, it.data, it.data + it.len));
                 wire_fuzz_user_roundtrip(&u);
                 res->users++;
+            } else {
+                FUZZ_CHECK(ip == it.data);
+                res->bad_items++;
+            }
+        } else if (it.kind == WIRE_ITEM_DIGEST) {
+            struct wire_digest d;
+            if (wire_decode_digest(&d, &ip, it.data + it.len) == 0) {
+                FUZZ_CHECK(
+                    wire_fuzz_in(d.sums, (size_t)4 << d.log2, it.data, it.data + it.len));
+                wire_fuzz_digest_roundtrip(&d);
+                res->digests++;
+            } else {
+                FUZZ_CHECK(ip == it.data);
+                res->bad_items++;
+            }
+        } else if (it.kind == WIRE_ITEM_COOKIE) {
+            uint64_t c, back;
+            if (wire_decode_cookie(&c, &ip, it.data + it.len) == 0) {
+                uint8_t buf[8], *w = buf;
+                const uint8_t *r = buf;
+                FUZZ_CHECK(ip == it.data + it.len);
+                FUZZ_CHECK(wire_encode_cookie(&w, buf + sizeof(buf), c) == 0 && w == buf + 8);
+                FUZZ_CHECK(wire_decode_cookie(&back, &r, w) == 0 && back == c);
+                res->cookies++;
             } else {
                 FUZZ_CHECK(ip == it.data);
                 res->bad_items++;

@@ -55,6 +55,7 @@ has_mode() {
 files=(
     "$SBINDIR/swimd 755"
     "$BINDIR/swimctl 755"
+    "$BINDIR/swimsim 755"
     "$UNITDIR/swimd.service 644"
     "$SYSUSERSDIR/swimd.conf 644"
     "$COMPLETIONDIR/swimctl 644"
@@ -77,6 +78,7 @@ check "no other file installed${unexpected:+ (found: $unexpected)}" test -z "$un
 # ---- the programs run from the DESTDIR -----------------------------------------
 check "swimd --version" test "$("$root$SBINDIR/swimd" --version)" = "swimd $VERSION"
 check "swimctl --version" test "$("$root$BINDIR/swimctl" --version)" = "swimctl $VERSION"
+check "swimsim --version" test "$("$root$BINDIR/swimsim" --version)" = "swimsim $VERSION"
 
 # The example config parses: with it, the only complaint is the bad flag after it.
 "$root$SBINDIR/swimd" --config "$root$EXAMPLEDIR/swimd.json" --profile bogus >/dev/null \

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "sim.h"
+#include "sim_assert.h"
 
 #define ST_SEED 0x51D0001ULL
 /* Marks injected test datagrams; no swim datagram starts with 'S' (the

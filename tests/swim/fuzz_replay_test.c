@@ -69,7 +69,7 @@ static struct swim_addr fr_addr(uint64_t *x)
 
 /* What a valid datagram should decode to. */
 struct fr_expect {
-    int members, users, unknown;
+    int members, users, cookies, unknown;
 };
 
 /* A valid datagram of a random type with random items, fitting in cap. */
@@ -107,7 +107,7 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
     }
     for (i = 0; i < n_items; i++) {
         uint8_t body[1024], *b = body;
-        unsigned kind = (unsigned)(fr_rand(x) % 5);
+        unsigned kind = (unsigned)(fr_rand(x) % 6);
         if (kind <= 1) {
             struct wire_member m;
             memset(&m, 0, sizeof(m));
@@ -132,17 +132,23 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
             u.len = (uint16_t)(fr_rand(x) % 40);
             FR_CHECK(wire_encode_user(&b, body + sizeof(body), &u) == 0, "encoder failed");
             kind = WIRE_ITEM_USER;
+        } else if (kind == 3) {
+            FR_CHECK(wire_encode_cookie(&b, body + sizeof(body), fr_rand(x)) == 0,
+                     "encoder failed");
+            kind = WIRE_ITEM_COOKIE;
         } else {
             size_t k, n = (size_t)(fr_rand(x) % 16);
             for (k = 0; k < n; k++)
                 *b++ = (uint8_t)fr_rand(x);
-            kind = 3 + (unsigned)(fr_rand(x) % 250);
+            kind = WIRE_ITEM_COOKIE + 1 + (unsigned)(fr_rand(x) % 250); /* unknown */
         }
         if (wire_encode_item(&w, end, (uint8_t)kind, body, (size_t)(b - body)) != 0)
             break; /* full: the datagram ends here, as a sender's would */
         exp->members += kind == WIRE_ITEM_MEMBER;
         exp->users += kind == WIRE_ITEM_USER;
-        exp->unknown += kind != WIRE_ITEM_MEMBER && kind != WIRE_ITEM_USER;
+        exp->cookies += kind == WIRE_ITEM_COOKIE;
+        exp->unknown +=
+            kind != WIRE_ITEM_MEMBER && kind != WIRE_ITEM_USER && kind != WIRE_ITEM_COOKIE;
     }
     return (size_t)(w - buf);
 }
@@ -228,9 +234,11 @@ START_TEST(wire_test_fuzz_replay_valid)
         FR_CHECK(rc == 0, "valid input %d (type %u, flags %u): core returned %d", i, buf[2], buf[3],
                  rc);
         FR_CHECK(res.members == exp.members && res.users == exp.users &&
-                     res.unknown_items == exp.unknown && res.bad_items == 0,
-                 "input %d: %d/%d members, %d/%d users, %d/%d unknown, %d bad", i, res.members,
-                 exp.members, res.users, exp.users, res.unknown_items, exp.unknown, res.bad_items);
+                     res.cookies == exp.cookies && res.unknown_items == exp.unknown &&
+                     res.bad_items == 0,
+                 "input %d: %d/%d members, %d/%d users, %d/%d cookies, %d/%d unknown, %d bad", i,
+                 res.members, exp.members, res.users, exp.users, res.cookies, exp.cookies,
+                 res.unknown_items, exp.unknown, res.bad_items);
     }
 }
 END_TEST

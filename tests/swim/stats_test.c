@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "sim.h"
+#include "sim_assert.h"
 #include "swim.h"
 
 #define SEEDS 3

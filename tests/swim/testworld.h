@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim.h"
+#include "sim_assert.h"
 #include "swim.h"
 #include "wire.h"
 

@@ -1329,6 +1329,71 @@ START_TEST(wire_test_relay_flag_only_on_ping_and_ack)
 }
 END_TEST
 
+/* A table digest (swim/sync.c) round-trips at every size. */
+START_TEST(wire_test_digest_roundtrip)
+{
+    for (uint8_t log2 = 0; log2 <= WIRE_DIGEST_LOG2_MAX; log2++) {
+        uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX];
+        uint8_t buf[1 + sizeof(sums)], *w = buf;
+        const uint8_t *r = buf;
+        struct wire_digest d;
+        size_t n = (size_t)1 << log2;
+        for (size_t i = 0; i < n; i++)
+            sums[i] = 0x9e3779b9u * (uint32_t)(i + 1);
+        ck_assert_int_eq(wire_encode_digest(&w, buf + sizeof(buf), log2, sums), 0);
+        ck_assert_uint_eq((size_t)(w - buf), 1 + 4 * n);
+        ck_assert_int_eq(wire_decode_digest(&d, &r, w), 0);
+        ck_assert_ptr_eq(r, w);
+        ck_assert_uint_eq(d.log2, log2);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(wire_digest_sum(&d, i), sums[i]);
+    }
+}
+END_TEST
+
+/* Every prefix of a digest is truncated (the position untouched), a bucket
+ * count beyond the maximum is malformed, and bytes after the sums belong
+ * to a later version: skipped. */
+START_TEST(wire_test_digest_hostile)
+{
+    const uint32_t sums[8] = {1, 2, 3, 4, 5, 6, 7, 0xffffffffu};
+    uint8_t buf[64], *w = buf;
+    const uint8_t *r;
+    struct wire_digest d;
+    ck_assert_int_eq(wire_encode_digest(&w, buf + sizeof(buf), 3, sums), 0);
+    size_t n = (size_t)(w - buf);
+    for (size_t k = 0; k < n; k++) {
+        r = buf;
+        ck_assert_int_eq(wire_decode_digest(&d, &r, buf + k), ERR_TRUNC);
+        ck_assert_ptr_eq(r, buf);
+    }
+    memset(w, 0xAA, 5);
+    r = buf;
+    ck_assert_int_eq(wire_decode_digest(&d, &r, w + 5), 0);
+    ck_assert_ptr_eq(r, w + 5);
+    ck_assert_uint_eq(wire_digest_sum(&d, 7), 0xffffffffu);
+    buf[0] = WIRE_DIGEST_LOG2_MAX + 1;
+    r = buf;
+    ck_assert_int_eq(wire_decode_digest(&d, &r, buf + sizeof(buf)), ERR_MALFORMED);
+    ck_assert_ptr_eq(r, buf);
+}
+END_TEST
+
+/* The encoder writes nothing without room, and refuses a bucket count
+ * beyond the maximum or missing sums. */
+START_TEST(wire_test_digest_encode_refuses)
+{
+    const uint32_t sums[8] = {0};
+    uint8_t buf[64], *w = buf;
+    ck_assert_int_eq(wire_encode_digest(&w, buf + 32, 3, sums), ERR_NOSPACE);
+    ck_assert_ptr_eq(w, buf);
+    ck_assert_int_eq(wire_encode_digest(&w, buf + sizeof(buf), WIRE_DIGEST_LOG2_MAX + 1, sums),
+                     ERR_INVAL);
+    ck_assert_int_eq(wire_encode_digest(&w, buf + sizeof(buf), 0, NULL), ERR_INVAL);
+    ck_assert_ptr_eq(w, buf);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1347,6 +1412,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, wire_test_user_empty_roundtrip);
     tcase_add_test(tc, wire_test_item_roundtrip);
     tcase_add_test(tc, wire_test_datagram_roundtrip);
+    tcase_add_test(tc, wire_test_digest_roundtrip);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");
@@ -1361,6 +1427,7 @@ static Suite *wire_suite(void)
     tcase_add_loop_test(tc, wire_test_decode_rejects_bad_field, 0, WT_N_NEGS);
     tcase_add_test(tc, wire_test_decode_accepts_max_fields);
     tcase_add_test(tc, wire_test_item_length_past_end);
+    tcase_add_test(tc, wire_test_digest_hostile);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("compat");
@@ -1376,6 +1443,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, wire_test_encode_accepts_max_fields);
     tcase_add_test(tc, wire_test_encode_item_null_body_is_invalid);
     tcase_add_test(tc, wire_test_relay_flag_only_on_ping_and_ack);
+    tcase_add_test(tc, wire_test_digest_encode_refuses);
     suite_add_tcase(s, tc);
     return s;
 }

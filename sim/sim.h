@@ -8,7 +8,7 @@
  * random choice (packet loss, delay jitter, each instance's PRNG seed) comes
  * from the world's own PRNG seeded by the test.  The same seed therefore
  * gives the same run, event for event, and a failing assertion prints it
- * (SIM_ASSERT) so the run can be replayed with SIM_SEED=<seed>.
+ * (the tests' SIM_ASSERT) so the run can be replayed with SIM_SEED=<seed>.
  *
  * The event queue: one binary heap ordered by (deadline, insertion number)
  * holds timers the instances submitted, datagrams in flight and callbacks
@@ -55,13 +55,11 @@
  * (sim_add_node returns the new node's index instead of 0); node indexes out
  * of range give ERR_INVAL.  The world is not thread-safe; nothing is global.
  */
-#ifndef SWIMD_TESTS_SIM_H
-#define SWIMD_TESTS_SIM_H
+#ifndef SWIMD_SIM_H
+#define SWIMD_SIM_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <check.h>
 
 #include "err.h"
 #include "swim.h"
@@ -282,20 +280,9 @@ const struct sim_log_entry *sim_log_at(const struct sim *w, int node, size_t i);
 
 /* --- assertions -------------------------------------------------------- */
 
-/* Format "seed=<seed> t=<now>ms: <cond>: <message>" into buf (used by
- * SIM_ASSERT; never fails, truncates). */
+/* Format "seed=<seed> t=<now>ms: <cond>: <message>" into buf (used by the
+ * tests' SIM_ASSERT, tests/sim/sim_assert.h; never fails, truncates). */
 void sim_failmsg_(const struct sim *w, char *buf, size_t size, const char *cond, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
 
-/* ck_assert_msg that names the world's seed and time on failure:
- * SIM_ASSERT(w, cond, "format", args...) (a format string is required). */
-#define SIM_ASSERT(w, cond, ...)                                                                   \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            char sim_msg_[1024];                                                                   \
-            sim_failmsg_((w), sim_msg_, sizeof(sim_msg_), #cond, __VA_ARGS__);                     \
-            ck_assert_msg(0, "%s", sim_msg_);                                                      \
-        }                                                                                          \
-    } while (0)
-
-#endif /* SWIMD_TESTS_SIM_H */
+#endif /* SWIMD_SIM_H */
