@@ -185,57 +185,44 @@ enum cfg_key {
     CFG_K_MAX_MEMBERS,
 };
 
-/* The protocol tunables an operator may set over the profile. */
-static const struct {
-    const char *key;
-    size_t off;
-} cfg_proto_keys[] = {
-#define CFG_PROTO_KEY(f)                                                                           \
-    {                                                                                              \
-#f, offsetof(struct swim_config, f)                                                        \
-    }
-    CFG_PROTO_KEY(probe_interval_ms), CFG_PROTO_KEY(probe_timeout_ms),
-    CFG_PROTO_KEY(suspicion_mult),    CFG_PROTO_KEY(suspicion_max_mult),
-    CFG_PROTO_KEY(retransmit_mult),   CFG_PROTO_KEY(gossip_interval_ms),
-    CFG_PROTO_KEY(gossip_nodes),      CFG_PROTO_KEY(indirect_checks),
-    CFG_PROTO_KEY(sync_interval_ms),  CFG_PROTO_KEY(reconnect_interval_ms),
-    CFG_PROTO_KEY(reap_ms),           CFG_PROTO_KEY(leave_linger_ms),
-    CFG_PROTO_KEY(awareness_max),     CFG_PROTO_KEY(max_packet),
-    CFG_PROTO_KEY(max_members),
-#undef CFG_PROTO_KEY
-};
-#define CFG_NPROTO (sizeof(cfg_proto_keys) / sizeof(cfg_proto_keys[0]))
-_Static_assert(CFG_NPROTO <= CFG_PROTO_MAX, "CFG_PROTO_MAX too small");
+/* The protocol tunables an operator may set over the profile: every field
+ * of struct swim_config, by the names the core gives them
+ * (swim_config_key), so a new tunable needs no change here. */
 
 /* "KEY=VALUE" for a protocol field; the value is a decimal uint32. */
 static int cfg_proto_set(struct cfg *c, const char *kv, const char *what, char *err, size_t errlen)
 {
     const char *eq = strchr(kv, '=');
     size_t klen = eq != NULL ? (size_t)(eq - kv) : 0;
-    for (size_t i = 0; i < CFG_NPROTO && eq != NULL; i++) {
-        if (strlen(cfg_proto_keys[i].key) != klen || strncmp(cfg_proto_keys[i].key, kv, klen) != 0)
+    const char *key;
+    for (size_t i = 0; eq != NULL && i < CFG_PROTO_MAX && (key = swim_config_key(i)) != NULL; i++) {
+        if (strlen(key) != klen || strncmp(key, kv, klen) != 0)
             continue;
         if (cfg_parse_uint(eq + 1, 0, UINT32_MAX, &c->proto[i]) != 0)
-            return cfg_fail(err, errlen, "%s: %s: expected a whole number, got \"%s\"", what,
-                            cfg_proto_keys[i].key, eq + 1);
+            return cfg_fail(err, errlen, "%s: %s: expected a whole number, got \"%s\"", what, key,
+                            eq + 1);
         c->proto_set |= 1u << i;
         return 0;
     }
-    return cfg_fail(err, errlen,
-                    "%s: expected KEY=VALUE with KEY one of probe_interval_ms, probe_timeout_ms, "
-                    "suspicion_mult, suspicion_max_mult, retransmit_mult, gossip_interval_ms, "
-                    "gossip_nodes, indirect_checks, sync_interval_ms, reconnect_interval_ms, "
-                    "reap_ms, leave_linger_ms, awareness_max, max_packet, max_members; got \"%s\"",
-                    what, kv);
+    char keys[CFG_ERR_MAX - 128] = ""; /* room for the rest of the message */
+    size_t used = 0;
+    for (size_t i = 0; i < CFG_PROTO_MAX && (key = swim_config_key(i)) != NULL; i++) {
+        int n = snprintf(keys + used, sizeof(keys) - used, "%s%s", i > 0 ? ", " : "", key);
+        if (n < 0 || (size_t)n >= sizeof(keys) - used)
+            break;
+        used += (size_t)n;
+    }
+    return cfg_fail(err, errlen, "%s: expected KEY=VALUE with KEY one of %s; got \"%.64s\"", what,
+                    keys, kv);
 }
 
 int cfg_protocol(const struct cfg *c, struct swim_config *out, char *err, size_t errlen)
 {
     if (swim_config_profile(out, c->profile) != 0)
         return cfg_fail(err, errlen, "profile: unknown \"%s\"", c->profile);
-    for (size_t i = 0; i < CFG_NPROTO; i++)
+    for (size_t i = 0; i < CFG_PROTO_MAX && swim_config_key(i) != NULL; i++)
         if (c->proto_set & (1u << i))
-            memcpy((char *)out + cfg_proto_keys[i].off, &c->proto[i], sizeof(uint32_t));
+            (void)swim_config_set(out, swim_config_key(i), c->proto[i]);
     if (c->max_members != 0)
         out->max_members = c->max_members;
     if (swim_config_check(out) != 0)

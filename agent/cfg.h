@@ -97,7 +97,7 @@
 #define CFG_WATCH_QUEUE_MIN 16
 #define CFG_WATCH_QUEUE_MAX 65536
 /* Slots for protocol overrides: one per struct swim_config field. */
-#define CFG_PROTO_MAX 16
+#define CFG_PROTO_MAX 32 /* proto_set's bits; the core names fewer tunables */
 /* Longest leave linger: a SIGTERM must end well inside systemd's default
  * stop timeout (90 s), and a minute of gossiping "left" is plenty. */
 #define CFG_LEAVE_LINGER_MAX_MS 60000u

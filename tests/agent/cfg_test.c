@@ -455,6 +455,30 @@ START_TEST(cfg_test_max_members_flag_and_file_key)
 }
 END_TEST
 
+/* Every tunable the core names is a --protocol key, the Lifeguard and
+ * guard switches among them, so each can be turned off for an experiment. */
+START_TEST(cfg_test_protocol_takes_every_core_tunable)
+{
+    struct swim_config sc;
+    ck_assert_int_eq(PARSE("--protocol", "guard=0", "--protocol", "reprobe=0", "--protocol",
+                           "buddy=0", "--protocol", "probe_retry=0"),
+                     0);
+    ck_assert_int_eq(cfg_protocol(&c, &sc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sc.guard, 0);
+    ck_assert_uint_eq(sc.reprobe, 0);
+    ck_assert_uint_eq(sc.buddy, 0);
+    ck_assert_uint_eq(sc.probe_retry, 0);
+    for (size_t i = 0; swim_config_key(i) != NULL; i++) {
+        ck_assert_uint_lt(i, CFG_PROTO_MAX);
+        uint32_t v = 0;
+        ck_assert_int_eq(swim_config_get(&sc, swim_config_key(i), &v), 0);
+        char kv[96];
+        snprintf(kv, sizeof(kv), "%s=%u", swim_config_key(i), v);
+        ck_assert_msg(PARSE("--protocol", kv) == 0, "%s: %s", kv, err);
+    }
+}
+END_TEST
+
 START_TEST(cfg_test_protocol_bad_values_rejected)
 {
     ck_assert_int_eq(PARSE("--protocol", "probe_interval=5"), ERR_INVAL);
@@ -629,6 +653,7 @@ int main(void)
     tcase_add_test(tc, cfg_test_json_event_settings_and_flag_override);
     tcase_add_test(tc, cfg_test_protocol_overrides_profile);
     tcase_add_test(tc, cfg_test_protocol_bad_values_rejected);
+    tcase_add_test(tc, cfg_test_protocol_takes_every_core_tunable);
     tcase_add_test(tc, cfg_test_missing_config_file_says_why);
     tcase_add_test(tc, cfg_test_config_fifo_refused_without_blocking);
     tcase_add_test(tc, cfg_test_names_follow_the_name_rule);
