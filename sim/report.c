@@ -226,7 +226,8 @@ static int write_plots(const char *dir, const struct report_run *r, char *err, s
     if ((rc = plot(dir, "convergence.svg", &c, &s, 1, err, cap)) != 0)
         goto out;
 
-    memcpy(lat, r->detect_ms, r->n_detect * sizeof(*lat));
+    if (r->n_detect > 0)
+        memcpy(lat, r->detect_ms, r->n_detect * sizeof(*lat));
     (void)report_percentile(lat, r->n_detect, 50); /* sorts */
     for (size_t i = 0; i < r->n_detect; i++) {
         dx[i] = (double)lat[i];
