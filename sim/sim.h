@@ -9,6 +9,9 @@
  * from the world's own PRNG seeded by the test.  The same seed therefore
  * gives the same run, event for event, and a failing assertion prints it
  * (the tests' SIM_ASSERT) so the run can be replayed with SIM_SEED=<seed>.
+ * The world is its own module (sim/, libc and the core only): the Check
+ * suites drive it (their assertion is tests/sim/sim_assert.h), and so does
+ * swimsim, an installed program (swimsim.c, with observe.h and report.h).
  *
  * The event queue: one binary heap ordered by (deadline, insertion number)
  * holds timers the instances submitted, datagrams in flight and callbacks

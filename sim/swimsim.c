@@ -141,7 +141,7 @@ static void ss_usage(FILE *f)
           "FAILED, per observer), false_failures (FAILED about running nodes),\n"
           "suspicions, bytes_per_node_per_s (sent per running node per second over the\n"
           "second half of the run, once the join's traffic has drained), wall_s, and\n"
-          "more.  Memory grows with N^2 (every node holds every member): about 3 GiB\n"
+          "more.  Memory grows with N^2 (every node holds every member): about 2.4 GiB\n"
           "at 3,000 nodes.\n"
           "\n"
           "Exit status: 0 done, 1 the run or its files failed, 2 bad flags.\n",

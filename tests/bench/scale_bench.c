@@ -4,7 +4,8 @@
  * tests/bench/RESULTS.md): how long a cluster takes to converge once its
  * last agent started, and what an idle agent sends.
  *
- * Every agent binds its own loopback address (127.0.0.2, .3, ... then
+ * Every agent (n001, n002, ...: names of one length, so the bytes compare
+ * across sizes) binds its own loopback address (127.0.0.2, .3, ... then
  * 127.0.1.x) on a port the kernel picks, runs the lan profile and joins
  * the first.  They are started one after the other, each waited for until
  * its control socket answers (tests/agent/agent_harness.c).
@@ -128,7 +129,9 @@ static int bench_once(size_t n, uint64_t *conv_ms, uint64_t *idle_x10)
                               "--join",    h.nodes[0].addr, NULL};
         if (i == n - 1)
             t_last = wall_ms();
-        if (harness_start(&h, i, NULL, host, i == 0 ? seed : join) != 0) {
+        char name[32]; /* one length at every N, so the bytes compare across sizes */
+        snprintf(name, sizeof(name), "n%03zu", i + 1);
+        if (harness_start(&h, i, name, host, i == 0 ? seed : join) != 0) {
             fprintf(stderr, "scale_bench: agent %zu of %zu did not start\n", i + 1, n);
             goto out;
         }
