@@ -36,6 +36,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "sockpath.h"
 #include "text.h"
 
 /* Pending connections the kernel may queue for us. */
@@ -43,9 +44,6 @@
 /* Input buffered per client before reading pauses: above CTL_LINE_MAX, so an
  * oversized line is always detected and discarded. */
 #define CTL_READ_HIGH (2 * CTL_LINE_MAX)
-/* Tries to lock a lock file that its owner unlinks meanwhile (each loser of
- * such a race sees a new file at the next try). */
-#define CTL_LOCK_TRIES 3
 /* Refusal log lines: at most this many per window, so a local user who
  * connects in a loop cannot flood the log. */
 #define CTL_REFUSE_LOG_BURST 5
@@ -87,13 +85,9 @@ struct ctl {
     struct log_limit refuse_limit;
     struct event *sweep; /* closes idle clients */
     uint32_t idle_ms;
-    long gid;       /* --socket-group, -1 for none */
-    uid_t uid;      /* swimd's own user */
-    int lock_fd;    /* PATH.lock, flock'ed for the life of the ctl */
-    dev_t sock_dev; /* the socket file we bound: removed only if still there */
-    ino_t sock_ino;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(CTL_LOCK_SUFFIX)];
+    long gid;           /* --socket-group, -1 for none */
+    uid_t uid;          /* swimd's own user */
+    struct sockpath sp; /* the path, owned for the life of the ctl */
 };
 
 /* o as one compact line with its newline (malloc'd), or NULL when out of
@@ -558,123 +552,12 @@ static void ctl_arm_sweep(struct ctl *c)
     event_add(c->sweep, &tv);
 }
 
-/* ---- owning the path ---- */
-
-/* Is someone listening at path?  1 yes, 0 no (stale), -1 not a socket. */
-static int ctl_path_live(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0;
-    if (!S_ISSOCK(st.st_mode))
-        return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 1; /* cannot tell: do not remove it */
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
-    int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-    int e = errno;
-    close(fd);
-    if (rc == 0)
-        return 1;
-    return e == ECONNREFUSED ? 0 : 1;
-}
-
-/* 1 when path is (still) the file with st's device and inode. */
-static int ctl_same_file(const char *path, dev_t dev, ino_t ino)
-{
-    struct stat st;
-    return lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-}
-
-/* Remove path only if it is still the file we made. */
-static void ctl_unlink_own(const char *path, dev_t dev, ino_t ino)
-{
-    if (ctl_same_file(path, dev, ino))
-        unlink(path);
-}
-
-/* Open and lock c->lock_path for life.  0, ERR_EXISTS (another holds it),
- * or ERR_SYS (errno kept). */
-static int ctl_lock(struct ctl *c)
-{
-    for (int i = 0; i < CTL_LOCK_TRIES; i++) {
-        int fd = open(c->lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        struct stat st;
-        if (fd < 0)
-            return ERR_SYS;
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return e == EWOULDBLOCK ? ERR_EXISTS : ERR_SYS;
-        }
-        /* Locked; but if its last owner unlinked it meanwhile, the lock
-         * guards nothing: try the file now at the path. */
-        if (fstat(fd, &st) == 0 && ctl_same_file(c->lock_path, st.st_dev, st.st_ino)) {
-            c->lock_fd = fd;
-            return 0;
-        }
-        close(fd);
-    }
-    return ERR_EXISTS;
-}
-
-/* Release the lock, removing its file first if it is still ours. */
-static void ctl_unlock(struct ctl *c)
-{
-    struct stat st;
-    if (c->lock_fd < 0)
-        return;
-    if (fstat(c->lock_fd, &st) == 0)
-        ctl_unlink_own(c->lock_path, st.st_dev, st.st_ino);
-    close(c->lock_fd);
-    c->lock_fd = -1;
-}
-
-/* Bind, chmod and listen at c->path (locked, and free of a live socket);
- * returns the listening fd, or -1 with errno kept. */
-static int ctl_listen(struct ctl *c, unsigned mode)
-{
-    struct sockaddr_un sun;
-    struct stat st;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, c->path, strlen(c->path));
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        int e = errno;
-        close(fd); /* nothing made: nothing to remove */
-        errno = e;
-        return -1;
-    }
-    if (lstat(c->path, &st) == 0) { /* what we made, and may remove */
-        c->sock_dev = st.st_dev;
-        c->sock_ino = st.st_ino;
-    }
-    /* chmod right after bind: until listen() nobody can connect, so the
-     * umask-derived mode of that instant is never usable by others. */
-    if (chmod(c->path, mode) != 0 || listen(fd, CTL_BACKLOG) != 0) {
-        int e = errno;
-        close(fd);
-        ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ctl_request_f handler,
                     void *ctx, struct log *lg, int *rc)
 {
     size_t plen = strlen(path);
     struct ctl *c = NULL;
-    if (plen == 0 || plen >= sizeof(c->path)) {
+    if (plen == 0 || plen >= sizeof(c->sp.path)) {
         *rc = ERR_INVAL;
         return NULL;
     }
@@ -688,21 +571,15 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
     c->handler = handler;
     c->ctx = ctx;
     c->log = lg;
-    c->lock_fd = -1;
+    c->sp.lock_fd = -1;
     c->gid = -1;
     c->uid = geteuid();
     c->idle_ms = CTL_IDLE_DEFAULT_MS;
     log_limit_create(&c->refuse_limit, CTL_REFUSE_LOG_WINDOW_MS, CTL_REFUSE_LOG_BURST);
-    memcpy(c->path, path, plen + 1);
-    memcpy(c->lock_path, path, plen);
-    memcpy(c->lock_path + plen, CTL_LOCK_SUFFIX, sizeof(CTL_LOCK_SUFFIX));
     int fd = -1;
-    *rc = ctl_lock(c);
-    if (*rc == 0 && ctl_path_live(path) != 0)
-        *rc = ERR_EXISTS; /* a non-socket, or a server that predates the lock file */
+    *rc = sockpath_claim(&c->sp, path);
     if (*rc == 0) {
-        unlink(path); /* the stale socket of a dead swimd: the lock says it is ours now */
-        fd = ctl_listen(c, mode);
+        fd = sockpath_listen(&c->sp, mode, CTL_BACKLOG);
         *rc = fd >= 0 ? 0 : ERR_SYS;
     }
     c->sweep = *rc == 0 ? event_new(base, -1, EV_PERSIST, ctl_on_sweep, c) : NULL;
@@ -713,12 +590,11 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
         int e = errno;
         if (*rc == 0) { /* listening, but out of memory for the rest */
             close(fd);
-            ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
             *rc = ERR_NOMEM;
         }
         if (c->sweep != NULL)
             event_free(c->sweep);
-        ctl_unlock(c);
+        sockpath_release(&c->sp);
         free(c);
         errno = e;
         return NULL;
@@ -735,8 +611,7 @@ void ctl_delete(struct ctl *c)
         ctl_client_free(LIST_FIRST(&c->clients));
     evconnlistener_free(c->listener);
     event_free(c->sweep);
-    ctl_unlink_own(c->path, c->sock_dev, c->sock_ino);
-    ctl_unlock(c);
+    sockpath_release(&c->sp);
     free(c);
 }
 
@@ -747,7 +622,7 @@ size_t ctl_client_count(const struct ctl *c)
 
 int ctl_set_group(struct ctl *c, long gid)
 {
-    if (gid >= 0 && chown(c->path, (uid_t)-1, (gid_t)gid) != 0)
+    if (gid >= 0 && chown(c->sp.path, (uid_t)-1, (gid_t)gid) != 0)
         return ERR_SYS;
     c->gid = gid;
     return 0;

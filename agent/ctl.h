@@ -78,6 +78,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "sockpath.h"
 
 struct event_base;
 
@@ -98,7 +99,7 @@ struct event_base;
  * keep the socket full for long. */
 #define CTL_IDLE_DEFAULT_MS 60000
 /* The lock file next to the socket: PATH + this. */
-#define CTL_LOCK_SUFFIX ".lock"
+#define CTL_LOCK_SUFFIX SOCKPATH_LOCK_SUFFIX
 /* Longest error text in a response. */
 #define CTL_ERR_MAX 256
 
