@@ -262,6 +262,8 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         } else {
             s->stats.probes_acked++;
             swim__count_rtt(s, p->sent_at, now);
+            if (p->gen == p->target->gen)
+                swim__member_rtt(p->target, p->sent_at, now);
         }
     }
     p->acked = true;

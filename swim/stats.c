@@ -59,3 +59,15 @@ void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now)
     s->stats.probe_rtt[i]++;
     s->stats.probe_rtt_sum_ms += ms;
 }
+
+/* TCP's SRTT (RFC 6298): srtt += (sample - srtt) / 8, in microseconds from
+ * the millisecond clock the core is given. */
+void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now)
+{
+    uint64_t ms = now > sent ? now - sent : 0;
+    int64_t us = ms < (SWIM_RTT_UNKNOWN - 1) / 1000 ? (int64_t)(ms * 1000) : SWIM_RTT_UNKNOWN - 1;
+    if (m->srtt_us == SWIM_RTT_UNKNOWN)
+        m->srtt_us = (uint32_t)us;
+    else
+        m->srtt_us = (uint32_t)((int64_t)m->srtt_us + (us - (int64_t)m->srtt_us) / 8);
+}

@@ -217,6 +217,7 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->self.name_len = (uint8_t)len;
     s->self.addr = *addr;
     s->self.gen = generation;
+    s->self.srtt_us = SWIM_RTT_UNKNOWN;
     s->self.status = SWIM_ALIVE;
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;

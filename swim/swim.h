@@ -104,7 +104,12 @@ struct swim_member_info {
     const uint8_t *meta; /* encoded tags; may be NULL when meta_len is 0 */
     uint16_t meta_len;
     uint64_t status_since; /* `now` of the call that set the status */
+    /* Smoothed round trip of its direct answers to our probes (SRTT, gain
+     * 1/8; the first sample sets it), in microseconds; SWIM_RTT_UNKNOWN
+     * before the first answer at its current generation, and for self. */
+    uint32_t rtt_us;
 };
+#define SWIM_RTT_UNKNOWN UINT32_MAX
 
 struct swim_user_info {
     const char *origin; /* NUL-terminated */

@@ -200,6 +200,7 @@ struct swim_member {
     uint64_t notice_at;
     uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
     uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
+    uint32_t srtt_us;      /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
     uint8_t *meta;
     struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
@@ -595,5 +596,7 @@ void swim__on_sync(struct swim *s, const struct swim_addr *from, const struct wi
 void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len);
 /* A direct probe answered: its ping went out at `sent`, the ACK came at now. */
 void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now);
+/* Folds one direct answer's round trip into m's smoothed RTT. */
+void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now);
 
 #endif /* SWIM_SWIM_INT_H */

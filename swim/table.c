@@ -166,6 +166,7 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     }
     m->uid = ++s->next_uid;
     m->gen = r->gen;
+    m->srtt_us = SWIM_RTT_UNKNOWN;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
@@ -251,6 +252,7 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
     out->meta = m->meta;
     out->meta_len = m->meta_len;
     out->status_since = m->status_since;
+    out->rtt_us = m->srtt_us;
 }
 
 /* The member a timer names: at its hint, or (moved since) by a scan. */

@@ -62,6 +62,14 @@ static void assert_probe_results(struct sim *w, int node)
                node, (unsigned long long)st.probes_acked, (unsigned long long)rtt_samples(&st));
 }
 
+/* ms each way between nodes 0 and 1 (and by default). */
+static void link_delay(struct sim *w, uint32_t ms)
+{
+    sim_set_delay_default(w, ms, 0);
+    sim_set_delay(w, 0, 1, ms, 0);
+    sim_set_delay(w, 1, 0, ms, 0);
+}
+
 /* 20 ms each way: every direct probe takes 40 ms of the world's time, so
  * every sample lands in the bucket bounded by 50 ms and the sum is exact. */
 START_TEST(swim_test_stats_rtt_from_now)
@@ -71,9 +79,7 @@ START_TEST(swim_test_stats_rtt_from_now)
     ck_assert_uint_eq(swim_rtt_bound_ms(SWIM_RTT_BUCKETS - 1), UINT32_MAX);
     for (int i = 0; i < seed_count(); i++) {
         struct sim *w = world(seed_at(i), 2);
-        sim_set_delay_default(w, 20, 0);
-        sim_set_delay(w, 0, 1, 20, 0);
-        sim_set_delay(w, 1, 0, 20, 0);
+        link_delay(w, 20);
         sim_run_for(w, 30000);
         struct swim_stats st = stats_of(w, 0);
         SIM_ASSERT(w, st.probes_acked >= 25, "only %llu direct answers in 30 s",
@@ -88,6 +94,42 @@ START_TEST(swim_test_stats_rtt_from_now)
                    (unsigned long long)st.probe_failures);
         assert_probe_results(w, 0);
         assert_probe_results(w, 1);
+        sim_delete(w);
+    }
+}
+END_TEST
+
+static uint32_t rtt_at(struct sim *w, int node, const char *of)
+{
+    struct swim_member_info mi;
+    ck_assert_int_eq(swim_member_find(sim_swim(w, node), of, &mi), 0);
+    return mi.rtt_us;
+}
+
+/* The smoothed RTT is unknown until the first direct answer, which sets
+ * it; in the 20 ms-each-way world it then holds 40 ms, and after the path
+ * changes (5 ms each way first) it converges to the new round trip. Self
+ * has none. */
+START_TEST(swim_test_stats_member_rtt_converges)
+{
+    for (int i = 0; i < seed_count(); i++) {
+        struct sim *w = world(seed_at(i), 2);
+        link_delay(w, 5);
+        sim_run_until(w, 1);
+        struct swim_member_info mi;
+        swim_self(sim_swim(w, 0), &mi);
+        SIM_ASSERT(w, mi.rtt_us == SWIM_RTT_UNKNOWN, "self has an RTT: %u us", mi.rtt_us);
+        if (swim_member_find(sim_swim(w, 0), "n1", &mi) == 0)
+            SIM_ASSERT(w, mi.rtt_us == SWIM_RTT_UNKNOWN, "RTT %u us before any probe", mi.rtt_us);
+        sim_run_for(w, 10000);
+        SIM_ASSERT(w, rtt_at(w, 0, "n1") == 10000, "RTT %u us on a 5 ms-each-way link",
+                   rtt_at(w, 0, "n1"));
+        link_delay(w, 20);
+        sim_run_for(w, 60000); /* some 60 samples: (7/8)^60 of the 30 ms step is left */
+        uint32_t rtt = rtt_at(w, 0, "n1");
+        SIM_ASSERT(w, rtt > 39900 && rtt <= 40000, "RTT %u us, not converged to 40 ms", rtt);
+        rtt = rtt_at(w, 1, "n0");
+        SIM_ASSERT(w, rtt > 39900 && rtt <= 40000, "n1's RTT to n0 %u us", rtt);
         sim_delete(w);
     }
 }
@@ -212,6 +254,7 @@ static Suite *stats_suite(void)
     TCase *tc = tcase_create("stats");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, swim_test_stats_rtt_from_now);
+    tcase_add_test(tc, swim_test_stats_member_rtt_converges);
     tcase_add_test(tc, swim_test_stats_datagrams_by_type);
     tcase_add_test(tc, swim_test_stats_indirect_answers);
     tcase_add_test(tc, swim_test_stats_suspicions_refuted);
