@@ -159,16 +159,19 @@ static int cli_cmd_members(struct cli_ctx *c, int argc, char **argv)
         {"status", required_argument, NULL, CLI_OPT_STATUS},
         {"tag", required_argument, NULL, CLI_OPT_TAG},
         {"json", no_argument, NULL, CLI_OPT_JSON},
+        {"rtt", no_argument, NULL, CLI_OPT_RTT},
         CLI_OPTS_COMMON,
     };
     struct cli_filter f = {NULL, 0, NULL};
     const char *tagv[CLI_ARGS_MAX];
-    int as_json = 0, code, o;
+    int how = 0, code, o;
     while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
         if (o == CLI_OPT_EXIT)
             return code;
         if (o == CLI_OPT_JSON) {
-            as_json = 1;
+            how |= CLI_MEMBERS_JSON;
+        } else if (o == CLI_OPT_RTT) {
+            how |= CLI_MEMBERS_RTT;
         } else if (o == CLI_OPT_STATUS) {
             f.status = optarg;
             if (strcmp(f.status, "alive") != 0 && strcmp(f.status, "suspect") != 0 &&
@@ -187,7 +190,7 @@ static int cli_cmd_members(struct cli_ctx *c, int argc, char **argv)
     int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "members"), &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
-    cli_print_members(c->out, json_object_get(reply, "members"), &f, as_json);
+    cli_print_members(c->out, json_object_get(reply, "members"), &f, how);
     json_decref(reply);
     return CLI_EXIT_OK;
 }
@@ -374,8 +377,10 @@ const char *cli_default_socket(const char *service)
 }
 
 static const struct cli_cmd cli_cmd_table[] = {
-    {"members", "[--status alive|suspect|failed|left] [--tag KEY=VALUE]... [--json]",
-     "the members, as a table sorted by name or as JSON", cli_cmd_members},
+    {"members", "[--status alive|suspect|failed|left] [--tag KEY=VALUE]... [--rtt] [--json]",
+     "the members, as a table sorted by name\n(--rtt: with the smoothed probe round trip) or as "
+     "JSON",
+     cli_cmd_members},
     {"join", "ADDR...", "announce this node to ADDR (HOST[:PORT])", cli_cmd_join},
     {"leave", "", "leave the cluster; swimd exits when done", cli_cmd_leave},
     {"force-leave", "NAME", "mark a failed member as left now", cli_cmd_force_leave},

@@ -80,10 +80,14 @@ struct cli_filter {
     const char *const *tags; /* "KEY=VALUE" */
 };
 
+/* cli_print_members' `how`: bits. */
+#define CLI_MEMBERS_JSON 1 /* JSON instead of the table */
+#define CLI_MEMBERS_RTT 2  /* the table gets an RTT column ("-" while unknown) */
+
 /* Print the members array (as swimd sends it) as a table sorted by name, or
- * as a JSON array of {name, addr, status, incarnation, tags}.  Members that
- * do not pass the filter are left out. */
-void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int as_json);
+ * as a JSON array of {name, addr, status, incarnation, rtt_ms, tags}.
+ * Members that do not pass the filter are left out. */
+void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int how);
 /* Print an info reply as "key: value" lines, or as JSON. */
 void cli_print_info(FILE *out, json_t *info, int as_json);
 

@@ -121,7 +121,17 @@ static int cli_cmp_member(const void *a, const void *b)
     return strcmp(x != NULL ? x : "", y != NULL ? y : "");
 }
 
-void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int as_json)
+/* The RTT cell: rtt_ms (a number) as "40.0ms", "-" while unknown
+ * (malloc'd; NULL when out of memory). */
+static char *cli_rtt_text(json_t *rtt_ms)
+{
+    char buf[32];
+    if (json_is_number(rtt_ms))
+        snprintf(buf, sizeof(buf), "%.1fms", json_number_value(rtt_ms));
+    return strdup(json_is_number(rtt_ms) ? buf : "-");
+}
+
+void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int how)
 {
     size_t n = json_is_array(members) ? json_array_size(members) : 0;
     json_t **rows = calloc(n + 1, sizeof(*rows));
@@ -134,17 +144,18 @@ void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, i
             rows[k++] = m;
     }
     qsort(rows, k, sizeof(*rows), cli_cmp_member);
-    if (as_json) {
+    if (how & CLI_MEMBERS_JSON) {
         json_t *arr = json_array();
         for (size_t i = 0; i < k; i++) {
             json_t *tags = json_object_get(rows[i], "tags");
             json_array_append_new(
-                arr,
-                json_pack("{s:O?,s:O?,s:O?,s:O?,s:o}", "name", json_object_get(rows[i], "name"),
-                          "addr", json_object_get(rows[i], "addr"), "status",
-                          json_object_get(rows[i], "status"), "incarnation",
-                          json_object_get(rows[i], "incarnation"), "tags",
-                          json_is_object(tags) ? json_incref(tags) : json_object()));
+                arr, json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:o}", "name",
+                               json_object_get(rows[i], "name"), "addr",
+                               json_object_get(rows[i], "addr"), "status",
+                               json_object_get(rows[i], "status"), "incarnation",
+                               json_object_get(rows[i], "incarnation"), "rtt_ms",
+                               json_object_get(rows[i], "rtt_ms"), "tags",
+                               json_is_object(tags) ? json_incref(tags) : json_object()));
         }
         char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s != NULL)
@@ -154,37 +165,45 @@ void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, i
         free(rows);
         return;
     }
-    static const char *const heads[3] = {"NAME", "ADDRESS", "STATUS"};
+    /* Columns NAME ADDRESS STATUS [RTT], then TAGS (unpadded, last). */
+    static const char *const heads[4] = {"NAME", "ADDRESS", "STATUS", "RTT"};
     static const char *const fields[3] = {"name", "addr", "status"};
-    char **cells = calloc(k * 4 + 1, sizeof(*cells)); /* name, addr, status, tags per row */
-    size_t w[3];
-    for (int col = 0; col < 3; col++)
+    size_t nc = (how & CLI_MEMBERS_RTT) ? 4 : 3, per = nc + 1;
+    char **cells = calloc(k * per + 1, sizeof(*cells)); /* the columns, then tags, per row */
+    size_t w[4];
+    for (size_t col = 0; col < nc; col++)
         w[col] = strlen(heads[col]);
     for (size_t i = 0; cells != NULL && i < k; i++) {
-        for (int col = 0; col < 3; col++) {
-            cells[4 * i + col] = cli_safe(json_string_value(json_object_get(rows[i], fields[col])));
-            size_t l = cells[4 * i + col] != NULL ? text_width(cells[4 * i + col]) : 0;
+        char **row = &cells[per * i];
+        for (size_t col = 0; col < nc; col++) {
+            row[col] = col < 3 ? cli_safe(json_string_value(json_object_get(rows[i], fields[col])))
+                               : cli_rtt_text(json_object_get(rows[i], "rtt_ms"));
+            size_t l = row[col] != NULL ? text_width(row[col]) : 0;
             if (l > w[col])
                 w[col] = l;
         }
-        cells[4 * i + 3] = cli_tags_text(json_object_get(rows[i], "tags"));
+        row[nc] = cli_tags_text(json_object_get(rows[i], "tags"));
     }
-    fprintf(out, "%-*s  %-*s  %-*s  TAGS\n", (int)w[0], heads[0], (int)w[1], heads[1], (int)w[2],
-            heads[2]);
+    for (size_t col = 0; col < nc; col++)
+        cli_cell(out, heads[col], w[col], "  ");
+    fprintf(out, "TAGS\n");
     for (size_t i = 0; cells != NULL && i < k; i++) {
-        char **row = &cells[4 * i];
-        if (row[0] == NULL || row[1] == NULL || row[2] == NULL)
+        char **row = &cells[per * i];
+        size_t col = 0;
+        while (col < nc && row[col] != NULL)
+            col++;
+        if (col < nc)
             continue; /* out of memory: the row is left out */
-        cli_cell(out, row[0], w[0], "  ");
-        cli_cell(out, row[1], w[1], "  ");
-        if (row[3] != NULL && row[3][0] != '\0') {
-            cli_cell(out, row[2], w[2], "  ");
-            fprintf(out, "%s\n", row[3]);
+        for (col = 0; col + 1 < nc; col++)
+            cli_cell(out, row[col], w[col], "  ");
+        if (row[nc] != NULL && row[nc][0] != '\0') {
+            cli_cell(out, row[nc - 1], w[nc - 1], "  ");
+            fprintf(out, "%s\n", row[nc]);
         } else {
-            fprintf(out, "%s\n", row[2]);
+            fprintf(out, "%s\n", row[nc - 1]);
         }
     }
-    for (size_t i = 0; cells != NULL && i < 4 * k; i++)
+    for (size_t i = 0; cells != NULL && i < per * k; i++)
         free(cells[i]);
     free(cells);
     free(rows);

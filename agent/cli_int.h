@@ -53,6 +53,7 @@ enum {
     CLI_OPT_STATUS,
     CLI_OPT_TAG,
     CLI_OPT_JSON,
+    CLI_OPT_RTT,
     CLI_OPT_SINCE,
     CLI_OPT_TYPE,
     CLI_OPT_PEER,

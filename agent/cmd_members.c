@@ -19,6 +19,11 @@ json_t *cmd_member_json(const struct swim_member_info *m)
     json_object_set_new(o, "status", json_string(swim_status_name(m->status)));
     json_object_set_new(o, "incarnation", json_integer(m->incarnation));
     json_object_set_new(o, "generation", ev_json_u64(m->generation));
+    /* The smoothed probe round trip in ms, to 0.1 ms; null while unknown. */
+    json_object_set_new(o, "rtt_ms",
+                        m->rtt_us == SWIM_RTT_UNKNOWN
+                            ? json_null()
+                            : json_real((double)(((uint64_t)m->rtt_us + 50) / 100) / 10.0));
     json_object_set_new(o, "tags", ev_json_tags(m->meta, m->meta_len, &malformed));
     if (malformed)
         json_object_set_new(o, "tags_malformed", json_true());

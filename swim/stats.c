@@ -7,7 +7,9 @@
  * ping's and its ACK's), so they have the caller's resolution (the agent's
  * milliseconds: a loopback probe counts as 0 ms) and no clock is read here.
  * The buckets run from 1 ms (a LAN) to 5 s (the wan profile's period); an
- * answer later than that still counts, in the last bucket.
+ * answer later than that still counts, in the last bucket.  Each direct
+ * answer also feeds its member's smoothed RTT (swim__member_rtt()), which
+ * starts over when the member's generation changes (update.c).
  */
 #include "swim_int.h"
 

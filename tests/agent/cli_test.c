@@ -25,11 +25,11 @@ static const char *metrics_text = "# HELP swimd_members Members.\n# TYPE swimd_m
 
 static const char *members_json =
     "[{\"name\":\"node-b\",\"addr\":\"127.0.0.1:7002\",\"status\":\"failed\",\"incarnation\":3,"
-    "\"generation\":1,\"tags\":{}},"
+    "\"generation\":1,\"rtt_ms\":null,\"tags\":{}},"
     "{\"name\":\"a\",\"addr\":\"[::1]:7001\",\"status\":\"alive\",\"incarnation\":0,"
-    "\"generation\":1,\"tags\":{\"role\":\"web\",\"dc\":\"eu\"}},"
+    "\"generation\":1,\"rtt_ms\":0.4,\"tags\":{\"role\":\"web\",\"dc\":\"eu\"}},"
     "{\"name\":\"longer-name-c\",\"addr\":\"10.0.0.3:7946\",\"status\":\"alive\","
-    "\"incarnation\":1,\"generation\":2,\"tags\":{\"role\":\"db\"}}]";
+    "\"incarnation\":1,\"generation\":2,\"rtt_ms\":40.0,\"tags\":{\"role\":\"db\"}}]";
 
 static char *out_buf, *err_buf;
 static size_t out_len, err_len;
@@ -53,12 +53,12 @@ static void streams_free(void)
     free(err_buf);
 }
 
-static void print_members(const struct cli_filter *f, int as_json)
+static void print_members(const struct cli_filter *f, int how)
 {
     json_t *m = json_loads(members_json, 0, NULL);
     ck_assert_ptr_nonnull(m);
     streams_open();
-    cli_print_members(out, m, f, as_json);
+    cli_print_members(out, m, f, how);
     streams_close();
     json_decref(m);
 }
@@ -71,6 +71,27 @@ START_TEST(cli_test_members_table_aligned_and_sorted)
                        "longer-name-c  10.0.0.3:7946   alive   role=db\n"
                        "node-b         127.0.0.1:7002  failed\n";
     ck_assert_str_eq(out_buf, want);
+    streams_free();
+}
+END_TEST
+
+/* --rtt: an RTT column before the tags, "-" while unknown; --json passes
+ * rtt_ms through (null while unknown). */
+START_TEST(cli_test_members_rtt_column_and_json)
+{
+    print_members(NULL, CLI_MEMBERS_RTT);
+    const char *want = "NAME           ADDRESS         STATUS  RTT     TAGS\n"
+                       "a              [::1]:7001      alive   0.4ms   dc=eu,role=web\n"
+                       "longer-name-c  10.0.0.3:7946   alive   40.0ms  role=db\n"
+                       "node-b         127.0.0.1:7002  failed  -\n";
+    ck_assert_str_eq(out_buf, want);
+    streams_free();
+    print_members(NULL, CLI_MEMBERS_JSON | CLI_MEMBERS_RTT);
+    json_t *arr = json_loads(out_buf, 0, NULL);
+    ck_assert_ptr_nonnull(arr);
+    ck_assert(json_real_value(json_object_get(json_array_get(arr, 0), "rtt_ms")) == 0.4);
+    ck_assert(json_is_null(json_object_get(json_array_get(arr, 2), "rtt_ms")));
+    json_decref(arr);
     streams_free();
 }
 END_TEST
@@ -93,7 +114,7 @@ END_TEST
 
 START_TEST(cli_test_members_json_has_the_documented_fields)
 {
-    print_members(NULL, 1);
+    print_members(NULL, CLI_MEMBERS_JSON);
     json_t *arr = json_loads(out_buf, 0, NULL);
     ck_assert_ptr_nonnull(arr);
     ck_assert_uint_eq(json_array_size(arr), 3);
@@ -102,6 +123,7 @@ START_TEST(cli_test_members_json_has_the_documented_fields)
     ck_assert_str_eq(json_string_value(json_object_get(first, "addr")), "[::1]:7001");
     ck_assert_str_eq(json_string_value(json_object_get(first, "status")), "alive");
     ck_assert(json_is_integer(json_object_get(first, "incarnation")));
+    ck_assert(json_is_real(json_object_get(first, "rtt_ms")));
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(first, "tags"), "dc")),
                      "eu");
     ck_assert_ptr_null(json_object_get(first, "generation"));
@@ -337,8 +359,9 @@ START_TEST(cli_test_round_trip_through_socket)
 {
     struct server sv;
     serve_start(&sv);
-    char *argv[] = {"swimctl", "--socket", sv.path, "members", "--status", "alive", NULL};
-    int rc = run(6, argv);
+    char *argv[] = {"swimctl", "--socket", sv.path, "members", "--status", "alive", "--rtt", NULL};
+    int rc = run(7, argv);
+    ck_assert_ptr_nonnull(strstr(out_buf, "40.0ms"));
     char *argv2[] = {"swimctl", "--socket", sv.path, "leave", NULL};
     streams_free();
     ck_assert_int_eq(rc, CLI_EXIT_OK);
@@ -468,6 +491,7 @@ int main(void)
     tcase_add_test(tc, cli_test_members_table_aligned_and_sorted);
     tcase_add_test(tc, cli_test_members_filtered_by_status_and_tag);
     tcase_add_test(tc, cli_test_members_json_has_the_documented_fields);
+    tcase_add_test(tc, cli_test_members_rtt_column_and_json);
     tcase_add_test(tc, cli_test_cannot_connect_reports_path_and_reason);
     tcase_add_test(tc, cli_test_usage_errors_exit_2);
     tcase_add_test(tc, cli_test_keygen_prints_a_loadable_key);

@@ -1,7 +1,8 @@
 /*
  * membership_test.c - integration: real swimd processes on loopback find
  * each other, detect a kill, see a graceful leave, retry a join, join by
- * name, and do all of it over IPv6 too (tests/agent/agent_harness.h).
+ * name, do all of it over IPv6 too, and time the probes (round trips in
+ * the members reply) (tests/agent/agent_harness.h).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -150,6 +151,44 @@ START_TEST(membership_test_ipv6_three_nodes_converge)
 }
 END_TEST
 
+/* name's rtt_ms in nd's members reply: 1 and *ms when a number, 0 when
+ * null, -1 when missing (or the call failed). */
+static int rtt_in_members(struct harness_node *nd, const char *name, double *ms)
+{
+    json_t *r = harness_call(nd, json_pack("{s:s}", "cmd", "members"));
+    int got = -1;
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(r, "members"), i, m)
+    {
+        const char *n = json_string_value(json_object_get(m, "name"));
+        json_t *rtt = json_object_get(m, "rtt_ms");
+        if (n != NULL && strcmp(n, name) == 0 && rtt != NULL) {
+            got = json_is_number(rtt) ? 1 : json_is_null(rtt) ? 0 : -1;
+            *ms = json_number_value(rtt);
+        }
+    }
+    json_decref(r);
+    return got;
+}
+
+/* Probe acks between two real nodes give the peer a round trip (a small
+ * one on loopback); self has none. */
+START_TEST(membership_test_probe_acks_give_rtt)
+{
+    struct harness *h = harness_world();
+    harness_start_cluster(h, 2, "127.0.0.1", NULL);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(harness_converged(h, 2, 2), HARNESS_CONVERGE_MS),
+                  "no convergence: %s", harness_log_tail(&h->nodes[0]));
+    double ms = -1;
+    ck_assert_msg(
+        HARNESS_WAIT_UNTIL(rtt_in_members(&h->nodes[0], "n2", &ms) == 1, HARNESS_CONVERGE_MS),
+        "n1 has no RTT for n2: %s", harness_log_tail(&h->nodes[0]));
+    ck_assert_msg(ms >= 0 && ms < 1000, "RTT %.1f ms on loopback", ms);
+    ck_assert_int_eq(rtt_in_members(&h->nodes[0], "n1", &ms), 0);
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
@@ -158,6 +197,7 @@ int main(void)
         {"join_retry", membership_test_join_retried_until_seed_appears, 60},
         {"join_by_name", membership_test_join_by_name_over_flags_and_control, 60},
         {"ipv6", membership_test_ipv6_three_nodes_converge, 60},
+        {"rtt", membership_test_probe_acks_give_rtt, 60},
     };
     return harness_run_cases("membership", cases, sizeof(cases) / sizeof(cases[0]));
 }
