@@ -450,6 +450,8 @@ const char *swim_event_name(enum swim_event ev)
 size_t swim_member_footprint(void)
 {
     /* The entry, plus its pointers in the hash table (kept at most half
-     * full, so up to two slots), the iteration array and the probe list. */
+     * full, so up to two slots), the iteration array and the probe list.
+     * A member that exchanges probes with this node also has a coordinate
+     * record of its own (struct swim_coord_peer, coord.c), not counted. */
     return sizeof(struct swim_member) + 4 * sizeof(struct swim_member *);
 }
