@@ -294,10 +294,13 @@ static void handle(struct swim *s, const struct swim_in *in)
     size_t known = s->n_all;
     swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
     if (mode == SWIM_APPLY_MERGE && s->n_all > known)
-        swim__sync_soon(s);  /* members are joining: others may lack them too */
-    if (in->coord != NULL) { /* the sender's own, at the generation it speaks with */
+        swim__sync_soon(s); /* members are joining: others may lack them too */
+    if (in->coord != NULL) {
+        /* The sender's own coordinate, taken when it speaks with the
+         * generation we hold and from the address we know it at (a forger
+         * elsewhere cannot plant one). */
         struct swim_member *m = swim__member_find(s, h->src.ptr, h->src.len);
-        if (m != NULL && m->gen == h->src_gen)
+        if (m != NULL && m->gen == h->src_gen && swim__addr_equal(&m->addr, in->from))
             swim__coord_heard(m, in->coord);
     }
 

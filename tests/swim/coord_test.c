@@ -373,6 +373,31 @@ END_TEST
 
 /* A PING from a known member carrying a coordinate that is not finite, or
  * out of bounds, is counted malformed and changes no coordinate. */
+/* Put on the network, from node `from`'s address, a PING to n0 that names
+ * node `claimed` as its sender and carries the coordinate body [body, n). */
+static void ct_inject_ping(struct sim *w, int from, int claimed, const uint8_t *body, size_t n,
+                           uint32_t seq)
+{
+    uint8_t pkt[256];
+    uint8_t *p = pkt;
+    struct wire_header h;
+    memset(&h, 0, sizeof(h));
+    h.type = WIRE_PING;
+    h.flags = WIRE_F_HAS_DST;
+    h.src.ptr = sim_name(w, claimed);
+    h.src.len = (uint8_t)strlen(h.src.ptr);
+    sim_addr(claimed, &h.src_addr);
+    h.src_gen = sim_generation(w, claimed);
+    h.dst.ptr = sim_name(w, 0);
+    h.dst.len = (uint8_t)strlen(h.dst.ptr);
+    h.dst_gen = sim_generation(w, 0);
+    h.seq = seq;
+    ck_assert_int_eq(wire_encode_header(&p, pkt + sizeof(pkt), &h), 0);
+    ck_assert_int_eq(wire_encode_item(&p, pkt + sizeof(pkt), WIRE_ITEM_COORD, body, n), 0);
+    ck_assert_int_eq(sim_inject(w, from, 0, pkt, (size_t)(p - pkt)), 0);
+    sim_run_for(w, 2); /* delivered; no probe of n0's ends this soon */
+}
+
 START_TEST(coord_test_poisoned_datagram_ignored)
 {
     static const uint32_t poison[] = {0x7FC00000u, 0x7F800000u, 0x7149F2CAu};
@@ -381,28 +406,12 @@ START_TEST(coord_test_poisoned_datagram_ignored)
     for (size_t k = 0; k < sizeof(poison) / sizeof(poison[0]); k++) {
         struct swim_coord held, held_after, self_after;
         struct swim_stats st0, st1;
+        uint8_t body[128];
         SIM_ASSERT(w, swim_member_coord(sim_swim(w, 0), "n1", &held) == 0, "no coordinate yet");
         swim_get_stats(sim_swim(w, 0), &st0);
 
-        uint8_t pkt[256], body[128];
-        uint8_t *p = pkt;
-        struct wire_header h;
-        memset(&h, 0, sizeof(h));
-        h.type = WIRE_PING;
-        h.flags = WIRE_F_HAS_DST;
-        h.src.ptr = "n1";
-        h.src.len = 2;
-        sim_addr(1, &h.src_addr);
-        h.src_gen = sim_generation(w, 1);
-        h.dst.ptr = "n0";
-        h.dst.len = 2;
-        h.dst_gen = sim_generation(w, 0);
-        h.seq = 0xFFFF0000u + (uint32_t)k;
-        ck_assert_int_eq(wire_encode_header(&p, pkt + sizeof(pkt), &h), 0);
         size_t n = ct_coord_body(body, sizeof(body), (int)k, poison[k]);
-        ck_assert_int_eq(wire_encode_item(&p, pkt + sizeof(pkt), WIRE_ITEM_COORD, body, n), 0);
-        ck_assert_int_eq(sim_inject(w, 1, 0, pkt, (size_t)(p - pkt)), 0);
-        sim_run_for(w, 2); /* delivered; no probe of n0's ends this soon */
+        ct_inject_ping(w, 1, 1, body, n, 0xFFFF0000u + (uint32_t)k);
 
         swim_get_stats(sim_swim(w, 0), &st1);
         SIM_ASSERT(w, st1.malformed == st0.malformed + 1, "poison %zu not counted", k);
@@ -411,6 +420,27 @@ START_TEST(coord_test_poisoned_datagram_ignored)
         swim_coord_self(sim_swim(w, 0), &self_after);
         SIM_ASSERT(w, swim_coord_valid(&self_after), "our coordinate poisoned");
     }
+    sim_delete(w);
+}
+END_TEST
+
+/* A valid coordinate in a PING that names n1 but comes from n2's address
+ * is not taken as n1's; the same PING from n1's address is. */
+START_TEST(coord_test_forged_source_ignored)
+{
+    struct sim *w = ct_world(ct_seed_at(0), 3, 0);
+    struct swim_coord held;
+    uint8_t body[128];
+    sim_run_for(w, 5000);
+    size_t n = ct_coord_body(body, sizeof(body), 0, 0x40A00000u); /* vec[0] = 5 s */
+
+    ct_inject_ping(w, 2, 1, body, n, 0xFFFF0001u);
+    SIM_ASSERT(w, swim_member_coord(sim_swim(w, 0), "n1", &held) == 0, "no coordinate for n1");
+    SIM_ASSERT(w, held.vec[0] != 5.0, "a forged source planted n1's coordinate");
+
+    ct_inject_ping(w, 1, 1, body, n, 0xFFFF0002u);
+    SIM_ASSERT(w, swim_member_coord(sim_swim(w, 0), "n1", &held) == 0, "no coordinate for n1");
+    SIM_ASSERT(w, held.vec[0] == 5.0, "n1's own coordinate not taken: vec[0] %g", held.vec[0]);
     sim_delete(w);
 }
 END_TEST
@@ -453,6 +483,7 @@ static Suite *coord_suite(void)
     tcase_set_timeout(world, 240);
     tcase_add_test(world, coord_test_members_learn_coordinates);
     tcase_add_test(world, coord_test_poisoned_datagram_ignored);
+    tcase_add_test(world, coord_test_forged_source_ignored);
     tcase_add_test(world, coord_test_accuracy_three_regions);
     suite_add_tcase(s, world);
     return s;
