@@ -14,7 +14,8 @@
  * 2007), and so does swimd:
  *
  *   - A sample is the round trip of a direct probe answer and the answering
- *     node's coordinate, which its ACK carries.  The round trip fed to the
+ *     node's coordinate, which its ACK carries (in whole milliseconds, the
+ *     core's clock: 0 ms counts as half of one).  The round trip fed to the
  *     update is the median of the member's last SWIM_COORD_FILTER samples,
  *     so one delayed answer does not throw the coordinate off.
  *   - Adaptive timestep: each node keeps an error estimate (relative, 1.5 at
@@ -58,6 +59,12 @@
 #define SWIM_COORD_RHO_S 150.0
 /* Below this (a microsecond) a length counts as zero: no division by it. */
 #define SWIM_COORD_ZERO_S 1.0e-6
+/* Round trips come from the millisecond clock the core is given, so a
+ * sample of 0 ms means "under a millisecond" (a LAN, loopback); it counts
+ * as half of one.  Taken at face value (a microsecond, the floor above),
+ * every such sample would look hugely wrong against any estimate, and
+ * would keep the error estimate at its ceiling. */
+#define SWIM_COORD_SUBMS_S 0.0005
 
 static double coord_raw_distance(const struct swim_coord *a, const struct swim_coord *b)
 {
@@ -240,7 +247,7 @@ static double coord_filter(struct swim_coord_peer *p, uint16_t ms)
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
-    return v[n / 2] / 1e3;
+    return v[n / 2] > 0 ? v[n / 2] / 1e3 : SWIM_COORD_SUBMS_S;
 }
 
 void swim__coord_sample(struct swim *s, struct swim_member *m, const struct swim_coord *theirs,

@@ -132,6 +132,19 @@ START_TEST(coord_test_two_nodes_converge)
 }
 END_TEST
 
+/* A round trip under the clock's millisecond (a sample of 0 ms) counts as
+ * half a millisecond: the two settle there, and their error estimates
+ * fall instead of staying at the ceiling. */
+START_TEST(coord_test_submillisecond_samples_settle)
+{
+    struct ct_pair p;
+    ct_pair_settle(&p, 0, 100);
+    ct_assert_within(ct_est_ms(p.a, p.b), 0.5, 0.10);
+    ck_assert(ct_self(p.a).error < 0.2 && ct_self(p.b).error < 0.2);
+    ct_pair_free(&p);
+}
+END_TEST
+
 START_TEST(coord_test_three_nodes_converge)
 {
     struct swim *n[3] = {ct_node("a", 1), ct_node("b", 2), ct_node("c", 3)};
@@ -473,6 +486,7 @@ static Suite *coord_suite(void)
     TCase *tc = tcase_create("vivaldi");
     tcase_add_test(tc, coord_test_new_node_is_origin_and_unsure);
     tcase_add_test(tc, coord_test_two_nodes_converge);
+    tcase_add_test(tc, coord_test_submillisecond_samples_settle);
     tcase_add_test(tc, coord_test_three_nodes_converge);
     tcase_add_test(tc, coord_test_outlier_filtered);
     tcase_add_test(tc, coord_test_hostile_samples_bounded);
