@@ -4,7 +4,8 @@
  * Every accepted change is queued as an encoded item body (a member record
  * or a user broadcast) in the bucket of its send count, newest first.  Each
  * outgoing datagram is filled with as many items as fit, least-sent first;
- * an item is dropped after retransmit_mult * ceil(log10(N + 1)) sends, and
+ * an item is dropped after retransmit_mult * ceil(log10(N + 1)) sends (at
+ * least SWIM_RETRANSMIT_MIN), and
  * a newer record about the same member replaces the queued one (each
  * member, and self, points at its queued record).  The queue is bounded:
  * beyond SWIM_QUEUE_MAX the most-sent item goes first, and user broadcasts
@@ -32,12 +33,20 @@
 #include "hash.h"
 #include "swim_int.h"
 
-/* Sends per item: retransmit_mult * ceil(log10(N + 1)), within 1..TX_MAX-1. */
+/* Sends per item: retransmit_mult * ceil(log10(N + 1)), at least
+ * SWIM_RETRANSMIT_MIN, below TX_MAX.  Below N = 10 the formula is the mult
+ * itself, and with two sends per node (the local profile's mult,
+ * memberlist's) one broadcast in sixteen missed some member of a 5-node
+ * cluster with no loss at all.  Measured over 100 seeds of 20 broadcasts
+ * at N = 5 (sends at least 4 / 6 / 8): lan 2 / 0 / 0 misses in 10,000
+ * deliveries, local 14 / 1 / 0, lan with 5% loss 18 / 2 / 0.  The floor
+ * costs bytes only while something is queued, and only below the N where
+ * the formula passes it (10 for lan and wan, 100 for local). */
 static uint32_t retransmit_limit(const struct swim *s)
 {
     double n = (double)swim__cluster_n(s) + 1.0;
     uint32_t l = s->cfg.retransmit_mult * (uint32_t)ceil(log10(n));
-    return l < 1 ? 1 : l >= SWIM_TX_MAX ? SWIM_TX_MAX - 1 : l;
+    return l < SWIM_RETRANSMIT_MIN ? SWIM_RETRANSMIT_MIN : l >= SWIM_TX_MAX ? SWIM_TX_MAX - 1 : l;
 }
 
 static void bucket_push(struct swim *s, struct swim_bcast *b)

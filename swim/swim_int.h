@@ -57,6 +57,8 @@
 /* Ceiling on sends per update (retransmit_mult * ceil(log10(N + 1)) stays
  * far below it: 10 * 7 for a million members); one queue bucket per count. */
 #define SWIM_TX_MAX 96
+/* Fewest sends per update, whatever N and the mult (queue.c says why). */
+#define SWIM_RETRANSMIT_MIN 8
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
