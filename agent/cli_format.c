@@ -326,3 +326,11 @@ void cli_print_event(FILE *out, json_t *ev)
     free(safe_type);
     free(name);
 }
+
+void cli_print_json_line(FILE *out, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s != NULL)
+        fprintf(out, "%s\n", s);
+    free(s);
+}
