@@ -301,6 +301,15 @@ START_TEST(query_it_test_truncation_timeout_bad_input)
         ck_assert_msg(harness_count_in_file(p.err, why[i]) >= 1, "case %zu: no \"%s\" in %s", i,
                       why[i], harness_slurp(p.err));
     }
+    /* info counts what each node did. */
+    json_t *info = harness_call(&h->nodes[0], json_pack("{s:s}", "cmd", "info"));
+    ck_assert_ptr_nonnull(info);
+    json_t *q = json_object_get(info, "queries");
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "received")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "responses")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "pending")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "pending_max")), 64);
+    json_decref(info);
     /* swimd refuses a reserved name too (a client other than swimctl). */
     json_t *r =
         harness_call(&h->nodes[1], json_pack("{s:s,s:s}", "cmd", "query", "name", "_swim-keys"));
