@@ -183,12 +183,14 @@
  * refilled one per REFILL_MS (500 a second: every member of a large
  * cluster answering one query, while a forged flood of relay requests
  * cannot make a node send more than that); and the messages remembered per
- * node to deliver each once though relays bring copies (a query's answers
- * from a few hundred members, each arriving at most 1 + relay factor
- * times). */
+ * node to deliver each once though relays bring copies: the copies of one
+ * message arrive within a relay hop of each other, so the last 128 cover
+ * a burst of 128 messages in that time (2 KiB per instance, which
+ * simulated worlds of thousands of nodes multiply; the query module
+ * dedupes its replies again, by responder). */
 #define SWIM_DIRECT_BURST 256
 #define SWIM_DIRECT_REFILL_MS 2
-#define SWIM_DIRECT_SEEN 512
+#define SWIM_DIRECT_SEEN 128
 
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
