@@ -38,6 +38,15 @@ static void seen_observe(void *ctx, struct sim *w, int node, const struct swim_n
     s->len[node] = n->user.len;
 }
 
+/* DIRECT datagrams on the wire (the type is the header's third byte). */
+static void count_direct(void *ctx, struct sim *w, int from, int to, const uint8_t *data,
+                         size_t len, int delivered)
+{
+    (void)w, (void)from, (void)to, (void)delivered;
+    if (len > 2 && data[2] == WIRE_DIRECT)
+        (*(int *)ctx)++;
+}
+
 static struct sim *direct_world(uint64_t seed, int n, struct seen *s)
 {
     struct swim_config c = tw_profile("lan");
@@ -49,12 +58,16 @@ static struct sim *direct_world(uint64_t seed, int n, struct seen *s)
 }
 
 /* With every other member relaying, the addressee is still told once, with
- * the sender's name and the exact bytes; nobody else is told. */
+ * the sender's name and the exact bytes; nobody else is told; and the wire
+ * carries exactly the direct copy, the three relay requests and their three
+ * forwards: a forwarded copy is never forwarded again. */
 START_TEST(swim_test_direct_delivered_once)
 {
     for (int i = 0; i < tw_seed_count(); i++) {
         struct seen s;
         struct sim *w = direct_world(tw_seed_at(i), 5, &s);
+        int datagrams = 0;
+        sim_set_tap(w, count_direct, &datagrams);
         const uint8_t msg[] = "response: hello\n";
         ck_assert_int_eq(
             swim_send_direct(sim_swim(w, 1), sim_name(w, 3), msg, sizeof(msg), 3, sim_now(w)), 0);
@@ -64,6 +77,7 @@ START_TEST(swim_test_direct_delivered_once)
         ck_assert_str_eq(s.origin[3], sim_name(w, 1));
         ck_assert_uint_eq(s.len[3], sizeof(msg));
         ck_assert_mem_eq(s.payload[3], msg, sizeof(msg));
+        SIM_ASSERT(w, datagrams == 1 + 3 + 3, "%d DIRECT datagrams for one message", datagrams);
         /* A second message is a new one. */
         ck_assert_int_eq(swim_send_direct(sim_swim(w, 1), sim_name(w, 3), msg, 1, 2, sim_now(w)),
                          0);
