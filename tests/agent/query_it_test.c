@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "agent_harness.h"
+#include "keyring.h"
 
 /* Every node's gossip: a query reaches members as a broadcast, which the
  * local profile (retransmit_mult 2) sends to two random members per holder,
@@ -246,18 +247,24 @@ START_TEST(query_it_test_filters_and_json)
 }
 END_TEST
 
-/* An answer over 1 KB arrives cut to 1024 bytes and flagged; the query
+/* An answer over 1 KB arrives cut to 1024 bytes and flagged, on an
+ * encrypted cluster (sealed datagrams leave the least room); the query
  * ends at its timeout (and the default follows Serf's rule); bad input is
  * refused with exit 2 and a message, before anything is sent. */
 START_TEST(query_it_test_truncation_timeout_bad_input)
 {
     struct harness *h = harness_world();
     struct swim_config c = harness_local_profile();
-    char big[HARNESS_PATH_MAX], spec[2 * HARNESS_PATH_MAX];
+    char big[HARNESS_PATH_MAX], spec[2 * HARNESS_PATH_MAX], kr[HARNESS_PATH_MAX];
+    char key[KEYRING_B64_MAX], line[KEYRING_B64_MAX + 1];
     write_script(h, "big.sh", "#!/bin/sh\nhead -c 3000 /dev/zero | tr '\\000' x\n", big);
     handler_spec(spec, sizeof(spec), "big", big);
-    const char *with_big[] = {"--event-handler", spec, QIT_GOSSIP, NULL};
-    const char *plain[] = {QIT_GOSSIP, NULL};
+    ck_assert_int_eq(keyring_generate_base64(key), 0);
+    snprintf(kr, sizeof(kr), "%s/keys", h->dir);
+    snprintf(line, sizeof(line), "%s\n", key);
+    harness_write_file(kr, line);
+    const char *with_big[] = {"--event-handler", spec, "--keyring", kr, QIT_GOSSIP, NULL};
+    const char *plain[] = {"--keyring", kr, QIT_GOSSIP, NULL};
     harness_start_node(h, 0, "127.0.0.1", with_big);
     harness_start_joiner(h, 1, "127.0.0.1", plain);
     ck_assert(HARNESS_WAIT_UNTIL(harness_converged(h, 2, 2), HARNESS_CONVERGE_MS));
@@ -314,6 +321,7 @@ START_TEST(query_it_test_truncation_timeout_bad_input)
     /* info counts what each node did. */
     json_t *info = harness_call(&h->nodes[0], json_pack("{s:s}", "cmd", "info"));
     ck_assert_ptr_nonnull(info);
+    ck_assert(json_is_true(json_object_get(info, "encrypted")));
     json_t *q = json_object_get(info, "queries");
     ck_assert_int_eq(json_integer_value(json_object_get(q, "received")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(q, "responses")), 1);
