@@ -1,7 +1,8 @@
 /*
  * cli.c - swimctl's command line (see cli.h; the files are listed in
  * cli_int.h): parsing, the command table and --help, the one-shot commands
- * (members, join, leave, force-leave, info, tags, event, keygen, metrics),
+ * (members, join, leave, force-leave, info, rtt, tags, event, keygen,
+ * metrics),
  * the default socket and cli_main().
  *
  * Parsing.  Every level uses getopt_long() in "+" mode (options end at the
@@ -195,27 +196,57 @@ static int cli_cmd_members(struct cli_ctx *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-static int cli_cmd_info(struct cli_ctx *c, int argc, char **argv)
+/* The options of a command whose only own option is --json: -1 to go on
+ * (*as_json set), or the exit code. */
+static int cli_json_opts(struct cli_ctx *c, int argc, char **argv, int *as_json)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, CLI_OPT_JSON},
         CLI_OPTS_COMMON,
     };
-    int as_json = 0, code, o;
+    int code, o;
+    *as_json = 0;
     while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
         if (o == CLI_OPT_EXIT)
             return code;
-        as_json = 1; /* --json */
+        *as_json = 1; /* --json */
     }
-    if ((code = cli_operands(c, argc, argv, 0, 0, "info takes only --json")) >= 0)
-        return code;
+    return -1;
+}
+
+/* Send req; print its reply with print(out, reply, as_json). */
+static int cli_cmd_print(struct cli_ctx *c, json_t *req, int as_json,
+                         void (*print)(FILE *, json_t *, int))
+{
     json_t *reply;
-    int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "info"), &reply, c->err);
+    int rc = cli_exchange(c->path, req, &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
-    cli_print_info(c->out, reply, as_json);
+    print(c->out, reply, as_json);
     json_decref(reply);
     return CLI_EXIT_OK;
+}
+
+static int cli_cmd_info(struct cli_ctx *c, int argc, char **argv)
+{
+    int as_json, code;
+    if ((code = cli_json_opts(c, argc, argv, &as_json)) >= 0 ||
+        (code = cli_operands(c, argc, argv, 0, 0, "info takes only --json")) >= 0)
+        return code;
+    return cli_cmd_print(c, json_pack("{s:s}", "cmd", "info"), as_json, cli_print_info);
+}
+
+static int cli_cmd_rtt(struct cli_ctx *c, int argc, char **argv)
+{
+    int as_json, code;
+    if ((code = cli_json_opts(c, argc, argv, &as_json)) >= 0 ||
+        (code = cli_operands(c, argc, argv, 1, 2, "rtt needs a node NAME and at most one more")) >=
+            0)
+        return code;
+    json_t *req = json_pack("{s:s,s:s}", "cmd", "rtt", "a", argv[optind]);
+    if (optind + 1 < argc)
+        json_object_set_new(req, "b", json_string(argv[optind + 1]));
+    return cli_cmd_print(c, req, as_json, cli_print_rtt);
 }
 
 static int cli_cmd_simple(struct cli_ctx *c, json_t *req, const char *done)
@@ -384,7 +415,10 @@ static const struct cli_cmd cli_cmd_table[] = {
     {"join", "ADDR...", "announce this node to ADDR (HOST[:PORT])", cli_cmd_join},
     {"leave", "", "leave the cluster; swimd exits when done", cli_cmd_leave},
     {"force-leave", "NAME", "mark a failed member as left now", cli_cmd_force_leave},
-    {"info", "[--json]", "this node, member counts, traffic, health", cli_cmd_info},
+    {"info", "[--json]", "this node, member counts, traffic, health, coordinate", cli_cmd_info},
+    {"rtt", "NAME [NAME] [--json]",
+     "estimated round trip between two nodes (the second: this one) from their coordinates",
+     cli_cmd_rtt},
     {"tags", "set KEY=VALUE... | delete KEY...", "set or remove tags on this node", cli_cmd_tags},
     {"event", "NAME [PAYLOAD]", "broadcast a user event to every member", cli_cmd_event},
     {"query",

@@ -85,10 +85,13 @@ struct cli_filter {
 #define CLI_MEMBERS_RTT 2  /* the table gets an RTT column ("-" while unknown) */
 
 /* Print the members array (as swimd sends it) as a table sorted by name, or
- * as a JSON array of {name, addr, status, incarnation, rtt_ms, tags}.
+ * as a JSON array of {name, addr, status, incarnation, rtt_ms, coord, tags}.
  * Members that do not pass the filter are left out. */
 void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, int how);
 /* Print an info reply as "key: value" lines, or as JSON. */
 void cli_print_info(FILE *out, json_t *info, int as_json);
+/* Print an rtt reply as "Estimated A <-> B rtt: 1.234 ms (using
+ * coordinates)", or as JSON. */
+void cli_print_rtt(FILE *out, json_t *reply, int as_json);
 
 #endif /* AGENT_CLI_H */

@@ -149,12 +149,13 @@ void cli_print_members(FILE *out, json_t *members, const struct cli_filter *f, i
         for (size_t i = 0; i < k; i++) {
             json_t *tags = json_object_get(rows[i], "tags");
             json_array_append_new(
-                arr, json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:o}", "name",
+                arr, json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:o}", "name",
                                json_object_get(rows[i], "name"), "addr",
                                json_object_get(rows[i], "addr"), "status",
                                json_object_get(rows[i], "status"), "incarnation",
                                json_object_get(rows[i], "incarnation"), "rtt_ms",
-                               json_object_get(rows[i], "rtt_ms"), "tags",
+                               json_object_get(rows[i], "rtt_ms"), "coord",
+                               json_object_get(rows[i], "coord"), "tags",
                                json_is_object(tags) ? json_incref(tags) : json_object()));
         }
         char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -214,16 +215,54 @@ long long cli_int(json_t *o, const char *key)
     return (long long)json_integer_value(json_object_get(o, key));
 }
 
+/* A reply as indented JSON with sorted keys, without its "ok". */
+static void cli_print_reply_json(FILE *out, json_t *reply)
+{
+    json_t *copy = json_deep_copy(reply);
+    json_object_del(copy, "ok");
+    char *s = json_dumps(copy, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s != NULL)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(copy);
+}
+
+/* A coordinate (seconds in the reply) in milliseconds on one line; "-"
+ * when the reply has none. */
+static void cli_print_coord(FILE *out, json_t *coord)
+{
+    json_t *vec = json_object_get(coord, "vec");
+    if (!json_is_array(vec)) {
+        fprintf(out, "-\n");
+        return;
+    }
+    fprintf(out, "error=%.3f height=%.3fms adjustment=%.3fms vec=(",
+            json_number_value(json_object_get(coord, "error_estimate")),
+            1e3 * json_number_value(json_object_get(coord, "height")),
+            1e3 * json_number_value(json_object_get(coord, "adjustment")));
+    for (size_t i = 0; i < json_array_size(vec); i++)
+        fprintf(out, "%s%.3f", i > 0 ? " " : "", 1e3 * json_number_value(json_array_get(vec, i)));
+    fprintf(out, ")ms\n");
+}
+
+void cli_print_rtt(FILE *out, json_t *reply, int as_json)
+{
+    if (as_json) {
+        cli_print_reply_json(out, reply);
+        return;
+    }
+    char *a = cli_safe(json_string_value(json_object_get(reply, "a")));
+    char *b = cli_safe(json_string_value(json_object_get(reply, "b")));
+    fprintf(out, "Estimated %s <-> %s rtt: %.3f ms (using coordinates)\n", a != NULL ? a : "-",
+            b != NULL ? b : "-", json_number_value(json_object_get(reply, "rtt_ms")));
+    free(a);
+    free(b);
+}
+
 void cli_print_info(FILE *out, json_t *info, int as_json)
 {
     if (as_json) {
-        json_t *copy = json_deep_copy(info);
-        json_object_del(copy, "ok");
-        char *s = json_dumps(copy, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (s != NULL)
-            fprintf(out, "%s\n", s);
-        free(s);
-        json_decref(copy);
+        cli_print_reply_json(out, info);
         return;
     }
     json_t *self = json_object_get(info, "self");
@@ -259,6 +298,8 @@ void cli_print_info(FILE *out, json_t *info, int as_json)
             json_is_true(json_object_get(info, "encrypted")) ? "yes" : "no");
     fprintf(out, "label:            %s\n", label != NULL ? label : "-");
     fprintf(out, "profile:          %s\n", profile != NULL ? profile : "-");
+    fprintf(out, "coordinate:       ");
+    cli_print_coord(out, json_object_get(info, "coord"));
     free(tags);
     free(s_name);
     free(s_addr);

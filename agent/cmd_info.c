@@ -39,12 +39,15 @@ json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *r
     struct swim_stats st;
     struct rt_stats rs;
     struct join_stats js;
+    struct swim_coord coord;
     swim_self(core, &self);
+    swim_coord_self(core, &coord);
     swim_get_stats(core, &st);
     rt_get_stats(env->rt, &rs);
     join_get_stats(rt_join(env->rt), &js);
     json_t *o = json_object();
-    json_object_set_new(o, "self", cmd_member_json(&self));
+    json_object_set_new(o, "self", cmd_member_json(&self, &coord));
+    json_object_set_new(o, "coord", cmd_coord_json(&coord));
     json_object_set_new(o, "counts", cmd_info_counts(core));
     cmd_info_set_int(o, "incarnation", self.incarnation);
     cmd_info_set_int(o, "packets_in", rs.packets_in);

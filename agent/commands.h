@@ -15,8 +15,12 @@
 
 /* cmd_members.c */
 json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
-/* One member as the control API shows it (members, info's "self"). */
-json_t *cmd_member_json(const struct swim_member_info *m);
+/* One member as the control API shows it (members, info's "self"), with
+ * its coordinate (NULL: not known, shown as null). */
+json_t *cmd_member_json(const struct swim_member_info *m, const struct swim_coord *coord);
+/* A coordinate as the control API shows it: vec, height, adjustment
+ * (seconds) and error_estimate (not "error", a reply's failure key). */
+json_t *cmd_coord_json(const struct swim_coord *c);
 /* cmd_info.c */
 json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* cmd_join.c */
@@ -41,6 +45,8 @@ json_t *cmd_query(const struct control_env *env, struct ctl_conn *conn, json_t *
 json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* monitor.c */
 json_t *cmd_monitor(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* cmd_rtt.c */
+json_t *cmd_rtt(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* cmd_metrics.c */
 json_t *cmd_metrics(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 

@@ -7,8 +7,8 @@
  * in a file named for its command: cmd_members.c (members), cmd_info.c
  * (info), cmd_join.c (join), cmd_leave.c (leave, force-leave), cmd_tags.c
  * (tags-set, tags-delete), cmd_event.c (event), cmd_query.c (query),
- * cmd_metrics.c (metrics),
- * watch.c (watch) and monitor.c (monitor).  A new command is one row in the
+ * cmd_metrics.c (metrics), cmd_rtt.c (rtt), watch.c (watch) and monitor.c
+ * (monitor).  A new command is one row in the
  * table plus one function.  Handlers reach the rest of swimd only through
  * struct control_env: borrowed handles, set up by the daemon (agent.h).
  * Requests are counted by command (a name not in the table counts as

@@ -122,6 +122,7 @@ static int write_summary(const char *dir, const struct report_run *r, char *err,
     json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
     json_object_set_new(o, "profile", json_string(r->profile));
     json_object_set_new(o, "loss_pct", json_integer(r->loss_pct));
+    json_object_set_new(o, "latency", json_string(r->latency != NULL ? r->latency : "uniform"));
     json_object_set_new(o, "protocol", config_json(&r->cfg));
     json_object_set_new(o, "kill", strings_json(&r->kills));
     json_object_set_new(o, "partition", strings_json(&r->partitions));
@@ -138,6 +139,10 @@ static int write_summary(const char *dir, const struct report_run *r, char *err,
     json_object_set_new(o, "undetected", json_integer((json_int_t)r->undetected));
     json_object_set_new(o, "false_failures", json_integer((json_int_t)r->false_failures));
     json_object_set_new(o, "suspicions", json_integer((json_int_t)r->suspicions));
+    json_object_set_new(o, "coord_rel_error_median",
+                        r->has_coord_error ? json_real(r->coord_error_median) : json_null());
+    json_object_set_new(o, "coord_rel_error_p90",
+                        r->has_coord_error ? json_real(r->coord_error_p90) : json_null());
     json_object_set_new(o, "bytes_per_node_per_s", json_real(r->bytes_per_node_per_s));
     json_object_set_new(o, "bytes_per_node_per_s_all", json_real(r->bytes_per_node_per_s_all));
     json_object_set_new(o, "wall_s", json_real(r->wall_s));

@@ -20,6 +20,7 @@
 #ifndef SWIMD_SIM_REPORT_H
 #define SWIMD_SIM_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,11 @@ struct report_run {
     uint64_t seed;
     const char *profile;
     unsigned loss_pct;
+    const char *latency; /* "uniform" or "regions" */
+    /* With a latency model: the coordinates' relative error over every pair
+     * at the end (sim_coord_error). */
+    bool has_coord_error;
+    double coord_error_median, coord_error_p90;
     struct swim_config cfg; /* the profile with every --protocol override */
     struct report_strings kills, partitions, slow;
     /* measurements */

@@ -544,6 +544,12 @@ int sim_set_delay(struct sim *w, int from, int to, uint32_t delay_ms, uint32_t j
     return 0;
 }
 
+uint32_t sim_delay(const struct sim *w, int from, int to)
+{
+    const struct sim_link *l = sim_link_get(w, from, to);
+    return l != NULL && l->has_delay ? l->delay : w->delay_default;
+}
+
 void sim_set_delay_default(struct sim *w, uint32_t delay_ms, uint32_t jitter_ms)
 {
     w->delay_default = delay_ms;

@@ -182,6 +182,9 @@ int sim_set_loss_default(struct sim *w, unsigned pct);
 /* One-way delay on from -> to: delay_ms plus a uniform 0..jitter_ms. */
 int sim_set_delay(struct sim *w, int from, int to, uint32_t delay_ms, uint32_t jitter_ms);
 void sim_set_delay_default(struct sim *w, uint32_t delay_ms, uint32_t jitter_ms);
+/* The one-way delay on from -> to without its jitter (the default for a
+ * link without its own). */
+uint32_t sim_delay(const struct sim *w, int from, int to);
 /* Cut or restore the one-way link from -> to (-1 = every node). */
 int sim_cut(struct sim *w, int from, int to);
 int sim_uncut(struct sim *w, int from, int to);
@@ -226,6 +229,33 @@ int sim_inject(struct sim *w, int from, int to, const uint8_t *data, size_t len)
 void sim_net_stats(const struct sim *w, int node, struct sim_net_stats *out);
 /* Sum over every node. */
 void sim_net_total(const struct sim *w, struct sim_net_stats *out);
+
+/* --- latency models (latency.c) ---------------------------------------- */
+
+/* Regions: most of them the world models, and their one-way delays in ms.
+ * Node i sits in a region and has an access delay a_i of 0..2 ms, both
+ * drawn from the world's PRNG; the one-way delay between i and j is
+ * SIM_INTRA_MS + a_i + a_j within a region (1..5 ms) and the regions' base
+ * delay + a_i + a_j between two (20..78 ms), the same both ways, no jitter.
+ * The bases (20, 55, 74 ms) obey the triangle inequality, as distances
+ * between sites do; round trips are twice the one-way delay. */
+#define SIM_REGIONS_MAX 3
+#define SIM_INTRA_MS 1
+#define SIM_ACCESS_MAX_MS 2
+
+/* Give every link between the nodes that exist now its delay from a world
+ * of `regions` (1..SIM_REGIONS_MAX) regions.  0, ERR_INVAL or ERR_NOMEM. */
+int sim_latency_regions(struct sim *w, int regions);
+
+/* How well the running nodes' own coordinates (swim_coord_self) predict
+ * their round trips (the two one-way delays of each pair, sim_delay): the
+ * relative error |estimate - truth| / truth over every pair. */
+struct sim_coord_error {
+    size_t pairs;
+    double median, p90, max;
+};
+/* 0, ERR_INVAL (fewer than two running nodes) or ERR_NOMEM. */
+int sim_coord_error(const struct sim *w, struct sim_coord_error *out);
 
 /* --- running ----------------------------------------------------------- */
 

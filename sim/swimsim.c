@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ struct ss_opts {
     const char *profile;
     uint64_t seed;
     unsigned loss_pct;
+    int regions; /* --latency regions: SIM_REGIONS_MAX; 0: every link the default */
     const char *out;
     int quiet;
     struct swim_config cfg;
@@ -122,6 +124,10 @@ static void ss_usage(FILE *f)
     fputs("\n"
           "  -s, --seed S                the run's seed (default 1): the same seed, the same run\n"
           "      --loss PCT              lose PCT percent (0 to 100) of datagrams on every link\n"
+          "      --latency MODEL         uniform (default: 1 ms one way on every link) or\n"
+          "                              regions: three regions, 1-5 ms one way within one,\n"
+          "                              20-78 ms between two; the summary then gives the\n"
+          "                              network coordinates' error (memory grows with N^2)\n"
           "      --kill K@SECONDS        crash K random running nodes SECONDS into the run;\n"
           "                              may be repeated\n"
           "      --partition A/B@FROM-TO split the nodes in two sides sized A:B (the first\n"
@@ -140,8 +146,11 @@ static void ss_usage(FILE *f)
           "live node alive; null if never), detect_ms_median, detect_ms_p99 (crash to\n"
           "FAILED, per observer), false_failures (FAILED about running nodes),\n"
           "suspicions, bytes_per_node_per_s (sent per running node per second over the\n"
-          "second half of the run, once the join's traffic has drained), wall_s, and\n"
-          "more.  Memory grows with N^2 (every node holds every member): about 2.4 GiB\n"
+          "second half of the run, once the join's traffic has drained), wall_s,\n"
+          "latency, coord_rel_error_median and coord_rel_error_p90 (|estimated - true|\n"
+          "/ true round trip over every pair of running nodes at the end, from their\n"
+          "coordinates; null with uniform latency), and more.  Memory grows with N^2 (every node "
+          "holds every member): about 2.4 GiB\n"
           "at 3,000 nodes.\n"
           "\n"
           "Exit status: 0 done, 1 the run or its files failed, 2 bad flags.\n",
@@ -269,6 +278,7 @@ static void ss_parse(int argc, char **argv, struct ss_opts *o)
         OPT_PROFILE = 256,
         OPT_PROTOCOL,
         OPT_LOSS,
+        OPT_LATENCY,
         OPT_KILL,
         OPT_PARTITION,
         OPT_SLOW,
@@ -283,6 +293,7 @@ static void ss_parse(int argc, char **argv, struct ss_opts *o)
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"protocol", required_argument, NULL, OPT_PROTOCOL},
         {"loss", required_argument, NULL, OPT_LOSS},
+        {"latency", required_argument, NULL, OPT_LATENCY},
         {"kill", required_argument, NULL, OPT_KILL},
         {"partition", required_argument, NULL, OPT_PARTITION},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -332,6 +343,11 @@ static void ss_parse(int argc, char **argv, struct ss_opts *o)
             if (ss_uint(optarg, 0, 100, &v) != 0)
                 ss_bad("--loss: expected a percentage, 0 to 100, got \"%s\"", optarg);
             o->loss_pct = (unsigned)v;
+            break;
+        case OPT_LATENCY:
+            if (strcmp(optarg, "uniform") != 0 && strcmp(optarg, "regions") != 0)
+                ss_bad("--latency: expected uniform or regions, got \"%s\"", optarg);
+            o->regions = strcmp(optarg, "regions") == 0 ? SIM_REGIONS_MAX : 0;
             break;
         case OPT_KILL:
             ss_parse_kill(o, optarg);
@@ -557,6 +573,10 @@ static int ss_run_one(const struct ss_opts *o, int nodes, const char *dir,
             goto out;
         }
     }
+    if (o->regions > 0 && sim_latency_regions(r.w, o->regions) != 0) {
+        fputs("swimsim: out of memory for the latency matrix\n", stderr);
+        goto out;
+    }
     r.obs = obs_new(r.w);
     if (r.obs == NULL || sim_announce_all(r.w, 0) != 0) {
         fputs("swimsim: out of memory\n", stderr);
@@ -597,12 +617,18 @@ static int ss_run_one(const struct ss_opts *o, int nodes, const char *dir,
     struct obs_results res;
     obs_results(r.obs, &res);
     uint64_t conv = res.converged_at;
+    struct sim_coord_error ce = {0};
+    bool has_coord = o->regions > 0 && sim_coord_error(r.w, &ce) == 0;
     struct report_run rep = {
         .nodes = nodes,
         .periods = o->periods,
         .seed = o->seed,
         .profile = o->profile,
         .loss_pct = o->loss_pct,
+        .latency = o->regions > 0 ? "regions" : "uniform",
+        .has_coord_error = has_coord,
+        .coord_error_median = ce.median,
+        .coord_error_p90 = ce.p90,
         .cfg = o->cfg,
         .kills = {o->kill_s, o->n_kill},
         .partitions = {o->part_s, o->n_part},

@@ -35,9 +35,10 @@
 struct swim_in {
     const struct swim_addr *from;
     const struct wire_header *h;
-    const struct wire_peer *peer; /* decoded body: PING_REQ, or PING/ACK with RELAY */
-    struct swim_member *sender;   /* found before the records were applied; may be NULL */
-    const uint8_t *items, *end;   /* the item run, already applied */
+    const struct wire_peer *peer;   /* decoded body: PING_REQ, or PING/ACK with RELAY */
+    struct swim_member *sender;     /* found before the records were applied; may be NULL */
+    const uint8_t *items, *end;     /* the item run, already applied */
+    const struct swim_coord *coord; /* the sender's coordinate (PING, ACK), or NULL */
     uint64_t now;
 };
 
@@ -58,16 +59,40 @@ static uint64_t cookie_of(const struct swim *s, const struct swim_addr *a, uint6
     return prng_splitmix64(&h);
 }
 
-/* The first COOKIE item of an (already validated) item run. */
+/* The first item of `kind` in an (already validated) item run. */
+static bool find_item(const uint8_t *p, const uint8_t *end, uint8_t kind, struct wire_item *out)
+{
+    while (p < end && wire_decode_item(out, &p, end) == 0)
+        if (out->kind == kind)
+            return true;
+    return false;
+}
+
+/* The first COOKIE item of an item run. */
 static bool find_cookie(const uint8_t *p, const uint8_t *end, uint64_t *out)
 {
     struct wire_item it;
-    while (p < end && wire_decode_item(&it, &p, end) == 0) {
-        const uint8_t *ip = it.data;
-        if (it.kind == WIRE_ITEM_COOKIE && wire_decode_cookie(out, &ip, it.data + it.len) == 0)
-            return true;
+    if (!find_item(p, end, WIRE_ITEM_COOKIE, &it))
+        return false;
+    const uint8_t *ip = it.data;
+    return wire_decode_cookie(out, &ip, it.data + it.len) == 0;
+}
+
+/* The sender's coordinate, from the first COORD item of an item run: false
+ * when there is none, or it does not decode or is out of bounds (counted
+ * as malformed; the rest of the datagram stands). */
+static bool find_coord(struct swim *s, const uint8_t *p, const uint8_t *end, struct swim_coord *out)
+{
+    struct wire_item it;
+    struct wire_coord c;
+    if (!find_item(p, end, WIRE_ITEM_COORD, &it))
+        return false;
+    const uint8_t *ip = it.data;
+    if (wire_decode_coord(&c, &ip, it.data + it.len) != 0 || swim__coord_from_wire(out, &c) != 0) {
+        s->stats.malformed++;
+        return false;
     }
-    return false;
+    return true;
 }
 
 /* A join request proves its source when it echoes the cookie of this
@@ -89,6 +114,7 @@ static void on_ping(struct swim *s, const struct swim_in *in)
     struct swim_pkt k;
     uint8_t flags = in->sender == NULL ? WIRE_F_WANT_REPLY : 0; /* who are you? */
     swim__pkt_begin(s, &k, WIRE_ACK, flags, h->src.ptr, h->src.len, h->src_gen, h->seq);
+    swim__pkt_put_coord(s, &k);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, in->from, &k);
 }
@@ -101,7 +127,7 @@ static void on_ack(struct swim *s, const struct swim_in *in)
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
     if (relayed == NULL && (h->flags & WIRE_F_WANT_REPLY))
         swim__answer_self(s, in->from); /* it did not know us */
-    if (swim__probe_answered(s, h, relayed, in->now))
+    if (swim__probe_answered(s, h, relayed, in->coord, in->now))
         return;
     if (relayed == NULL)
         swim__relay_answered(s, h);
@@ -275,6 +301,14 @@ static void handle(struct swim *s, const struct swim_in *in)
     swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
     if (mode == SWIM_APPLY_MERGE && s->n_all > known)
         swim__sync_soon(s); /* members are joining: others may lack them too */
+    if (in->coord != NULL) {
+        /* The sender's own coordinate, taken when it speaks with the
+         * generation we hold and from the address we know it at (a forger
+         * elsewhere cannot plant one). */
+        struct swim_member *m = swim__member_find(s, h->src.ptr, h->src.len);
+        if (m != NULL && m->gen == h->src_gen && swim__addr_equal(&m->addr, in->from))
+            swim__coord_heard(m, in->coord);
+    }
 
     if (s->state != SWIM_STATE_RUNNING && h->type != WIRE_ACK)
         return;
@@ -318,6 +352,8 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         return 0; /* meant for whoever had this address before (a DIRECT to relay names
                      the member to forward it to) */
 
+    struct swim_coord coord;
+    bool has_coord = (h.type == WIRE_PING || h.type == WIRE_ACK) && find_coord(s, p, end, &coord);
     struct swim_in in = {
         .from = from,
         .h = &h,
@@ -325,6 +361,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         .sender = swim__member_find(s, h.src.ptr, h.src.len),
         .items = p,
         .end = end,
+        .coord = has_coord ? &coord : NULL,
         .now = now,
     };
     if (h.type == WIRE_ANNOUNCE && !cookie_valid(s, from, p, end, now)) {

@@ -234,7 +234,8 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq)
 }
 
 bool swim__probe_answered(struct swim *s, const struct wire_header *h,
-                          const struct wire_peer *relayed, uint64_t now)
+                          const struct wire_peer *relayed, const struct swim_coord *coord,
+                          uint64_t now)
 {
     const struct wire_name *who = relayed != NULL ? &relayed->name : &h->src;
     struct swim_probe *p = probe_by_seq(s, h->seq);
@@ -262,8 +263,12 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         } else {
             s->stats.probes_acked++;
             swim__count_rtt(s, p->sent_at, now);
-            if (p->gen == p->target->gen)
+            if (p->gen == p->target->gen) {
                 swim__member_rtt(p->target, p->sent_at, now);
+                if (coord != NULL)
+                    swim__coord_sample(s, p->target, coord,
+                                       now > p->sent_at ? now - p->sent_at : 0);
+            }
         }
     }
     p->acked = true;

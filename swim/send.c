@@ -111,6 +111,15 @@ static void pkt_put_cookie(struct swim *s, struct swim_pkt *k, uint64_t cookie)
     (void)wire_encode_item(&k->p, k->end, WIRE_ITEM_COOKIE, s->body, (size_t)(p - s->body));
 }
 
+void swim__pkt_put_coord(struct swim *s, struct swim_pkt *k)
+{
+    struct wire_coord c;
+    uint8_t *p = s->body;
+    swim__coord_to_wire(s, &c);
+    if (wire_encode_coord(&p, s->body + s->cfg.max_packet, &c) == 0)
+        (void)wire_encode_item(&k->p, k->end, WIRE_ITEM_COORD, s->body, (size_t)(p - s->body));
+}
+
 void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie)
 {
     struct swim_pkt k;
@@ -147,6 +156,7 @@ void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *nam
         if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) == 0)
             (void)wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body));
     }
+    swim__pkt_put_coord(s, &k);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, to, &k);
 }

@@ -52,6 +52,7 @@ _Static_assert(SWIM_USER_MAX == WIRE_USER_MAX, "user payload limit");
 _Static_assert(SWIM_PACKET_MIN == WIRE_PACKET_MIN, "smallest datagram");
 _Static_assert(SWIM_PACKET_DEFAULT == WIRE_PACKET_DEFAULT, "default datagram");
 _Static_assert(SWIM_PACKET_MAX == WIRE_PACKET_MAX, "largest datagram");
+_Static_assert(SWIM_COORD_DIM == WIRE_COORD_DIM, "coordinate dimensions");
 _Static_assert((int)SWIM_ALIVE == WIRE_ALIVE && (int)SWIM_SUSPECT == WIRE_SUSPECT &&
                    (int)SWIM_FAILED == WIRE_FAILED && (int)SWIM_LEFT == WIRE_LEFT,
                "status values");
@@ -219,6 +220,7 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->self.gen = generation;
     s->self.srtt_us = SWIM_RTT_UNKNOWN;
     s->self.status = SWIM_ALIVE;
+    swim__coord_init(s, seed);
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
     prng_seed(&s->rng, seed);
@@ -389,10 +391,7 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 
 int swim_member_find(const struct swim *s, const char *name, struct swim_member_info *out)
 {
-    size_t len = name ? strlen(name) : 0;
-    if (len == 0 || len > SWIM_NAME_MAX)
-        return ERR_NOTFOUND;
-    const struct swim_member *m = swim__member_find(s, name, len);
+    const struct swim_member *m = swim__member_named(s, name);
     if (m == NULL)
         return ERR_NOTFOUND;
     swim__member_info(m, out);
@@ -457,6 +456,8 @@ const char *swim_event_name(enum swim_event ev)
 size_t swim_member_footprint(void)
 {
     /* The entry, plus its pointers in the hash table (kept at most half
-     * full, so up to two slots), the iteration array and the probe list. */
+     * full, so up to two slots), the iteration array and the probe list.
+     * A member that exchanges probes with this node also has a coordinate
+     * record of its own (struct swim_coord_peer, coord.c), not counted. */
     return sizeof(struct swim_member) + 4 * sizeof(struct swim_member *);
 }

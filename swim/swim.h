@@ -273,6 +273,44 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
  * 0, ERR_NOTFOUND, or ERR_STATE when the member is not failed. */
 int swim_force_leave(struct swim *s, const char *name, uint64_t now);
 
+/*
+ * Network coordinates (coord.c): Vivaldi (Dabek et al. 2004) as Serf and
+ * Consul run it, with a height for each node's access link, an adaptive
+ * timestep weighted by the two nodes' error estimates, a latency filter
+ * (the median of a member's last samples), Serf's adjustment term and a
+ * weak gravity toward the origin.  Each node carries its coordinate on its
+ * PINGs and ACKs; each direct answer to a probe moves this node's
+ * coordinate toward where the round trip says it lies.  The distance
+ * between two coordinates estimates the round trip between their nodes,
+ * whoever computes it.  Every value is in seconds.
+ */
+#define SWIM_COORD_DIM 8              /* Euclidean dimensions, Serf's choice */
+#define SWIM_COORD_SPAN_S 10.0        /* largest |component|, height and |adjustment| */
+#define SWIM_COORD_HEIGHT_MIN_S 10e-6 /* smallest height: 10 us, Serf's */
+#define SWIM_COORD_ERROR_MAX 1.5      /* error estimate of a new coordinate, its ceiling */
+#define SWIM_COORD_RTT_MAX_MS 10000   /* a longer round trip is no sample (Serf's bound) */
+
+struct swim_coord {
+    double vec[SWIM_COORD_DIM];
+    double height;     /* SWIM_COORD_HEIGHT_MIN_S..SWIM_COORD_SPAN_S */
+    double error;      /* relative error estimate, 0..SWIM_COORD_ERROR_MAX */
+    double adjustment; /* Serf's per-node correction, -SPAN..SPAN */
+};
+
+/* 1 when every field is finite and within the bounds above, else 0.  Every
+ * coordinate read from the wire passes this before it is used. */
+int swim_coord_valid(const struct swim_coord *c);
+/* The round trip two coordinates predict, in microseconds: the Euclidean
+ * distance plus both heights, corrected by both adjustments unless that
+ * would make it negative.  0 when either is not valid. */
+uint64_t swim_coord_rtt_us(const struct swim_coord *a, const struct swim_coord *b);
+/* This node's coordinate (the origin with the largest error until the
+ * first sample).  Never fails. */
+void swim_coord_self(const struct swim *s, struct swim_coord *out);
+/* The last coordinate the member sent us (at its current generation).
+ * 0, ERR_NOTFOUND (no such member) or ERR_AGAIN (none heard yet). */
+int swim_member_coord(const struct swim *s, const char *name, struct swim_coord *out);
+
 /* Reads.  Pointers in `out` stay valid until the next call into s. */
 void swim_self(const struct swim *s, struct swim_member_info *out);
 /* Number of known members other than self, tombstones included. */

@@ -26,6 +26,8 @@
  *             differs, and their pace
  *   direct.c  direct messages: sending (and through relays), forwarding as
  *             a relay, delivering each once
+ *   coord.c   network coordinates: Vivaldi from probe round trips, the
+ *             members' last coordinates, distances between them
  *
  * Naming, the one rule for every file of swim/: public symbols carry
  * swim_ (declared in swim.h); symbols shared between these files carry
@@ -198,7 +200,24 @@
 #define SWIM_ASKED_MAX 16
 #define SWIM_ASK_GAP_MS 1000
 
+/* Round trips per member whose median feeds a coordinate update: Serf's
+ * latency filter, so one late answer does not move us. */
+#define SWIM_COORD_FILTER 3
+/* Residuals in Serf's adjustment window: enough to average out noise, few
+ * enough to follow a path that changes within a minute of probes. */
+#define SWIM_COORD_ADJUST_WINDOW 20
+
 /* ------------------------------------------------------------- the state */
+
+/* What this node keeps of a member's network position (coord.c), apart
+ * from the member entry: only members that talk to us directly have one,
+ * and the entry stays small for the many that do not. */
+struct swim_coord_peer {
+    struct swim_coord coord;            /* the last it sent, when known */
+    uint16_t rtt_ms[SWIM_COORD_FILTER]; /* its latest round trips */
+    uint8_t samples, next;
+    bool known;
+};
 
 enum swim_state {
     SWIM_STATE_NEW,
@@ -216,6 +235,7 @@ struct swim_member {
     uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
     uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
     uint32_t srtt_us;      /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
+    struct swim_coord_peer *coord; /* coord.c: allocated with its first coordinate */
     uint8_t *meta;
     struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     uint32_t inc;
@@ -355,6 +375,14 @@ struct swim {
     } announced[SWIM_ANNOUNCED_MAX]; /* seeds whose cookies we echo */
     size_t announced_next;
 
+    /* network coordinates (coord.c) */
+    struct {
+        struct swim_coord self;
+        double residual[SWIM_COORD_ADJUST_WINDOW]; /* adjustment window */
+        uint32_t next;
+        struct prng rng; /* its own stream: the protocol's draws stay as they were */
+    } coord;
+
     struct swim_stats stats;
     uint8_t *buf;  /* one outgoing datagram */
     uint8_t *body; /* scratch for one encoded item */
@@ -439,6 +467,8 @@ int swim__table_create(struct swim *s);
 void swim__table_destroy(struct swim *s);
 /* The member named name[0..len), or NULL. */
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
+/* The member named by a NUL-terminated string (the public reads), or NULL. */
+struct swim_member *swim__member_named(const struct swim *s, const char *name);
 /* Reserve room for one more member in every index: 0, ERR_LIMIT (the table
  * holds max_members, all live; counted in members_refused; at the bound the
  * oldest tombstone is evicted instead, notified as reaped) or ERR_NOMEM.
@@ -502,6 +532,9 @@ int swim__send_record(struct swim *s, const struct swim_addr *to, uint8_t type, 
 void swim__send_notice(struct swim *s, const struct swim_addr *to, const struct wire_member *r);
 /* Our current record straight back to `from` (nothing when NULL). */
 void swim__answer_self(struct swim *s, const struct swim_addr *from);
+/* Append this node's coordinate (a COORD item) to a PING or ACK being
+ * built; left out when it does not fit. */
+void swim__pkt_put_coord(struct swim *s, struct swim_pkt *k);
 /* A join request: our record, then (when not NULL) the seed's cookie. */
 void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint64_t *cookie);
 /* The answer to a join request without a valid cookie: a FEED carrying
@@ -569,9 +602,11 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now);
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
                    const struct swim_addr *addr, uint64_t now);
 /* An ACK (header h; relayed: the body naming the target a helper reached,
- * or NULL for the target's own): true when it answers one of our probes. */
+ * or NULL for the target's own; coord: the coordinate it carried, or
+ * NULL): true when it answers one of our probes. */
 bool swim__probe_answered(struct swim *s, const struct wire_header *h,
-                          const struct wire_peer *relayed, uint64_t now);
+                          const struct wire_peer *relayed, const struct swim_coord *coord,
+                          uint64_t now);
 /* A helper's NACK for probe `seq`. */
 void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now);
 /* m is being removed: forget the probes of it. */
@@ -632,5 +667,24 @@ void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len);
 void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now);
 /* Folds one direct answer's round trip into m's smoothed RTT. */
 void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now);
+
+/* ------------------------------------------------------ coord.c */
+
+/* This node's coordinate: the origin, with the largest error; its PRNG
+ * derived from the instance's seed. */
+void swim__coord_init(struct swim *s, uint64_t seed);
+/* A direct answer from m after rtt_ms, carrying its coordinate `theirs`:
+ * one Vivaldi step of ours.  Ignored beyond SWIM_COORD_RTT_MAX_MS or for
+ * a coordinate that is not valid. */
+void swim__coord_sample(struct swim *s, struct swim_member *m, const struct swim_coord *theirs,
+                        uint64_t rtt_ms);
+/* m sent its coordinate c (valid): remember it (not when out of memory). */
+void swim__coord_heard(struct swim_member *m, const struct swim_coord *c);
+/* m is another process now (a new generation), or is being freed: forget
+ * its coordinate and its round trips. */
+void swim__coord_forget(struct swim_member *m);
+/* A decoded coordinate, checked: 0 or ERR_MALFORMED (out of bounds). */
+int swim__coord_from_wire(struct swim_coord *out, const struct wire_coord *in);
+void swim__coord_to_wire(const struct swim *s, struct wire_coord *out);
 
 #endif /* SWIM_SWIM_INT_H */

@@ -28,6 +28,7 @@ int swim__table_create(struct swim *s)
 void swim__table_destroy(struct swim *s)
 {
     for (size_t i = 0; i < s->n_all; i++) {
+        swim__coord_forget(s->all[i]);
         free(s->all[i]->meta);
         free(s->all[i]);
     }
@@ -52,6 +53,12 @@ struct swim_member *swim__member_find(const struct swim *s, const char *name, si
 {
     size_t i = slot_find(s, name, len);
     return i == SIZE_MAX ? NULL : s->slots[i];
+}
+
+struct swim_member *swim__member_named(const struct swim *s, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    return len == 0 || len > SWIM_NAME_MAX ? NULL : swim__member_find(s, name, len);
 }
 
 static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
@@ -210,6 +217,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
+    swim__coord_forget(m);
     free(m->meta);
     free(m);
 }

@@ -257,8 +257,10 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     bool refuted =
         status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
     swim__addr_copy(&m->addr, &r->addr);
-    if (renewed)
+    if (renewed) {
         m->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
+        swim__coord_forget(m);
+    }
     m->gen = r->gen;
     m->inc = r->inc;
     swim__member_set_status(s, m, status, now);

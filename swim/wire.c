@@ -9,6 +9,8 @@
  */
 #include "wire.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "err.h"
@@ -477,6 +479,78 @@ int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie)
     if (wire_wr_need(&w, 8) != 0)
         return ERR_NOSPACE;
     wire_wr_u64(&w, cookie);
+    *pos = w.p;
+    return 0;
+}
+
+/* binary32 travels as its bit pattern in a big-endian u32. */
+static int wire_rd_f32(struct wire_rd *r, double *v)
+{
+    uint32_t bits;
+    float f;
+    int rc = wire_rd_u32(r, &bits);
+    if (rc != 0)
+        return rc;
+    memcpy(&f, &bits, sizeof(f));
+    if (!isfinite(f))
+        return ERR_MALFORMED;
+    *v = f;
+    return 0;
+}
+
+static void wire_wr_f32(struct wire_wr *w, double v)
+{
+    float f = (float)v;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof(bits));
+    wire_wr_u32(w, bits);
+}
+
+int wire_decode_coord(struct wire_coord *out, const uint8_t **pos, const uint8_t *end)
+{
+    struct wire_rd r = {*pos, end};
+    struct wire_coord c;
+    uint8_t dim;
+    int rc;
+
+    if ((rc = wire_rd_u8(&r, &dim)) != 0)
+        return rc;
+    if (dim != WIRE_COORD_DIM)
+        return ERR_MALFORMED;
+    for (size_t i = 0; i < WIRE_COORD_DIM; i++)
+        if ((rc = wire_rd_f32(&r, &c.vec[i])) != 0)
+            return rc;
+    if ((rc = wire_rd_f32(&r, &c.height)) != 0 || (rc = wire_rd_f32(&r, &c.error)) != 0 ||
+        (rc = wire_rd_f32(&r, &c.adjustment)) != 0)
+        return rc;
+    *out = c;
+    *pos = r.end; /* later fields, if any, are skipped */
+    return 0;
+}
+
+/* Finite and within binary32's range. */
+static int wire_f32_ok(double v)
+{
+    return isfinite(v) && fabs(v) <= FLT_MAX;
+}
+
+int wire_encode_coord(uint8_t **pos, uint8_t *end, const struct wire_coord *in)
+{
+    struct wire_wr w = {*pos, end};
+
+    for (size_t i = 0; i < WIRE_COORD_DIM; i++)
+        if (!wire_f32_ok(in->vec[i]))
+            return ERR_INVAL;
+    if (!wire_f32_ok(in->height) || !wire_f32_ok(in->error) || !wire_f32_ok(in->adjustment))
+        return ERR_INVAL;
+    if (wire_wr_need(&w, WIRE_COORD_SIZE) != 0)
+        return ERR_NOSPACE;
+    wire_wr_u8(&w, WIRE_COORD_DIM);
+    for (size_t i = 0; i < WIRE_COORD_DIM; i++)
+        wire_wr_f32(&w, in->vec[i]);
+    wire_wr_f32(&w, in->height);
+    wire_wr_f32(&w, in->error);
+    wire_wr_f32(&w, in->adjustment);
     *pos = w.p;
     return 0;
 }

@@ -37,6 +37,8 @@
  *   |   COOKIE: | cookie (u64) |                           |
  *   |   DIRECT: | nlen | origin | u64 origin gen | u32 id | |
  *   |           | plen (u16) | payload |                   |
+ *   |   COORD:  | dim (u8) | dim x vec | height | error |   |
+ *   |           | adjustment |   (IEEE 754 binary32 each) |
  *   +----------------------------------------------------+
  *
  * DIRECT carries DIRECT items to the member its header names as destination;
@@ -114,9 +116,13 @@ enum wire_item_kind {
     WIRE_ITEM_USER = 2,
     WIRE_ITEM_DIGEST = 3, /* SYNC only: a summary of the sender's table (swim/sync.c) */
     WIRE_ITEM_COOKIE = 4, /* a seed's proof-of-address challenge, echoed in ANNOUNCE */
-    /* 5 is taken by network coordinates (another branch) */
+    WIRE_ITEM_COORD = 5,  /* PING/ACK: the sender's network coordinate (swim/coord.c) */
     WIRE_ITEM_DIRECT = 6, /* DIRECT only: one direct message */
 };
+
+/* Dimensions of a coordinate; an item with another count is malformed (a
+ * coordinate of another space cannot be compared with ours). */
+#define WIRE_COORD_DIM 8
 
 /* A digest splits the table into 2^log2 buckets by name; at most 2^7 (512
  * bytes of sums, which fit a WIRE_PACKET_MIN datagram beside a maximal
@@ -221,6 +227,20 @@ int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t
 /* A cookie item's body: one u64 (later bytes are left for later versions). */
 int wire_decode_cookie(uint64_t *out, const uint8_t **pos, const uint8_t *end);
 int wire_encode_cookie(uint8_t **pos, uint8_t *end, uint64_t cookie);
+
+/* A network coordinate as the wire carries it (seconds, binary32 each). */
+struct wire_coord {
+    double vec[WIRE_COORD_DIM];
+    double height, error, adjustment;
+};
+/* A coord item's body.  The decoder refuses another dimension and any
+ * value that is not finite (ERR_MALFORMED); ranges are the core's to check
+ * (swim_coord_valid).  Later bytes are left for later versions. */
+int wire_decode_coord(struct wire_coord *out, const uint8_t **pos, const uint8_t *end);
+/* ERR_INVAL for a value that is not finite or overflows binary32. */
+int wire_encode_coord(uint8_t **pos, uint8_t *end, const struct wire_coord *in);
+/* Bytes of an encoded coord body. */
+#define WIRE_COORD_SIZE (1 + 4 * (WIRE_COORD_DIM + 3))
 
 /* Upper bound of an encoded member body (without item framing). */
 size_t wire_member_size(const struct wire_member *in);

@@ -4,7 +4,7 @@
  *
  * One input is one datagram.  wire_fuzz_decode() runs the full decode loop a
  * receiver runs (header, the body its type implies, then every item, with
- * MEMBER, USER and DIGEST items decoded) and checks the decoder's contract on the
+ * MEMBER, USER, DIGEST, COOKIE and COORD items decoded) and checks the decoder's contract on the
  * way: a decoded value points inside the input, respects every length limit,
  * and re-encodes to a value that decodes back equal.  A broken contract
  * calls abort(), which libFuzzer and Check both report.  Then the same bytes
@@ -31,7 +31,7 @@
 struct wire_fuzz_result {
     int header_ok; /* header (and body) decoded */
     int complete;  /* the item loop reached the end of the datagram */
-    int members, users, digests, cookies, unknown_items, bad_items;
+    int members, users, digests, cookies, coords, unknown_items, bad_items;
 };
 
 static int wire_fuzz_in(const void *p, size_t len, const uint8_t *lo, const uint8_t *hi)
@@ -98,6 +98,19 @@ static void wire_fuzz_digest_roundtrip(const struct wire_digest *d)
     FUZZ_CHECK(wire_encode_digest(&w, buf + sizeof(buf), d->log2, sums) == 0);
     FUZZ_CHECK(wire_decode_digest(&back, &r, w) == 0 && r == w && back.log2 == d->log2);
     FUZZ_CHECK(memcmp(back.sums, d->sums, (size_t)4 << d->log2) == 0);
+}
+
+/* A decoded coordinate is finite (binary32 values) and re-encodes to the
+ * same bytes' values. */
+static void wire_fuzz_coord_roundtrip(const struct wire_coord *c)
+{
+    uint8_t buf[WIRE_COORD_SIZE], *w = buf;
+    const uint8_t *r = buf;
+    struct wire_coord back;
+
+    FUZZ_CHECK(wire_encode_coord(&w, buf + sizeof(buf), c) == 0 && w == buf + sizeof(buf));
+    FUZZ_CHECK(wire_decode_coord(&back, &r, w) == 0 && r == w);
+    FUZZ_CHECK(memcmp(&back, c, sizeof(back)) == 0);
 }
 
 /* The receive-path decode loop over one datagram; 0 or the error that
@@ -177,8 +190,7 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
         } else if (it.kind == WIRE_ITEM_DIGEST) {
             struct wire_digest d;
             if (wire_decode_digest(&d, &ip, it.data + it.len) == 0) {
-                FUZZ_CHECK(
-                    wire_fuzz_in(d.sums, (size_t)4 << d.log2, it.data, it.data + it.len));
+                FUZZ_CHECK(wire_fuzz_in(d.sums, (size_t)4 << d.log2, it.data, it.data + it.len));
                 wire_fuzz_digest_roundtrip(&d);
                 res->digests++;
             } else {
@@ -194,6 +206,16 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
                 FUZZ_CHECK(wire_encode_cookie(&w, buf + sizeof(buf), c) == 0 && w == buf + 8);
                 FUZZ_CHECK(wire_decode_cookie(&back, &r, w) == 0 && back == c);
                 res->cookies++;
+            } else {
+                FUZZ_CHECK(ip == it.data);
+                res->bad_items++;
+            }
+        } else if (it.kind == WIRE_ITEM_COORD) {
+            struct wire_coord c;
+            if (wire_decode_coord(&c, &ip, it.data + it.len) == 0) {
+                FUZZ_CHECK(ip == it.data + it.len);
+                wire_fuzz_coord_roundtrip(&c);
+                res->coords++;
             } else {
                 FUZZ_CHECK(ip == it.data);
                 res->bad_items++;

@@ -106,9 +106,10 @@ START_TEST(swimsim_test_help_documents_every_flag)
     ck_assert_int_eq(run(args), 0);
     char *text = slurp("out.txt");
     ck_assert_ptr_nonnull(text);
-    static const char *const flags[] = {
-        "--nodes", "--periods",   "--out",  "--profile", "--protocol", "--seed", "--loss",
-        "--kill",  "--partition", "--slow", "--sweep",   "--quiet",    "--help", "--version"};
+    static const char *const flags[] = {"--nodes",     "--periods", "--out",    "--profile",
+                                        "--protocol",  "--seed",    "--loss",   "--kill",
+                                        "--partition", "--slow",    "--sweep",  "--quiet",
+                                        "--latency",   "--help",    "--version"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         ck_assert_msg(strstr(text, flags[i]) != NULL, "--help does not mention %s", flags[i]);
     const char *key;
@@ -141,6 +142,8 @@ START_TEST(swimsim_test_bad_flags_exit_2)
           NULL},
          "not valid"},
         {{"--nodes", "10", "--periods", "10", "--out", "X", "--loss", "101", NULL}, "--loss"},
+        {{"--nodes", "10", "--periods", "10", "--out", "X", "--latency", "mars", NULL},
+         "--latency"},
         {{"--nodes", "10", "--periods", "10", "--out", "X", "--kill", "3", NULL}, "--kill"},
         {{"--nodes", "10", "--periods", "10", "--out", "X", "--kill", "0@5", NULL}, "--kill"},
         {{"--nodes", "10", "--periods", "10", "--out", "X", "--partition", "50/50@9-3", NULL},
@@ -286,6 +289,32 @@ START_TEST(swimsim_test_sweep_writes_table_and_plots)
 }
 END_TEST
 
+/* --latency regions: the summary names the model and gives the network
+ * coordinates' error, within the issue's bound for 30 nodes after 60
+ * periods; with uniform latency the error is null. */
+START_TEST(swimsim_test_latency_regions_reports_coord_error)
+{
+    const char *args[] = {"--nodes", "30",    "--periods", "60",      "--latency",
+                          "regions", "--out", tmp,         "--quiet", NULL};
+    ck_assert_int_eq(run(args), 0);
+    json_t *s = load_json("summary.json");
+    ck_assert_str_eq(json_string_value(json_object_get(s, "latency")), "regions");
+    json_t *med = json_object_get(s, "coord_rel_error_median");
+    json_t *p90 = json_object_get(s, "coord_rel_error_p90");
+    ck_assert(json_is_real(med) && json_is_real(p90));
+    ck_assert_msg(json_real_value(med) >= 0 && json_real_value(med) <= 0.20, "median %g",
+                  json_real_value(med));
+    ck_assert(json_real_value(p90) >= json_real_value(med));
+    json_decref(s);
+    const char *plain[] = {"--nodes", "5", "--periods", "5", "--out", tmp, "--quiet", NULL};
+    ck_assert_int_eq(run(plain), 0);
+    s = load_json("summary.json");
+    ck_assert_str_eq(json_string_value(json_object_get(s, "latency")), "uniform");
+    ck_assert(json_is_null(json_object_get(s, "coord_rel_error_median")));
+    json_decref(s);
+}
+END_TEST
+
 /* The SVG writer escapes every text it is given and refuses a log axis
  * with a value that has no logarithm. */
 START_TEST(swimsim_test_svg_escapes_text)
@@ -322,6 +351,7 @@ static Suite *swimsim_suite(void)
     tcase_add_test(tc, swimsim_test_bad_flags_exit_2);
     tcase_add_test(tc, swimsim_test_small_run_known_values);
     tcase_add_test(tc, swimsim_test_sweep_writes_table_and_plots);
+    tcase_add_test(tc, swimsim_test_latency_regions_reports_coord_error);
     tcase_add_test(tc, swimsim_test_svg_escapes_text);
     suite_add_tcase(s, tc);
     return s;

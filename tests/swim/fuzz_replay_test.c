@@ -69,7 +69,7 @@ static struct swim_addr fr_addr(uint64_t *x)
 
 /* What a valid datagram should decode to. */
 struct fr_expect {
-    int members, users, cookies, unknown;
+    int members, users, cookies, coords, unknown;
 };
 
 /* A valid datagram of a random type with random items, fitting in cap. */
@@ -107,7 +107,7 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
     }
     for (i = 0; i < n_items; i++) {
         uint8_t body[1024], *b = body;
-        unsigned kind = (unsigned)(fr_rand(x) % 6);
+        unsigned kind = (unsigned)(fr_rand(x) % 7);
         if (kind <= 1) {
             struct wire_member m;
             memset(&m, 0, sizeof(m));
@@ -136,19 +136,29 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
             FR_CHECK(wire_encode_cookie(&b, body + sizeof(body), fr_rand(x)) == 0,
                      "encoder failed");
             kind = WIRE_ITEM_COOKIE;
+        } else if (kind == 4) {
+            struct wire_coord c;
+            memset(&c, 0, sizeof(c));
+            for (size_t d = 0; d < WIRE_COORD_DIM; d++)
+                c.vec[d] = (double)(int64_t)(fr_rand(x) % 2001) / 1000.0 - 1.0;
+            c.height = 1e-5;
+            c.error = (double)(fr_rand(x) % 16) / 10.0;
+            FR_CHECK(wire_encode_coord(&b, body + sizeof(body), &c) == 0, "encoder failed");
+            kind = WIRE_ITEM_COORD;
         } else {
             size_t k, n = (size_t)(fr_rand(x) % 16);
             for (k = 0; k < n; k++)
                 *b++ = (uint8_t)fr_rand(x);
-            kind = WIRE_ITEM_COOKIE + 1 + (unsigned)(fr_rand(x) % 250); /* unknown */
+            kind = WIRE_ITEM_COORD + 1 + (unsigned)(fr_rand(x) % 250); /* unknown */
         }
         if (wire_encode_item(&w, end, (uint8_t)kind, body, (size_t)(b - body)) != 0)
             break; /* full: the datagram ends here, as a sender's would */
         exp->members += kind == WIRE_ITEM_MEMBER;
         exp->users += kind == WIRE_ITEM_USER;
         exp->cookies += kind == WIRE_ITEM_COOKIE;
-        exp->unknown +=
-            kind != WIRE_ITEM_MEMBER && kind != WIRE_ITEM_USER && kind != WIRE_ITEM_COOKIE;
+        exp->coords += kind == WIRE_ITEM_COORD;
+        exp->unknown += kind != WIRE_ITEM_MEMBER && kind != WIRE_ITEM_USER &&
+                        kind != WIRE_ITEM_COOKIE && kind != WIRE_ITEM_COORD;
     }
     return (size_t)(w - buf);
 }
@@ -234,11 +244,12 @@ START_TEST(wire_test_fuzz_replay_valid)
         FR_CHECK(rc == 0, "valid input %d (type %u, flags %u): core returned %d", i, buf[2], buf[3],
                  rc);
         FR_CHECK(res.members == exp.members && res.users == exp.users &&
-                     res.cookies == exp.cookies && res.unknown_items == exp.unknown &&
-                     res.bad_items == 0,
-                 "input %d: %d/%d members, %d/%d users, %d/%d cookies, %d/%d unknown, %d bad", i,
-                 res.members, exp.members, res.users, exp.users, res.cookies, exp.cookies,
-                 res.unknown_items, exp.unknown, res.bad_items);
+                     res.cookies == exp.cookies && res.coords == exp.coords &&
+                     res.unknown_items == exp.unknown && res.bad_items == 0,
+                 "input %d: %d/%d members, %d/%d users, %d/%d cookies, %d/%d coords, %d/%d "
+                 "unknown, %d bad",
+                 i, res.members, exp.members, res.users, exp.users, res.cookies, exp.cookies,
+                 res.coords, exp.coords, res.unknown_items, exp.unknown, res.bad_items);
     }
 }
 END_TEST
