@@ -18,6 +18,7 @@
 #include "err.h"
 #include "events.h"
 #include "handlers.h"
+#include "query.h"
 #include "rt.h"
 #include "stream.h"
 #include "swim.h"
@@ -266,6 +267,9 @@ static void metrics_traffic(struct mw *w, const struct control_env *env,
               "Whole-table answers refused by the rate limit.", st->tables_refused);
     mw_single(w, "name_conflicts_total", "counter",
               "Records of another live node using this node's name.", st->name_conflicts);
+    mw_single(w, "directs_refused_total", "counter",
+              "Direct messages (query acks and responses) refused by their rate limit.",
+              st->directs_refused);
     mw_single(w, "dissemination_queue_depth", "gauge",
               "Updates waiting to be piggybacked on outgoing datagrams.", st->pending_updates);
 }
@@ -286,6 +290,15 @@ static void metrics_local(struct mw *w, const struct control_env *env)
               "Event handler runs that exited non-zero or died of a signal.", hs.failures);
     mw_single(w, "handler_timeouts_total", "counter",
               "Event handler runs killed for exceeding the handler timeout.", hs.timeouts);
+    struct query_stats qs = {0};
+    if (env->query != NULL)
+        query_get_stats(env->query, &qs);
+    mw_single(w, "queries_pending", "gauge", "Queries of this node waiting for their deadline.",
+              qs.pending);
+    mw_single(w, "queries_received_total", "counter", "Queries that matched this node.",
+              qs.received);
+    mw_single(w, "query_responses_total", "counter", "Query responses this node sent.",
+              qs.responses);
     mw_family(w, "control_requests_total", "counter",
               "Control socket requests by command (unknown: not a command).");
     for (size_t i = 0; i < control_rows(); i++) {
