@@ -22,6 +22,7 @@
 #include "events.h"
 #include "handlers.h"
 #include "join.h"
+#include "keyops.h"
 #include "keyring.h"
 #include "metrics_http.h"
 #include "rt.h"
@@ -39,6 +40,7 @@ struct agent {
     uint64_t generation;
     struct event_base *base;
     struct keyring *kr;
+    struct keyops *keyops; /* NULL without a keyring */
     struct tags *tags;
     struct ev_bus *bus;
     struct rt *rt;
@@ -79,6 +81,10 @@ static int agent_setup_keyring(struct agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "keyring %s: no key in the file", path);
     else if (rc != 0)
         snprintf(err, errlen, "keyring %s: %s", path, err_strerror(rc));
+    if (rc == 0 && (a->keyops = keyops_new(a->kr, path, a->log)) == NULL) {
+        snprintf(err, errlen, "keyring %s: out of memory", path);
+        rc = ERR_NOMEM;
+    }
     if (rc != 0)
         return rc;
     struct stat st;
@@ -291,6 +297,7 @@ static int agent_setup_control(struct agent *a, char *err, size_t errlen)
         .bridge = a->bridge,
         .hd = a->hd,
         .kr = a->kr,
+        .keyops = a->keyops,
         .log = a->log,
         .cfg = &a->cfg,
     };
@@ -494,6 +501,7 @@ void agent_delete(struct agent *a)
     if (a->base != NULL)
         event_base_free(a->base);
     tags_delete(a->tags);
+    keyops_delete(a->keyops);
     keyring_delete(a->kr);
     free(a);
 }

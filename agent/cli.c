@@ -1,7 +1,8 @@
 /*
  * cli.c - swimctl's command line (see cli.h; the files are listed in
  * cli_int.h): parsing, the command table and --help, the one-shot commands
- * (members, join, leave, force-leave, info, tags, event, keygen, metrics),
+ * (members, join, leave, force-leave, info, tags, event, keygen, keys,
+ * metrics),
  * the default socket and cli_main().
  *
  * Parsing.  Every level uses getopt_long() in "+" mode (options end at the
@@ -345,6 +346,52 @@ static int cli_cmd_keygen(struct cli_ctx *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* keys [--local] [--json] list | install KEY | use KEY | remove KEY.  The
+ * key is checked here too, so a typo is a usage error, not a node's. */
+static int cli_cmd_keys(struct cli_ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        {"local", no_argument, NULL, CLI_OPT_LOCAL},
+        CLI_OPTS_COMMON,
+    };
+    static const char *const usage = "keys needs list, or install|use|remove and a KEY";
+    int json = 0, local = 0, code, o;
+    while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
+        if (o == CLI_OPT_EXIT)
+            return code;
+        json |= o == CLI_OPT_JSON;
+        local |= o == CLI_OPT_LOCAL;
+    }
+    if ((code = cli_operands(c, argc, argv, 1, 2, usage)) >= 0)
+        return code;
+    const char *op = argv[optind];
+    int is_list = strcmp(op, "list") == 0;
+    if (!is_list && strcmp(op, "install") != 0 && strcmp(op, "use") != 0 &&
+        strcmp(op, "remove") != 0)
+        return cli_usage_error(c->err, usage);
+    if (is_list != (argc - optind == 1))
+        return cli_usage_error(c->err, is_list ? "keys list takes no KEY" : usage);
+    uint8_t key[KEYRING_KEY_BYTES];
+    if (!is_list && keyring_parse_base64(argv[optind + 1], key) != 0)
+        return cli_usage_error(c->err, "KEY must be a base64 32-byte key");
+    sodium_memzero(key, sizeof(key));
+    json_t *req = json_pack("{s:s,s:s,s:b}", "cmd", "keys", "op", op, "local", local);
+    if (req != NULL && !is_list)
+        json_object_set_new(req, "key", json_string(argv[optind + 1]));
+    json_t *reply;
+    int rc = cli_exchange(c->path, req, &reply, c->err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    cli_print_keys(c->out, reply, json);
+    long long failed = cli_int(reply, "nodes") - cli_int(reply, "succeeded");
+    if (failed > 0)
+        fprintf(c->err, "swimctl: keys %s failed on %lld of %lld node(s)\n", op, failed,
+                cli_int(reply, "nodes"));
+    json_decref(reply);
+    return failed > 0 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+}
+
 static int cli_cmd_metrics(struct cli_ctx *c, int argc, char **argv)
 {
     int code = cli_args(c, argc, argv, 0, 0, "metrics takes no argument");
@@ -388,6 +435,10 @@ static const struct cli_cmd cli_cmd_table[] = {
     {"tags", "set KEY=VALUE... | delete KEY...", "set or remove tags on this node", cli_cmd_tags},
     {"event", "NAME [PAYLOAD]", "broadcast a user event to every member", cli_cmd_event},
     {"keygen", "", "print a new random base64 key for a keyring", cli_cmd_keygen},
+    {"keys", "[--local] [--json] list | install KEY | use KEY | remove KEY",
+     "list or change the keyring of every alive member\n(--local: of this node only); reports "
+     "each node\nthat failed, and exits 1 when one did",
+     cli_cmd_keys},
     {"metrics", "", "this node's metrics in Prometheus's text format", cli_cmd_metrics},
     {"watch", "[--since SEQ] [--type TYPE,...] [--json]",
      "stream events in sequence order until interrupted;\n--since replays the history after SEQ",
@@ -418,7 +469,8 @@ static void cli_usage(FILE *out)
             "Exit codes:\n"
             "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
             "  1   swimd answered with an error (watch: --since older than the history,\n"
-            "      the message names the first event held; bad --type)\n"
+            "      the message names the first event held; bad --type; keys: a node\n"
+            "      failed)\n"
             "  2   bad usage\n"
             "  3   swimd not reachable (\"cannot connect to swimd at PATH: reason\"), or\n"
             "      the connection was lost (watch, monitor, run: CMD is stopped first)\n"

@@ -9,7 +9,8 @@
  *                  response (cli_call, cli_exchange), and the streaming
  *                  connection (cli_stream_open / _line / _close)
  *   cli_format.c   what is printed from swimd's replies: the members and
- *                  info tables, tags as text, watch's event rows
+ *                  info tables, tags as text, watch's event rows, keys'
+ *                  report
  *   cli_watch.c    the `watch` command: events until interrupted
  *   cli_monitor.c  the commands that wait on member reports: `monitor`,
  *                  and `run`, which also starts CMD and stops it
@@ -58,6 +59,7 @@ enum {
     CLI_OPT_TYPE,
     CLI_OPT_PEER,
     CLI_OPT_GRACE,
+    CLI_OPT_LOCAL,
 };
 /* cli_opt(): stop now and exit with *code. */
 #define CLI_OPT_EXIT (-2)
@@ -149,6 +151,12 @@ long long cli_int(json_t *o, const char *key);
 /* "k1=v1,k2=v2" with keys sorted, into a malloc'd string ("" for none);
  * NULL when out of memory. */
 char *cli_tags_text(json_t *tags);
+
+/* keys' reply as one JSON line (as_json), or as text: for list, a table of
+ * the keys (KEY, the NODES that hold it and those that use it as PRIMARY,
+ * each "n/total"); then a summary line, then one line per node that
+ * failed, with its message. */
+void cli_print_keys(FILE *out, json_t *reply, int as_json);
 
 /* The header line of `watch`'s table. */
 void cli_print_event_head(FILE *out);

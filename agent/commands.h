@@ -35,6 +35,8 @@ json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *
 json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* monitor.c */
 json_t *cmd_monitor(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* cmd_keys.c */
+json_t *cmd_keys(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* cmd_metrics.c */
 json_t *cmd_metrics(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 

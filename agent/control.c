@@ -33,6 +33,7 @@ static const struct control_command control_commands[] = {
     {"watch", cmd_watch},
     {"monitor", cmd_monitor},
     {"metrics", cmd_metrics},
+    {"keys", cmd_keys},
 };
 #define CONTROL_COMMANDS (sizeof(control_commands) / sizeof(control_commands[0]))
 
