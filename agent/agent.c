@@ -28,6 +28,7 @@
 #include "rt.h"
 #include "sdnotify.h"
 #include "snapshot_writer.h"
+#include "query.h"
 #include "stream.h"
 #include "tags.h"
 
@@ -48,6 +49,7 @@ struct agent {
     struct bridge *bridge;
     struct snapw *snapw;  /* NULL without --snapshot */
     struct hd_runner *hd; /* NULL without --event-handler */
+    struct query *query;
     struct control *control;
     struct control_env env;
     struct metrics_http *metrics; /* NULL without --metrics */
@@ -162,6 +164,18 @@ static int agent_setup_subscribers(struct agent *a, char *err, size_t errlen)
     return a->snapw != NULL ? 0 : ERR_SYS;
 }
 
+/* Queries: asked through the control socket, answered by handlers. */
+static int agent_setup_query(struct agent *a, char *err, size_t errlen)
+{
+    struct query_config qc = {a->base, a->rt, a->bus, a->log, a->tags, a->cfg.name};
+    a->query = query_new(&qc);
+    if (a->query == NULL) {
+        snprintf(err, errlen, "queries: out of memory or descriptors");
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
 /* Parse the --event-handler specs and start the runner (if any). */
 static int agent_setup_handlers(struct agent *a, char *err, size_t errlen)
 {
@@ -190,6 +204,8 @@ static int agent_setup_handlers(struct agent *a, char *err, size_t errlen)
         .self_addr = rt_self_text(a->rt),
         .self_tags = a->cfg.tags,
         .self_tags_len = a->cfg.tags_len,
+        .on_answer = query_handler_output,
+        .answer_ctx = a->query,
     };
     int rc = 0;
     a->hd = hd_runner_new(&hc, &rc);
@@ -298,6 +314,7 @@ static int agent_setup_control(struct agent *a, char *err, size_t errlen)
         .hd = a->hd,
         .kr = a->kr,
         .keyops = a->keyops,
+        .query = a->query,
         .log = a->log,
         .cfg = &a->cfg,
     };
@@ -360,8 +377,8 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
         goto fail;
     }
     if (agent_setup_runtime(a, err, errlen) != 0 || agent_setup_subscribers(a, err, errlen) != 0 ||
-        agent_setup_handlers(a, err, errlen) != 0 || agent_setup_control(a, err, errlen) != 0 ||
-        agent_setup_systemd(a, err, errlen) != 0)
+        agent_setup_query(a, err, errlen) != 0 || agent_setup_handlers(a, err, errlen) != 0 ||
+        agent_setup_control(a, err, errlen) != 0 || agent_setup_systemd(a, err, errlen) != 0)
         goto fail;
     return a;
 fail:
@@ -489,6 +506,7 @@ void agent_delete(struct agent *a)
     streams_delete(a->streams);
     ev_bus_end(a->bus); /* done by the run already; not after a failed start */
     hd_runner_delete(a->hd);
+    query_delete(a->query); /* after the runner, which writes its answers */
     snapw_delete(a->snapw);
     bridge_delete(a->bridge);
     rt_delete(a->rt);

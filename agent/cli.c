@@ -434,6 +434,14 @@ static const struct cli_cmd cli_cmd_table[] = {
     {"info", "[--json]", "this node, member counts, traffic, health", cli_cmd_info},
     {"tags", "set KEY=VALUE... | delete KEY...", "set or remove tags on this node", cli_cmd_tags},
     {"event", "NAME [PAYLOAD]", "broadcast a user event to every member", cli_cmd_event},
+    {"query",
+     "[--node NAME]... [--tag KEY=REGEX]... [--timeout DURATION] [--relay-factor N] [--no-ack] "
+     "[--json] NAME [PAYLOAD]",
+     "ask every matching member; print each ack and\nresponse as it comes, then the totals. "
+     "--tag: the\nmember's tag KEY matches the extended regular\nexpression REGEX (unanchored: "
+     "^v$ for exactly v);\n--timeout: 500ms, 5s, 2m (default: gossip interval\nx 16 x "
+     "ceil(log10(N+1))); --relay-factor: answers\nalso sent through N (0-5) other members",
+     cli_cmd_query},
     {"keygen", "", "print a new random base64 key for a keyring", cli_cmd_keygen},
     {"keys", "[--local] [--json] list | install KEY | use KEY | remove KEY",
      "list or change the keyring of every alive member\n(--local: of this node only); reports "
@@ -467,7 +475,7 @@ static void cli_usage(FILE *out)
             "  --help, --version   (COMMAND --help: that command's usage)\n"
             "\n"
             "Exit codes:\n"
-            "  0   success (watch/monitor: stopped by SIGINT or SIGTERM)\n"
+            "  0   success (watch/monitor/query: stopped by SIGINT or SIGTERM)\n"
             "  1   swimd answered with an error (watch: --since older than the history,\n"
             "      the message names the first event held; bad --type; keys: a node\n"
             "      failed)\n"

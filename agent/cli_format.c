@@ -328,6 +328,14 @@ void cli_print_event(FILE *out, json_t *ev)
     free(name);
 }
 
+void cli_print_json_line(FILE *out, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s != NULL)
+        fprintf(out, "%s\n", s);
+    free(s);
+}
+
 /* ---- keys ---- */
 
 void cli_print_keys(FILE *out, json_t *reply, int as_json)
@@ -335,10 +343,7 @@ void cli_print_keys(FILE *out, json_t *reply, int as_json)
     if (as_json) { /* one line, as swimd sent it without the exchange's "ok" */
         json_t *copy = json_deep_copy(reply);
         json_object_del(copy, "ok");
-        char *s = json_dumps(copy, JSON_COMPACT);
-        if (s != NULL)
-            fprintf(out, "%s\n", s);
-        free(s);
+        cli_print_json_line(out, copy);
         json_decref(copy);
         return;
     }

@@ -14,6 +14,7 @@
  *   cli_watch.c    the `watch` command: events until interrupted
  *   cli_monitor.c  the commands that wait on member reports: `monitor`,
  *                  and `run`, which also starts CMD and stops it
+ *   cli_query.c    the `query` command: a query, its answers, the totals
  *
  * Every command gets a struct cli_ctx and returns an exit code (CLI_EXIT_*,
  * cli.h); messages go to c->err, output to c->out.  Parsing uses getopt's
@@ -59,6 +60,10 @@ enum {
     CLI_OPT_TYPE,
     CLI_OPT_PEER,
     CLI_OPT_GRACE,
+    CLI_OPT_NODE,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_RELAY,
+    CLI_OPT_NOACK,
     CLI_OPT_LOCAL,
 };
 /* cli_opt(): stop now and exit with *code. */
@@ -158,15 +163,19 @@ char *cli_tags_text(json_t *tags);
  * failed, with its message. */
 void cli_print_keys(FILE *out, json_t *reply, int as_json);
 
+/* o as one compact JSON line (--json of the streaming commands). */
+void cli_print_json_line(FILE *out, json_t *o);
+
 /* The header line of `watch`'s table. */
 void cli_print_event_head(FILE *out);
 /* Print one event line of `watch` as a table row (clock lines are hidden). */
 void cli_print_event(FILE *out, json_t *ev);
 
-/* ---- the streaming commands (cli_watch.c, cli_monitor.c) ------------------------ */
+/* ---- the streaming commands (cli_watch.c, cli_monitor.c, cli_query.c) ---------- */
 
 int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv);
 int cli_cmd_monitor(struct cli_ctx *c, int argc, char **argv);
 int cli_cmd_run(struct cli_ctx *c, int argc, char **argv);
+int cli_cmd_query(struct cli_ctx *c, int argc, char **argv);
 
 #endif /* AGENT_CLI_INT_H */

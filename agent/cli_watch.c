@@ -62,10 +62,7 @@ int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv)
         return rc;
     if (as_json) {
         json_object_del(reply, "ok");
-        char *s = json_dumps(reply, JSON_COMPACT);
-        if (s != NULL)
-            fprintf(c->out, "%s\n", s);
-        free(s);
+        cli_print_json_line(c->out, reply);
     } else {
         cli_print_event_head(c->out);
     }
@@ -86,10 +83,7 @@ int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv)
         }
         int lagged = json_is_true(json_object_get(line, "lagged"));
         if (as_json) {
-            char *s = json_dumps(line, JSON_COMPACT);
-            if (s != NULL)
-                fprintf(c->out, "%s\n", s);
-            free(s);
+            cli_print_json_line(c->out, line);
         } else if (!lagged && !json_is_true(json_object_get(line, "clock"))) {
             cli_print_event(c->out, line);
         }

@@ -23,14 +23,12 @@
 /* User event names are short identifiers, like Serf's. */
 #define CMD_EVENT_NAME_MAX 64
 
-/* The data of the request into buf[0..cap): "payload" or "payload_hex".
- * Its length, or -1 with err filled. */
-static long cmd_event_data(json_t *req, uint8_t *buf, size_t cap, char *err)
+long cmd_payload(json_t *req, const char *what, uint8_t *buf, size_t cap, size_t limit, char *err)
 {
     json_t *pj = json_object_get(req, "payload");
     json_t *hj = json_object_get(req, "payload_hex");
     if (pj != NULL && hj != NULL) {
-        snprintf(err, CTL_ERR_MAX, "event takes \"payload\" or \"payload_hex\", not both");
+        snprintf(err, CTL_ERR_MAX, "%s takes \"payload\" or \"payload_hex\", not both", what);
         return -1;
     }
     if (hj != NULL) {
@@ -40,21 +38,20 @@ static long cmd_event_data(json_t *req, uint8_t *buf, size_t cap, char *err)
             sodium_hex2bin(buf, cap, hex, json_string_length(hj), NULL, &n, NULL) != 0 ||
             n * 2 != json_string_length(hj)) {
             snprintf(err, CTL_ERR_MAX,
-                     "event: \"payload_hex\" must be hex digits (two per byte) that fit the "
-                     "event (%d bytes with its name)",
-                     SWIM_USER_MAX - 1);
+                     "%s: \"payload_hex\" must be hex digits (two per byte) that fit the "
+                     "%s (%zu bytes with its name)",
+                     what, what, limit);
             return -1;
         }
         return (long)n;
     }
     if (pj != NULL && !json_is_string(pj)) {
-        snprintf(err, CTL_ERR_MAX, "event: \"payload\" must be a string");
+        snprintf(err, CTL_ERR_MAX, "%s: \"payload\" must be a string", what);
         return -1;
     }
     size_t n = pj != NULL ? json_string_length(pj) : 0;
     if (n > cap) {
-        snprintf(err, CTL_ERR_MAX, "event too large: name and payload exceed %d bytes",
-                 SWIM_USER_MAX - 1);
+        snprintf(err, CTL_ERR_MAX, "%s too large: name and payload exceed %zu bytes", what, limit);
         return -1;
     }
     if (n > 0)
@@ -78,7 +75,8 @@ json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *
     uint8_t buf[SWIM_USER_MAX];
     buf[0] = (uint8_t)nlen;
     memcpy(buf + 1, name, nlen);
-    long plen = cmd_event_data(req, buf + 1 + nlen, sizeof(buf) - 1 - nlen, err);
+    long plen =
+        cmd_payload(req, "event", buf + 1 + nlen, sizeof(buf) - 1 - nlen, SWIM_USER_MAX - 1, err);
     if (plen < 0)
         return NULL;
     int rc = swim_broadcast(rt_core(env->rt), buf, 1 + nlen + (size_t)plen, clock_mono_ms());

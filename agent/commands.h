@@ -31,6 +31,12 @@ json_t *cmd_tags_delete(const struct control_env *env, struct ctl_conn *conn, js
                         char *err);
 /* cmd_event.c */
 json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* The data of a request ("payload", or "payload_hex" for bytes that are
+ * not UTF-8) into buf[0..cap): its length, or -1 with err filled (what:
+ * the command, as messages name it; limit: the size they state). */
+long cmd_payload(json_t *req, const char *what, uint8_t *buf, size_t cap, size_t limit, char *err);
+/* cmd_query.c */
+json_t *cmd_query(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* watch.c */
 json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* monitor.c */

@@ -30,6 +30,7 @@ static const struct control_command control_commands[] = {
     {"tags-set", cmd_tags_set},
     {"tags-delete", cmd_tags_delete},
     {"event", cmd_event},
+    {"query", cmd_query},
     {"watch", cmd_watch},
     {"monitor", cmd_monitor},
     {"metrics", cmd_metrics},

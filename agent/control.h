@@ -6,8 +6,8 @@
  * "cmd" up in one table (control.c) of {name, handler}.  Each handler lives
  * in a file named for its command: cmd_members.c (members), cmd_info.c
  * (info), cmd_join.c (join), cmd_leave.c (leave, force-leave), cmd_tags.c
- * (tags-set, tags-delete), cmd_event.c (event), cmd_metrics.c (metrics),
- * cmd_keys.c (keys),
+ * (tags-set, tags-delete), cmd_event.c (event), cmd_query.c (query),
+ * cmd_keys.c (keys), cmd_metrics.c (metrics),
  * watch.c (watch) and monitor.c (monitor).  A new command is one row in the
  * table plus one function.  Handlers reach the rest of swimd only through
  * struct control_env: borrowed handles, set up by the daemon (agent.h).
@@ -36,6 +36,7 @@ struct bridge;
 struct hd_runner;
 struct keyring;
 struct keyops;
+struct query;
 
 /* The parts of swimd a command may use (borrowed; they outlive the
  * control socket). */
@@ -48,6 +49,7 @@ struct control_env {
     struct hd_runner *hd;     /* NULL without --event-handler */
     const struct keyring *kr; /* NULL: plaintext */
     struct keyops *keyops;    /* this node's keys command (keyops.h); NULL: plaintext */
+    struct query *query;      /* queries (query.h) */
     struct log *log;
     const struct cfg *cfg;         /* name, label, profile, snapshot, watch queue */
     struct ctl *ctl;               /* the socket itself (set by control_new) */

@@ -162,7 +162,7 @@ static size_t ev_min(size_t a, size_t b)
  * memory.  Lengths are clamped to the fields' limits. */
 static struct ev_rec *ev_rec_new(const struct ev_event *ev)
 {
-    int user = ev->type == EV_USER;
+    int user = ev_type_is_message(ev->type);
     size_t nl = strnlen(ev->name, SWIM_NAME_MAX);
     size_t l2 =
         user ? strnlen(ev->user_name, EV_USER_NAME_MAX) : strnlen(ev->addr, ADDR_TEXT_MAX - 1);
@@ -195,7 +195,7 @@ static void ev_rec_text(char *dst, const uint8_t *src, size_t len)
 /* The full event of record r, under sequence seq. */
 static void ev_rec_decode(const struct ev_rec *r, uint64_t seq, struct ev_event *out)
 {
-    int user = r->type == EV_USER;
+    int user = ev_type_is_message(r->type);
     const uint8_t *p2 = r->bytes + r->name_len, *p3 = p2 + r->len2;
     out->seq = seq;
     out->time_ms = r->time_ms;
@@ -621,7 +621,7 @@ json_t *ev_json_event(const struct ev_event *ev)
     bad |= json_object_set_new(o, "seq", ev_json_u64(ev->seq));
     bad |= json_object_set_new(o, "type", json_string(ev_type_name(ev->type)));
     bad |= json_object_set_new(o, "time", ev_json_u64(ev->time_ms));
-    if (ev->type == EV_USER) {
+    if (ev_type_is_message(ev->type)) {
         size_t dlen = ev->data_len <= EV_USER_DATA_MAX ? ev->data_len : EV_USER_DATA_MAX;
         json_t *name = json_string(ev->user_name);
         bad |= json_object_set_new(

@@ -10,9 +10,12 @@
 
 #include "err.h"
 
-/* The prefix of a user event name filter in a handler's TYPES. */
+/* The prefix of a user event name filter in a handler's TYPES, and of a
+ * query name filter. */
 #define EV_USER_PREFIX "user:"
 #define EV_USER_PREFIX_LEN (sizeof(EV_USER_PREFIX) - 1)
+#define EV_QUERY_PREFIX "query:"
+#define EV_QUERY_PREFIX_LEN (sizeof(EV_QUERY_PREFIX) - 1)
 /* How much of a bad item a message quotes. */
 #define EV_QUOTE_MAX 40
 /* The list of allowed names in a message: every type name and ", ". */
@@ -20,8 +23,10 @@
 
 const char *ev_type_name(enum ev_type t)
 {
-    if ((int)t < EV_MEMBER_JOIN || (int)t > EV_TYPE_LAST)
+    if ((int)t < EV_MEMBER_JOIN || (int)t > EV_TYPE_LAST || (int)t == EV_NOT_A_TYPE)
         return "unknown";
+    if (t == EV_QUERY)
+        return "query";
     return swim_event_name((enum swim_event)t);
 }
 
@@ -30,7 +35,7 @@ int ev_type_parse(const char *name, enum ev_type *out)
     if (name == NULL)
         return ERR_NOTFOUND;
     for (int t = EV_MEMBER_JOIN; t <= EV_TYPE_LAST; t++) {
-        if (strcmp(name, ev_type_name((enum ev_type)t)) == 0) {
+        if (t != EV_NOT_A_TYPE && strcmp(name, ev_type_name((enum ev_type)t)) == 0) {
             *out = (enum ev_type)t;
             return 0;
         }
@@ -40,7 +45,7 @@ int ev_type_parse(const char *name, enum ev_type *out)
 
 int ev_type_from_swim(enum swim_event e, enum ev_type *out)
 {
-    if ((int)e < EV_MEMBER_JOIN || (int)e > EV_TYPE_LAST)
+    if ((int)e < EV_MEMBER_JOIN || (int)e >= EV_NOT_A_TYPE)
         return ERR_INVAL;
     *out = (enum ev_type)e;
     return 0;
@@ -57,30 +62,35 @@ static void ev_names_text(uint32_t mask, int user_names, char *buf, size_t cap)
             len += (size_t)snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "",
                                     ev_type_name((enum ev_type)t));
     if (user_names && len < cap)
-        snprintf(buf + len, cap - len, ", " EV_USER_PREFIX "NAME");
+        snprintf(buf + len, cap - len, ", " EV_USER_PREFIX "NAME, " EV_QUERY_PREFIX "NAME");
 }
 
-/* One "user:NAME" item (n bytes at p) into spec's filters. */
-static int ev_user_name_add(struct ev_handler_spec *spec, const char *p, size_t n, char *err,
-                            size_t errlen)
+/* One "user:NAME" or "query:NAME" item (n bytes at p, prefix plen bytes)
+ * into spec's filters of that kind. */
+static int ev_name_add(struct ev_handler_spec *spec, const char *p, size_t n, size_t plen,
+                       char *err, size_t errlen)
 {
-    size_t nlen = n - EV_USER_PREFIX_LEN;
+    int query = plen == EV_QUERY_PREFIX_LEN;
+    size_t *count = query ? &spec->query_count : &spec->user_count;
+    char(*names)[EV_USER_NAME_MAX + 1] = query ? spec->query_names : spec->user_names;
+    const char *kind = query ? "query" : "user event";
+    size_t nlen = n - plen;
     if (nlen == 0) {
-        snprintf(err, errlen, "\"" EV_USER_PREFIX "\" needs an event name");
+        snprintf(err, errlen, "\"%.*s\" needs a %s name", (int)plen, p, kind);
         return ERR_INVAL;
     }
     if (nlen > EV_USER_NAME_MAX) {
-        snprintf(err, errlen, "user event name longer than %d bytes", EV_USER_NAME_MAX);
+        snprintf(err, errlen, "%s name longer than %d bytes", kind, EV_USER_NAME_MAX);
         return ERR_INVAL;
     }
-    if (spec->user_count >= EV_SPEC_USER_NAMES_MAX) {
-        snprintf(err, errlen, "more than %d " EV_USER_PREFIX "NAME filters",
-                 EV_SPEC_USER_NAMES_MAX);
+    if (*count >= EV_SPEC_USER_NAMES_MAX) {
+        snprintf(err, errlen, "more than %d %.*sNAME filters", EV_SPEC_USER_NAMES_MAX, (int)plen,
+                 p);
         return ERR_INVAL;
     }
-    memcpy(spec->user_names[spec->user_count], p + EV_USER_PREFIX_LEN, nlen);
-    spec->user_names[spec->user_count][nlen] = '\0';
-    spec->user_count++;
+    memcpy(names[*count], p + plen, nlen);
+    names[*count][nlen] = '\0';
+    (*count)++;
     return 0;
 }
 
@@ -106,7 +116,12 @@ static int ev_list_parse(const char *p, size_t len, uint32_t allowed, struct ev_
         }
         if (spec != NULL && n >= EV_USER_PREFIX_LEN &&
             memcmp(p, EV_USER_PREFIX, EV_USER_PREFIX_LEN) == 0) {
-            int rc = ev_user_name_add(spec, p, n, err, errlen);
+            int rc = ev_name_add(spec, p, n, EV_USER_PREFIX_LEN, err, errlen);
+            if (rc != 0)
+                return rc;
+        } else if (spec != NULL && n >= EV_QUERY_PREFIX_LEN &&
+                   memcmp(p, EV_QUERY_PREFIX, EV_QUERY_PREFIX_LEN) == 0) {
+            int rc = ev_name_add(spec, p, n, EV_QUERY_PREFIX_LEN, err, errlen);
             if (rc != 0)
                 return rc;
         } else {
@@ -163,8 +178,8 @@ int ev_handler_spec_parse(const char *text, struct ev_handler_spec *out, char *e
     for (const char *p = text; has_types && p < eq; p++)
         has_types = ev_is_list_char(*p);
     if (has_types) {
-        int rc = ev_list_parse(text, (size_t)(eq - text), EV_MASK_HANDLER, out, &out->types, err,
-                               errlen);
+        int rc = ev_list_parse(text, (size_t)(eq - text), EV_MASK_HANDLER_ALLOWED, out, &out->types,
+                               err, errlen);
         if (rc != 0)
             return rc;
         cmd = eq + 1;
@@ -191,10 +206,13 @@ int ev_handler_spec_matches(const struct ev_handler_spec *spec, enum ev_type typ
         return 0;
     if (spec->types & EV_MASK(type))
         return 1;
-    if (type != EV_USER || user_name == NULL)
+    if ((type != EV_USER && type != EV_QUERY) || user_name == NULL)
         return 0;
-    for (size_t i = 0; i < spec->user_count && i < EV_SPEC_USER_NAMES_MAX; i++)
-        if (strcmp(spec->user_names[i], user_name) == 0)
+    size_t count = type == EV_USER ? spec->user_count : spec->query_count;
+    const char(*names)[EV_USER_NAME_MAX + 1] =
+        type == EV_USER ? spec->user_names : spec->query_names;
+    for (size_t i = 0; i < count && i < EV_SPEC_USER_NAMES_MAX; i++)
+        if (strcmp(names[i], user_name) == 0)
             return 1;
     return 0;
 }

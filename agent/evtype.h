@@ -8,8 +8,11 @@
  * Sets of types are bit masks (EV_MASK).  Every entrance that names types
  * goes through this module: a watcher's type list (every type may be named)
  * and a handler spec, "[TYPES=]COMMAND", whose TYPES may name member-* types,
- * "user" (every user event) and "user:NAME" (user events called NAME), and
- * with no TYPES means every member and user event (never self-*).  Because a
+ * "user" (every user event), "user:NAME" (user events called NAME), "query"
+ * (every query) and "query:NAME", and with no TYPES means every member and
+ * user event (never self-*, never a query).  Type values are the core's
+ * notifications one for one, except SWIM_EV_DIRECT (no event), followed by
+ * the agent's own EV_QUERY.  Because a
  * command may itself contain '=', the text before the first '=' is read as
  * TYPES only when it looks like a type list (lower-case letters, digits and
  * "-,:_." only; "FOO=1 ./x" is a command); it must then be a valid one.
@@ -49,23 +52,39 @@ enum ev_type {
     EV_SELF_IDLE = SWIM_EV_SELF_IDLE,
     EV_SELF_DEFUNCT = SWIM_EV_SELF_DEFUNCT,
     EV_SELF_REJOINED = SWIM_EV_SELF_REJOINED,
+    /* SWIM_EV_DIRECT is no event: direct messages are the query module's
+     * (query.h).  The agent's own type follows the core's: */
+    EV_QUERY = SWIM_EV_LAST + 1, /* a query (query.h) this node matched */
 };
-#define EV_TYPE_LAST EV_SELF_REJOINED
-_Static_assert(EV_MEMBER_JOIN == 1 && (int)EV_TYPE_LAST == (int)SWIM_EV_LAST,
-               "every core notification is an event type");
+#define EV_TYPE_LAST EV_QUERY
+_Static_assert(EV_MEMBER_JOIN == 1 && (int)SWIM_EV_DIRECT == (int)EV_SELF_REJOINED + 1 &&
+                   (int)SWIM_EV_LAST == (int)SWIM_EV_DIRECT,
+               "every core notification but DIRECT is an event type");
+/* The one value in 1..EV_TYPE_LAST that is no event type. */
+#define EV_NOT_A_TYPE ((int)SWIM_EV_DIRECT)
 
 /* Type sets are bit masks: EV_MASK(t) for one type. */
 #define EV_MASK(t) (1u << (unsigned)(t))
-#define EV_MASK_ALL (((1u << (EV_TYPE_LAST + 1)) - 1u) & ~1u)
+#define EV_MASK_ALL (((1u << (EV_TYPE_LAST + 1)) - 1u) & ~1u & ~EV_MASK(EV_NOT_A_TYPE))
 #define EV_MASK_MEMBER                                                                             \
     (EV_MASK(EV_MEMBER_JOIN) | EV_MASK(EV_MEMBER_UPDATE) | EV_MASK(EV_MEMBER_SUSPECT) |            \
      EV_MASK(EV_MEMBER_ALIVE) | EV_MASK(EV_MEMBER_FAILED) | EV_MASK(EV_MEMBER_LEAVE) |             \
      EV_MASK(EV_MEMBER_REAP))
-/* What a handler may ask for: member events and user events. */
+/* What a handler with no TYPES gets: member events and user events. */
 #define EV_MASK_HANDLER (EV_MASK_MEMBER | EV_MASK(EV_USER))
+/* What a handler may ask for: those and queries (named only: a query's
+ * handler's output is its answer, so no catch-all handler answers). */
+#define EV_MASK_HANDLER_ALLOWED (EV_MASK_HANDLER | EV_MASK(EV_QUERY))
 
-/* "member-join", ..., "self-rejoined" (the core's names); "unknown" for
- * anything else. */
+/* 1 for the types that carry a message (a name, an origin, an id and
+ * data) rather than a member's record: user events and queries. */
+static inline int ev_type_is_message(enum ev_type t)
+{
+    return t == EV_USER || t == EV_QUERY;
+}
+
+/* "member-join", ..., "self-rejoined" (the core's names), "query";
+ * "unknown" for anything else. */
 const char *ev_type_name(enum ev_type t);
 /* Name -> type.  0 or ERR_NOTFOUND. */
 int ev_type_parse(const char *name, enum ev_type *out);
@@ -82,6 +101,8 @@ struct ev_handler_spec {
     uint32_t types; /* EV_MASK() bits; EV_MASK(EV_USER) means every user event */
     size_t user_count;
     char user_names[EV_SPEC_USER_NAMES_MAX][EV_USER_NAME_MAX + 1]; /* user:NAME filters */
+    size_t query_count;
+    char query_names[EV_SPEC_USER_NAMES_MAX][EV_USER_NAME_MAX + 1]; /* query:NAME filters */
     char command[EV_SPEC_MAX];
 };
 
@@ -93,7 +114,7 @@ struct ev_handler_spec {
  */
 int ev_handler_spec_parse(const char *text, struct ev_handler_spec *out, char *err, size_t errlen);
 /* 1 when the handler wants an event of this type (user_name: a user event's
- * name, may be NULL for other types), else 0. */
+ * or a query's name, may be NULL for other types), else 0. */
 int ev_handler_spec_matches(const struct ev_handler_spec *spec, enum ev_type type,
                             const char *user_name);
 

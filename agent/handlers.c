@@ -77,6 +77,8 @@ struct hd_runner {
     size_t count;
     uint32_t timeout_ms;
     uint32_t grace_ms;
+    hd_answer_f on_answer;
+    void *answer_ctx;
     pthread_t thread;
     pthread_mutex_t lock; /* guards self_* and stats */
     char self_name[SWIM_NAME_MAX + 1];
@@ -84,6 +86,14 @@ struct hd_runner {
     uint8_t self_tags[SWIM_META_MAX];
     size_t self_tags_len;
     struct hd_stats stats;
+};
+
+/* One output of a run being captured: up to cap bytes into buf. */
+struct hd_capture {
+    int fd; /* -1: none, or closed */
+    char *buf;
+    size_t len, cap;
+    int truncated; /* more came than cap */
 };
 
 static void hd_count(struct hd_runner *r, uint64_t *field, uint64_t n)
@@ -165,6 +175,9 @@ static int hd_build_env(struct hd_runner *r, const struct ev_event *ev, struct h
     if (ev->type == EV_USER) {
         rc |= hd_env_addf(e, "SWIM_USER_EVENT", ev->user_name, strlen(ev->user_name));
         rc |= hd_env_addf(e, "SWIM_USER_ORIGIN", ev->name, strlen(ev->name));
+    } else if (ev->type == EV_QUERY) {
+        rc |= hd_env_addf(e, "SWIM_QUERY_NAME", ev->user_name, strlen(ev->user_name));
+        rc |= hd_env_addf(e, "SWIM_QUERY_ORIGIN", ev->name, strlen(ev->name));
     }
     struct tags_pair pairs[TAGS_PAIRS_MAX];
     size_t n = 0;
@@ -187,7 +200,7 @@ static int hd_build_env(struct hd_runner *r, const struct ev_event *ev, struct h
 /* What goes to the handler's stdin; returns its length. */
 static size_t hd_build_stdin(const struct ev_event *ev, char *buf, size_t cap)
 {
-    if (ev->type == EV_USER) {
+    if (ev_type_is_message(ev->type)) {
         size_t n = ev->data_len <= EV_USER_DATA_MAX ? ev->data_len : EV_USER_DATA_MAX;
         n = n < cap ? n : cap;
         memcpy(buf, ev->data, n);
@@ -266,20 +279,22 @@ static void hd_feed(int fd, const char *buf, size_t len)
         ;
 }
 
-/* Append what the pipe has to out[0..HD_OUTPUT_LOG_MAX); returns 0 at EOF or
- * error (the caller closes it), 1 while it may have more. */
-static int hd_read_output(int fd, char *out, size_t *len)
+/* Append what c's pipe has to its buffer (up to its cap; beyond it the
+ * bytes are read and dropped, and c is marked truncated); returns 0 at EOF
+ * or error (the caller closes it), 1 while it may have more. */
+static int hd_read_output(struct hd_capture *c)
 {
     char buf[1024];
-    ssize_t n = read(fd, buf, sizeof(buf));
+    ssize_t n = read(c->fd, buf, sizeof(buf));
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;
     if (n == 0)
         return 0;
-    size_t room = HD_OUTPUT_LOG_MAX - *len;
+    size_t room = c->cap - c->len;
     size_t take = (size_t)n < room ? (size_t)n : room;
-    memcpy(out + *len, buf, take);
-    *len += take;
+    memcpy(c->buf + c->len, buf, take);
+    c->len += take;
+    c->truncated |= take < (size_t)n;
     return 1;
 }
 
@@ -301,9 +316,10 @@ static int hd_stopping(const struct hd_runner *r)
     return poll(&p, 1, 0) > 0;
 }
 
-/* Start spec's command with stdin from in_fd and stdout and stderr to out_fd. */
+/* Start spec's command with stdin from in_fd, stdout to out_fd and stderr
+ * to err_fd. */
 static int hd_spawn(struct proc *child, const struct ev_handler_spec *spec, char **envp, int in_fd,
-                    int out_fd)
+                    int out_fd, int err_fd)
 {
     char *argv[] = {"sh", "-c", (char *)spec->command, NULL};
     sigset_t none;
@@ -314,7 +330,7 @@ static int hd_spawn(struct proc *child, const struct ev_handler_spec *spec, char
         .envp = envp,
         .in = in_fd,
         .out = out_fd,
-        .err = out_fd,
+        .err = err_fd,
         .own_group = 1,
         .close_others = 1,
         .mask = &none,
@@ -333,36 +349,39 @@ struct hd_end {
 };
 
 /*
- * Wait for the child, reading its output into out/outlen, and stop it at the
- * timeout or on a stop request.  Bounded by time: each poll() waits at most
- * until the next phase change, and the phases end by timeout + grace +
- * HD_REAP_WAIT_MS.
+ * Wait for the child, reading its outputs into cap[0] (the log's) and cap[1]
+ * (a query's answer; fd -1 when there is none), and stop it at the timeout
+ * or on a stop request.  Bounded by time: each poll() waits at most until
+ * the next phase change, and the phases end by timeout + grace +
+ * HD_REAP_WAIT_MS.  Closes the capture descriptors.
  */
-static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd, char *out,
-                             size_t *outlen, const char *type, uint64_t seq, const char *command)
+static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, struct hd_capture cap[2],
+                             const char *type, uint64_t seq, const char *command)
 {
     struct hd_end end = {0, 0, 0};
     uint64_t next = clock_mono_ms() + r->timeout_ms; /* the next phase change */
     enum hd_phase phase = HD_RUNNING;
     for (;;) {
-        struct pollfd pfd[3] = {
+        struct pollfd pfd[4] = {
             {child->fd, POLLIN, 0},
-            {out_fd, POLLIN, 0},
             {phase == HD_RUNNING ? r->stop_fd : -1, POLLIN, 0},
+            {cap[0].fd, POLLIN, 0},
+            {cap[1].fd, POLLIN, 0},
         };
         uint64_t now = clock_mono_ms();
-        poll(pfd, 3, next > now ? (int)(next - now) : 0); /* EINTR: the checks below */
-        if (pfd[1].revents != 0 && !hd_read_output(out_fd, out, outlen)) {
-            close(out_fd);
-            out_fd = -1;
-        }
+        poll(pfd, 4, next > now ? (int)(next - now) : 0); /* EINTR: the checks below */
+        for (int i = 0; i < 2; i++)
+            if (pfd[2 + i].revents != 0 && !hd_read_output(&cap[i])) {
+                close(cap[i].fd);
+                cap[i].fd = -1;
+            }
         if (pfd[0].revents != 0) {
             /* Exited; not reaped only if someone else did (ECHILD). */
             end.reaped = proc_wait(child, 0, &end.status) == 0;
             break;
         }
         now = clock_mono_ms();
-        if (phase == HD_RUNNING && (now >= next || pfd[2].revents != 0)) {
+        if (phase == HD_RUNNING && (now >= next || pfd[1].revents != 0)) {
             end.timed_out = now >= next;
             proc_signal(child, SIGTERM);
             if (end.timed_out)
@@ -385,11 +404,14 @@ static struct hd_end hd_wait(struct hd_runner *r, struct proc *child, int out_fd
             break;
         }
     }
-    for (int i = 0; i < HD_DRAIN_READS && out_fd >= 0; i++)
-        if (!hd_read_output(out_fd, out, outlen))
-            break;
-    if (out_fd >= 0)
-        close(out_fd);
+    for (int c = 0; c < 2; c++) {
+        for (int i = 0; i < HD_DRAIN_READS && cap[c].fd >= 0; i++)
+            if (!hd_read_output(&cap[c]))
+                break;
+        if (cap[c].fd >= 0)
+            close(cap[c].fd);
+        cap[c].fd = -1;
+    }
     return end;
 }
 
@@ -422,17 +444,19 @@ static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
 {
     struct hd_env env = {0};
     char input[HD_STDIN_MAX];
-    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, ans[2] = {-1, -1};
     const char *type = ev_type_name(ev->type);
+    int query = ev->type == EV_QUERY; /* stdout is the answer, stderr the log's */
     struct proc child;
-    if (hd_build_env(r, ev, &env) != 0 || hd_pipe(in) != 0 || hd_pipe(out) != 0) {
+    if (hd_build_env(r, ev, &env) != 0 || hd_pipe(in) != 0 || hd_pipe(out) != 0 ||
+        (query && hd_pipe(ans) != 0)) {
         log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: %s", type,
                 (unsigned long long)ev->seq, strerror(errno));
         goto fail;
     }
     size_t inlen = hd_build_stdin(ev, input, sizeof(input));
     uint64_t start = clock_mono_ms();
-    if (hd_spawn(&child, spec, env.v, in[0], out[1]) != 0) {
+    if (hd_spawn(&child, spec, env.v, in[0], query ? ans[1] : out[1], out[1]) != 0) {
         log_msg(r->log, LOG_ERROR, "handler not run event=%s seq=%llu: spawn: %s", type,
                 (unsigned long long)ev->seq, strerror(errno));
         goto fail;
@@ -440,17 +464,26 @@ static void hd_run(struct hd_runner *r, const struct ev_handler_spec *spec,
     hd_count(r, &r->stats.runs, 1);
     close(in[0]);
     close(out[1]);
-    in[0] = out[1] = -1;
+    if (ans[1] >= 0)
+        close(ans[1]);
+    in[0] = out[1] = ans[1] = -1;
     hd_feed(in[1], input, inlen);
     in[1] = -1;
-    int flags = fcntl(out[0], F_GETFL);
-    if (flags >= 0)
-        fcntl(out[0], F_SETFL, flags | O_NONBLOCK);
-    char output[HD_OUTPUT_LOG_MAX + 1];
-    size_t outlen = 0;
-    struct hd_end end = hd_wait(r, &child, out[0], output, &outlen, type, ev->seq, spec->command);
-    out[0] = -1; /* closed by hd_wait */
-    hd_printable(output, outlen);
+    char output[HD_OUTPUT_LOG_MAX + 1], answer[HD_ANSWER_MAX];
+    struct hd_capture cap[2] = {
+        {out[0], output, 0, HD_OUTPUT_LOG_MAX, 0},
+        {ans[0], answer, 0, HD_ANSWER_MAX, 0},
+    };
+    for (int i = 0; i < 2; i++) {
+        int flags = cap[i].fd >= 0 ? fcntl(cap[i].fd, F_GETFL) : -1;
+        if (flags >= 0)
+            fcntl(cap[i].fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    struct hd_end end = hd_wait(r, &child, cap, type, ev->seq, spec->command);
+    out[0] = ans[0] = -1; /* closed by hd_wait */
+    if (query && r->on_answer != NULL)
+        r->on_answer(r->answer_ctx, ev->seq, (const uint8_t *)answer, cap[1].len, cap[1].truncated);
+    hd_printable(output, cap[0].len);
     hd_report(r, &end, type, ev->seq, (unsigned)(clock_mono_ms() - start), spec->command, output);
     goto done;
 fail:
@@ -461,6 +494,8 @@ done:
             close(in[i]);
         if (out[i] >= 0)
             close(out[i]);
+        if (ans[i] >= 0)
+            close(ans[i]);
     }
     hd_env_free(&env);
 }
@@ -587,6 +622,8 @@ struct hd_runner *hd_runner_new(const struct hd_config *cfg, int *rc)
     r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : HD_TIMEOUT_DEFAULT_MS;
     r->grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : HD_KILL_GRACE_DEFAULT_MS;
     r->count = cfg->count;
+    r->on_answer = cfg->on_answer;
+    r->answer_ctx = cfg->answer_ctx;
     r->specs = calloc(cfg->count > 0 ? cfg->count : 1, sizeof(*r->specs));
     if (r->specs == NULL)
         goto fail_r;

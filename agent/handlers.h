@@ -14,18 +14,24 @@
  *                SWIM_EVENT (type name), SWIM_SEQ, SWIM_SELF_NAME,
  *                SWIM_SELF_ADDR, SWIM_TAG_<KEY>=VALUE for each of this
  *                node's tags (KEY upper-cased, every byte that is not a
- *                letter or digit turned into '_'), and for user events
- *                SWIM_USER_EVENT (its name) and SWIM_USER_ORIGIN;
+ *                letter or digit turned into '_'), for user events
+ *                SWIM_USER_EVENT (its name) and SWIM_USER_ORIGIN, and for
+ *                queries SWIM_QUERY_NAME and SWIM_QUERY_ORIGIN;
  *   stdin        member events: one line "name\taddr\tstatus\ttags\n", tags
- *                as k=v pairs joined by ',' in key order; user events: the
- *                payload bytes (raw: the payload is the whole input);
+ *                as k=v pairs joined by ',' in key order; user events and
+ *                queries: the payload bytes (raw: the payload is the whole
+ *                input);
+ *   answer       for a query, stdout (its first HD_ANSWER_MAX bytes, and
+ *                whether there was more) goes to hd_config.on_answer after
+ *                the run, whatever its exit status (Serf's rule): the
+ *                query module sends it to the query's origin;
  *   escaping     names, tag keys and values and user event names, on the
  *                stdin line and in SWIM_* values, pass through
  *                text_escape() (text.h): a control character or a byte that
  *                is not UTF-8 arrives as \xNN and a backslash as \\, so
  *                nothing a peer sends can add a line or a variable;
  *   stdout+err   captured (the first HD_OUTPUT_LOG_MAX bytes) and logged
- *                when the handler fails;
+ *                when the handler fails (for a query, stderr only);
  *   descriptors  none other than 0, 1 and 2; default signal dispositions and
  *                an empty signal mask.
  *
@@ -65,6 +71,14 @@
 #define HD_QUEUE_DEFAULT 1024
 /* Handler output kept for the log line of a failed run. */
 #define HD_OUTPUT_LOG_MAX 512
+/* A query handler's stdout kept as its answer: Serf's 1 KB response limit
+ * (query_codec.h's QUERY_RESPONSE_MAX). */
+#define HD_ANSWER_MAX 1024
+
+/* A query handler's answer: its stdout (len bytes, at most HD_ANSWER_MAX;
+ * truncated when it wrote more), for the query event with sequence seq.
+ * Called on the runner's thread after each query handler run. */
+typedef void (*hd_answer_f)(void *ctx, uint64_t seq, const uint8_t *out, size_t len, int truncated);
 
 struct hd_config {
     struct ev_bus *bus;                  /* the runner subscribes to it */
@@ -78,6 +92,8 @@ struct hd_config {
     const char *self_addr;    /* copied; SWIM_SELF_ADDR */
     const uint8_t *self_tags; /* encoded tag block, copied; SWIM_TAG_* */
     size_t self_tags_len;
+    hd_answer_f on_answer; /* may be NULL: query answers are dropped */
+    void *answer_ctx;
 };
 
 struct hd_stats {

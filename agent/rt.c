@@ -68,6 +68,8 @@ struct rt {
     struct event *leave_ev;
     void (*on_leave)(void *ctx);
     void *on_leave_ctx;
+    rt_intercept_f intercept; /* sees notifications before the bus (queries) */
+    void *intercept_ctx;
     LIST_HEAD(, rt_timer) timers;
     size_t ntimers;
     int active;
@@ -224,6 +226,8 @@ static void rt_log_user(struct rt *rt, const struct swim_user_info *u, uint64_t 
 static void rt_notify(void *ctx, const struct swim_notification *n)
 {
     struct rt *rt = ctx;
+    if (rt->intercept != NULL && rt->intercept(rt->intercept_ctx, n))
+        return; /* a query or a direct message: the interceptor publishes what is an event */
     /* Every notification goes through the bus first, so it has its place
      * in the one sequence that every local subscriber sees. */
     uint64_t seq = 0;
@@ -264,6 +268,9 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
     case SWIM_EV_SELF_REJOINED:
         log_msg(rt->log, LOG_WARN, "%s name=%s generation=%llu seq=%llu", swim_event_name(n->type),
                 n->member.name, (unsigned long long)n->member.generation, (unsigned long long)seq);
+        break;
+    case SWIM_EV_DIRECT: /* no interceptor: nobody expects direct messages */
+        log_msg(rt->log, LOG_DEBUG, "direct message from=%s dropped", n->user.origin);
         break;
     }
 }
@@ -483,6 +490,12 @@ void rt_delete(struct rt *rt)
 }
 
 /* ---- accessors ---------------------------------------------------------------- */
+
+void rt_set_intercept(struct rt *rt, rt_intercept_f f, void *ctx)
+{
+    rt->intercept = f;
+    rt->intercept_ctx = ctx;
+}
 
 struct swim *rt_core(struct rt *rt)
 {

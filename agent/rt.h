@@ -12,7 +12,8 @@
  *                 is never handed back before `now` at submission plus its
  *                 delay (libevent may fire early by its cached clock; it is
  *                 then re-armed for the rest)
- *   notify        published on the event bus first (the one ordered stream
+ *   notify        offered to the interceptor (queries, direct messages:
+ *                 rt_set_intercept), else published on the event bus first (the one ordered stream
  *                 every local subscriber reads), then one log line, then the
  *                 join and leave logic (SELF_ACTIVE / SELF_IDLE)
  *
@@ -109,6 +110,14 @@ const struct swim_config *rt_swim_config(const struct rt *rt);
 int rt_leave(struct rt *rt, const char *why);
 /* End the loop now, without waiting for the leave to spread. */
 void rt_exit(struct rt *rt);
+
+/* Sees each core notification before anything else does; returns 1 when
+ * it took it (nothing else then sees it: not the bus, not the log), 0 to
+ * let it through.  Called on the loop's thread from inside the core. */
+typedef int (*rt_intercept_f)(void *ctx, const struct swim_notification *n);
+/* Install the interceptor (one; NULL removes it).  The query module
+ * (query.h) takes direct messages and queries this way. */
+void rt_set_intercept(struct rt *rt, rt_intercept_f f, void *ctx);
 
 /* The core, for reads and for calls that take `now` (clock_mono_ms()). */
 struct swim *rt_core(struct rt *rt);

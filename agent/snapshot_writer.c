@@ -149,8 +149,8 @@ static void snapw_on_readable(evutil_socket_t fd, short what, void *arg)
             event_del(w->sub_ev); /* the bus has ended; snapw_final() has the last word */
             return;
         }
-        if ((item.kind == EV_ITEM_EVENT && item.type != EV_USER) || item.kind == EV_ITEM_LAGGED ||
-            item.kind == EV_ITEM_LOST)
+        if ((item.kind == EV_ITEM_EVENT && !ev_type_is_message(item.type)) ||
+            item.kind == EV_ITEM_LAGGED || item.kind == EV_ITEM_LOST)
             snap_writer_mark(&w->policy);
     }
     if (i == SNAPW_ITEMS_PER_WAKEUP)

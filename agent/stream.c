@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "loop_sub.h"
+#include "query.h"
 
 struct streams {
     struct streams_config cfg;
@@ -101,6 +102,8 @@ static void stream_on_close(void *arg, struct ctl_conn *conn)
     st->ss->watch_bytes -= st->queue_bytes;
     if (st->has_client)
         ml_client_delete(st->ml, st->client);
+    if (st->query != NULL)
+        query_cancel(st->query, st->query_id);
     LIST_REMOVE(st, link);
     log_msg(st->ss->cfg.log, LOG_DEBUG, "stream closed conn=%llu", (unsigned long long)st->id);
     free(st);

@@ -18,11 +18,14 @@
  *            of two) when only that fits, and is refused when not even
  *            STREAM_WATCH_QUEUE_MIN events fit; `info` shows the budget and
  *            what is in use, and the watch reply the queue granted.
+ *   query    (cmd_query.c) one query's acks and responses as they come,
+ *            then its totals; the connection then closes.  A client that
+ *            goes away cancels its query.
  *   monitor  (monitor.c) a client of the member links (links.h); each
  *            report is one line {"member":..,"reason":..}.  Reports made
  *            while the request is answered follow the reply.
  *
- * The record is shared by stream.c, watch.c and monitor.c only; the rest of
+ * The record is shared by stream.c, watch.c, monitor.c and cmd_query.c only; the rest of
  * swimd sees struct streams through the functions below.  Threads: none.
  */
 #ifndef AGENT_STREAM_H
@@ -84,6 +87,9 @@ struct stream {
     uint64_t client;
     int in_monitor;   /* inside ml_client_new() for this stream */
     size_t immediate; /* reports made during ml_client_new() */
+    /* query (cmd_query.c) */
+    struct query *query; /* set while a query of this connection runs */
+    uint32_t query_id;
 };
 
 /* NULL when out of memory. */

@@ -172,11 +172,17 @@ static void on_sync(struct swim *s, const struct swim_in *in)
     swim__on_sync(s, in->from, in->h, in->sender, in->items, in->end, in->now);
 }
 
+/* Direct messages: deliver, or as a relay forward (direct.c). */
+static void on_direct(struct swim *s, const struct swim_in *in)
+{
+    swim__on_direct(s, in->h, in->sender, in->items, in->end, in->now);
+}
+
 /* The handler of each datagram type, run after its records were applied. */
 static const swim_on_f on_type[WIRE_TYPE_LAST + 1] = {
     [WIRE_PING] = on_ping,     [WIRE_ACK] = on_ack,           [WIRE_PING_REQ] = on_ping_req,
     [WIRE_NACK] = on_nack,     [WIRE_ANNOUNCE] = on_announce, [WIRE_FEED] = on_feed,
-    [WIRE_GOSSIP] = on_gossip, [WIRE_SYNC] = on_sync,
+    [WIRE_GOSSIP] = on_gossip, [WIRE_SYNC] = on_sync,         [WIRE_DIRECT] = on_direct,
 };
 
 /* ------------------------------------------------------- before handling */
@@ -298,7 +304,8 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         goto bad;
     }
     swim__count_dgram(s, false, h.type, len);
-    if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY)) { /* RELAY: PING/ACK only */
+    if (h.type == WIRE_PING_REQ || ((h.flags & WIRE_F_RELAY) && h.type != WIRE_DIRECT)) {
+        /* RELAY: PING/ACK carry a body; a DIRECT to forward has none */
         if ((rc = wire_decode_peer(&peer, h.type, &p, end)) != 0)
             goto bad;
     }
@@ -306,8 +313,10 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         goto bad;
     if (swim__name_is(&h.src, s->self.name, s->self.name_len))
         return 0; /* our own datagram, or a twin with our name */
-    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self.name, s->self.name_len))
-        return 0; /* meant for whoever had this address before */
+    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self.name, s->self.name_len) &&
+        !(h.type == WIRE_DIRECT && (h.flags & WIRE_F_RELAY)))
+        return 0; /* meant for whoever had this address before (a DIRECT to relay names
+                     the member to forward it to) */
 
     struct swim_in in = {
         .from = from,

@@ -224,13 +224,19 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
 bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
                        uint64_t now)
 {
+    return swim__bucket_take_or(b, burst, refill_ms, now, &s->stats.tables_refused);
+}
+
+bool swim__bucket_take_or(struct swim_bucket *b, uint32_t burst, uint64_t refill_ms, uint64_t now,
+                          uint64_t *refused)
+{
     if (now >= b->refill_at) {
         uint64_t tokens = b->tokens + (now - b->refill_at) / refill_ms + 1;
         b->tokens = (uint32_t)(tokens > burst ? burst : tokens);
         b->refill_at = now + refill_ms;
     }
     if (b->tokens == 0) {
-        s->stats.tables_refused++;
+        (*refused)++;
         return false;
     }
     b->tokens--;

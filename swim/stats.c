@@ -21,7 +21,7 @@ static const char *const dgram_names[SWIM_DGRAM_TYPES] = {
     [WIRE_ACK] = "ack",   [WIRE_PING_REQ] = "ping-req",
     [WIRE_NACK] = "nack", [WIRE_ANNOUNCE] = "announce",
     [WIRE_FEED] = "feed", [WIRE_GOSSIP] = "gossip",
-    [WIRE_SYNC] = "sync",
+    [WIRE_SYNC] = "sync", [WIRE_DIRECT] = "direct",
 };
 _Static_assert(SWIM_DGRAM_TYPES == WIRE_TYPE_LAST + 1, "one counter per datagram type");
 

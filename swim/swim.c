@@ -226,6 +226,10 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     uint64_t x = seed ^ 0x636F6F6B6965ull; /* "cookie" */
     s->cookie_key[0] = prng_splitmix64(&x);
     s->cookie_key[1] = prng_splitmix64(&x);
+    /* Direct message ids start at random, so a restarted node's first
+     * messages are not taken for copies of its last ones. */
+    s->direct_id = (uint32_t)prng_splitmix64(&x);
+    s->directs.tokens = SWIM_DIRECT_BURST;
     return s;
 }
 
@@ -444,6 +448,8 @@ const char *swim_event_name(enum swim_event ev)
         return "self-defunct";
     case SWIM_EV_SELF_REJOINED:
         return "self-rejoined";
+    case SWIM_EV_DIRECT:
+        return "direct";
     }
     return "unknown";
 }

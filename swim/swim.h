@@ -77,8 +77,9 @@ enum swim_status {
     SWIM_LEFT = 3,
 };
 
-/* Notifications.  MEMBER_* carry `member`; USER carries `user`; SELF_*
- * carry this node's own record in `member`. */
+/* Notifications.  MEMBER_* carry `member`; USER and DIRECT carry `user`
+ * (for DIRECT: origin is the sender, id its message id); SELF_* carry this
+ * node's own record in `member`. */
 enum swim_event {
     SWIM_EV_MEMBER_JOINED = 1, /* first time seen alive */
     SWIM_EV_MEMBER_UPDATED,    /* tags (meta) or address changed */
@@ -92,8 +93,9 @@ enum swim_event {
     SWIM_EV_SELF_IDLE,     /* no live member known, or the leave completed */
     SWIM_EV_SELF_DEFUNCT,  /* this node was declared failed or left by others */
     SWIM_EV_SELF_REJOINED, /* this node renewed its generation after defunct */
+    SWIM_EV_DIRECT,        /* a direct message (swim_send_direct) from user.origin */
 };
-#define SWIM_EV_LAST SWIM_EV_SELF_REJOINED
+#define SWIM_EV_LAST SWIM_EV_DIRECT
 
 struct swim_member_info {
     const char *name; /* NUL-terminated, valid until the next call into the instance */
@@ -242,6 +244,28 @@ int swim_leave(struct swim *s, uint64_t now);
  * this one included.  0, ERR_TOOBIG, ERR_STATE after leave, ERR_FULL when
  * too many broadcasts are still being disseminated (try again shortly). */
 int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t now);
+/* Largest direct message payload (swim_send_direct). */
+#define SWIM_DIRECT_MAX 1200
+/* Most helpers a direct message may also be relayed through (Serf's
+ * largest relay factor). */
+#define SWIM_DIRECT_RELAY_MAX 5
+/*
+ * Send payload straight to the live member named to_name (no gossip), and
+ * with relay_factor k > 0 also through k random live members, each of which
+ * forwards it once to that member (for when the direct path is lost); the
+ * receiver is notified (SWIM_EV_DIRECT) once per message, however many
+ * copies arrive.  Best effort, like any datagram: no answer, no retry.
+ * 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
+ * (above swim_direct_room()), ERR_INVAL (relay_factor above
+ * SWIM_DIRECT_RELAY_MAX), ERR_STATE (not running), ERR_FULL (the rate limit
+ * on direct sends: try again shortly; counted in directs_refused).
+ */
+int swim_send_direct(struct swim *s, const char *to_name, const uint8_t *payload, size_t len,
+                     uint32_t relay_factor, uint64_t now);
+/* The largest payload swim_send_direct() takes with this configuration:
+ * what a datagram of max_packet bytes holds beside the largest header and
+ * item fields, at most SWIM_DIRECT_MAX.  Never fails. */
+size_t swim_direct_room(const struct swim *s);
 /* Replace this node's meta (encoded tags, <= SWIM_META_MAX bytes) and spread
  * it.  0, ERR_TOOBIG, ERR_NOMEM. */
 int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now);
@@ -265,7 +289,7 @@ void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1]);
 /* Datagram types as the counters index them: 0 is a datagram whose header
  * did not decode or whose type is unknown, 1..SWIM_DGRAM_TYPES-1 the wire
  * types (swim_dgram_name()). */
-#define SWIM_DGRAM_TYPES 9
+#define SWIM_DGRAM_TYPES 10
 /* Buckets of the probe round-trip histogram: swim_rtt_bound_ms(i) is bucket
  * i's upper bound, the last bucket has none. */
 #define SWIM_RTT_BUCKETS 13
@@ -289,6 +313,7 @@ struct swim_stats {
     uint64_t name_conflicts;  /* records of another live node using our name */
     uint64_t members_refused; /* new members refused: the table was at max_members, all live */
     uint64_t answers_capped;  /* datagrams not sent: 3x what an unproven source sent */
+    uint64_t directs_refused; /* direct sends and relay forwards refused by their rate limit */
     uint32_t health;          /* Lifeguard awareness: 0 is healthy */
     uint32_t pending_updates;
     /* Probes by result: answered by the target itself, answered only
@@ -309,7 +334,8 @@ void swim_get_stats(const struct swim *s, struct swim_stats *out);
 /* Upper bound of probe_rtt bucket i in milliseconds; UINT32_MAX for the
  * last bucket (and beyond). */
 uint32_t swim_rtt_bound_ms(size_t i);
-/* "ping", "ack", "ping-req", "nack", "announce", "feed", "gossip", "sync";
+/* "ping", "ack", "ping-req", "nack", "announce", "feed", "gossip", "sync",
+ * "direct";
  * "unknown" for index 0 and anything else.  Static strings. */
 const char *swim_dgram_name(size_t type);
 
@@ -317,7 +343,8 @@ const char *swim_status_name(enum swim_status st); /* "alive", "suspect", "faile
 /* The one vocabulary of notification names, for logs, JSON and filters:
  * "member-join", "member-update", "member-suspect", "member-alive",
  * "member-failed", "member-leave", "member-reap", "user", "self-active",
- * "self-idle", "self-defunct", "self-rejoined"; "unknown" for anything else.
+ * "self-idle", "self-defunct", "self-rejoined", "direct"; "unknown" for
+ * anything else.
  * Static strings. */
 const char *swim_event_name(enum swim_event ev);
 /* Bytes of memory held per member entry (for the benchmark). */

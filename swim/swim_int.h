@@ -24,6 +24,8 @@
  *             trips
  *   sync.c    anti-entropy: table digests, the exchanges that repair what
  *             differs, and their pace
+ *   direct.c  direct messages: sending (and through relays), forwarding as
+ *             a relay, delivering each once
  *
  * Naming, the one rule for every file of swim/: public symbols carry
  * swim_ (declared in swim.h); symbols shared between these files carry
@@ -177,6 +179,17 @@
  * limit.  The agent tries at most 16 seeds per attempt. */
 #define SWIM_ANNOUNCED_MAX 16
 
+/* Direct messages (direct.c): sends and relay forwards allowed in a burst,
+ * refilled one per REFILL_MS (500 a second: every member of a large
+ * cluster answering one query, while a forged flood of relay requests
+ * cannot make a node send more than that); and the messages remembered per
+ * node to deliver each once though relays bring copies (a query's answers
+ * from a few hundred members, each arriving at most 1 + relay factor
+ * times). */
+#define SWIM_DIRECT_BURST 256
+#define SWIM_DIRECT_REFILL_MS 2
+#define SWIM_DIRECT_SEEN 512
+
 /* Unknown senders we recently asked for their record, and for how long we
  * do not ask again: a joiner and an older member that missed its record find
  * each other on first contact instead of waiting for anti-entropy. */
@@ -320,6 +333,15 @@ struct swim {
         } asked[2];         /* [0] the periodic exchange, [1] reconnect */
     } sync;
     bool gossip_armed; /* a GOSSIP timer is pending (timer.c) */
+
+    /* direct messages (direct.c) */
+    uint32_t direct_id; /* the last id sent; starts at a random value */
+    struct swim_bucket directs;
+    struct {
+        uint64_t origin; /* hash of the sender's name and generation; 0: free */
+        uint32_t id;
+    } direct_seen[SWIM_DIRECT_SEEN];
+    size_t direct_seen_next;
 
     /* anti-amplification (packet.c, send.c) */
     uint64_t cookie_key[2];
@@ -506,6 +528,9 @@ void swim__table_end(struct swim *s, struct swim_table_out *o);
  * in tables_refused when empty. */
 bool swim__bucket_take(struct swim *s, struct swim_bucket *b, uint32_t burst, uint64_t refill_ms,
                        uint64_t now);
+/* The same, counting a refusal in *refused instead. */
+bool swim__bucket_take_or(struct swim_bucket *b, uint32_t burst, uint64_t refill_ms, uint64_t now,
+                          uint64_t *refused);
 /* May we send a whole table now (the tight bucket)? */
 bool swim__table_allowed(struct swim *s, uint64_t now);
 
@@ -589,6 +614,13 @@ void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t no
 void swim__on_sync(struct swim *s, const struct swim_addr *from, const struct wire_header *h,
                    const struct swim_member *sender, const uint8_t *p, const uint8_t *end,
                    uint64_t now);
+
+/* ------------------------------------------------------ direct.c */
+
+/* A DIRECT datagram (header h, items [p, end), already validated) from
+ * `from`, sent by `sender` (known before its records applied, or NULL). */
+void swim__on_direct(struct swim *s, const struct wire_header *h, const struct swim_member *sender,
+                     const uint8_t *p, const uint8_t *end, uint64_t now);
 
 /* ------------------------------------------------------ stats.c */
 

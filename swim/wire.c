@@ -168,10 +168,11 @@ static void wire_wr_addr(struct wire_wr *w, const struct swim_addr *a)
     wire_wr_bytes(w, a->bytes, a->len);
 }
 
-/* Only PING and ACK carry a relay body. */
+/* RELAY is valid on PING and ACK (which then carry a relay body) and on
+ * DIRECT (a request to forward it; no body). */
 static int wire_relay_ok(uint8_t type, uint8_t flags)
 {
-    return !(flags & WIRE_F_RELAY) || type == WIRE_PING || type == WIRE_ACK;
+    return !(flags & WIRE_F_RELAY) || type == WIRE_PING || type == WIRE_ACK || type == WIRE_DIRECT;
 }
 
 int wire_decode_header(struct wire_header *out, const uint8_t **pos, const uint8_t *end)
@@ -358,7 +359,9 @@ int wire_encode_member(uint8_t **pos, uint8_t *end, const struct wire_member *in
     return 0;
 }
 
-int wire_decode_user(struct wire_user *out, const uint8_t **pos, const uint8_t *end)
+/* A USER or DIRECT item body: the same fields, payloads up to max bytes. */
+static int wire_decode_message(struct wire_user *out, const uint8_t **pos, const uint8_t *end,
+                               size_t max)
 {
     struct wire_rd r = {*pos, end};
     struct wire_user u;
@@ -368,7 +371,7 @@ int wire_decode_user(struct wire_user *out, const uint8_t **pos, const uint8_t *
     if ((rc = wire_rd_name(&r, &u.origin, 0)) != 0 || (rc = wire_rd_u64(&r, &u.origin_gen)) != 0 ||
         (rc = wire_rd_u32(&r, &u.id)) != 0 || (rc = wire_rd_u16(&r, &u.len)) != 0)
         return rc;
-    if (u.len > WIRE_USER_MAX)
+    if (u.len > max)
         return ERR_TOOBIG;
     if ((rc = wire_rd_bytes(&r, u.len, &u.payload)) != 0)
         return rc;
@@ -377,11 +380,11 @@ int wire_decode_user(struct wire_user *out, const uint8_t **pos, const uint8_t *
     return 0;
 }
 
-int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in)
+static int wire_encode_message(uint8_t **pos, uint8_t *end, const struct wire_user *in, size_t max)
 {
     struct wire_wr w = {*pos, end};
 
-    if (!wire_name_ok(&in->origin, 0) || in->len > WIRE_USER_MAX || (in->len > 0 && !in->payload))
+    if (!wire_name_ok(&in->origin, 0) || in->len > max || (in->len > 0 && !in->payload))
         return ERR_INVAL;
     if (wire_wr_need(&w, 1 + in->origin.len + 8 + 4 + 2 + in->len) != 0)
         return ERR_NOSPACE;
@@ -392,6 +395,26 @@ int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in)
     wire_wr_bytes(&w, in->payload, in->len);
     *pos = w.p;
     return 0;
+}
+
+int wire_decode_user(struct wire_user *out, const uint8_t **pos, const uint8_t *end)
+{
+    return wire_decode_message(out, pos, end, WIRE_USER_MAX);
+}
+
+int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in)
+{
+    return wire_encode_message(pos, end, in, WIRE_USER_MAX);
+}
+
+int wire_decode_direct(struct wire_user *out, const uint8_t **pos, const uint8_t *end)
+{
+    return wire_decode_message(out, pos, end, WIRE_DIRECT_MAX);
+}
+
+int wire_encode_direct(uint8_t **pos, uint8_t *end, const struct wire_user *in)
+{
+    return wire_encode_message(pos, end, in, WIRE_DIRECT_MAX);
 }
 
 int wire_decode_digest(struct wire_digest *out, const uint8_t **pos, const uint8_t *end)

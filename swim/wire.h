@@ -35,9 +35,15 @@
  *   |           | plen (u16) | payload |                   |
  *   |   DIGEST: | log2 B (u8) | B sums (u32 each) |        |
  *   |   COOKIE: | cookie (u64) |                           |
+ *   |   DIRECT: | nlen | origin | u64 origin gen | u32 id | |
+ *   |           | plen (u16) | payload |                   |
  *   +----------------------------------------------------+
  *
- * The RELAY flag is valid on PING and ACK only (anything else is malformed);
+ * DIRECT carries DIRECT items to the member its header names as destination;
+ * with RELAY it goes to a helper instead, which forwards it once, without
+ * RELAY, to that destination (see swim/direct.c).
+ *
+ * The RELAY flag is valid on PING, ACK and DIRECT only (anything else is malformed);
  * unknown flag bits are ignored by the decoder, so a later version may add
  * optional ones, and refused by the encoder.
  *
@@ -68,6 +74,10 @@
 #define WIRE_META_MAX 512
 /* Largest user broadcast payload, Serf's UserEventSizeLimit. */
 #define WIRE_USER_MAX 512
+/* Largest direct message payload: what a datagram of the default size holds
+ * beside its header and the item's own fields (the sender checks the fit
+ * against the configured size). */
+#define WIRE_DIRECT_MAX 1200
 /* Bytes of item framing: kind (1) + length (2). */
 #define WIRE_ITEM_OVERHEAD 3
 /* Smallest datagram size a sender may be configured with: a maximal header
@@ -88,8 +98,9 @@ enum wire_type {
     WIRE_FEED = 6,     /* answer to ANNOUNCE: active members as items */
     WIRE_GOSSIP = 7,   /* only items */
     WIRE_SYNC = 8,     /* anti-entropy: a chunk of the whole table */
+    WIRE_DIRECT = 9,   /* direct messages to one member (or, with RELAY, to forward) */
 };
-#define WIRE_TYPE_LAST WIRE_SYNC
+#define WIRE_TYPE_LAST WIRE_DIRECT
 
 enum wire_flag {
     WIRE_F_HAS_DST = 1,
@@ -103,6 +114,8 @@ enum wire_item_kind {
     WIRE_ITEM_USER = 2,
     WIRE_ITEM_DIGEST = 3, /* SYNC only: a summary of the sender's table (swim/sync.c) */
     WIRE_ITEM_COOKIE = 4, /* a seed's proof-of-address challenge, echoed in ANNOUNCE */
+    /* 5 is taken by network coordinates (another branch) */
+    WIRE_ITEM_DIRECT = 6, /* DIRECT only: one direct message */
 };
 
 /* A digest splits the table into 2^log2 buckets by name; at most 2^7 (512
@@ -199,6 +212,10 @@ int wire_encode_peer(uint8_t **pos, uint8_t *end, uint8_t type, const struct wir
 int wire_encode_item(uint8_t **pos, uint8_t *end, uint8_t kind, const uint8_t *data, size_t len);
 int wire_encode_member(uint8_t **pos, uint8_t *end, const struct wire_member *in);
 int wire_encode_user(uint8_t **pos, uint8_t *end, const struct wire_user *in);
+/* A DIRECT item's body: a wire_user value whose payload may reach
+ * WIRE_DIRECT_MAX bytes (origin: the sender, id: its message id). */
+int wire_decode_direct(struct wire_user *out, const uint8_t **pos, const uint8_t *end);
+int wire_encode_direct(uint8_t **pos, uint8_t *end, const struct wire_user *in);
 /* 2^log2 sums (log2 <= WIRE_DIGEST_LOG2_MAX). */
 int wire_encode_digest(uint8_t **pos, uint8_t *end, uint8_t log2, const uint32_t *sums);
 /* A cookie item's body: one u64 (later bytes are left for later versions). */

@@ -491,7 +491,8 @@ END_TEST
 
 START_TEST(ev_test_type_names_match_the_core)
 {
-    for (int e = SWIM_EV_MEMBER_JOINED; e <= SWIM_EV_LAST; e++) {
+    /* Every notification but DIRECT (the query module's, never an event). */
+    for (int e = SWIM_EV_MEMBER_JOINED; e < SWIM_EV_DIRECT; e++) {
         struct swim_notification n = member_note((enum swim_event)e, 1);
         uint8_t p[] = {1, 'x'};
         n.user.payload = p;
@@ -516,18 +517,23 @@ START_TEST(ev_test_type_lists_offer_what_each_entrance_allows)
     char err[512];
     ck_assert_int_eq(ev_types_parse("user:deploy", &mask, err, sizeof(err)), ERR_INVAL);
     ck_assert_ptr_nonnull(strstr(err, "member-join, member-update,"));
-    ck_assert_ptr_nonnull(strstr(err, "self-rejoined)"));
+    ck_assert_ptr_nonnull(strstr(err, "self-rejoined, query)"));
     ck_assert_ptr_null(strstr(err, "user:NAME"));
     struct ev_handler_spec spec;
     ck_assert_int_eq(ev_handler_spec_parse("self-idle=./x.sh", &spec, err, sizeof(err)), ERR_INVAL);
     ck_assert_ptr_nonnull(strstr(err, "\"self-idle\""));
-    ck_assert_ptr_nonnull(strstr(err, "member-reap, user, user:NAME)"));
+    ck_assert_ptr_nonnull(strstr(err, "member-reap, user, query, user:NAME, query:NAME)"));
     ck_assert_ptr_null(strstr(err, "self-active"));
     enum ev_type t;
     ck_assert_int_eq(ev_type_from_swim((enum swim_event)0, &t), ERR_INVAL);
     ck_assert_int_eq(ev_type_from_swim((enum swim_event)(SWIM_EV_LAST + 1), &t), ERR_INVAL);
     ck_assert_str_eq(ev_type_name((enum ev_type)0), "unknown");
     ck_assert_int_eq(ev_type_parse("unknown", &t), ERR_NOTFOUND);
+    /* A direct message is no event; a query is the agent's own type. */
+    ck_assert_int_eq(ev_type_from_swim(SWIM_EV_DIRECT, &t), ERR_INVAL);
+    ck_assert_int_eq(ev_type_parse("direct", &t), ERR_NOTFOUND);
+    ck_assert_int_eq(ev_type_parse("query", &t), 0);
+    ck_assert_int_eq(t, EV_QUERY);
 }
 END_TEST
 

@@ -141,7 +141,8 @@ START_TEST(swim_test_stats_datagrams_by_type)
 {
     ck_assert_str_eq(swim_dgram_name(1), "ping");
     ck_assert_str_eq(swim_dgram_name(3), "ping-req");
-    ck_assert_str_eq(swim_dgram_name(SWIM_DGRAM_TYPES - 1), "sync");
+    ck_assert_str_eq(swim_dgram_name(8), "sync");
+    ck_assert_str_eq(swim_dgram_name(SWIM_DGRAM_TYPES - 1), "direct");
     ck_assert_str_eq(swim_dgram_name(0), "unknown");
     ck_assert_str_eq(swim_dgram_name(SWIM_DGRAM_TYPES), "unknown");
     for (int i = 0; i < seed_count(); i++) {

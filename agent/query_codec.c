@@ -1,0 +1,237 @@
+/*
+ * query_codec.c - see query_codec.h: the query, ack and response codec.
+ * Reads go through a cursor that checks the room before every read.
+ */
+#include "query_codec.h"
+
+#include <string.h>
+
+#include "err.h"
+#include "tags.h"
+#include "text.h"
+
+/* A bounded reader. */
+struct qc_rd {
+    const uint8_t *p, *end;
+};
+
+static int qc_u8(struct qc_rd *r, uint8_t *out)
+{
+    if (r->end - r->p < 1)
+        return ERR_TRUNC;
+    *out = *r->p++;
+    return 0;
+}
+
+static int qc_u32(struct qc_rd *r, uint32_t *out)
+{
+    if (r->end - r->p < 4)
+        return ERR_TRUNC;
+    *out = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
+    r->p += 4;
+    return 0;
+}
+
+/* | u8 len | bytes |, len in 1..max. */
+static int qc_bytes(struct qc_rd *r, struct query_bytes *out, size_t max)
+{
+    uint8_t n;
+    int rc = qc_u8(r, &n);
+    if (rc != 0)
+        return rc;
+    if (n == 0 || n > max)
+        return ERR_MALFORMED;
+    if (r->end - r->p < n)
+        return ERR_TRUNC;
+    out->ptr = (const char *)r->p;
+    out->len = n;
+    r->p += n;
+    return 0;
+}
+
+/* A bounded writer; 0 or ERR_TOOBIG. */
+struct qc_wr {
+    uint8_t *p, *end;
+};
+
+static int qc_put(struct qc_wr *w, const void *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if ((size_t)(w->end - w->p) < n)
+        return ERR_TOOBIG;
+    memcpy(w->p, src, n);
+    w->p += n;
+    return 0;
+}
+
+static int qc_put_u8(struct qc_wr *w, uint8_t v)
+{
+    return qc_put(w, &v, 1);
+}
+
+static int qc_put_u32(struct qc_wr *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    return qc_put(w, b, 4);
+}
+
+static int qc_put_bytes(struct qc_wr *w, const struct query_bytes *b)
+{
+    int rc = qc_put_u8(w, (uint8_t)b->len);
+    return rc != 0 ? rc : qc_put(w, b->ptr, b->len);
+}
+
+int query_is_ours(const uint8_t *buf, size_t len)
+{
+    return buf != NULL && len >= 1 && buf[0] == QUERY_MARKER;
+}
+
+/* The values both directions check. */
+static int qc_name_ok(const struct query_bytes *n)
+{
+    return n->ptr != NULL && n->len >= 1 && n->len <= QUERY_NAME_MAX && text_valid(n->ptr, n->len);
+}
+
+static int qc_filter_ok(const struct query_tag_filter *t)
+{
+    return t->key.ptr != NULL && t->key.len >= 1 && t->key.len <= TAGS_KEY_MAX &&
+           t->pattern.ptr != NULL && t->pattern.len >= 1 && t->pattern.len <= QUERY_PATTERN_MAX;
+}
+
+static int qc_limits_ok(const struct query_msg *m)
+{
+    return m->relay_factor <= SWIM_DIRECT_RELAY_MAX && m->timeout_ms > 0 &&
+           m->timeout_ms <= QUERY_TIMEOUT_MAX_MS;
+}
+
+/* The header, the filters and the name (the payload is the rest). */
+static int qc_msg_fields(struct query_msg *m, struct qc_rd *r)
+{
+    uint8_t marker, kind, count;
+    int rc;
+    if ((rc = qc_u8(r, &marker)) != 0 || (rc = qc_u8(r, &kind)) != 0)
+        return rc;
+    if (marker != QUERY_MARKER || kind != QUERY_KIND_QUERY)
+        return ERR_MALFORMED;
+    if ((rc = qc_u32(r, &m->id)) != 0 || (rc = qc_u8(r, &m->flags)) != 0 ||
+        (rc = qc_u8(r, &m->relay_factor)) != 0 || (rc = qc_u32(r, &m->timeout_ms)) != 0)
+        return rc;
+    if (!qc_limits_ok(m))
+        return ERR_MALFORMED;
+    if ((rc = qc_u8(r, &count)) != 0)
+        return rc;
+    if (count > QUERY_NODES_MAX)
+        return ERR_TOOBIG;
+    for (m->node_count = 0; m->node_count < count; m->node_count++) {
+        struct query_bytes *n = &m->nodes[m->node_count];
+        if ((rc = qc_bytes(r, n, SWIM_NAME_MAX)) != 0)
+            return rc;
+        if (!swim_name_valid(n->ptr, n->len))
+            return ERR_MALFORMED;
+    }
+    if ((rc = qc_u8(r, &count)) != 0)
+        return rc;
+    if (count > QUERY_TAGS_MAX)
+        return ERR_TOOBIG;
+    for (m->tag_count = 0; m->tag_count < count; m->tag_count++) {
+        struct query_tag_filter *t = &m->tags[m->tag_count];
+        if ((rc = qc_bytes(r, &t->key, TAGS_KEY_MAX)) != 0 ||
+            (rc = qc_bytes(r, &t->pattern, QUERY_PATTERN_MAX)) != 0)
+            return rc;
+    }
+    if ((rc = qc_bytes(r, &m->name, QUERY_NAME_MAX)) != 0)
+        return rc;
+    return qc_name_ok(&m->name) ? 0 : ERR_MALFORMED;
+}
+
+int query_msg_decode(struct query_msg *out, const uint8_t *buf, size_t len)
+{
+    struct qc_rd r = {buf, buf + len};
+    struct query_msg m;
+    memset(&m, 0, sizeof(m));
+    if (buf == NULL)
+        return ERR_TRUNC;
+    int rc = qc_msg_fields(&m, &r);
+    if (rc != 0)
+        return rc;
+    m.payload = r.p;
+    m.len = (size_t)(r.end - r.p);
+    *out = m;
+    return 0;
+}
+
+int query_msg_encode(uint8_t *buf, size_t cap, const struct query_msg *in, size_t *len)
+{
+    struct qc_wr w = {buf, buf + cap};
+    if (!qc_limits_ok(in) || !qc_name_ok(&in->name) || in->node_count > QUERY_NODES_MAX ||
+        in->tag_count > QUERY_TAGS_MAX || (in->len > 0 && in->payload == NULL))
+        return ERR_INVAL;
+    for (size_t i = 0; i < in->node_count; i++)
+        if (in->nodes[i].ptr == NULL || !swim_name_valid(in->nodes[i].ptr, in->nodes[i].len))
+            return ERR_INVAL;
+    for (size_t i = 0; i < in->tag_count; i++)
+        if (!qc_filter_ok(&in->tags[i]))
+            return ERR_INVAL;
+    int rc = qc_put_u8(&w, QUERY_MARKER);
+    rc = rc != 0 ? rc : qc_put_u8(&w, QUERY_KIND_QUERY);
+    rc = rc != 0 ? rc : qc_put_u32(&w, in->id);
+    rc = rc != 0 ? rc : qc_put_u8(&w, in->flags);
+    rc = rc != 0 ? rc : qc_put_u8(&w, in->relay_factor);
+    rc = rc != 0 ? rc : qc_put_u32(&w, in->timeout_ms);
+    rc = rc != 0 ? rc : qc_put_u8(&w, (uint8_t)in->node_count);
+    for (size_t i = 0; rc == 0 && i < in->node_count; i++)
+        rc = qc_put_bytes(&w, &in->nodes[i]);
+    rc = rc != 0 ? rc : qc_put_u8(&w, (uint8_t)in->tag_count);
+    for (size_t i = 0; rc == 0 && i < in->tag_count; i++) {
+        rc = qc_put_bytes(&w, &in->tags[i].key);
+        rc = rc != 0 ? rc : qc_put_bytes(&w, &in->tags[i].pattern);
+    }
+    rc = rc != 0 ? rc : qc_put_bytes(&w, &in->name);
+    rc = rc != 0 ? rc : qc_put(&w, in->payload, in->len);
+    if (rc != 0)
+        return rc;
+    *len = (size_t)(w.p - buf);
+    return 0;
+}
+
+int query_reply_decode(struct query_reply *out, const uint8_t *buf, size_t len)
+{
+    struct qc_rd r = {buf, buf + len};
+    struct query_reply m;
+    uint8_t marker;
+    int rc;
+    memset(&m, 0, sizeof(m));
+    if (buf == NULL)
+        return ERR_TRUNC;
+    if ((rc = qc_u8(&r, &marker)) != 0 || (rc = qc_u8(&r, &m.kind)) != 0 ||
+        (rc = qc_u32(&r, &m.id)) != 0 || (rc = qc_u8(&r, &m.flags)) != 0)
+        return rc;
+    if (marker != QUERY_MARKER || (m.kind != QUERY_KIND_ACK && m.kind != QUERY_KIND_RESPONSE) ||
+        (m.kind == QUERY_KIND_ACK && r.p != r.end))
+        return ERR_MALFORMED;
+    m.payload = r.p;
+    m.len = (size_t)(r.end - r.p);
+    if (m.len > QUERY_RESPONSE_MAX)
+        return ERR_TOOBIG;
+    *out = m;
+    return 0;
+}
+
+int query_reply_encode(uint8_t *buf, size_t cap, const struct query_reply *in, size_t *len)
+{
+    struct qc_wr w = {buf, buf + cap};
+    if ((in->kind != QUERY_KIND_ACK && in->kind != QUERY_KIND_RESPONSE) ||
+        in->len > QUERY_RESPONSE_MAX || (in->kind == QUERY_KIND_ACK && in->len > 0) ||
+        (in->len > 0 && in->payload == NULL))
+        return ERR_INVAL;
+    int rc = qc_put_u8(&w, QUERY_MARKER);
+    rc = rc != 0 ? rc : qc_put_u8(&w, in->kind);
+    rc = rc != 0 ? rc : qc_put_u32(&w, in->id);
+    rc = rc != 0 ? rc : qc_put_u8(&w, in->kind == QUERY_KIND_ACK ? 0 : in->flags);
+    rc = rc != 0 ? rc : qc_put(&w, in->payload, in->len);
+    if (rc != 0)
+        return rc;
+    *len = (size_t)(w.p - buf);
+    return 0;
+}
