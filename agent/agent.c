@@ -165,6 +165,17 @@ static int agent_setup_subscribers(struct agent *a, char *err, size_t errlen)
 }
 
 /* Queries: asked through the control socket, answered by handlers. */
+/* An internal query's answer from this node's keyring (query_internal_f). */
+static int agent_answer_keys(void *ctx, const char *origin, const uint8_t *payload, size_t len,
+                             uint8_t *out, size_t cap, size_t *out_len)
+{
+    int n = keyops_handle(ctx, origin, payload, len, out, cap);
+    if (n < 0)
+        return n; /* cannot happen: cap is QUERY_RESPONSE_MAX; ack only */
+    *out_len = (size_t)n;
+    return 0;
+}
+
 static int agent_setup_query(struct agent *a, char *err, size_t errlen)
 {
     struct query_config qc = {a->base, a->rt, a->bus, a->log, a->tags, a->cfg.name};
@@ -173,7 +184,14 @@ static int agent_setup_query(struct agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "queries: out of memory or descriptors");
         return ERR_NOMEM;
     }
-    return 0;
+    /* With keys, this node answers `keys` (keyops.h); without, it only acks. */
+    int rc = a->keyops != NULL
+                 ? query_register(a->query, KEYMSG_QUERY_NAME, agent_answer_keys, a->keyops)
+                 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "queries: cannot register %s: %s", KEYMSG_QUERY_NAME,
+                 err_strerror(rc));
+    return rc;
 }
 
 /* Parse the --event-handler specs and start the runner (if any). */

@@ -28,6 +28,10 @@
 
 /* Filters one `members` may take (--tag). */
 #define CLI_ARGS_MAX 256
+/* How long keys waits, without --timeout, for swimd's default query
+ * timeout (gossip interval x 16 x ceil(log10(N + 1)): 3.2 s up to 9 members
+ * on the lan profile, 12.8 s up to 9,999), before its own CLI_TIMEOUT_MS. */
+#define CLI_KEYS_WAIT_MS 60000
 /* --help: a command and its arguments fill this many columns before its
  * description; a longer one puts the description on the next lines. */
 #define CLI_HELP_COLUMN 26
@@ -346,22 +350,30 @@ static int cli_cmd_keygen(struct cli_ctx *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-/* keys [--local] [--json] list | install KEY | use KEY | remove KEY.  The
- * key is checked here too, so a typo is a usage error, not a node's. */
+/* keys [--local] [--timeout DURATION] [--json] list | install KEY | use KEY
+ * | remove KEY.  The key is checked here too, so a typo is a usage error,
+ * not every node's.  swimd answers once every member has (or the query's
+ * timeout passed): the wait is that timeout (CLI_KEYS_WAIT_MS when swimd
+ * picks it) plus CLI_TIMEOUT_MS. */
 static int cli_cmd_keys(struct cli_ctx *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, CLI_OPT_JSON},
         {"local", no_argument, NULL, CLI_OPT_LOCAL},
+        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
         CLI_OPTS_COMMON,
     };
     static const char *const usage = "keys needs list, or install|use|remove and a KEY";
     int json = 0, local = 0, code, o;
+    uint32_t timeout_ms = 0;
     while ((o = cli_opt(c, argc, argv, opts, &code)) != -1) {
         if (o == CLI_OPT_EXIT)
             return code;
         json |= o == CLI_OPT_JSON;
         local |= o == CLI_OPT_LOCAL;
+        if (o == CLI_OPT_TIMEOUT && cli_duration_ms(optarg, &timeout_ms) != 0)
+            return cli_usage_error(
+                c->err, "keys: --timeout takes a duration such as 500ms, 5s or 2m (at most 1h)");
     }
     if ((code = cli_operands(c, argc, argv, 1, 2, usage)) >= 0)
         return code;
@@ -379,8 +391,11 @@ static int cli_cmd_keys(struct cli_ctx *c, int argc, char **argv)
     json_t *req = json_pack("{s:s,s:s,s:b}", "cmd", "keys", "op", op, "local", local);
     if (req != NULL && !is_list)
         json_object_set_new(req, "key", json_string(argv[optind + 1]));
+    if (req != NULL && timeout_ms > 0)
+        json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
     json_t *reply;
-    int rc = cli_exchange(c->path, req, &reply, c->err);
+    uint32_t wait = local ? 0 : timeout_ms > 0 ? timeout_ms : CLI_KEYS_WAIT_MS;
+    int rc = cli_exchange_within(c->path, req, &reply, c->err, (int)(wait + CLI_TIMEOUT_MS));
     if (rc != CLI_EXIT_OK)
         return rc;
     cli_print_keys(c->out, reply, json);
@@ -443,7 +458,7 @@ static const struct cli_cmd cli_cmd_table[] = {
      "ceil(log10(N+1))); --relay-factor: answers\nalso sent through N (0-5) other members",
      cli_cmd_query},
     {"keygen", "", "print a new random base64 key for a keyring", cli_cmd_keygen},
-    {"keys", "[--local] [--json] list | install KEY | use KEY | remove KEY",
+    {"keys", "[--local] [--timeout DURATION] [--json] list | install KEY | use KEY | remove KEY",
      "list or change the keyring of every alive member\n(--local: of this node only); reports "
      "each node\nthat failed, and exits 1 when one did",
      cli_cmd_keys},

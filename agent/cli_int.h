@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -105,6 +106,9 @@ int cli_args(struct cli_ctx *c, int argc, char **argv, int min, int max, const c
  * back the reply (new reference).  CLI_EXIT_OK, CLI_EXIT_CONNECT (no
  * exchange) or CLI_EXIT_FAILED (swimd answered with an error). */
 int cli_exchange(const char *path, json_t *req, json_t **reply, FILE *err);
+/* The same, waiting up to timeout_ms for the reply rather than
+ * CLI_TIMEOUT_MS (a request that swimd answers once the cluster has). */
+int cli_exchange_within(const char *path, json_t *req, json_t **reply, FILE *err, int timeout_ms);
 
 /*
  * A streaming exchange: one request, then lines until the connection ends.
@@ -172,6 +176,10 @@ void cli_print_event_head(FILE *out);
 void cli_print_event(FILE *out, json_t *ev);
 
 /* ---- the streaming commands (cli_watch.c, cli_monitor.c, cli_query.c) ---------- */
+
+/* "1500ms", "2s", "1m", "1h", or a bare number of seconds, into *ms (at
+ * most QUERY_TIMEOUT_MAX_MS, at least 1).  0 or -1.  (cli_query.c) */
+int cli_duration_ms(const char *text, uint32_t *ms);
 
 int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv);
 int cli_cmd_monitor(struct cli_ctx *c, int argc, char **argv);

@@ -91,6 +91,12 @@ struct control *control_new(struct event_base *base, const struct control_env *e
         free(c);
         return NULL;
     }
+    c->env.keys_runs = cmd_keys_runs_new();
+    if (c->env.keys_runs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        control_delete(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -98,6 +104,7 @@ void control_delete(struct control *c)
 {
     if (c == NULL)
         return;
+    cmd_keys_runs_delete(c->env.keys_runs, c->env.query);
     ctl_delete(c->env.ctl);
     free(c);
 }

@@ -37,6 +37,7 @@ struct hd_runner;
 struct keyring;
 struct keyops;
 struct query;
+struct cmd_keys_runs;
 
 /* The parts of swimd a command may use (borrowed; they outlive the
  * control socket). */
@@ -51,9 +52,10 @@ struct control_env {
     struct keyops *keyops;    /* this node's keys command (keyops.h); NULL: plaintext */
     struct query *query;      /* queries (query.h) */
     struct log *log;
-    const struct cfg *cfg;         /* name, label, profile, snapshot, watch queue */
-    struct ctl *ctl;               /* the socket itself (set by control_new) */
-    const struct control *control; /* the table and its counts (set by control_new) */
+    const struct cfg *cfg;           /* name, label, profile, snapshot, watch queue */
+    struct ctl *ctl;                 /* the socket itself (set by control_new) */
+    struct cmd_keys_runs *keys_runs; /* keys operations in flight (set by control_new) */
+    const struct control *control;   /* the table and its counts (set by control_new) */
 };
 
 /*

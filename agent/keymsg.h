@@ -27,6 +27,9 @@
 
 #include "keyring.h"
 
+/* The internal query (query.h) that carries a request to every member;
+ * each answers with a response. */
+#define KEYMSG_QUERY_NAME "_swim-keys"
 #define KEYMSG_VERSION 0x01
 /* Longest error message a node sends: one line an operator reads. */
 #define KEYMSG_ERROR_MAX 160

@@ -84,7 +84,7 @@ static int keyops_change(struct keyring *copy, const struct keymsg_request *req,
 }
 
 /* Apply a change: on a copy, written to the file, then made live. */
-static void keyops_edit(struct keyops *ko, const struct keymsg_request *req,
+static void keyops_edit(struct keyops *ko, const char *origin, const struct keymsg_request *req,
                         struct keymsg_response *resp)
 {
     const char *op = keymsg_op_name(req->op);
@@ -112,13 +112,15 @@ static void keyops_edit(struct keyops *ko, const struct keymsg_request *req,
         keyring_copy_keys(ko->kr, copy);
     keyring_delete(copy);
     if (rc == 0)
-        log_msg(ko->log, LOG_INFO, "keys %s: done; %zu keys, %s written", op, keyring_count(ko->kr),
-                ko->path);
+        log_msg(ko->log, LOG_INFO, "keys %s from=%s: done; %zu keys, %s written", op, origin,
+                keyring_count(ko->kr), ko->path);
     else
-        log_msg(ko->log, LOG_WARN, "keys %s: refused: %s", op != NULL ? op : "?", resp->error);
+        log_msg(ko->log, LOG_WARN, "keys %s from=%s: refused: %s", op != NULL ? op : "?", origin,
+                resp->error);
 }
 
-void keyops_apply(struct keyops *ko, const struct keymsg_request *req, struct keymsg_response *resp)
+void keyops_apply(struct keyops *ko, const char *origin, const struct keymsg_request *req,
+                  struct keymsg_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
     resp->ok = 1;
@@ -127,7 +129,7 @@ void keyops_apply(struct keyops *ko, const struct keymsg_request *req, struct ke
         return;
     }
     if (req->op != KEYMSG_LIST) {
-        keyops_edit(ko, req, resp);
+        keyops_edit(ko, origin != NULL ? origin : "(control socket)", req, resp);
         return;
     }
     resp->count = keyring_count(ko->kr);
@@ -135,13 +137,14 @@ void keyops_apply(struct keyops *ko, const struct keymsg_request *req, struct ke
         memcpy(resp->keys[i], keyring_key(ko->kr, i), KEYRING_KEY_BYTES);
 }
 
-int keyops_handle(struct keyops *ko, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
+int keyops_handle(struct keyops *ko, const char *origin, const uint8_t *req, size_t len,
+                  uint8_t *out, size_t cap)
 {
     struct keymsg_request rq;
     struct keymsg_response resp;
     const uint8_t *pos = req;
     if (keymsg_decode_request(&rq, &pos, req + len) == 0) {
-        keyops_apply(ko, &rq, &resp);
+        keyops_apply(ko, origin, &rq, &resp);
     } else {
         memset(&resp, 0, sizeof(resp));
         keyops_fail(&resp, "malformed keys request");

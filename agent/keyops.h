@@ -47,11 +47,12 @@ struct keyops *keyops_new(struct keyring *kr, const char *path, struct log *lg);
 void keyops_delete(struct keyops *ko);
 
 /*
- * Run one request on this node's keyring (see the model) and fill *resp:
+ * Run one request from node `origin` (named in the log; NULL: this node's
+ * control socket) on this node's keyring (see the model) and fill *resp:
  * ok, with the keys for a list; or an error message.  Never fails
  * otherwise.  The caller wipes *resp (it may hold keys).
  */
-void keyops_apply(struct keyops *ko, const struct keymsg_request *req,
+void keyops_apply(struct keyops *ko, const char *origin, const struct keymsg_request *req,
                   struct keymsg_response *resp);
 
 /*
@@ -60,6 +61,7 @@ void keyops_apply(struct keyops *ko, const struct keymsg_request *req,
  * out[0..cap) (cap >= KEYMSG_RESPONSE_MAX).  The response's length, or
  * ERR_NOSPACE.
  */
-int keyops_handle(struct keyops *ko, const uint8_t *req, size_t len, uint8_t *out, size_t cap);
+int keyops_handle(struct keyops *ko, const char *origin, const uint8_t *req, size_t len,
+                  uint8_t *out, size_t cap);
 
 #endif /* AGENT_KEYOPS_H */

@@ -81,7 +81,7 @@ static struct keymsg_response run(enum keymsg_op op, const char *key)
     struct keymsg_response resp;
     if (key != NULL)
         ck_assert_int_eq(keyring_parse_base64(key, req.key), 0);
-    keyops_apply(ko, &req, &resp);
+    keyops_apply(ko, NULL, &req, &resp);
     return resp;
 }
 
@@ -237,7 +237,7 @@ START_TEST(keyops_test_failed_write_keeps_old_file_and_keys)
     struct rlimit lim = {16, old.rlim_max}; /* the soft limit only: it goes back */
     signal(SIGXFSZ, SIG_IGN);
     int set = setrlimit(RLIMIT_FSIZE, &lim);
-    keyops_apply(ko, &req, &r);
+    keyops_apply(ko, NULL, &req, &r);
     int reset = setrlimit(RLIMIT_FSIZE, &old);
     ck_assert_int_eq(set, 0);
     ck_assert_int_eq(reset, 0);
@@ -263,7 +263,7 @@ START_TEST(keyops_test_missing_dir_refused)
     struct keymsg_request req = {.op = KEYMSG_INSTALL};
     struct keymsg_response r;
     keyring_parse_base64(KEY_B, req.key);
-    keyops_apply(elsewhere, &req, &r);
+    keyops_apply(elsewhere, "n2", &req, &r);
     keyops_delete(elsewhere);
     ck_assert_int_eq(r.ok, 0);
     ck_assert_ptr_nonnull(
@@ -294,7 +294,7 @@ START_TEST(keyops_test_plaintext_node_refuses)
     struct keyops *plain = keyops_new(NULL, "", lg);
     struct keymsg_request req = {.op = KEYMSG_LIST};
     struct keymsg_response r;
-    keyops_apply(plain, &req, &r);
+    keyops_apply(plain, NULL, &req, &r);
     ck_assert_int_eq(r.ok, 0);
     ck_assert_ptr_nonnull(strstr(r.error, "without a keyring (plaintext)"));
     keyops_delete(plain);
@@ -308,7 +308,7 @@ START_TEST(keyops_test_payload_in_payload_out)
     uint8_t in[KEYMSG_REQUEST_MAX], out[KEYMSG_RESPONSE_MAX];
     int n = keymsg_encode_request(&req, in, sizeof(in));
     ck_assert_int_eq(n, KEYMSG_REQUEST_MAX);
-    int m = keyops_handle(ko, in, (size_t)n, out, sizeof(out));
+    int m = keyops_handle(ko, "n2", in, (size_t)n, out, sizeof(out));
     ck_assert_int_gt(m, 0);
     struct keymsg_response r;
     const uint8_t *pos = out;
@@ -316,12 +316,12 @@ START_TEST(keyops_test_payload_in_payload_out)
     ck_assert_int_eq(r.ok, 1);
     ck_assert_uint_eq(keyring_count(kr), 2);
     /* A malformed request is answered, not applied. */
-    m = keyops_handle(ko, in, (size_t)n - 1, out, sizeof(out));
+    m = keyops_handle(ko, "n2", in, (size_t)n - 1, out, sizeof(out));
     pos = out;
     ck_assert_int_eq(keymsg_decode_response(&r, &pos, out + m), 0);
     ck_assert_int_eq(r.ok, 0);
     ck_assert_str_eq(r.error, "malformed keys request");
-    ck_assert_int_eq(keyops_handle(ko, in, (size_t)n, out, 2), ERR_NOSPACE);
+    ck_assert_int_eq(keyops_handle(ko, "n2", in, (size_t)n, out, 2), ERR_NOSPACE);
 }
 END_TEST
 
