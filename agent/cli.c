@@ -28,9 +28,10 @@
 
 /* Filters one `members` may take (--tag). */
 #define CLI_ARGS_MAX 256
-/* How long keys waits, without --timeout, for swimd's default query
- * timeout (gossip interval x 16 x ceil(log10(N + 1)): 3.2 s up to 9 members
- * on the lan profile, 12.8 s up to 9,999), before its own CLI_TIMEOUT_MS. */
+/* How long keys waits, without --timeout, for swimd's default: three rounds
+ * of the query timeout, gossip interval x 16 x ceil(log10(N + 1)) (9.6 s up
+ * to 9 members on the lan profile, 38.4 s up to 9,999), before its own
+ * CLI_TIMEOUT_MS. */
 #define CLI_KEYS_WAIT_MS 60000
 /* --help: a command and its arguments fill this many columns before its
  * description; a longer one puts the description on the next lines. */

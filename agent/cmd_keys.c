@@ -243,6 +243,34 @@ static int cmd_keys_targets(struct cmd_keys_run *run)
     return 0;
 }
 
+static int cmd_keys_failed_cmp(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "node"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "node"));
+    return strcmp(x != NULL ? x : "", y != NULL ? y : "");
+}
+
+/* The reply's "failed" sorted by node name, so a report reads the same
+ * whatever order the answers came in.  0 or ERR_NOMEM. */
+static int cmd_keys_sort_failed(json_t *reply)
+{
+    json_t *failed = json_object_get(reply, "failed");
+    size_t n = json_array_size(failed);
+    json_t **items = calloc(n + 1, sizeof(*items)), *sorted = json_array();
+    int rc = items != NULL && sorted != NULL ? 0 : ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        items[i] = json_array_get(failed, i);
+    if (rc == 0)
+        qsort(items, n, sizeof(*items), cmd_keys_failed_cmp);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = json_array_append(sorted, items[i]) == 0 ? 0 : ERR_NOMEM;
+    if (rc == 0)
+        rc = json_object_set(reply, "failed", sorted) == 0 ? 0 : ERR_NOMEM;
+    json_decref(sorted);
+    free(items);
+    return rc;
+}
+
 /* Every member asked has answered, or the time is up: name the silent
  * ones, send the reply and free the run (its query cancelled if early). */
 static void cmd_keys_finish(struct cmd_keys_run *run, int early)
@@ -254,6 +282,8 @@ static void cmd_keys_finish(struct cmd_keys_run *run, int early)
             rc = cmd_keys_fail(run->reply, run->targets[i].name,
                                run->targets[i].acked ? "acknowledged but gave no answer"
                                                      : "no response");
+    if (rc == 0)
+        rc = cmd_keys_sort_failed(run->reply);
     if (early)
         query_cancel(env->query, run->query_id);
     log_msg(env->log, LOG_INFO, "keys %s: %lld of %lld nodes succeeded",
