@@ -349,6 +349,11 @@ static void cmd_keys_on_event(void *ctx, const struct query_event *ev)
             t->acked = 1;
         return;
     }
+    /* A member's first answer counts; a later round's asks everyone again
+     * when many are silent, and a member not asked is counted in round 1
+     * only (it is not remembered). */
+    if ((t != NULL && t->answered) || (t == NULL && run->round > 1))
+        return;
     struct keymsg_response resp;
     const uint8_t *pos = ev->payload;
     if (ev->truncated || keymsg_decode_response(&resp, &pos, ev->payload + ev->len) != 0) {
@@ -359,7 +364,7 @@ static void cmd_keys_on_event(void *ctx, const struct query_event *ev)
     sodium_memzero(&resp, sizeof(resp));
     if (rc != 0)
         log_msg(run->env->log, LOG_WARN, "keys: answer of %s not counted: out of memory", ev->from);
-    if (t != NULL && !t->answered) {
+    if (t != NULL) {
         t->answered = 1;
         run->answered++;
     }

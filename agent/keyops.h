@@ -25,6 +25,9 @@
  *
  * Threads: none; everything runs on the thread that seals and opens
  * datagrams with the same keyring (swimd's loop), so no lock is needed.
+ * A change blocks that thread while the file is written and fsync'd (the
+ * file and its directory: milliseconds on a healthy disk): the internal
+ * query wants its answer at once, and a rotation is a few operator steps.
  */
 #ifndef AGENT_KEYOPS_H
 #define AGENT_KEYOPS_H
