@@ -299,7 +299,8 @@ void cli_print_event(FILE *out, json_t *ev)
                  cli_int(ev, "time") % 1000);
     char *safe_type = cli_safe(type);
     char *name = cli_safe(json_string_value(json_object_get(ev, "name")));
-    if (strcmp(type, "user") == 0) {
+    int query = strcmp(type, "query") == 0;
+    if (query || strcmp(type, "user") == 0) {
         const char *p = json_string_value(json_object_get(ev, "payload"));
         if (p == NULL)
             p = json_string_value(json_object_get(ev, "payload_hex"));
@@ -307,7 +308,7 @@ void cli_print_event(FILE *out, json_t *ev)
         char *payload = cli_safe(p != NULL ? p : "");
         const char *const cells[] = {seq, when, safe_type, origin, "-", "-", ""};
         cli_print_row(out, cells);
-        fprintf(out, "event=%s payload=%s\n", name != NULL ? name : "-",
+        fprintf(out, "%s=%s payload=%s\n", query ? "query" : "event", name != NULL ? name : "-",
                 payload != NULL ? payload : "");
         free(origin);
         free(payload);

@@ -1,7 +1,7 @@
 /*
  * cmd_info.c - the control command "info": this node, its counters and the
  * state of every part of swimd (runtime, core, event bus, streams, bridge,
- * joins, handlers, control clients) with the bounds that apply to them, as
+ * joins, handlers, queries, control clients) with the bounds that apply to them, as
  * one JSON object.
  */
 #include "bridge.h"
@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "join.h"
 #include "keyring.h"
+#include "query.h"
 #include "rt.h"
 #include "stream.h"
 
@@ -68,6 +69,7 @@ json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *r
     cmd_info_set_int(o, "max_members", rt_swim_config(env->rt)->max_members);
     cmd_info_set_int(o, "members_refused", st.members_refused);
     cmd_info_set_int(o, "answers_capped", st.answers_capped);
+    cmd_info_set_int(o, "directs_refused", st.directs_refused);
     json_object_set_new(o, "encrypted", json_boolean(env->kr != NULL));
     cmd_info_set_int(o, "keys", env->kr != NULL ? keyring_count(env->kr) : 0);
     json_object_set_new(o, "label", json_string(env->cfg->label));
@@ -95,6 +97,17 @@ json_t *cmd_info(const struct control_env *env, struct ctl_conn *conn, json_t *r
     cmd_info_set_int(o, "clients_evicted", cs.evicted);
     cmd_info_set_int(o, "monitors", streams_monitors(env->streams));
     json_object_set_new(o, "snapshot", json_string(env->cfg->snapshot));
+    if (env->query != NULL) {
+        struct query_stats qs;
+        query_get_stats(env->query, &qs);
+        json_t *q = json_object();
+        cmd_info_set_int(q, "pending", qs.pending);
+        cmd_info_set_int(q, "pending_max", QUERY_PENDING_MAX);
+        cmd_info_set_int(q, "received", qs.received);
+        cmd_info_set_int(q, "responses", qs.responses);
+        cmd_info_set_int(q, "send_errors", qs.send_errors);
+        json_object_set_new(o, "queries", q);
+    }
     if (env->hd != NULL) {
         struct hd_stats hs;
         hd_runner_stats(env->hd, &hs);

@@ -440,7 +440,7 @@ fail:
     return NULL;
 }
 
-int rt_run(struct rt *rt)
+int rt_start(struct rt *rt)
 {
     event_add(rt->udp_ev, NULL);
     int rc = swim_start(rt->swim, clock_mono_ms());
@@ -449,6 +449,14 @@ int rt_run(struct rt *rt)
         return rc;
     }
     join_start(rt->join);
+    return 0;
+}
+
+int rt_run(struct rt *rt)
+{
+    int rc = rt_start(rt);
+    if (rc != 0)
+        return rc;
     if (event_base_dispatch(rt->base) < 0) {
         log_msg(rt->log, LOG_ERROR, "event loop failed");
         return ERR_SYS;

@@ -97,6 +97,9 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen);
  * left (0) or the loop failed / ended without a leave (negative).
  */
 int rt_run(struct rt *rt);
+/* rt_run() without running the loop: the caller runs it (tests drive
+ * several runtimes on one loop).  0, or the core's error. */
+int rt_start(struct rt *rt);
 /* Stop handling datagrams, core timers and joins (lookups are cancelled);
  * the core stays readable.  Repeating is a no-op. */
 void rt_stop(struct rt *rt);

@@ -454,6 +454,18 @@ START_TEST(cli_test_table_escapes_and_aligns_by_width)
     ck_assert_ptr_null(strchr(out_buf, '\x1b'));
     ck_assert_ptr_nonnull(strstr(out_buf, "event=d\\x1b]0;x payload=a\\x0ab\n"));
     streams_free();
+    /* A query's row names it as a query, with its origin. */
+    ev = json_loads("{\"seq\":2,\"type\":\"query\",\"time\":0,\"name\":\"echo\","
+                    "\"origin\":\"n4\",\"id\":9,\"payload\":\"hi\\u0007\"}",
+                    0, NULL);
+    streams_open();
+    cli_print_event(out, ev);
+    streams_close();
+    json_decref(ev);
+    ck_assert_ptr_nonnull(strstr(out_buf, "query"));
+    ck_assert_ptr_nonnull(strstr(out_buf, "n4"));
+    ck_assert_ptr_nonnull(strstr(out_buf, "query=echo payload=hi\\x07\n"));
+    streams_free();
 }
 END_TEST
 

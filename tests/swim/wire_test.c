@@ -1303,8 +1303,8 @@ START_TEST(wire_test_encode_item_null_body_is_invalid)
 }
 END_TEST
 
-/* RELAY is valid on PING and ACK only: refused by the encoder, malformed for
- * the decoder on any other type. */
+/* RELAY is valid on PING, ACK and DIRECT only: refused by the encoder,
+ * malformed for the decoder on any other type. */
 START_TEST(wire_test_relay_flag_only_on_ping_and_ack)
 {
     uint8_t buf[128];
@@ -1326,6 +1326,50 @@ START_TEST(wire_test_relay_flag_only_on_ping_and_ack)
     r = buf;
     ck_assert_int_eq(wire_decode_header(&out, &r, w), 0);
     ck_assert_uint_eq(out.flags, WIRE_F_RELAY);
+    buf[2] = WIRE_DIRECT;
+    r = buf;
+    ck_assert_int_eq(wire_decode_header(&out, &r, w), 0);
+    ck_assert_uint_eq(out.type, WIRE_DIRECT);
+}
+END_TEST
+
+/* A DIRECT item round-trips up to WIRE_DIRECT_MAX bytes of payload (more
+ * than a user broadcast may carry) and is refused above it. */
+START_TEST(wire_test_direct_item_bounds)
+{
+    static uint8_t payload[WIRE_DIRECT_MAX + 1];
+    uint8_t buf[WIRE_DIRECT_MAX + 128];
+    uint8_t *w = buf;
+    memset(payload, 'r', sizeof(payload));
+    struct wire_user in = {{"origin", 6}, 42, 7, WIRE_DIRECT_MAX, payload}, out;
+    ck_assert_int_eq(wire_encode_direct(&w, buf + sizeof(buf), &in), 0);
+    ck_assert_int_eq(wire_encode_user(&w, buf + sizeof(buf), &in), ERR_INVAL);
+    const uint8_t *r = buf;
+    ck_assert_int_eq(wire_decode_direct(&out, &r, w), 0);
+    ck_assert_ptr_eq(r, w);
+    ck_assert_uint_eq(out.len, WIRE_DIRECT_MAX);
+    ck_assert_uint_eq(out.id, 7);
+    ck_assert_uint_eq(out.origin_gen, 42);
+    ck_assert_mem_eq(out.origin.ptr, "origin", 6);
+    ck_assert_mem_eq(out.payload, payload, WIRE_DIRECT_MAX);
+    r = buf;
+    ck_assert_int_eq(wire_decode_user(&out, &r, w), ERR_TOOBIG); /* too long for a broadcast */
+    in.len = WIRE_DIRECT_MAX + 1;
+    w = buf;
+    ck_assert_int_eq(wire_encode_direct(&w, buf + sizeof(buf), &in), ERR_INVAL);
+    ck_assert_ptr_eq(w, buf);
+    /* The length field above the bound: refused before reading on. */
+    in.len = 1;
+    ck_assert_int_eq(wire_encode_direct(&w, buf + sizeof(buf), &in), 0);
+    size_t at = 1 + 6 + 8 + 4; /* the u16 length */
+    buf[at] = (uint8_t)((WIRE_DIRECT_MAX + 1) >> 8);
+    buf[at + 1] = (uint8_t)((WIRE_DIRECT_MAX + 1) & 0xFF);
+    r = buf;
+    ck_assert_int_eq(wire_decode_direct(&out, &r, w), ERR_TOOBIG);
+    for (const uint8_t *end = buf; end < w - 1; end++) {
+        r = buf;
+        ck_assert_int_ne(wire_decode_direct(&out, &r, end), 0);
+    }
 }
 END_TEST
 
@@ -1443,6 +1487,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, wire_test_encode_accepts_max_fields);
     tcase_add_test(tc, wire_test_encode_item_null_body_is_invalid);
     tcase_add_test(tc, wire_test_relay_flag_only_on_ping_and_ack);
+    tcase_add_test(tc, wire_test_direct_item_bounds);
     tcase_add_test(tc, wire_test_digest_encode_refuses);
     suite_add_tcase(s, tc);
     return s;
