@@ -22,6 +22,7 @@
 #include "events.h"
 #include "handlers.h"
 #include "join.h"
+#include "keyops.h"
 #include "keyring.h"
 #include "metrics_http.h"
 #include "rt.h"
@@ -40,6 +41,7 @@ struct agent {
     uint64_t generation;
     struct event_base *base;
     struct keyring *kr;
+    struct keyops *keyops; /* NULL without a keyring */
     struct tags *tags;
     struct ev_bus *bus;
     struct rt *rt;
@@ -81,6 +83,10 @@ static int agent_setup_keyring(struct agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "keyring %s: no key in the file", path);
     else if (rc != 0)
         snprintf(err, errlen, "keyring %s: %s", path, err_strerror(rc));
+    if (rc == 0 && (a->keyops = keyops_new(a->kr, path, a->log)) == NULL) {
+        snprintf(err, errlen, "keyring %s: out of memory", path);
+        rc = ERR_NOMEM;
+    }
     if (rc != 0)
         return rc;
     struct stat st;
@@ -159,6 +165,17 @@ static int agent_setup_subscribers(struct agent *a, char *err, size_t errlen)
 }
 
 /* Queries: asked through the control socket, answered by handlers. */
+/* An internal query's answer from this node's keyring (query_internal_f). */
+static int agent_answer_keys(void *ctx, const char *origin, const uint8_t *payload, size_t len,
+                             uint8_t *out, size_t cap, size_t *out_len)
+{
+    int n = keyops_handle(ctx, origin, payload, len, out, cap);
+    if (n < 0)
+        return n; /* cannot happen: cap is QUERY_RESPONSE_MAX; ack only */
+    *out_len = (size_t)n;
+    return 0;
+}
+
 static int agent_setup_query(struct agent *a, char *err, size_t errlen)
 {
     struct query_config qc = {a->base, a->rt, a->bus, a->log, a->tags, a->cfg.name};
@@ -167,7 +184,14 @@ static int agent_setup_query(struct agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "queries: out of memory or descriptors");
         return ERR_NOMEM;
     }
-    return 0;
+    /* With keys, this node answers `keys` (keyops.h); without, it only acks. */
+    int rc = a->keyops != NULL
+                 ? query_register(a->query, KEYMSG_QUERY_NAME, agent_answer_keys, a->keyops)
+                 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "queries: cannot register %s: %s", KEYMSG_QUERY_NAME,
+                 err_strerror(rc));
+    return rc;
 }
 
 /* Parse the --event-handler specs and start the runner (if any). */
@@ -307,6 +331,7 @@ static int agent_setup_control(struct agent *a, char *err, size_t errlen)
         .bridge = a->bridge,
         .hd = a->hd,
         .kr = a->kr,
+        .keyops = a->keyops,
         .query = a->query,
         .log = a->log,
         .cfg = &a->cfg,
@@ -512,6 +537,7 @@ void agent_delete(struct agent *a)
     if (a->base != NULL)
         event_base_free(a->base);
     tags_delete(a->tags);
+    keyops_delete(a->keyops);
     keyring_delete(a->kr);
     free(a);
 }

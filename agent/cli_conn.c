@@ -176,9 +176,14 @@ static int cli_reply_check(json_t *reply, FILE *err)
 
 int cli_exchange(const char *path, json_t *req, json_t **reply, FILE *err)
 {
+    return cli_exchange_within(path, req, reply, err, CLI_TIMEOUT_MS);
+}
+
+int cli_exchange_within(const char *path, json_t *req, json_t **reply, FILE *err, int timeout_ms)
+{
     char msg[CLI_ERR_MAX];
     json_t *resp = NULL;
-    int rc = cli_call(path, req, &resp, CLI_TIMEOUT_MS, msg, sizeof(msg));
+    int rc = cli_call(path, req, &resp, timeout_ms, msg, sizeof(msg));
     json_decref(req);
     if (rc != 0) {
         fprintf(err, "swimctl: %s\n", msg);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "keyring.h"
 #include "tags.h"
 #include "text.h"
 
@@ -375,4 +376,50 @@ void cli_print_json_line(FILE *out, json_t *o)
     if (s != NULL)
         fprintf(out, "%s\n", s);
     free(s);
+}
+
+/* ---- keys ---- */
+
+void cli_print_keys(FILE *out, json_t *reply, int as_json)
+{
+    if (as_json) { /* one line, as swimd sent it without the exchange's "ok" */
+        json_t *copy = json_deep_copy(reply);
+        json_object_del(copy, "ok");
+        cli_print_json_line(out, copy);
+        json_decref(copy);
+        return;
+    }
+    json_t *keys = json_object_get(reply, "keys"), *primary = json_object_get(reply, "primary");
+    const char *op = json_string_value(json_object_get(reply, "op"));
+    long long nodes = cli_int(reply, "nodes"), ok = cli_int(reply, "succeeded");
+    json_t *failed = json_object_get(reply, "failed"), *f;
+    const char *k;
+    json_t *v;
+    size_t i;
+    char holders[48], prim[48];
+    if (json_is_object(keys) && json_object_size(keys) > 0) {
+        fprintf(out, "%-*s  %-9s  %s\n", KEYRING_B64_MAX - 1, "KEY", "NODES", "PRIMARY");
+        json_object_foreach(keys, k, v)
+        {
+            char *key = cli_safe(k);
+            snprintf(holders, sizeof(holders), "%lld/%lld", (long long)json_integer_value(v),
+                     nodes);
+            snprintf(prim, sizeof(prim), "%lld/%lld",
+                     (long long)json_integer_value(json_object_get(primary, k)), nodes);
+            cli_cell(out, key != NULL ? key : "?", KEYRING_B64_MAX - 1, "  ");
+            cli_cell(out, holders, 9, "  ");
+            fprintf(out, "%s\n", prim);
+            free(key);
+        }
+    }
+    fprintf(out, "keys %s: %lld of %lld node(s) ok, %lld failed\n", op != NULL ? op : "?", ok,
+            nodes, nodes - ok);
+    json_array_foreach(failed, i, f)
+    {
+        char *name = cli_safe(json_string_value(json_object_get(f, "node")));
+        char *error = cli_safe(json_string_value(json_object_get(f, "error")));
+        fprintf(out, "  failed %s: %s\n", name != NULL ? name : "?", error != NULL ? error : "?");
+        free(name);
+        free(error);
+    }
 }

@@ -9,7 +9,8 @@
  *                  response (cli_call, cli_exchange), and the streaming
  *                  connection (cli_stream_open / _line / _close)
  *   cli_format.c   what is printed from swimd's replies: the members and
- *                  info tables, tags as text, watch's event rows
+ *                  info tables, tags as text, watch's event rows, keys'
+ *                  report
  *   cli_watch.c    the `watch` command: events until interrupted
  *   cli_monitor.c  the commands that wait on member reports: `monitor`,
  *                  and `run`, which also starts CMD and stops it
@@ -25,6 +26,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -63,6 +65,7 @@ enum {
     CLI_OPT_TIMEOUT,
     CLI_OPT_RELAY,
     CLI_OPT_NOACK,
+    CLI_OPT_LOCAL,
 };
 /* cli_opt(): stop now and exit with *code. */
 #define CLI_OPT_EXIT (-2)
@@ -103,6 +106,9 @@ int cli_args(struct cli_ctx *c, int argc, char **argv, int min, int max, const c
  * back the reply (new reference).  CLI_EXIT_OK, CLI_EXIT_CONNECT (no
  * exchange) or CLI_EXIT_FAILED (swimd answered with an error). */
 int cli_exchange(const char *path, json_t *req, json_t **reply, FILE *err);
+/* The same, waiting up to timeout_ms for the reply rather than
+ * CLI_TIMEOUT_MS (a request that swimd answers once the cluster has). */
+int cli_exchange_within(const char *path, json_t *req, json_t **reply, FILE *err, int timeout_ms);
 
 /*
  * A streaming exchange: one request, then lines until the connection ends.
@@ -155,6 +161,12 @@ long long cli_int(json_t *o, const char *key);
  * NULL when out of memory. */
 char *cli_tags_text(json_t *tags);
 
+/* keys' reply as one JSON line (as_json), or as text: for list, a table of
+ * the keys (KEY, the NODES that hold it and those that use it as PRIMARY,
+ * each "n/total"); then a summary line, then one line per node that
+ * failed, with its message. */
+void cli_print_keys(FILE *out, json_t *reply, int as_json);
+
 /* o as one compact JSON line (--json of the streaming commands). */
 void cli_print_json_line(FILE *out, json_t *o);
 
@@ -164,6 +176,10 @@ void cli_print_event_head(FILE *out);
 void cli_print_event(FILE *out, json_t *ev);
 
 /* ---- the streaming commands (cli_watch.c, cli_monitor.c, cli_query.c) ---------- */
+
+/* "1500ms", "2s", "1m", "1h", or a bare number of seconds, into *ms (at
+ * most QUERY_TIMEOUT_MAX_MS, at least 1).  0 or -1.  (cli_query.c) */
+int cli_duration_ms(const char *text, uint32_t *ms);
 
 int cli_cmd_watch(struct cli_ctx *c, int argc, char **argv);
 int cli_cmd_monitor(struct cli_ctx *c, int argc, char **argv);

@@ -29,9 +29,7 @@
 /* How long past the query's timeout to wait for swimd's totals. */
 #define CLI_QUERY_GRACE_MS 5000
 
-/* "1500ms", "2s", "1m", "1h", or a bare number of seconds, into *ms (at
- * most QUERY_TIMEOUT_MAX_MS, at least 1).  0 or -1. */
-static int cli_duration_ms(const char *text, uint32_t *ms)
+int cli_duration_ms(const char *text, uint32_t *ms)
 {
     char *end = NULL;
     errno = 0;

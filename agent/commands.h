@@ -47,6 +47,12 @@ json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *
 json_t *cmd_monitor(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* cmd_rtt.c */
 json_t *cmd_rtt(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* cmd_keys.c */
+json_t *cmd_keys(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* The keys operations in flight (control_env.keys_runs): NULL when out of
+ * memory.  Delete cancels their queries (on q) and frees them, unanswered. */
+struct cmd_keys_runs *cmd_keys_runs_new(void);
+void cmd_keys_runs_delete(struct cmd_keys_runs *r, struct query *q);
 /* cmd_metrics.c */
 json_t *cmd_metrics(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 

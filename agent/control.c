@@ -35,6 +35,7 @@ static const struct control_command control_commands[] = {
     {"monitor", cmd_monitor},
     {"metrics", cmd_metrics},
     {"rtt", cmd_rtt},
+    {"keys", cmd_keys},
 };
 #define CONTROL_COMMANDS (sizeof(control_commands) / sizeof(control_commands[0]))
 
@@ -91,6 +92,12 @@ struct control *control_new(struct event_base *base, const struct control_env *e
         free(c);
         return NULL;
     }
+    c->env.keys_runs = cmd_keys_runs_new();
+    if (c->env.keys_runs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        control_delete(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -98,6 +105,7 @@ void control_delete(struct control *c)
 {
     if (c == NULL)
         return;
+    cmd_keys_runs_delete(c->env.keys_runs, c->env.query);
     ctl_delete(c->env.ctl);
     free(c);
 }

@@ -7,8 +7,8 @@
  * in a file named for its command: cmd_members.c (members), cmd_info.c
  * (info), cmd_join.c (join), cmd_leave.c (leave, force-leave), cmd_tags.c
  * (tags-set, tags-delete), cmd_event.c (event), cmd_query.c (query),
- * cmd_metrics.c (metrics), cmd_rtt.c (rtt), watch.c (watch) and monitor.c
- * (monitor).  A new command is one row in the
+ * cmd_keys.c (keys), cmd_metrics.c (metrics), cmd_rtt.c (rtt), watch.c
+ * (watch) and monitor.c (monitor).  A new command is one row in the
  * table plus one function.  Handlers reach the rest of swimd only through
  * struct control_env: borrowed handles, set up by the daemon (agent.h).
  * Requests are counted by command (a name not in the table counts as
@@ -35,7 +35,9 @@ struct streams;
 struct bridge;
 struct hd_runner;
 struct keyring;
+struct keyops;
 struct query;
+struct cmd_keys_runs;
 
 /* The parts of swimd a command may use (borrowed; they outlive the
  * control socket). */
@@ -47,11 +49,13 @@ struct control_env {
     struct bridge *bridge;    /* member links (monitor) and the bridge's position */
     struct hd_runner *hd;     /* NULL without --event-handler */
     const struct keyring *kr; /* NULL: plaintext */
+    struct keyops *keyops;    /* this node's keys command (keyops.h); NULL: plaintext */
     struct query *query;      /* queries (query.h) */
     struct log *log;
-    const struct cfg *cfg;         /* name, label, profile, snapshot, watch queue */
-    struct ctl *ctl;               /* the socket itself (set by control_new) */
-    const struct control *control; /* the table and its counts (set by control_new) */
+    const struct cfg *cfg;           /* name, label, profile, snapshot, watch queue */
+    struct ctl *ctl;                 /* the socket itself (set by control_new) */
+    struct cmd_keys_runs *keys_runs; /* keys operations in flight (set by control_new) */
+    const struct control *control;   /* the table and its counts (set by control_new) */
 };
 
 /*

@@ -68,7 +68,7 @@ void keyring_delete(struct keyring *kr)
         sodium_free(kr); /* wipes before unmapping */
 }
 
-int keyring_add_base64(struct keyring *kr, const char *text)
+int keyring_parse_base64(const char *text, uint8_t *key)
 {
     while (*text == ' ' || *text == '\t')
         text++;
@@ -76,23 +76,33 @@ int keyring_add_base64(struct keyring *kr, const char *text)
     while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\n' ||
                        text[len - 1] == '\r'))
         len--;
-    uint8_t key[KEYRING_KEY_BYTES + 1];
+    uint8_t buf[KEYRING_KEY_BYTES + 1];
     size_t keylen = 0;
     const char *b64end = NULL;
+    int rc = 0;
     if (len == 0 ||
-        sodium_base642bin(key, sizeof(key), text, len, NULL, &keylen, &b64end,
+        sodium_base642bin(buf, sizeof(buf), text, len, NULL, &keylen, &b64end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        b64end != text + len || keylen != KEYRING_KEY_BYTES) {
-        sodium_memzero(key, sizeof(key));
-        return ERR_INVAL;
-    }
-    if (kr->count >= KEYRING_KEYS_MAX) {
-        sodium_memzero(key, sizeof(key));
-        return ERR_LIMIT;
-    }
-    memcpy(kr->keys[kr->count++], key, KEYRING_KEY_BYTES);
+        b64end != text + len || keylen != KEYRING_KEY_BYTES)
+        rc = ERR_INVAL;
+    if (rc == 0)
+        memcpy(key, buf, KEYRING_KEY_BYTES);
+    else
+        sodium_memzero(key, KEYRING_KEY_BYTES);
+    sodium_memzero(buf, sizeof(buf));
+    return rc;
+}
+
+int keyring_add_base64(struct keyring *kr, const char *text)
+{
+    uint8_t key[KEYRING_KEY_BYTES];
+    int rc = keyring_parse_base64(text, key);
+    if (rc == 0 && kr->count >= KEYRING_KEYS_MAX)
+        rc = ERR_LIMIT;
+    if (rc == 0)
+        memcpy(kr->keys[kr->count++], key, KEYRING_KEY_BYTES);
     sodium_memzero(key, sizeof(key));
-    return 0;
+    return rc;
 }
 
 int keyring_load_text(struct keyring *kr, const char *text, size_t len, int *bad_line)
@@ -161,6 +171,87 @@ int keyring_load_file(struct keyring *kr, const char *path, int *bad_line)
 size_t keyring_count(const struct keyring *kr)
 {
     return kr->count;
+}
+
+const uint8_t *keyring_key(const struct keyring *kr, size_t i)
+{
+    return kr->keys[i];
+}
+
+int keyring_find(const struct keyring *kr, const uint8_t *key)
+{
+    for (size_t i = 0; i < kr->count; i++)
+        if (sodium_memcmp(kr->keys[i], key, KEYRING_KEY_BYTES) == 0)
+            return (int)i;
+    return ERR_NOTFOUND;
+}
+
+int keyring_install(struct keyring *kr, const uint8_t *key)
+{
+    if (keyring_find(kr, key) >= 0)
+        return ERR_EXISTS;
+    if (kr->count >= KEYRING_KEYS_MAX)
+        return ERR_LIMIT;
+    memcpy(kr->keys[kr->count++], key, KEYRING_KEY_BYTES);
+    return 0;
+}
+
+int keyring_use(struct keyring *kr, const uint8_t *key)
+{
+    int at = keyring_find(kr, key);
+    if (at < 0)
+        return at;
+    uint8_t held[KEYRING_KEY_BYTES];
+    memcpy(held, kr->keys[at], sizeof(held));
+    memmove(kr->keys[1], kr->keys[0], (size_t)at * KEYRING_KEY_BYTES);
+    memcpy(kr->keys[0], held, sizeof(held));
+    sodium_memzero(held, sizeof(held));
+    return 0;
+}
+
+int keyring_remove(struct keyring *kr, const uint8_t *key)
+{
+    int at = keyring_find(kr, key);
+    if (at < 0)
+        return at;
+    if (at == 0)
+        return ERR_STATE;
+    size_t i = (size_t)at;
+    memmove(kr->keys[i], kr->keys[i + 1], (kr->count - i - 1) * KEYRING_KEY_BYTES);
+    kr->count--;
+    sodium_memzero(kr->keys[kr->count], KEYRING_KEY_BYTES);
+    return 0;
+}
+
+void keyring_copy_keys(struct keyring *dst, const struct keyring *src)
+{
+    memcpy(dst->keys, src->keys, sizeof(dst->keys));
+    dst->count = src->count;
+}
+
+int keyring_save_file(const struct keyring *kr, const char *path, const char **step)
+{
+    static const char head[] = "# swimd keyring: one base64 key per line, the first seals\n";
+    *step = "write an empty keyring";
+    if (kr->count == 0)
+        return ERR_STATE;
+    size_t cap = sizeof(head) + KEYRING_KEYS_MAX * KEYRING_B64_MAX, len = sizeof(head) - 1;
+    char *text = sodium_malloc(cap); /* keys: guarded and wiped */
+    *step = "allocate";
+    if (text == NULL)
+        return ERR_NOMEM;
+    memcpy(text, head, len);
+    for (size_t i = 0; i < kr->count; i++) {
+        sodium_bin2base64(text + len, KEYRING_B64_MAX, kr->keys[i], KEYRING_KEY_BYTES,
+                          sodium_base64_VARIANT_ORIGINAL);
+        len += strlen(text + len);
+        text[len++] = '\n'; /* over the NUL; KEYRING_B64_MAX counted it */
+    }
+    int rc = regfile_replace(path, text, len, step);
+    int e = errno;
+    sodium_free(text);
+    errno = e;
+    return rc;
 }
 
 int keyring_seal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,

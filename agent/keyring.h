@@ -19,6 +19,12 @@
  * A keyring file is text: one base64 key (standard alphabet, padded) per
  * line; blank lines and lines starting with '#' are ignored.  Key bytes live
  * in sodium_malloc'd memory (guarded, locked, wiped on delete).
+ *
+ * The key set changes at run time (install, use, remove: keyops.h drives
+ * them) and is written back whole with keyring_save_file(), which replaces
+ * the file atomically (regfile.h) with a comment line and the keys, primary
+ * first.  A keyring has no lock: its owner uses it from one thread (swimd:
+ * the loop's, where datagrams are sealed and opened and keys change).
  */
 #ifndef AGENT_KEYRING_H
 #define AGENT_KEYRING_H
@@ -53,6 +59,31 @@ int keyring_load_file(struct keyring *kr, const char *path, int *bad_line);
 int keyring_load_text(struct keyring *kr, const char *text, size_t len, int *bad_line);
 /* Number of keys loaded. */
 size_t keyring_count(const struct keyring *kr);
+
+/* Decode one base64 key (surrounding whitespace ignored) into
+ * key[0..KEYRING_KEY_BYTES): 0 or ERR_INVAL.  key is wiped on failure. */
+int keyring_parse_base64(const char *text, uint8_t *key);
+/* Key i (< keyring_count), KEYRING_KEY_BYTES bytes, borrowed until the
+ * keyring next changes; key 0 is the primary. */
+const uint8_t *keyring_key(const struct keyring *kr, size_t i);
+/* The position of key (KEYRING_KEY_BYTES bytes) in the keyring, or
+ * ERR_NOTFOUND. */
+int keyring_find(const struct keyring *kr, const uint8_t *key);
+/* Append key unless held.  0, ERR_EXISTS (held already: unchanged), or
+ * ERR_LIMIT (KEYRING_KEYS_MAX keys held). */
+int keyring_install(struct keyring *kr, const uint8_t *key);
+/* Make a held key the primary; the others keep their order behind it.
+ * 0 (also when it is the primary already) or ERR_NOTFOUND. */
+int keyring_use(struct keyring *kr, const uint8_t *key);
+/* Drop a held key.  0, ERR_NOTFOUND, or ERR_STATE for the primary (it
+ * seals every datagram: make another key the primary first). */
+int keyring_remove(struct keyring *kr, const uint8_t *key);
+/* Make dst's keys a copy of src's, in order (dst's stamps go on). */
+void keyring_copy_keys(struct keyring *dst, const struct keyring *src);
+/* Replace the keyring file at path with these keys (regfile_replace():
+ * atomic, mode 0600; the file's comments are not kept).  0, ERR_STATE for
+ * an empty keyring, ERR_NOMEM, or regfile_replace()'s error and *step. */
+int keyring_save_file(const struct keyring *kr, const char *path, const char **step);
 
 /* What an envelope's nonce says about its sealing. */
 struct keyring_stamp {

@@ -5,6 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,4 +62,69 @@ int regfile_read_close(int fd, void *buf, size_t size, size_t *got)
     close(fd);
     errno = e;
     return rc;
+}
+
+static int regfile_write_all(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    /* Each pass writes at least one byte or fails. */
+    while (off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return ERR_IO;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+int regfile_replace(const char *path, const void *buf, size_t len, const char **step)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    *step = "name a temporary file";
+    if (path == NULL || path[0] == '\0' ||
+        (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
+        return ERR_INVAL;
+    struct stat st;
+    *step = "replace what is not a regular file";
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ERR_INVAL; /* as root, a path of /dev/null must not be destroyed */
+    *step = "create a temporary file";
+    int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+    if (fd < 0)
+        return ERR_IO;
+    *step = "write";
+    if (regfile_write_all(fd, buf, len) != 0)
+        goto out_unlink;
+    *step = "fsync";
+    if (fsync(fd) != 0)
+        goto out_unlink;
+    *step = "close";
+    int crc = close(fd);
+    fd = -1;
+    if (crc != 0)
+        goto out_unlink;
+    *step = "rename";
+    if (rename(tmp, path) != 0)
+        goto out_unlink;
+    /* The rename is durable once the directory is. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    *step = "fsync the directory";
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return ERR_IO;
+    int frc = fsync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return frc == 0 ? 0 : ERR_IO;
+out_unlink : {
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = saved;
+}
+    return ERR_IO;
 }

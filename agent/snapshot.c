@@ -10,14 +10,11 @@
 #include "snapshot.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -369,26 +366,10 @@ int snap_parse(const char *text, size_t len, struct snap **out, char *err, size_
 
 /* ---- files ---- */
 
-static int snap_write_all(int fd, const char *buf, size_t len)
-{
-    size_t off = 0;
-    /* Each pass writes at least one byte or fails. */
-    while (off < len) {
-        ssize_t n = write(fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return ERR_IO;
-        off += (size_t)n;
-    }
-    return 0;
-}
-
 int snap_write(const struct snap *s, const char *path, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
     if (s == NULL || path == NULL || path[0] == '\0' ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
+        strlen(path) + sizeof(".tmp.XXXXXX") > PATH_MAX) {
         snprintf(err, errlen, "snapshot path missing or too long");
         return ERR_INVAL;
     }
@@ -403,58 +384,20 @@ int snap_write(const struct snap *s, const char *path, char *err, size_t errlen)
         return vrc;
     }
     char *text = snap_dump(s);
+    size_t len = text != NULL ? strlen(text) : 0;
     if (text == NULL) {
         snprintf(err, errlen, "snapshot not written: out of memory");
         return ERR_NOMEM;
     }
-    struct stat st;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    text[len] = '\n'; /* snap_dump's NUL: the file ends with a newline */
+    const char *step = "";
+    int rc = regfile_replace(path, text, len + 1, &step);
+    if (rc == ERR_INVAL)
         /* A device, socket, FIFO, directory or link is someone else's:
          * replacing it would destroy it (as root, --snapshot /dev/null). */
         snprintf(err, errlen, "snapshot %s: not a regular file; left untouched", path);
-        free(text);
-        return ERR_INVAL;
-    }
-    const char *step = "create a temporary file";
-    int rc = ERR_IO;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        goto out_text;
-    step = "write";
-    if (snap_write_all(fd, text, strlen(text)) != 0 || snap_write_all(fd, "\n", 1) != 0)
-        goto out_unlink;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto out_unlink;
-    step = "close";
-    int crc = close(fd);
-    fd = -1;
-    if (crc != 0)
-        goto out_unlink;
-    step = "rename";
-    if (rename(tmp, path) != 0)
-        goto out_unlink;
-    /* The rename is durable once the directory is. */
-    snprintf(dir, sizeof(dir), "%s", path);
-    step = "fsync the directory";
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        goto out_text;
-    int frc = fsync(dfd);
-    close(dfd);
-    if (frc != 0)
-        goto out_text;
-    free(text);
-    return 0;
-out_unlink : {
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    errno = saved;
-}
-out_text:
-    snprintf(err, errlen, "snapshot %s: cannot %s: %s", path, step, strerror(errno));
+    else if (rc != 0)
+        snprintf(err, errlen, "snapshot %s: cannot %s: %s", path, step, strerror(errno));
     free(text);
     return rc;
 }

@@ -19,6 +19,10 @@
 #include "ctl.h"
 #include "keyring.h"
 
+/* Two fixed keys (base64 of 32 bytes). */
+#define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_B "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+
 /* What the canned swimd answers to "metrics". */
 static const char *metrics_text = "# HELP swimd_members Members.\n# TYPE swimd_members gauge\n"
                                   "swimd_members{status=\"alive\"} 3\n";
@@ -495,6 +499,62 @@ START_TEST(cli_test_arguments_that_json_cannot_carry)
 }
 END_TEST
 
+/* keys: the table of a list (escaped; n/total per key), the summary, one
+ * line per failed node; --json is the reply as one line without "ok". */
+START_TEST(cli_test_keys_report_and_failures)
+{
+    json_t *reply =
+        json_loads("{\"ok\":true,\"op\":\"list\",\"nodes\":3,\"succeeded\":2,"
+                   "\"failed\":[{\"node\":\"n\\u001b3\",\"error\":\"no response\"}],"
+                   "\"keys\":{\"" KEY_B "\":2,\"" KEY_A "\":1},\"primary\":{\"" KEY_B "\":2}}",
+                   0, NULL);
+    ck_assert_ptr_nonnull(reply);
+    streams_open();
+    cli_print_keys(out, reply, 0);
+    streams_close();
+    const char *want = "KEY                                           NODES      PRIMARY\n" KEY_B
+                       "  2/3        2/3\n" KEY_A "  1/3        0/3\n"
+                       "keys list: 2 of 3 node(s) ok, 1 failed\n"
+                       "  failed n\\x1b3: no response\n";
+    ck_assert_str_eq(out_buf, want);
+    streams_free();
+    streams_open();
+    cli_print_keys(out, reply, 1);
+    streams_close();
+    json_t *back = json_loads(out_buf, 0, NULL);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_ptr_null(json_object_get(back, "ok"));
+    ck_assert_int_eq(json_integer_value(json_object_get(back, "succeeded")), 2);
+    ck_assert_ptr_nonnull(strchr(out_buf, '\n'));
+    ck_assert_ptr_eq(strchr(out_buf, '\n'), out_buf + strlen(out_buf) - 1); /* one line */
+    json_decref(back);
+    json_decref(reply);
+    streams_free();
+}
+END_TEST
+
+/* keys checks its operation and key before asking swimd. */
+START_TEST(cli_test_keys_usage)
+{
+    char *cases[][6] = {
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", NULL, NULL},
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", "rotate", NULL},
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", "list", KEY_A},
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", "install", NULL},
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", "use", "bm90IGEga2V5"},
+        {"swimctl", "--socket", "/nonexistent.sock", "keys", "remove", "***"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int argc = cases[i][4] == NULL ? 4 : cases[i][5] == NULL ? 5 : 6;
+        ck_assert_msg(run(argc, cases[i]) == CLI_EXIT_USAGE, "case %zu: %s", i, err_buf);
+        streams_free();
+    }
+    char *ok[] = {"swimctl", "--socket", "/nonexistent.sock", "keys", "--local", "install", KEY_A};
+    ck_assert_int_eq(run(7, ok), CLI_EXIT_CONNECT); /* valid: it got as far as connecting */
+    streams_free();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -515,6 +575,8 @@ int main(void)
     tcase_add_test(tc, cli_test_table_escapes_and_aligns_by_width);
     tcase_add_test(tc, cli_test_arguments_that_json_cannot_carry);
     tcase_add_test(tc, cli_test_metrics_prints_the_text);
+    tcase_add_test(tc, cli_test_keys_report_and_failures);
+    tcase_add_test(tc, cli_test_keys_usage);
     tcase_add_test(tc, cli_test_default_socket_env_then_service);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -144,6 +144,9 @@ check "completion: members options" \
 check "completion: statuses" test "$(complete_words swimctl members --status f)" = "failed"
 check "completion: watch --type lists" \
     test "$(complete_words swimctl watch --type member-join,member-l)" = "member-join,member-leave"
+check "completion: keys operations" test "$(complete_words swimctl keys --local i)" = "install"
+check "completion: keys options" test "$(complete_words swimctl keys --)" = "--local --json"
+check "completion: no KEY offered" test "$(complete_words swimctl keys use '')" = ""
 
 sock=$tmp/swimd.sock
 "$root$SBINDIR/swimd" --name install-test-1 --bind 127.0.0.1:0 --socket "$sock" \
