@@ -574,6 +574,9 @@ void swim__timers_start(struct swim *s);
  * (through a timer with no delay), then every gossip_interval while the
  * queue holds anything. */
 void swim__gossip_wake(struct swim *s);
+/* One gossip round of its own, at once (after the current call returns),
+ * beside the periodic ones: for a joiner, once active. */
+void swim__gossip_now(struct swim *s);
 
 /* ------------------------------------------------------ sync.c */
 
