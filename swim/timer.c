@@ -137,7 +137,7 @@ int swim_handle_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
             swim__on_probe_timer(s, now);
         break;
     case SWIM_TIMER_PROBE_TIMEOUT:
-        swim__on_probe_timeout_timer(s, (uint32_t)t->token);
+        swim__on_probe_timeout_timer(s, (uint32_t)t->token, now);
         break;
     case SWIM_TIMER_RELAY:
         swim__on_relay_timer(s, (uint32_t)t->token, t->arg32 == 1);
