@@ -88,12 +88,20 @@ size_t text_escape(char *out, size_t cap, const char *p, size_t len)
     return o;
 }
 
-/* Columns of one printable code point, by the C library's UTF-8 tables. */
-static size_t text_cp_width(uint32_t cp, locale_t utf8)
+/* Columns of one printable code point, by the C library's UTF-8 tables,
+ * loaded into *utf8 at the first code point beyond ASCII (loading them
+ * reads a file: a table of ASCII names needs none). */
+static size_t text_cp_width(uint32_t cp, locale_t *utf8, int *tried)
 {
-    if (cp < 0x80 || utf8 == (locale_t)0)
+    if (cp < 0x80)
         return 1;
-    locale_t old = uselocale(utf8);
+    if (!*tried) {
+        *tried = 1;
+        *utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
+    if (*utf8 == (locale_t)0)
+        return 1;
+    locale_t old = uselocale(*utf8);
     int w = wcwidth((wchar_t)cp);
     uselocale(old);
     return w < 0 ? 1 : (size_t)w;
@@ -102,7 +110,8 @@ static size_t text_cp_width(uint32_t cp, locale_t utf8)
 size_t text_width(const char *s)
 {
     const uint8_t *b = (const uint8_t *)s, *end = b + strlen(s);
-    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t utf8 = (locale_t)0;
+    int tried = 0;
     size_t cols = 0;
     /* Each pass consumes at least one byte. */
     while (b < end) {
@@ -113,7 +122,7 @@ size_t text_width(const char *s)
             b++;
             continue;
         }
-        cols += text_is_control(cp) ? 0 : text_cp_width(cp, utf8);
+        cols += text_is_control(cp) ? 0 : text_cp_width(cp, &utf8, &tried);
         b += n;
     }
     if (utf8 != (locale_t)0)

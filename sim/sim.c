@@ -80,6 +80,7 @@ struct sim_node {
     uint64_t pause_end, pause_next;   /* until when, and its next pause */
     struct sim_net_stats net;
     uint64_t counts[SWIM_EV_LAST + 1];
+    uint64_t timers[SIM_TIMER_KINDS]; /* submitted, by kind (0: any other) */
     struct sim_log_entry *log;
     size_t log_len, log_alloc;
 };
@@ -757,6 +758,7 @@ static void sim_rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t 
     ev.node = n->index;
     ev.u.timer.life = n->life;
     ev.u.timer.t = *t;
+    n->timers[t->kind < SIM_TIMER_KINDS ? t->kind : 0]++;
     if (sim_heap_push(w, &ev) != 0) {
         /* A lost timer would silently stall the instance: fail loudly. */
         fprintf(stderr, "sim: out of memory queueing a timer (seed=%" PRIu64 ")\n", w->seed);
@@ -1256,6 +1258,19 @@ uint64_t sim_notified(const struct sim *w, int node, enum swim_event type)
     if (n == NULL || (unsigned)type > SWIM_EV_LAST)
         return 0;
     return n->counts[type];
+}
+
+uint64_t sim_timers_submitted(const struct sim *w, int node, uint32_t kind)
+{
+    const struct sim_node *n = sim_node(w, node);
+    uint64_t sum = 0;
+    if (n == NULL || kind >= SIM_TIMER_KINDS)
+        return 0;
+    if (kind != 0)
+        return n->timers[kind];
+    for (size_t k = 0; k < SIM_TIMER_KINDS; k++)
+        sum += n->timers[k];
+    return sum;
 }
 
 uint64_t sim_notified_total(const struct sim *w, enum swim_event type)

@@ -79,6 +79,8 @@
 #define SIM_DEFAULT_LOG_CAP 65536
 /* Addresses are 2-byte node indexes, so a world has at most this many. */
 #define SIM_MAX_NODES 65535
+/* Timer kinds counted per node: SWIM_TIMER_* are 1 to SWIM_TIMER_JUDGE. */
+#define SIM_TIMER_KINDS (SWIM_TIMER_JUDGE + 1)
 
 struct sim;
 
@@ -303,6 +305,10 @@ int sim_count_seeing(const struct sim *w, enum swim_status status, int subject);
 uint64_t sim_notified(const struct sim *w, int node, enum swim_event type);
 /* Sum over every node. */
 uint64_t sim_notified_total(const struct sim *w, enum swim_event type);
+/* Timers a node's instance submitted since it was added, of one kind
+ * (SWIM_TIMER_*), or of every kind when kind is 0 (counted always, across
+ * restarts). */
+uint64_t sim_timers_submitted(const struct sim *w, int node, uint32_t kind);
 /* From the logs: how many notifications of type about subject the observer
  * got (observer -1: every node). */
 uint64_t sim_notified_about(const struct sim *w, int observer, enum swim_event type, int subject);

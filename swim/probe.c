@@ -13,6 +13,9 @@
  * not answer it either (RELAY timer).  A probe with no ACK when it is judged
  * (JUDGE timer; plain SWIM judges at the end of the period) makes an ALIVE
  * target SUSPECT, and a suspect becomes FAILED when nobody refutes in time.
+ * A probe answered by its timeout is judged then, and only an unanswered
+ * one arms its JUDGE timer: timers cannot be cancelled, so an idle node
+ * wakes twice per period (PROBE, PROBE_TIMEOUT), not three times.
  * The suspect refutes by taking a higher incarnation (update.c).
  *
  * Lifeguard (Dadgar et al., DSN 2018; memberlist's awareness.go and
@@ -178,11 +181,10 @@ static struct swim_probe *probe_start(struct swim *s, struct swim_member *m, uin
     uint64_t timeout = probe_timeout(s, p);
     swim__submit(s, SWIM_TIMER_PROBE_TIMEOUT, p->seq, 0, timeout);
     /* Plain SWIM judges at the end of the period; with probe_retry, once the
-     * helpers' NACKs are due. */
-    uint64_t judge =
-        s->cfg.probe_retry ? timeout + helper_window(s) : scaled(s, s->cfg.probe_interval_ms);
-    p->judge_at = now + judge;
-    swim__submit(s, SWIM_TIMER_JUDGE, p->seq, 0, judge);
+     * helpers' NACKs are due.  The JUDGE timer is armed by the timeout, and
+     * only for a probe still unanswered then. */
+    p->judge_at = now + (s->cfg.probe_retry ? timeout + helper_window(s)
+                                            : scaled(s, s->cfg.probe_interval_ms));
     return p;
 }
 
@@ -203,11 +205,20 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
         (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->gen, &m->addr, now);
 }
 
-void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq)
+void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
 {
     struct swim_probe *p = probe_by_seq(s, seq);
-    if (p == NULL || p->acked)
+    if (p == NULL)
         return;
+    if (p->acked) {
+        /* Answered: nothing can change the verdict any more, so it is
+         * judged now and no JUDGE timer is armed for it. */
+        probe_judge(s, p, now);
+        return;
+    }
+    /* The judgement keeps its own deadline, even if the runtime handed this
+     * timer back a little early. */
+    swim__submit(s, SWIM_TIMER_JUDGE, seq, 0, p->judge_at > now ? p->judge_at - now : 0);
     struct swim_member *target = p->target;
     if (s->cfg.probe_retry)
         probe_ping(s, p);

@@ -620,7 +620,7 @@ void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t 
 /* A direct ACK (header h) that may answer a relayed ping: forward it. */
 void swim__relay_answered(struct swim *s, const struct wire_header *h);
 void swim__on_probe_timer(struct swim *s, uint64_t now);
-void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq);
+void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now);
 void swim__on_judge_timer(struct swim *s, uint32_t seq, uint64_t now);
 void swim__on_relay_timer(struct swim *s, uint32_t seq, bool retry);
 void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
@@ -638,6 +638,9 @@ void swim__timers_start(struct swim *s);
  * (through a timer with no delay), then every gossip_interval while the
  * queue holds anything. */
 void swim__gossip_wake(struct swim *s);
+/* One gossip round of its own, at once (after the current call returns),
+ * beside the periodic ones: for a joiner, once active. */
+void swim__gossip_now(struct swim *s);
 
 /* ------------------------------------------------------ sync.c */
 

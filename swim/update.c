@@ -63,8 +63,10 @@ void swim__check_active(struct swim *s)
     if (now_active == s->active)
         return;
     s->active = now_active;
-    if (now_active)
-        swim__sync_soon(s); /* members that joined together find each other */
+    if (now_active) {
+        swim__sync_soon(s);  /* members that joined together find each other */
+        swim__gossip_now(s); /* and the others hear of this node at once */
+    }
     swim__notify_self(s, now_active ? SWIM_EV_SELF_ACTIVE : SWIM_EV_SELF_IDLE);
 }
 

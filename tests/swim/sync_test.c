@@ -237,44 +237,66 @@ START_TEST(swim_test_sync_mass_join_log_rounds)
 }
 END_TEST
 
-/* The name of the first member record in the first datagram a node sends
- * once armed (sent by `from`, after it got the FEED). */
+/* The first GOSSIP datagram a node (`from`) sends: the name of its first
+ * member record, and how many records it carries; and how many updates it
+ * had queued the moment its FEED was applied (before any round it armed
+ * then could run). */
 struct first_record {
     int from;
-    int armed;
+    int records;
+    int feeds;
+    uint32_t queued;
     char name[SWIM_NAME_MAX + 1];
 };
+
+/* Runs after the handling of the first FEED with members: the tap sees a datagram before the node
+ * handles it, and a call scheduled for now is ordered before the timers the
+ * handling submits. */
+static void read_queued(struct sim *w, void *ctx)
+{
+    struct first_record *f = ctx;
+    struct swim_stats st;
+    swim_get_stats(sim_swim(w, f->from), &st);
+    f->queued = st.pending_updates;
+}
 
 static void catch_first_record(void *ctx, struct sim *w, int from, int to, const uint8_t *data,
                                size_t len, int delivered)
 {
-    (void)w, (void)to, (void)delivered;
     struct first_record *f = ctx;
     struct wire_header h;
     struct wire_item it;
     struct wire_member m;
     const uint8_t *p = data, *end = data + len;
-    if (!f->armed || from != f->from || f->name[0] != '\0' || wire_decode_header(&h, &p, end) != 0)
+    if (wire_decode_header(&h, &p, end) != 0)
         return;
-    if (h.type == WIRE_PING_REQ || (h.flags & WIRE_F_RELAY))
+    bool feed = to == f->from && delivered && h.type == WIRE_FEED;
+    if (!feed && (from != f->from || f->records > 0 || h.type != WIRE_GOSSIP))
         return;
+    int records = 0;
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data;
-        if (it.kind == WIRE_ITEM_MEMBER && wire_decode_member(&m, &ip, it.data + it.len) == 0) {
+        if (it.kind != WIRE_ITEM_MEMBER || wire_decode_member(&m, &ip, it.data + it.len) != 0)
+            continue;
+        if (!feed && records == 0) {
             memcpy(f->name, m.name.ptr, m.name.len);
             f->name[m.name.len] = '\0';
-            return;
         }
+        records++;
     }
+    if (!feed)
+        f->records = records;
+    else if (records > 0 && f->feeds++ == 0) /* not the cookie: a FEED with members */
+        ck_assert_int_eq(sim_call_at(w, sim_now(w), read_queued, f), 0);
 }
 
 /*
  * A joiner learns the seed's whole table from its FEED, but the members a
- * table brings are not queued (anti-entropy carries them), so the first
- * record the joiner piggybacks afterwards is its own, not one of the n
- * records every member already has.  With anti-entropy off they are queued
- * as all but spent: gossip alone still spreads them, after the joiner's
- * own record.
+ * table brings are not queued (anti-entropy carries them), so its first
+ * gossip, sent the moment it becomes active, carries its own record and
+ * nothing else, not the n records every member already has.  With
+ * anti-entropy off they are queued as all but spent: gossip alone still
+ * spreads them, after the joiner's own record.
  */
 START_TEST(swim_test_sync_feed_not_queued_first)
 {
@@ -290,19 +312,20 @@ START_TEST(swim_test_sync_feed_not_queued_first)
         sim_set_tap(w, catch_first_record, &f);
         ck_assert_int_eq(sim_announce(w, j, 0), 0);
         /* The ANNOUNCE, the seed's cookie, the ANNOUNCE echoing it and the
-         * FEED each cross one 1 ms link. */
-        sim_run_for(w, 4 * SIM_DEFAULT_DELAY_MS);
+         * FEED each cross one 1 ms link; the joiner's first gossip leaves
+         * as the FEED is applied and crosses a fifth (the tap sees
+         * datagrams arrive). */
+        sim_run_for(w, 5 * SIM_DEFAULT_DELAY_MS);
         SIM_ASSERT(w, swim_member_count(sim_swim(w, j)) == (size_t)n,
                    "the joiner knows %zu members", swim_member_count(sim_swim(w, j)));
-        struct swim_stats st;
-        swim_get_stats(sim_swim(w, j), &st);
         uint32_t queued = off ? (uint32_t)n + 1 : 1;
-        SIM_ASSERT(w, st.pending_updates == queued, "the joiner queued %u updates (expected %u)",
-                   st.pending_updates, queued);
-        f.armed = 1;
-        sim_run_for(w, c.gossip_interval_ms + SIM_DEFAULT_DELAY_MS);
+        SIM_ASSERT(w, f.feeds >= 1 && f.queued == queued,
+                   "the joiner queued %u updates (expected %u) on %d FEEDs", f.queued, queued,
+                   f.feeds);
         SIM_ASSERT(w, strcmp(f.name, "joiner") == 0, "the joiner's first record was \"%s\"",
                    f.name);
+        SIM_ASSERT(w, off ? f.records > 1 : f.records == 1,
+                   "the joiner's first gossip carried %d records", f.records);
         sim_delete(w);
     }
 }

@@ -13,6 +13,8 @@
 
 #include "err.h"
 #include "swim.h"
+#include "swim_int.h" /* SWIM_REAP_SWEEP_MIN_MS */
+#include "testworld.h"
 #include "wire.h"
 
 #define TIMERS_MAX 256
@@ -161,12 +163,66 @@ START_TEST(swim_test_stale_suspect_timer_ignored)
 }
 END_TEST
 
+/*
+ * An idle node wakes up for what it does, not for what it might have done.
+ * In a converged lan cluster nothing is queued and every probe is answered
+ * within a millisecond, so over a virtual minute a node arms, per period,
+ * one PROBE and one PROBE_TIMEOUT (which judges the answered probe: no
+ * JUDGE timer), no GOSSIP timer at all, and besides only its housekeeping:
+ * the SYNC exchanges, RECONNECT and REAP sweeps, each at most once per its
+ * interval (plus the one pending when the window opened).  Every node of a
+ * 20-node cluster, looped over the seeds.
+ */
+START_TEST(swim_test_timer_idle_arms_few_timers)
+{
+    enum { n = 20 };
+    const uint64_t window = 60000;
+    struct swim_config c = tw_profile("lan");
+    const uint64_t periods = window / c.probe_interval_ms;
+    const uint64_t chores =
+        window / c.sync_interval_ms + window / c.reconnect_interval_ms +
+        window / (c.reap_ms / 4 > SWIM_REAP_SWEEP_MIN_MS ? c.reap_ms / 4 : SWIM_REAP_SWEEP_MIN_MS) +
+        3;
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        sim_set_log_cap(w, 0);
+        tw_converge(w, 20000);
+        sim_run_for(w, 2 * (uint64_t)c.sync_interval_ms); /* the join's traffic is spent */
+        uint64_t before[n][SIM_TIMER_KINDS];
+        for (int k = 0; k < n; k++)
+            for (uint32_t kind = 0; kind < SIM_TIMER_KINDS; kind++)
+                before[k][kind] = sim_timers_submitted(w, k, kind);
+        sim_run_for(w, window);
+        for (int k = 0; k < n; k++) {
+            uint64_t d[SIM_TIMER_KINDS];
+            for (uint32_t kind = 0; kind < SIM_TIMER_KINDS; kind++)
+                d[kind] = sim_timers_submitted(w, k, kind) - before[k][kind];
+            SIM_ASSERT(
+                w, d[SWIM_TIMER_PROBE] <= periods + 1 && d[SWIM_TIMER_PROBE_TIMEOUT] <= periods + 1,
+                "node %d: %llu PROBE and %llu PROBE_TIMEOUT timers in %llu periods", k,
+                (unsigned long long)d[SWIM_TIMER_PROBE],
+                (unsigned long long)d[SWIM_TIMER_PROBE_TIMEOUT], (unsigned long long)periods);
+            SIM_ASSERT(w, d[SWIM_TIMER_JUDGE] == 0 && d[SWIM_TIMER_GOSSIP] == 0,
+                       "node %d: %llu JUDGE and %llu GOSSIP timers while idle", k,
+                       (unsigned long long)d[SWIM_TIMER_JUDGE],
+                       (unsigned long long)d[SWIM_TIMER_GOSSIP]);
+            SIM_ASSERT(w, d[0] <= 2 * (periods + 1) + chores,
+                       "node %d: %llu timers in %llu periods (at most %llu)", k,
+                       (unsigned long long)d[0], (unsigned long long)periods,
+                       (unsigned long long)(2 * (periods + 1) + chores));
+        }
+        sim_delete(w);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("swim_timer");
     TCase *tc = tcase_create("timer");
     tcase_add_test(tc, swim_test_early_suspect_timer_rearms);
     tcase_add_test(tc, swim_test_stale_suspect_timer_ignored);
+    tcase_add_test(tc, swim_test_timer_idle_arms_few_timers);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
