@@ -17,13 +17,6 @@
 #include "agent_harness.h"
 #include "keyring.h"
 
-/* Every node's gossip: a query reaches members as a broadcast, which the
- * local profile (retransmit_mult 2) sends to two random members per holder,
- * missing one of four nodes about 5% of the time; these tests count exact
- * acks, so they retransmit as the lan profile does (4 per holder, one
- * gossip round reaching every peer of a 4-node cluster). */
-#define QIT_GOSSIP "--protocol", "retransmit_mult=4"
-
 /* Write an executable script `name` in the harness folder; its path in
  * path[HARNESS_PATH_MAX]. */
 static void write_script(struct harness *h, const char *name, const char *body, char *path)
@@ -141,9 +134,9 @@ START_TEST(query_it_test_acks_and_responses)
     write_script(h, "all.sh", "#!/bin/sh\nprintf 'all %s: ' \"$SWIM_QUERY_NAME\"; cat\n", all);
     handler_spec(spec, sizeof(spec), "echo", echo);
     handler_spec(spec3, sizeof(spec3), NULL, all);
-    const char *with_echo[] = {"--event-handler", spec, QIT_GOSSIP, NULL};
-    const char *with_all[] = {"--event-handler", spec3, QIT_GOSSIP, NULL};
-    const char *plain[] = {QIT_GOSSIP, NULL};
+    const char *with_echo[] = {"--event-handler", spec, NULL};
+    const char *with_all[] = {"--event-handler", spec3, NULL};
+    const char *plain[] = {NULL};
     harness_start_node(h, 0, "127.0.0.1", with_echo);
     harness_start_joiner(h, 1, "127.0.0.1", with_echo);
     harness_start_joiner(h, 2, "127.0.0.1", with_all);
@@ -210,9 +203,9 @@ START_TEST(query_it_test_filters_and_json)
     char echo[HARNESS_PATH_MAX], spec[2 * HARNESS_PATH_MAX];
     write_script(h, "echo.sh", "#!/bin/sh\nprintf '%s:' \"$SWIM_SELF_NAME\"; cat\n", echo);
     handler_spec(spec, sizeof(spec), "echo", echo);
-    const char *web[] = {"--event-handler", spec, "--tag", "role=web", QIT_GOSSIP, NULL};
-    const char *db[] = {"--event-handler", spec, "--tag", "role=db", QIT_GOSSIP, NULL};
-    const char *plain[] = {QIT_GOSSIP, NULL};
+    const char *web[] = {"--event-handler", spec, "--tag", "role=web", NULL};
+    const char *db[] = {"--event-handler", spec, "--tag", "role=db", NULL};
+    const char *plain[] = {NULL};
     harness_start_node(h, 0, "127.0.0.1", web);
     harness_start_joiner(h, 1, "127.0.0.1", db);
     harness_start_joiner(h, 2, "127.0.0.1", web);
@@ -263,8 +256,8 @@ START_TEST(query_it_test_truncation_timeout_bad_input)
     snprintf(kr, sizeof(kr), "%s/keys", h->dir);
     snprintf(line, sizeof(line), "%s\n", key);
     harness_write_file(kr, line);
-    const char *with_big[] = {"--event-handler", spec, "--keyring", kr, QIT_GOSSIP, NULL};
-    const char *plain[] = {"--keyring", kr, QIT_GOSSIP, NULL};
+    const char *with_big[] = {"--event-handler", spec, "--keyring", kr, NULL};
+    const char *plain[] = {"--keyring", kr, NULL};
     harness_start_node(h, 0, "127.0.0.1", with_big);
     harness_start_joiner(h, 1, "127.0.0.1", plain);
     ck_assert(HARNESS_WAIT_UNTIL(harness_converged(h, 2, 2), HARNESS_CONVERGE_MS));
