@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <event2/event.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,62 @@ START_TEST(query_test_reply_codec)
     ck_assert(query_name_reserved("_swim-keys", 10));
     ck_assert(!query_name_reserved("_swim", 5));
     ck_assert(!query_name_reserved("swim-keys", 9));
+}
+END_TEST
+
+/* Tag filter patterns every member compiles: back-references (exponential
+ * matching in glibc) and repetition counts whose product is large (glibc's
+ * regcomp() recurses and allocates for the product: the first refused
+ * pattern below crashes it, the second takes half a GiB) are refused by
+ * the check, the decoder and the encoder alike; ordinary patterns pass. */
+START_TEST(query_test_codec_refuses_unsafe_patterns)
+{
+    static const char *const good[] = {
+        "^web-[0-9]{1,3}$", "^(web|db)$", "[\\1{]x", "a\\{3", "[[:digit:]]{2}",
+        "x{16}y{16}",       "a{255,}",    "[]{]{4}", "a{0}",  "\\\\1",
+    };
+    static const char *const bad[] = {
+        "((((((a{0,9}){0,9}){0,9}){0,9}){0,9}){0,9})",
+        "a{0,255}{0,255}",
+        "(a)\\1",
+        "(a|a)*(a|a)*(a|a)*\\1\\2\\3c",
+        "a{",
+        "a{x}",
+        "a{1,2",
+        "x{16}y{17}",
+        "a{256,}",
+        "a{,}",
+        "[[:alpha:]]{300}",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        regex_t re;
+        ck_assert_msg(query_pattern_ok(good[i], strlen(good[i])), "refused %s", good[i]);
+        ck_assert_int_eq(regcomp(&re, good[i], REG_EXTENDED | REG_NOSUB), 0);
+        regfree(&re);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!query_pattern_ok(bad[i], strlen(bad[i])), "allowed %s", bad[i]);
+    ck_assert(!query_pattern_ok("a\0b", 3));
+
+    /* On the wire: the same message with a safe pattern of the same length
+     * decodes; with the bad one written over it, it does not. */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t plen = strlen(bad[i]);
+        char safe[QUERY_PATTERN_MAX + 1];
+        memset(safe, 'p', plen);
+        safe[plen] = '\0';
+        struct query_msg m = sample_msg(), out;
+        m.tags[0].pattern = (struct query_bytes){safe, plen};
+        uint8_t buf[SWIM_USER_MAX];
+        size_t len = encode_sample(buf, sizeof(buf), &m);
+        ck_assert_int_eq(query_msg_decode(&out, buf, len), 0);
+        uint8_t *at = memmem(buf, len, safe, plen);
+        ck_assert_ptr_nonnull(at);
+        memcpy(at, bad[i], plen);
+        ck_assert_msg(query_msg_decode(&out, buf, len) == ERR_MALFORMED, "decoded %s", bad[i]);
+        m.tags[0].pattern = (struct query_bytes){bad[i], plen};
+        ck_assert_int_eq(query_msg_encode(buf, sizeof(buf), &m, &len), ERR_INVAL);
+    }
 }
 END_TEST
 
@@ -455,6 +512,7 @@ static Suite *query_suite(void)
     tcase_add_test(codec, query_test_codec_round_trip);
     tcase_add_test(codec, query_test_codec_refuses_each_bad_field);
     tcase_add_test(codec, query_test_reply_codec);
+    tcase_add_test(codec, query_test_codec_refuses_unsafe_patterns);
     suite_add_tcase(s, codec);
     TCase *nodes = tcase_create("nodes");
     tcase_set_timeout(nodes, 60);
