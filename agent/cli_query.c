@@ -73,9 +73,9 @@ static int cli_query_tag(struct cli_ctx *c, json_t *tags, const char *arg)
     regex_t re;
     if (!query_pattern_ok(pat, plen)) {
         fprintf(c->err,
-                "swimctl: query: --tag %s: \"%s\" is refused: no back-references, and repetition "
-                "counts multiplying to at most %d\n",
-                key, pat, QUERY_REPEAT_MAX);
+                "swimctl: query: --tag %s: \"%s\" is refused: no back-references, and at most "
+                "%d positions with its repetitions written out\n",
+                key, pat, QUERY_PATTERN_SIZE_MAX);
         return CLI_EXIT_USAGE;
     }
     if (!text_utf8(arg, strlen(arg)) || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {

@@ -136,26 +136,71 @@ static long qc_count(const char *p, size_t len, size_t *i)
     return (long)(n[1] > n[0] ? n[1] : n[0]);
 }
 
+/* One parenthesised group (or the whole pattern) being sized: positions
+ * so far, and those of its last atom, which a repetition applies to. */
+struct qc_group {
+    unsigned long size, last;
+};
+
+/* Repeat the current group's last atom k times over (k >= 1). */
+static void qc_repeat(struct qc_group *g, unsigned long k)
+{
+    g->size += g->last * (k - 1);
+    g->last *= k;
+}
+
+/* Close group g into its parent: the group is the parent's last atom. */
+static void qc_close(struct qc_group *parent, const struct qc_group *g)
+{
+    parent->last = g->size > 0 ? g->size : 1;
+    parent->size += parent->last;
+}
+
 int query_pattern_ok(const char *p, size_t len)
 {
-    unsigned long product = 1;
+    struct qc_group stack[QUERY_PATTERN_MAX + 1];
+    size_t depth = 0;
     if (p == NULL || len == 0 || len > QUERY_PATTERN_MAX || memchr(p, '\0', len) != NULL)
         return 0;
+    memset(&stack[0], 0, sizeof(stack[0]));
     for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\\') {
-            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9')
-                return 0; /* a back-reference */
-            i++;          /* the escaped character stands for itself */
-        } else if (p[i] == '[') {
-            i = qc_bracket_end(p, len, i);
-        } else if (p[i] == '{') {
-            long n = qc_count(p, len, &i);
-            if (n < 0)
-                return 0;
-            product *= n > 1 ? (unsigned long)n : 1;
-            if (product > QUERY_REPEAT_MAX)
-                return 0;
+        struct qc_group *g = &stack[depth];
+        long k = 1;
+        if (p[i] == '\\' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9')
+            return 0; /* a back-reference */
+        if (p[i] == '(') {
+            memset(&stack[++depth], 0, sizeof(stack[0]));
+            continue;
         }
+        if (p[i] == ')' && depth > 0) {
+            qc_close(&stack[depth - 1], g);
+            depth--;
+        } else if (p[i] == '|') {
+            g->last = 0; /* an alternative's positions add up */
+        } else if (p[i] == '+') {
+            k = 2; /* glibc builds x+ as x x* */
+        } else if (p[i] == '{') {
+            k = qc_count(p, len, &i);
+            if (k < 0)
+                return 0;
+        } else if (p[i] != '*' && p[i] != '?') {
+            if (p[i] == '\\')
+                i++; /* the escaped character stands for itself */
+            else if (p[i] == '[')
+                i = qc_bracket_end(p, len, i);
+            g->last = 1;
+            g->size++;
+        }
+        if (k > 1)
+            qc_repeat(g, (unsigned long)k);
+        if (stack[depth].size > QUERY_PATTERN_SIZE_MAX)
+            return 0;
+    }
+    while (depth > 0) { /* unclosed: regcomp() refuses it, but size it anyway */
+        qc_close(&stack[depth - 1], &stack[depth]);
+        depth--;
+        if (stack[depth].size > QUERY_PATTERN_SIZE_MAX)
+            return 0;
     }
     return 1;
 }

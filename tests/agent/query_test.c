@@ -177,15 +177,29 @@ START_TEST(query_test_reply_codec)
 END_TEST
 
 /* Tag filter patterns every member compiles: back-references (exponential
- * matching in glibc) and repetition counts whose product is large (glibc's
- * regcomp() recurses and allocates for the product: the first refused
- * pattern below crashes it, the second takes half a GiB) are refused by
- * the check, the decoder and the encoder alike; ordinary patterns pass. */
+ * matching in glibc) and repetitions that expand beyond
+ * QUERY_PATTERN_SIZE_MAX positions (glibc's regcomp() copies the repeated
+ * part: the first refused pattern below crashes it, the second takes half
+ * a GiB, "a" and twenty `+` 700 MB; regexec() of "(.?){0,2000}$" 0.7 s)
+ * are refused by the check, the decoder and the encoder alike; ordinary
+ * patterns pass. */
 START_TEST(query_test_codec_refuses_unsafe_patterns)
 {
     static const char *const good[] = {
-        "^web-[0-9]{1,3}$", "^(web|db)$", "[\\1{]x", "a\\{3", "[[:digit:]]{2}",
-        "x{16}y{16}",       "a{255,}",    "[]{]{4}", "a{0}",  "\\\\1",
+        "^web-[0-9]{1,3}$",
+        "^(web|db)$",
+        "[\\1{]x",
+        "a\\{3",
+        "[[:digit:]]{2}",
+        "x{16}y{17}",
+        "a{255,}",
+        "[]{]{4}",
+        "a{0}",
+        "\\\\1",
+        "^[a-z]+-[0-9]+\\.(eu|us)+\\.example\\.com$",
+        "(a+)+(b+)+(c+)+(d+)+(e+)+(f+)+(g+)+(h+)+(i+)+",
+        "a*************************?????????",
+        "(.{0,15}x){0,16}",
     };
     static const char *const bad[] = {
         "((((((a{0,9}){0,9}){0,9}){0,9}){0,9}){0,9})",
@@ -195,10 +209,15 @@ START_TEST(query_test_codec_refuses_unsafe_patterns)
         "a{",
         "a{x}",
         "a{1,2",
-        "x{16}y{17}",
-        "a{256,}",
         "a{,}",
-        "[[:alpha:]]{300}",
+        "[[:alpha:]]{3000}",
+        "a++++++++++++++++++++",
+        "(()9m)[{]0{,0})+++++++++++++++++++++++++++",
+        "a+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+",
+        "(.{0,15}x){0,17}",
+        "(.?){0,2000}$",
+        "((a|b|c)+|d){0,200}e{0,700}",
+        "x{0,200}(a{0,200}",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         regex_t re;
