@@ -71,6 +71,13 @@ static int cli_query_tag(struct cli_ctx *c, json_t *tags, const char *arg)
     key[klen] = '\0';
     memcpy(pat, eq + 1, plen + 1);
     regex_t re;
+    if (!query_pattern_ok(pat, plen)) {
+        fprintf(c->err,
+                "swimctl: query: --tag %s: \"%s\" is refused: no back-references, and at most "
+                "%d positions with its repetitions written out\n",
+                key, pat, QUERY_PATTERN_SIZE_MAX);
+        return CLI_EXIT_USAGE;
+    }
     if (!text_utf8(arg, strlen(arg)) || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
         fprintf(c->err, "swimctl: query: --tag %s: \"%s\" is not an extended regular expression\n",
                 key, pat);

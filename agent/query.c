@@ -260,7 +260,15 @@ static int query_compose(const struct query_request *req, struct query_msg *m, c
         }
         memcpy(pat, t->pattern.ptr, t->pattern.len);
         pat[t->pattern.len] = '\0';
-        if (strlen(pat) != t->pattern.len || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+        if (!query_pattern_ok(t->pattern.ptr, t->pattern.len)) {
+            snprintf(err, errlen,
+                     "tag filter %.*s: \"%.64s\" is refused: no back-references, and at most %d "
+                     "positions with its repetitions written out",
+                     (int)(t->key.len < 64 ? t->key.len : 64), t->key.ptr, pat,
+                     QUERY_PATTERN_SIZE_MAX);
+            return ERR_INVAL;
+        }
+        if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
             snprintf(err, errlen,
                      "tag filter %.*s: \"%.64s\" is not an extended regular expression",
                      (int)(t->key.len < 64 ? t->key.len : 64), t->key.ptr, pat);
@@ -476,8 +484,9 @@ static int query_tag_matches(const struct query *q, const struct query_tag_filte
         memcpy(val, pair.value, pair.vlen);
         val[pair.vlen] = '\0';
         regex_t re;
-        if (strlen(pat) != t->pattern.len || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0)
-            return 0; /* a pattern that does not compile matches nothing */
+        if (!query_pattern_ok(t->pattern.ptr, t->pattern.len) ||
+            regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0)
+            return 0; /* a pattern that does not compile (or may not) matches nothing */
         int rc = regexec(&re, val, 0, NULL, 0);
         regfree(&re);
         return rc == 0;

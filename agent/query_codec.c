@@ -82,6 +82,129 @@ static int qc_put_bytes(struct qc_wr *w, const struct query_bytes *b)
     return rc != 0 ? rc : qc_put(w, b->ptr, b->len);
 }
 
+/* Past the bracket expression opening at p[i] == '[': the index of its
+ * closing ']' (len when it has none: regcomp() refuses it).  A ']' first
+ * (or after '^') is a member, and [:class:], [.coll.] and [=equiv=] may
+ * hold one; a backslash inside is an ordinary character. */
+static size_t qc_bracket_end(const char *p, size_t len, size_t i)
+{
+    size_t j = i + 1;
+    if (j < len && p[j] == '^')
+        j++;
+    if (j < len && p[j] == ']')
+        j++;
+    while (j < len && p[j] != ']') {
+        if (p[j] == '[' && j + 1 < len && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+            char c = p[j + 1];
+            for (j += 2; j + 1 < len && !(p[j] == c && p[j + 1] == ']'); j++)
+                ;
+            j += 2;
+        } else {
+            j++;
+        }
+    }
+    return j < len ? j : len;
+}
+
+/* The repetition count opening at p[*i] == '{': its cost (the largest
+ * count, or m + 1 for an open {m,}), with *i moved to its '}'; -1 when
+ * p[*i..] is not a count. */
+static long qc_count(const char *p, size_t len, size_t *i)
+{
+    unsigned long n[2] = {0, 0};
+    int digits[2] = {0, 0}, part = 0;
+    size_t j;
+    for (j = *i + 1; j < len && p[j] != '}'; j++) {
+        if (p[j] == ',' && part == 0) {
+            part = 1;
+        } else if (p[j] >= '0' && p[j] <= '9') {
+            n[part] = n[part] * 10 + (unsigned long)(p[j] - '0');
+            if (n[part] > 65535)
+                return -1; /* beyond RE_DUP_MAX anyway */
+            digits[part] = 1;
+        } else {
+            return -1;
+        }
+    }
+    if (j == len || (!digits[0] && !digits[1]))
+        return -1;
+    *i = j;
+    if (part == 0)
+        return (long)n[0];
+    if (!digits[1])
+        return (long)n[0] + 1;
+    return (long)(n[1] > n[0] ? n[1] : n[0]);
+}
+
+/* One parenthesised group (or the whole pattern) being sized: positions
+ * so far, and those of its last atom, which a repetition applies to. */
+struct qc_group {
+    unsigned long size, last;
+};
+
+/* Repeat the current group's last atom k times over (k >= 1). */
+static void qc_repeat(struct qc_group *g, unsigned long k)
+{
+    g->size += g->last * (k - 1);
+    g->last *= k;
+}
+
+/* Close group g into its parent: the group is the parent's last atom. */
+static void qc_close(struct qc_group *parent, const struct qc_group *g)
+{
+    parent->last = g->size > 0 ? g->size : 1;
+    parent->size += parent->last;
+}
+
+int query_pattern_ok(const char *p, size_t len)
+{
+    struct qc_group stack[QUERY_PATTERN_MAX + 1];
+    size_t depth = 0;
+    if (p == NULL || len == 0 || len > QUERY_PATTERN_MAX || memchr(p, '\0', len) != NULL)
+        return 0;
+    memset(&stack[0], 0, sizeof(stack[0]));
+    for (size_t i = 0; i < len; i++) {
+        struct qc_group *g = &stack[depth];
+        long k = 1;
+        if (p[i] == '\\' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9')
+            return 0; /* a back-reference */
+        if (p[i] == '(') {
+            memset(&stack[++depth], 0, sizeof(stack[0]));
+            continue;
+        }
+        if (p[i] == ')' && depth > 0) {
+            qc_close(&stack[depth - 1], g);
+            depth--;
+        } else if (p[i] == '|') {
+            g->last = 0; /* an alternative's positions add up */
+        } else if (p[i] == '+') {
+            k = 2; /* glibc builds x+ as x x* */
+        } else if (p[i] == '{') {
+            k = qc_count(p, len, &i);
+            if (k < 0)
+                return 0;
+        } else if (p[i] != '*' && p[i] != '?') {
+            if (p[i] == '\\')
+                i++; /* the escaped character stands for itself */
+            else if (p[i] == '[')
+                i = qc_bracket_end(p, len, i);
+            g->last = 1;
+            g->size++;
+        }
+        if (k > 1)
+            qc_repeat(g, (unsigned long)k);
+        if (stack[depth].size > QUERY_PATTERN_SIZE_MAX)
+            return 0;
+    }
+    while (depth > 0) { /* unclosed: regcomp() refuses it, but size it anyway */
+        qc_close(&stack[depth - 1], &stack[depth]);
+        depth--;
+        if (stack[depth].size > QUERY_PATTERN_SIZE_MAX)
+            return 0;
+    }
+    return 1;
+}
+
 int query_is_ours(const uint8_t *buf, size_t len)
 {
     return buf != NULL && len >= 1 && buf[0] == QUERY_MARKER;
@@ -96,7 +219,7 @@ static int qc_name_ok(const struct query_bytes *n)
 static int qc_filter_ok(const struct query_tag_filter *t)
 {
     return t->key.ptr != NULL && t->key.len >= 1 && t->key.len <= TAGS_KEY_MAX &&
-           t->pattern.ptr != NULL && t->pattern.len >= 1 && t->pattern.len <= QUERY_PATTERN_MAX;
+           query_pattern_ok(t->pattern.ptr, t->pattern.len);
 }
 
 static int qc_limits_ok(const struct query_msg *m)
@@ -139,6 +262,8 @@ static int qc_msg_fields(struct query_msg *m, struct qc_rd *r)
         if ((rc = qc_bytes(r, &t->key, TAGS_KEY_MAX)) != 0 ||
             (rc = qc_bytes(r, &t->pattern, QUERY_PATTERN_MAX)) != 0)
             return rc;
+        if (!query_pattern_ok(t->pattern.ptr, t->pattern.len))
+            return ERR_MALFORMED;
     }
     if ((rc = qc_bytes(r, &m->name, QUERY_NAME_MAX)) != 0)
         return rc;

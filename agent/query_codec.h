@@ -27,7 +27,8 @@
  * Decoders check every length before reading, return pointers into the
  * input (valid while it is) and refuse: a short or overlong field, a node
  * name that is not a valid node name, an empty tag key or one longer than
- * TAGS_KEY_MAX, a pattern longer than QUERY_PATTERN_MAX, a query name that
+ * TAGS_KEY_MAX, a pattern longer than QUERY_PATTERN_MAX or one that
+ * query_pattern_ok() refuses, a query name that
  * is not 1..QUERY_NAME_MAX bytes of text (text_valid()), a relay factor
  * above SWIM_DIRECT_RELAY_MAX, a timeout of 0 or above QUERY_TIMEOUT_MAX_MS,
  * more than QUERY_NODES_MAX nodes or QUERY_TAGS_MAX tags.  Pure: no
@@ -52,6 +53,9 @@
 /* A tag filter's regular expression: enough for alternations of a few
  * values; bounded, since every member compiles it. */
 #define QUERY_PATTERN_MAX 128
+/* Positions a tag filter's pattern may expand to once its repetitions are
+ * written out as glibc's regcomp() builds them (see query_pattern_ok()). */
+#define QUERY_PATTERN_SIZE_MAX 256
 /* The longest time a query may run: an hour; any longer is a job, not a
  * question. */
 #define QUERY_TIMEOUT_MAX_MS 3600000u
@@ -104,6 +108,20 @@ struct query_reply {
     size_t len;
 };
 
+/*
+ * 1 when a tag filter's pattern is one every member may hand to regcomp()
+ * and regexec(): 1..QUERY_PATTERN_MAX bytes without NUL, no back-reference
+ * (\1..\9, which makes glibc's matching exponential in the value), every
+ * `{` outside a bracket expression the start of a repetition count ({m},
+ * {m,}, {m,n}, {,n}), and at most QUERY_PATTERN_SIZE_MAX positions once
+ * every repetition is written out: glibc copies the repeated part for each
+ * count (m + 1 for an open one) and twice for `+`, so nested or stacked
+ * repetitions grow as the product (a 43-byte pattern of nested counts
+ * crashes regcomp(), "a" and twenty `+` take 700 MB), and matching a
+ * 255-byte value against 2000 positions takes 0.7 s and 150 MB; at 256,
+ * a few hundredths of a second and 8 MB.  Else 0.
+ */
+int query_pattern_ok(const char *p, size_t len);
 /* 1 when a broadcast or direct payload is the query module's (its first
  * byte is QUERY_MARKER), else 0. */
 int query_is_ours(const uint8_t *buf, size_t len);

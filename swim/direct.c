@@ -8,9 +8,18 @@
  * ignored.  With a relay factor k, k more copies go to random live members
  * with the RELAY flag: a relay looks the destination up in its own table
  * and, when it knows it alive (or suspect) and the request comes from a
- * member it knows at that address, forwards the item once, without RELAY,
- * to the address it knows.  A forwarded copy is never forwarded again, so
- * nothing loops, and a relay never sends anywhere but to a member it knows.
+ * member it knows at that address, forwards the request's first DIRECT
+ * item, if it is the requester's own message (its origin is the header's
+ * source), once, without RELAY, to the address it knows.  A forwarded copy
+ * is never forwarded again, so nothing loops; a relay never sends anywhere
+ * but to a member it knows, and one request draws one forward however
+ * many items it holds.
+ *
+ * Who is heard: a DIRECT is delivered only from a member known at the
+ * address it comes from (a stranger, or a member's name from elsewhere,
+ * cannot plant a message), and only when its item's origin is the
+ * datagram's source or, for a relay's forward, a member we know (the relay
+ * checked that the origin asked it).
  *
  * Exactly once: the receiver remembers the last SWIM_DIRECT_SEEN (sender,
  * id) pairs and notifies SWIM_EV_DIRECT for the first copy only; ids start
@@ -20,9 +29,9 @@
  * Bounds: sends and forwards share one token bucket (SWIM_DIRECT_BURST,
  * refilled every SWIM_DIRECT_REFILL_MS), refusals counted in
  * directs_refused; a payload is at most swim_direct_room() bytes, so one
- * message is one datagram of at most max_packet; a forward is no larger
- * than the request that caused it, and only members known at their
- * address may ask for one.
+ * message is one datagram of at most max_packet; a request draws at most
+ * one forward, of its one item, and only members known at their address
+ * may ask for one.
  */
 #include "err.h"
 #include "hash.h"
@@ -108,8 +117,28 @@ static bool direct_first(struct swim *s, const struct wire_user *u)
     return true;
 }
 
-/* As a relay: forward each DIRECT item once, without RELAY, to the member
- * the header names, if we know it live. */
+/* The first DIRECT item of [p, end) that decodes, into *it and *u. */
+static bool direct_first_item(const uint8_t *p, const uint8_t *end, struct wire_item *it,
+                              struct wire_user *u)
+{
+    while (p < end && wire_decode_item(it, &p, end) == 0) {
+        const uint8_t *ip = it->data;
+        if (it->kind == WIRE_ITEM_DIRECT && wire_decode_direct(u, &ip, it->data + it->len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Was u sent by the datagram's source itself (header h)? */
+static bool direct_from_source(const struct wire_header *h, const struct wire_user *u)
+{
+    return u->origin.len == h->src.len && memcmp(u->origin.ptr, h->src.ptr, h->src.len) == 0 &&
+           u->origin_gen == h->src_gen;
+}
+
+/* As a relay: forward the request's first DIRECT item once, without RELAY,
+ * to the member the header names, if we know it live and the item is the
+ * requester's own message. */
 static void direct_forward(struct swim *s, const struct wire_header *h,
                            const struct swim_member *sender, const uint8_t *p, const uint8_t *end,
                            uint64_t now)
@@ -120,14 +149,23 @@ static void direct_forward(struct swim *s, const struct wire_header *h,
     if (dst == NULL || !swim__is_live(dst->status))
         return;
     struct wire_item it;
-    while (p < end && wire_decode_item(&it, &p, end) == 0) {
-        if (it.kind != WIRE_ITEM_DIRECT)
-            continue;
-        if (!swim__bucket_take_or(&s->directs, SWIM_DIRECT_BURST, SWIM_DIRECT_REFILL_MS, now,
-                                  &s->stats.directs_refused))
-            return;
-        (void)direct_send(s, &dst->addr, 0, dst, it.data, it.len);
-    }
+    struct wire_user u;
+    if (!direct_first_item(p, end, &it, &u) || !direct_from_source(h, &u))
+        return; /* nothing to forward, or someone else's message */
+    if (!swim__bucket_take_or(&s->directs, SWIM_DIRECT_BURST, SWIM_DIRECT_REFILL_MS, now,
+                              &s->stats.directs_refused))
+        return;
+    (void)direct_send(s, &dst->addr, 0, dst, it.data, it.len);
+}
+
+/* Is u, in a DIRECT (header h) for us, to be heard?  Only from a member
+ * known at the address it comes from, and sent by it or forwarded by it
+ * for a member we know. */
+static bool direct_heard(struct swim *s, const struct wire_header *h, const struct wire_user *u)
+{
+    if (s->budgeted)
+        return false; /* a stranger, or a member's name from another address */
+    return direct_from_source(h, u) || swim__member_find(s, u->origin.ptr, u->origin.len) != NULL;
 }
 
 void swim__on_direct(struct swim *s, const struct wire_header *h, const struct swim_member *sender,
@@ -143,7 +181,8 @@ void swim__on_direct(struct swim *s, const struct wire_header *h, const struct s
         struct wire_user u;
         if (it.kind != WIRE_ITEM_DIRECT || wire_decode_direct(&u, &ip, it.data + it.len) != 0)
             continue;
-        if (swim__name_is(&u.origin, s->self.name, s->self.name_len) || !direct_first(s, &u))
+        if (swim__name_is(&u.origin, s->self.name, s->self.name_len) || !direct_heard(s, h, &u) ||
+            !direct_first(s, &u))
             continue;
         struct swim_notification n;
         char origin[SWIM_NAME_MAX + 1];

@@ -254,7 +254,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
  * with relay_factor k > 0 also through k random live members, each of which
  * forwards it once to that member (for when the direct path is lost); the
  * receiver is notified (SWIM_EV_DIRECT) once per message, however many
- * copies arrive.  Best effort, like any datagram: no answer, no retry.
+ * copies arrive, and only when the copy comes from a member it knows at
+ * that address (a relay forwards a member's own message only).  Best effort, like any datagram: no answer, no retry.
  * 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
  * (above swim_direct_room()), ERR_INVAL (relay_factor above
  * SWIM_DIRECT_RELAY_MAX), ERR_STATE (not running), ERR_FULL (the rate limit

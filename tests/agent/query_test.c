@@ -8,10 +8,14 @@
  */
 #include <check.h>
 #include <event2/event.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "addr.h"
 #include "cfg.h"
 #include "clock.h"
 #include "err.h"
@@ -19,6 +23,7 @@
 #include "query.h"
 #include "rt.h"
 #include "tags.h"
+#include "wire.h"
 
 /* ---- the codec ------------------------------------------------------------------ */
 
@@ -172,6 +177,81 @@ START_TEST(query_test_reply_codec)
     ck_assert(query_name_reserved("_swim-keys", 10));
     ck_assert(!query_name_reserved("_swim", 5));
     ck_assert(!query_name_reserved("swim-keys", 9));
+}
+END_TEST
+
+/* Tag filter patterns every member compiles: back-references (exponential
+ * matching in glibc) and repetitions that expand beyond
+ * QUERY_PATTERN_SIZE_MAX positions (glibc's regcomp() copies the repeated
+ * part: the first refused pattern below crashes it, the second takes half
+ * a GiB, "a" and twenty `+` 700 MB; regexec() of "(.?){0,2000}$" 0.7 s)
+ * are refused by the check, the decoder and the encoder alike; ordinary
+ * patterns pass. */
+START_TEST(query_test_codec_refuses_unsafe_patterns)
+{
+    static const char *const good[] = {
+        "^web-[0-9]{1,3}$",
+        "^(web|db)$",
+        "[\\1{]x",
+        "a\\{3",
+        "[[:digit:]]{2}",
+        "x{16}y{17}",
+        "a{255,}",
+        "[]{]{4}",
+        "a{0}",
+        "\\\\1",
+        "^[a-z]+-[0-9]+\\.(eu|us)+\\.example\\.com$",
+        "(a+)+(b+)+(c+)+(d+)+(e+)+(f+)+(g+)+(h+)+(i+)+",
+        "a*************************?????????",
+        "(.{0,15}x){0,16}",
+    };
+    static const char *const bad[] = {
+        "((((((a{0,9}){0,9}){0,9}){0,9}){0,9}){0,9})",
+        "a{0,255}{0,255}",
+        "(a)\\1",
+        "(a|a)*(a|a)*(a|a)*\\1\\2\\3c",
+        "a{",
+        "a{x}",
+        "a{1,2",
+        "a{,}",
+        "[[:alpha:]]{3000}",
+        "a++++++++++++++++++++",
+        "(()9m)[{]0{,0})+++++++++++++++++++++++++++",
+        "a+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+?+",
+        "(.{0,15}x){0,17}",
+        "(.?){0,2000}$",
+        "((a|b|c)+|d){0,200}e{0,700}",
+        "x{0,200}(a{0,200}",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        regex_t re;
+        ck_assert_msg(query_pattern_ok(good[i], strlen(good[i])), "refused %s", good[i]);
+        ck_assert_int_eq(regcomp(&re, good[i], REG_EXTENDED | REG_NOSUB), 0);
+        regfree(&re);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!query_pattern_ok(bad[i], strlen(bad[i])), "allowed %s", bad[i]);
+    ck_assert(!query_pattern_ok("a\0b", 3));
+
+    /* On the wire: the same message with a safe pattern of the same length
+     * decodes; with the bad one written over it, it does not. */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t plen = strlen(bad[i]);
+        char safe[QUERY_PATTERN_MAX + 1];
+        memset(safe, 'p', plen);
+        safe[plen] = '\0';
+        struct query_msg m = sample_msg(), out;
+        m.tags[0].pattern = (struct query_bytes){safe, plen};
+        uint8_t buf[SWIM_USER_MAX];
+        size_t len = encode_sample(buf, sizeof(buf), &m);
+        ck_assert_int_eq(query_msg_decode(&out, buf, len), 0);
+        uint8_t *at = memmem(buf, len, safe, plen);
+        ck_assert_ptr_nonnull(at);
+        memcpy(at, bad[i], plen);
+        ck_assert_msg(query_msg_decode(&out, buf, len) == ERR_MALFORMED, "decoded %s", bad[i]);
+        m.tags[0].pattern = (struct query_bytes){bad[i], plen};
+        ck_assert_int_eq(query_msg_encode(buf, sizeof(buf), &m, &len), ERR_INVAL);
+    }
 }
 END_TEST
 
@@ -408,18 +488,27 @@ START_TEST(query_test_filters_and_events)
 }
 END_TEST
 
+/* Three nodes, and a "ping" query of 1 s from q1 seen by s; its id. */
+static uint32_t qw_start_ping(struct qw *w, struct qw_seen *s)
+{
+    qw_start(w);
+    memset(s, 0, sizeof(*s));
+    struct query_request req = {.name = "ping", .timeout_ms = 1000};
+    uint32_t id = 0;
+    char err[128];
+    ck_assert_int_eq(query_start(w->q[0], &req, qw_on_event, s, &id, NULL, err, sizeof(err)), 0);
+    return id;
+}
+
 /* Replies sent twice (a handler answering twice, copies beyond the core's
  * memory) are counted once per responder and kind. */
 START_TEST(query_test_origin_counts_each_responder_once)
 {
     struct qw w;
-    qw_start(&w);
     struct qw_seen s;
-    memset(&s, 0, sizeof(s));
+    uint32_t id = qw_start_ping(&w, &s);
     struct query_request req = {.name = "ping", .timeout_ms = 1000};
-    uint32_t id = 0;
     char err[128];
-    ck_assert_int_eq(query_start(w.q[0], &req, qw_on_event, &s, &id, NULL, err, sizeof(err)), 0);
     uint8_t buf[64];
     size_t len = 0;
     struct query_reply r = {QUERY_KIND_RESPONSE, id, 0, (const uint8_t *)"pong", 4};
@@ -448,6 +537,67 @@ START_TEST(query_test_origin_counts_each_responder_once)
 }
 END_TEST
 
+/* A reply as a raw DIRECT datagram from a socket of the test's own: the
+ * header names `src`, the item `origin`. */
+static void qw_send_raw_reply(struct qw *w, const char *src, const char *origin,
+                              const struct query_reply *r)
+{
+    uint8_t reply[64], body[128], buf[256];
+    size_t rlen = 0;
+    ck_assert_int_eq(query_reply_encode(reply, sizeof(reply), r, &rlen), 0);
+    struct wire_user u = {{origin, (uint8_t)strlen(origin)}, 1, 77, (uint16_t)rlen, reply};
+    uint8_t *b = body, *p = buf;
+    ck_assert_int_eq(wire_encode_direct(&b, body + sizeof(body), &u), 0);
+    struct wire_header h;
+    memset(&h, 0, sizeof(h));
+    h.type = WIRE_DIRECT;
+    h.flags = WIRE_F_HAS_DST;
+    h.src = (struct wire_name){src, (uint8_t)strlen(src)};
+    h.src_gen = 1;
+    h.dst = (struct wire_name){w->name[0], (uint8_t)strlen(w->name[0])};
+    h.dst_gen = 1;
+    ck_assert_int_eq(wire_encode_header(&p, buf + sizeof(buf), &h), 0);
+    ck_assert_int_eq(
+        wire_encode_item(&p, buf + sizeof(buf), WIRE_ITEM_DIRECT, body, (size_t)(b - body)), 0);
+    struct swim_member_info first;
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    swim_self(rt_core(w->rt[0]), &first);
+    ck_assert_int_eq(addr_to_sockaddr(&to, &tolen, &first.addr, AF_INET), 0);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(sendto(fd, buf, (size_t)(p - buf), 0, (struct sockaddr *)&to, tolen),
+                     (ssize_t)(p - buf));
+    close(fd);
+}
+
+/* Replies count only from members at the address the origin knows them
+ * by: a stranger's, or one in a member's name from another address, is
+ * neither passed on nor counted, and does not take the member's place. */
+START_TEST(query_test_replies_only_from_members)
+{
+    struct qw w;
+    struct qw_seen s;
+    uint32_t id = qw_start_ping(&w, &s);
+    struct query_reply forged = {QUERY_KIND_RESPONSE, id, 0, (const uint8_t *)"forged", 6};
+    qw_send_raw_reply(&w, "q9", "q9", &forged);
+    qw_send_raw_reply(&w, w.name[2], w.name[2], &forged);
+    (void)QW_RUN_UNTIL(&w, 0, 200);
+    uint8_t buf[64];
+    size_t len = 0;
+    struct query_reply r = {QUERY_KIND_RESPONSE, id, 0, (const uint8_t *)"pong", 4};
+    ck_assert_int_eq(query_reply_encode(buf, sizeof(buf), &r, &len), 0);
+    ck_assert_int_eq(swim_send_direct(rt_core(w.rt[2]), "q1", buf, len, 0, clock_mono_ms()), 0);
+    ck_assert(QW_RUN_UNTIL(&w, s.done == 1, 5000));
+    ck_assert_int_eq(s.acks, 3);
+    ck_assert_int_eq(qw_has(&s, "R:q9=forged"), 0);
+    ck_assert_int_eq(qw_has(&s, "R:q3=forged"), 0);
+    ck_assert_int_eq(qw_has(&s, "R:q3=pong"), 1);
+    ck_assert_int_eq(s.responses, 1);
+    qw_stop(&w);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
@@ -455,12 +605,14 @@ static Suite *query_suite(void)
     tcase_add_test(codec, query_test_codec_round_trip);
     tcase_add_test(codec, query_test_codec_refuses_each_bad_field);
     tcase_add_test(codec, query_test_reply_codec);
+    tcase_add_test(codec, query_test_codec_refuses_unsafe_patterns);
     suite_add_tcase(s, codec);
     TCase *nodes = tcase_create("nodes");
     tcase_set_timeout(nodes, 60);
     tcase_add_test(nodes, query_test_internal_query_answered_by_every_node);
     tcase_add_test(nodes, query_test_filters_and_events);
     tcase_add_test(nodes, query_test_origin_counts_each_responder_once);
+    tcase_add_test(nodes, query_test_replies_only_from_members);
     suite_add_tcase(s, nodes);
     return s;
 }

@@ -6,15 +6,35 @@
  * For any input, taken both as a query and as a reply: the decoders must
  * not read out of bounds; a query they accept must be canonical (encoding
  * the decoded value gives back the same bytes) and within every stated
- * bound; a reply they accept must encode again and decode to the same
+ * bound, and its tag patterns must compile and match within the fuzzer's
+ * limits; a reply they accept must encode again and decode to the same
  * value.
  */
+#include <regex.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "query_codec.h"
 #include "tags.h"
 #include "text.h"
+
+/* A pattern the decoder let through is what every member hands to
+ * regcomp() and regexec() (query.c): both must stay within the fuzzer's
+ * time and memory limits, whether it compiles or not. */
+static void query_fuzz_pattern(const struct query_bytes *p)
+{
+    char pat[QUERY_PATTERN_MAX + 1];
+    char value[256];
+    regex_t re;
+    memcpy(pat, p->ptr, p->len);
+    pat[p->len] = '\0';
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0)
+        return;
+    memset(value, 'a', sizeof(value) - 1);
+    value[sizeof(value) - 1] = '\0';
+    (void)regexec(&re, value, 0, NULL, 0);
+    regfree(&re);
+}
 
 static void query_fuzz_msg(const uint8_t *data, size_t size)
 {
@@ -29,9 +49,12 @@ static void query_fuzz_msg(const uint8_t *data, size_t size)
     FUZZ_CHECK(text_valid(m.name.ptr, m.name.len));
     for (size_t i = 0; i < m.node_count; i++)
         FUZZ_CHECK(swim_name_valid(m.nodes[i].ptr, m.nodes[i].len));
-    for (size_t i = 0; i < m.tag_count; i++)
+    for (size_t i = 0; i < m.tag_count; i++) {
         FUZZ_CHECK(m.tags[i].key.len >= 1 && m.tags[i].pattern.len >= 1 &&
                    m.tags[i].pattern.len <= QUERY_PATTERN_MAX);
+        FUZZ_CHECK(query_pattern_ok(m.tags[i].pattern.ptr, m.tags[i].pattern.len));
+        query_fuzz_pattern(&m.tags[i].pattern);
+    }
     FUZZ_CHECK(m.payload >= data && m.payload + m.len == data + size);
     uint8_t *buf = malloc(size + 1);
     size_t len = 0;

@@ -4,13 +4,11 @@
  *
  * One input is one datagram.  wire_fuzz_decode() runs the full decode loop a
  * receiver runs (header, the body its type implies, then every item, with
- * MEMBER, USER, DIGEST, COOKIE and COORD items decoded) and checks the decoder's contract on the
- * way: a decoded value points inside the input, respects every length limit,
- * and re-encodes to a value that decodes back equal.  A broken contract
- * calls abort(), which libFuzzer and Check both report.  Then the same bytes
- * go to swim_handle_packet() on a fresh instance whose runtime drops
- * everything (fuzz_core.h), so the core's handling of hostile input is
- * fuzzed too.
+ * MEMBER, USER, DIGEST, COOKIE, COORD and DIRECT items decoded) and checks the decoder's contract
+ * on the way: a decoded value points inside the input, respects every length limit, and re-encodes
+ * to a value that decodes back equal.  A broken contract calls abort(), which libFuzzer and Check
+ * both report.  Then the same bytes go to swim_handle_packet() on a fresh instance whose runtime
+ * drops everything (fuzz_core.h), so the core's handling of hostile input is fuzzed too.
  *
  * Built two ways: with -fsanitize=fuzzer as tests/fuzz/wire_fuzz (clang
  * only; libFuzzer provides main), and #included by
@@ -31,7 +29,7 @@
 struct wire_fuzz_result {
     int header_ok; /* header (and body) decoded */
     int complete;  /* the item loop reached the end of the datagram */
-    int members, users, digests, cookies, coords, unknown_items, bad_items;
+    int members, users, digests, cookies, coords, directs, unknown_items, bad_items;
 };
 
 static int wire_fuzz_in(const void *p, size_t len, const uint8_t *lo, const uint8_t *hi)
@@ -72,14 +70,15 @@ static void wire_fuzz_member_roundtrip(const struct wire_member *m)
                (m->meta_len == 0 || memcmp(back.meta, m->meta, m->meta_len) == 0));
 }
 
-static void wire_fuzz_user_roundtrip(const struct wire_user *u)
+/* A USER item (direct: a DIRECT item) re-encodes and decodes back equal. */
+static void wire_fuzz_user_roundtrip(const struct wire_user *u, int direct)
 {
-    uint8_t buf[1024], *w = buf;
+    uint8_t buf[1 + WIRE_NAME_MAX + 8 + 4 + 2 + WIRE_DIRECT_MAX], *w = buf;
     const uint8_t *r = buf;
     struct wire_user back;
 
-    FUZZ_CHECK(wire_encode_user(&w, buf + sizeof(buf), u) == 0);
-    FUZZ_CHECK(wire_decode_user(&back, &r, w) == 0 && r == w);
+    FUZZ_CHECK((direct ? wire_encode_direct : wire_encode_user)(&w, buf + sizeof(buf), u) == 0);
+    FUZZ_CHECK((direct ? wire_decode_direct : wire_decode_user)(&back, &r, w) == 0 && r == w);
     FUZZ_CHECK(wire_fuzz_name_eq(back.origin, u->origin));
     FUZZ_CHECK(back.origin_gen == u->origin_gen && back.id == u->id && back.len == u->len);
     FUZZ_CHECK(u->len == 0 || memcmp(back.payload, u->payload, u->len) == 0);
@@ -181,7 +180,7 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
                 wire_fuzz_check_name(u.origin, 0, it.data, it.data + it.len);
                 FUZZ_CHECK(u.len <= WIRE_USER_MAX);
                 FUZZ_CHECK(wire_fuzz_in(u.payload, u.len, it.data, it.data + it.len));
-                wire_fuzz_user_roundtrip(&u);
+                wire_fuzz_user_roundtrip(&u, 0);
                 res->users++;
             } else {
                 FUZZ_CHECK(ip == it.data);
@@ -206,6 +205,18 @@ static int wire_fuzz_decode(const uint8_t *data, size_t size, struct wire_fuzz_r
                 FUZZ_CHECK(wire_encode_cookie(&w, buf + sizeof(buf), c) == 0 && w == buf + 8);
                 FUZZ_CHECK(wire_decode_cookie(&back, &r, w) == 0 && back == c);
                 res->cookies++;
+            } else {
+                FUZZ_CHECK(ip == it.data);
+                res->bad_items++;
+            }
+        } else if (it.kind == WIRE_ITEM_DIRECT) {
+            struct wire_user u;
+            if (wire_decode_direct(&u, &ip, it.data + it.len) == 0) {
+                wire_fuzz_check_name(u.origin, 0, it.data, it.data + it.len);
+                FUZZ_CHECK(u.len <= WIRE_DIRECT_MAX);
+                FUZZ_CHECK(wire_fuzz_in(u.payload, u.len, it.data, it.data + it.len));
+                wire_fuzz_user_roundtrip(&u, 1);
+                res->directs++;
             } else {
                 FUZZ_CHECK(ip == it.data);
                 res->bad_items++;

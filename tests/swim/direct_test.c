@@ -179,6 +179,149 @@ START_TEST(swim_test_direct_relay_only_for_members)
 }
 END_TEST
 
+/* A name and generation, as a header's source or an item's origin. */
+struct who {
+    const char *name;
+    uint64_t gen;
+};
+
+static struct who node_who(struct sim *w, int node)
+{
+    return (struct who){sim_name(w, node), sim_generation(w, node)};
+}
+
+/* One DIRECT datagram from `src` to node dst (flags: RELAY or 0), with one
+ * DIRECT item per origin (ids 100, 101, ...); its length. */
+static size_t direct_dgram(struct sim *w, uint8_t *buf, size_t cap, struct who src, uint8_t flags,
+                           int dst, const struct who *origins, int n)
+{
+    struct wire_header h;
+    memset(&h, 0, sizeof(h));
+    h.type = WIRE_DIRECT;
+    h.flags = flags | WIRE_F_HAS_DST;
+    h.src = (struct wire_name){src.name, (uint8_t)strlen(src.name)};
+    sim_addr(9, &h.src_addr);
+    h.src_gen = src.gen;
+    h.dst = (struct wire_name){sim_name(w, dst), (uint8_t)strlen(sim_name(w, dst))};
+    h.dst_gen = sim_generation(w, dst);
+    uint8_t *q = buf;
+    ck_assert_int_eq(wire_encode_header(&q, buf + cap, &h), 0);
+    for (int i = 0; i < n; i++) {
+        uint8_t body[128];
+        uint8_t *p = body;
+        struct wire_user u = {{origins[i].name, (uint8_t)strlen(origins[i].name)},
+                              origins[i].gen,
+                              (uint32_t)(100 + i),
+                              2,
+                              (const uint8_t *)"hi"};
+        ck_assert_int_eq(wire_encode_direct(&p, body + sizeof(body), &u), 0);
+        ck_assert_int_eq(
+            wire_encode_item(&q, buf + cap, WIRE_ITEM_DIRECT, body, (size_t)(p - body)), 0);
+    }
+    return (size_t)(q - buf);
+}
+
+/* DIRECT datagrams from one node to another. */
+struct link_count {
+    int from, to, n;
+};
+
+static void count_link(void *ctx, struct sim *w, int from, int to, const uint8_t *data, size_t len,
+                       int delivered)
+{
+    (void)w, (void)delivered;
+    struct link_count *c = ctx;
+    if (from == c->from && to == c->to && len > 2 && data[2] == WIRE_DIRECT)
+        c->n++;
+}
+
+/* A relay request holding many items draws one forward (of the first), not
+ * one per item: a member's small datagram cannot make a relay send many. */
+START_TEST(swim_test_direct_relay_forwards_one_item_per_request)
+{
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct seen s;
+        struct sim *w = direct_world(tw_seed_at(i), 4, &s);
+        struct link_count c = {1, 2, 0};
+        sim_set_tap(w, count_link, &c);
+        struct who self = node_who(w, 0);
+        const struct who origins[] = {self, self, self, self, self, self, self, self};
+        uint8_t buf[512];
+        size_t len = direct_dgram(w, buf, sizeof(buf), self, WIRE_F_RELAY, 2, origins, 8);
+        ck_assert_int_eq(sim_inject(w, 0, 1, buf, len), 0);
+        sim_run_for(w, 1000);
+        SIM_ASSERT(w, c.n == 1, "%d forwards for one request", c.n);
+        SIM_ASSERT(w, s.count[2] == 1, "n2 told %d times", s.count[2]);
+        ck_assert_str_eq(s.origin[2], sim_name(w, 0));
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/* A relay forwards only the requester's own message: a member asking it to
+ * pass on one in another member's name is refused. */
+START_TEST(swim_test_direct_relay_refuses_others_messages)
+{
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct seen s;
+        struct sim *w = direct_world(tw_seed_at(i), 4, &s);
+        struct link_count c = {1, 2, 0};
+        sim_set_tap(w, count_link, &c);
+        const struct who forged[] = {node_who(w, 3)};
+        uint8_t buf[256];
+        size_t len = direct_dgram(w, buf, sizeof(buf), node_who(w, 0), WIRE_F_RELAY, 2, forged, 1);
+        ck_assert_int_eq(sim_inject(w, 0, 1, buf, len), 0);
+        sim_run_for(w, 1000);
+        SIM_ASSERT(w, c.n == 0, "%d forwards of n3's message asked by n0", c.n);
+        SIM_ASSERT(w, s.count[2] == 0, "n2 told %d times", s.count[2]);
+        sim_delete(w);
+    }
+}
+END_TEST
+
+/* A direct message is heard from a member at its known address (its own,
+ * or one it forwards for a member we know), never from a stranger, a
+ * member's name spoken from another address, or for an origin nobody
+ * knows. */
+START_TEST(swim_test_direct_heard_only_from_members_at_their_address)
+{
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct seen s;
+        struct sim *w = direct_world(tw_seed_at(i), 4, &s);
+        struct who n0 = node_who(w, 0), stranger = {"stranger", 1}, ghost = {"ghost", 1};
+        uint8_t buf[256];
+        size_t len = direct_dgram(w, buf, sizeof(buf), stranger, 0, 2, &stranger, 1);
+        ck_assert_int_eq(sim_inject(w, 0, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 0, "told by a stranger");
+        /* n0's name, from n3's address. */
+        len = direct_dgram(w, buf, sizeof(buf), n0, 0, 2, &n0, 1);
+        ck_assert_int_eq(sim_inject(w, 3, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 0, "told by n0's name from n3's address");
+        /* n0 forwarding for nobody we know. */
+        len = direct_dgram(w, buf, sizeof(buf), n0, 0, 2, &ghost, 1);
+        ck_assert_int_eq(sim_inject(w, 0, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 0, "told for an unknown origin");
+        /* The same from n0's own address: heard. */
+        len = direct_dgram(w, buf, sizeof(buf), n0, 0, 2, &n0, 1);
+        ck_assert_int_eq(sim_inject(w, 0, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 1, "n0's own message told %d times", s.count[2]);
+        ck_assert_str_eq(s.origin[2], sim_name(w, 0));
+        /* A forward by n0 for n3, a member. */
+        struct who n3 = node_who(w, 3);
+        len = direct_dgram(w, buf, sizeof(buf), n0, 0, 2, &n3, 1);
+        ck_assert_int_eq(sim_inject(w, 0, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 2, "n3's forwarded message told %d times in all", s.count[2]);
+        ck_assert_str_eq(s.origin[2], sim_name(w, 3));
+        sim_delete(w);
+    }
+}
+END_TEST
+
 static Suite *direct_suite(void)
 {
     Suite *s = suite_create("direct");
@@ -188,6 +331,9 @@ static Suite *direct_suite(void)
     tcase_add_test(tc, swim_test_direct_relayed_when_direct_path_lost);
     tcase_add_test(tc, swim_test_direct_send_checks_and_rate_limit);
     tcase_add_test(tc, swim_test_direct_relay_only_for_members);
+    tcase_add_test(tc, swim_test_direct_relay_forwards_one_item_per_request);
+    tcase_add_test(tc, swim_test_direct_relay_refuses_others_messages);
+    tcase_add_test(tc, swim_test_direct_heard_only_from_members_at_their_address);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -69,7 +69,7 @@ static struct swim_addr fr_addr(uint64_t *x)
 
 /* What a valid datagram should decode to. */
 struct fr_expect {
-    int members, users, cookies, coords, unknown;
+    int members, users, cookies, coords, directs, unknown;
 };
 
 /* A valid datagram of a random type with random items, fitting in cap. */
@@ -107,7 +107,7 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
     }
     for (i = 0; i < n_items; i++) {
         uint8_t body[1024], *b = body;
-        unsigned kind = (unsigned)(fr_rand(x) % 7);
+        unsigned kind = (unsigned)(fr_rand(x) % 8);
         if (kind <= 1) {
             struct wire_member m;
             memset(&m, 0, sizeof(m));
@@ -145,11 +145,21 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
             c.error = (double)(fr_rand(x) % 16) / 10.0;
             FR_CHECK(wire_encode_coord(&b, body + sizeof(body), &c) == 0, "encoder failed");
             kind = WIRE_ITEM_COORD;
+        } else if (kind == 5) {
+            struct wire_user u;
+            memset(&u, 0, sizeof(u));
+            u.origin = fr_name(x);
+            u.origin_gen = fr_rand(x) % 3;
+            u.id = (uint32_t)(fr_rand(x) % 5);
+            u.payload = blob;
+            u.len = (uint16_t)(fr_rand(x) % 2 ? 3 : fr_rand(x) % WIRE_META_MAX);
+            FR_CHECK(wire_encode_direct(&b, body + sizeof(body), &u) == 0, "encoder failed");
+            kind = WIRE_ITEM_DIRECT;
         } else {
             size_t k, n = (size_t)(fr_rand(x) % 16);
             for (k = 0; k < n; k++)
                 *b++ = (uint8_t)fr_rand(x);
-            kind = WIRE_ITEM_COORD + 1 + (unsigned)(fr_rand(x) % 250); /* unknown */
+            kind = WIRE_ITEM_DIRECT + 1 + (unsigned)(fr_rand(x) % 249); /* unknown */
         }
         if (wire_encode_item(&w, end, (uint8_t)kind, body, (size_t)(b - body)) != 0)
             break; /* full: the datagram ends here, as a sender's would */
@@ -157,8 +167,10 @@ static size_t fr_valid(uint64_t *x, uint8_t *buf, size_t cap, struct fr_expect *
         exp->users += kind == WIRE_ITEM_USER;
         exp->cookies += kind == WIRE_ITEM_COOKIE;
         exp->coords += kind == WIRE_ITEM_COORD;
+        exp->directs += kind == WIRE_ITEM_DIRECT;
         exp->unknown += kind != WIRE_ITEM_MEMBER && kind != WIRE_ITEM_USER &&
-                        kind != WIRE_ITEM_COOKIE && kind != WIRE_ITEM_COORD;
+                        kind != WIRE_ITEM_COOKIE && kind != WIRE_ITEM_COORD &&
+                        kind != WIRE_ITEM_DIRECT;
     }
     return (size_t)(w - buf);
 }
@@ -243,13 +255,14 @@ START_TEST(wire_test_fuzz_replay_valid)
         rc = fuzz_core_feed(buf, n);
         FR_CHECK(rc == 0, "valid input %d (type %u, flags %u): core returned %d", i, buf[2], buf[3],
                  rc);
-        FR_CHECK(res.members == exp.members && res.users == exp.users &&
-                     res.cookies == exp.cookies && res.coords == exp.coords &&
-                     res.unknown_items == exp.unknown && res.bad_items == 0,
-                 "input %d: %d/%d members, %d/%d users, %d/%d cookies, %d/%d coords, %d/%d "
-                 "unknown, %d bad",
-                 i, res.members, exp.members, res.users, exp.users, res.cookies, exp.cookies,
-                 res.coords, exp.coords, res.unknown_items, exp.unknown, res.bad_items);
+        FR_CHECK(
+            res.members == exp.members && res.users == exp.users && res.cookies == exp.cookies &&
+                res.coords == exp.coords && res.directs == exp.directs &&
+                res.unknown_items == exp.unknown && res.bad_items == 0,
+            "input %d: %d/%d members, %d/%d users, %d/%d cookies, %d/%d coords, %d/%d "
+            "directs, %d/%d unknown, %d bad",
+            i, res.members, exp.members, res.users, exp.users, res.cookies, exp.cookies, res.coords,
+            exp.coords, res.directs, exp.directs, res.unknown_items, exp.unknown, res.bad_items);
     }
 }
 END_TEST
