@@ -127,7 +127,7 @@ static void on_ack(struct swim *s, const struct swim_in *in)
     const struct wire_peer *relayed = (h->flags & WIRE_F_RELAY) ? in->peer : NULL;
     if (relayed == NULL && (h->flags & WIRE_F_WANT_REPLY))
         swim__answer_self(s, in->from); /* it did not know us */
-    if (swim__probe_answered(s, h, relayed, in->coord, in->now))
+    if (swim__probe_answered(s, h, relayed, in->from, in->coord, in->now))
         return;
     if (relayed == NULL)
         swim__relay_answered(s, h);

@@ -245,8 +245,8 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
 }
 
 bool swim__probe_answered(struct swim *s, const struct wire_header *h,
-                          const struct wire_peer *relayed, const struct swim_coord *coord,
-                          uint64_t now)
+                          const struct wire_peer *relayed, const struct swim_addr *from,
+                          const struct swim_coord *coord, uint64_t now)
 {
     const struct wire_name *who = relayed != NULL ? &relayed->name : &h->src;
     struct swim_probe *p = probe_by_seq(s, h->seq);
@@ -274,7 +274,10 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         } else {
             s->stats.probes_acked++;
             swim__count_rtt(s, p->sent_at, now);
-            if (p->gen == p->target->gen) {
+            /* Timed only when it comes from where the probe went: an ACK
+             * in the target's name from elsewhere says nothing of the
+             * path, and must not move our coordinate. */
+            if (p->gen == p->target->gen && swim__addr_equal(from, &p->addr)) {
                 swim__member_rtt(p->target, p->sent_at, now);
                 if (coord != NULL)
                     swim__coord_sample(s, p->target, coord,

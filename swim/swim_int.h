@@ -604,11 +604,12 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now);
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
                    const struct swim_addr *addr, uint64_t now);
 /* An ACK (header h; relayed: the body naming the target a helper reached,
- * or NULL for the target's own; coord: the coordinate it carried, or
- * NULL): true when it answers one of our probes. */
+ * or NULL for the target's own; from: where it came from; coord: the
+ * coordinate it carried, or NULL): true when it answers one of our probes.
+ * A direct answer is timed (RTT, coordinate) only from the probed address. */
 bool swim__probe_answered(struct swim *s, const struct wire_header *h,
-                          const struct wire_peer *relayed, const struct swim_coord *coord,
-                          uint64_t now);
+                          const struct wire_peer *relayed, const struct swim_addr *from,
+                          const struct swim_coord *coord, uint64_t now);
 /* A helper's NACK for probe `seq`. */
 void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now);
 /* m is being removed: forget the probes of it. */

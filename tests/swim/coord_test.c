@@ -391,14 +391,23 @@ END_TEST
  * out of bounds, is counted malformed and changes no coordinate. */
 /* Put on the network, from node `from`'s address, a PING to n0 that names
  * node `claimed` as its sender and carries the coordinate body [body, n). */
+static void ct_inject(struct sim *w, int from, int claimed, uint8_t type, const uint8_t *body,
+                      size_t n, uint32_t seq);
 static void ct_inject_ping(struct sim *w, int from, int claimed, const uint8_t *body, size_t n,
                            uint32_t seq)
+{
+    ct_inject(w, from, claimed, WIRE_PING, body, n, seq);
+}
+
+/* The same for any datagram type. */
+static void ct_inject(struct sim *w, int from, int claimed, uint8_t type, const uint8_t *body,
+                      size_t n, uint32_t seq)
 {
     uint8_t pkt[256];
     uint8_t *p = pkt;
     struct wire_header h;
     memset(&h, 0, sizeof(h));
-    h.type = WIRE_PING;
+    h.type = type;
     h.flags = WIRE_F_HAS_DST;
     h.src.ptr = sim_name(w, claimed);
     h.src.len = (uint8_t)strlen(h.src.ptr);
@@ -461,6 +470,59 @@ START_TEST(coord_test_forged_source_ignored)
 }
 END_TEST
 
+/* The seq of n0's latest PING to n1 (tap). */
+struct ct_ping_seen {
+    uint32_t seq;
+    int seen;
+};
+
+static void ct_catch_ping(void *ctx, struct sim *w, int from, int to, const uint8_t *data,
+                          size_t len, int delivered)
+{
+    (void)w;
+    (void)delivered;
+    struct ct_ping_seen *c = ctx;
+    struct wire_header h;
+    const uint8_t *p = data;
+    if (from == 0 && to == 1 && wire_decode_header(&h, &p, data + len) == 0 &&
+        h.type == WIRE_PING) {
+        c->seq = h.seq;
+        c->seen = 1;
+    }
+}
+
+/* An ACK to n0's probe of n1, in n1's name and with the probe's seq, that
+ * comes from n2's address is not timed: n1's RTT and n0's own coordinate
+ * stay as they were (before the fix a forger moved both). */
+START_TEST(coord_test_forged_ack_not_timed)
+{
+    struct sim *w = ct_world(ct_seed_at(0), 3, 0);
+    sim_run_for(w, 5000);
+    struct ct_ping_seen c = {0, 0};
+    sim_set_tap(w, ct_catch_ping, &c);
+    ck_assert_int_eq(sim_block(w, 1), 0); /* n1 hears nothing: no real answer */
+    for (int i = 0; i < 400 && !c.seen; i++)
+        sim_run_for(w, 5);
+    SIM_ASSERT(w, c.seen, "n0 never probed n1");
+    sim_set_tap(w, NULL, NULL);
+    struct swim_coord before, after;
+    struct swim_member_info mi0, mi1;
+    swim_coord_self(sim_swim(w, 0), &before);
+    ck_assert_int_eq(swim_member_find(sim_swim(w, 0), "n1", &mi0), 0);
+    uint8_t body[128];
+    size_t n = ct_coord_body(body, sizeof(body), 0, 0x40A00000u); /* vec[0] = 5 s */
+    sim_run_for(w, 3);                                            /* a round trip of a few ms */
+    ct_inject(w, 2, 1, WIRE_ACK, body, n, c.seq);
+    swim_coord_self(sim_swim(w, 0), &after);
+    ck_assert_int_eq(swim_member_find(sim_swim(w, 0), "n1", &mi1), 0);
+    SIM_ASSERT(w, memcmp(&before, &after, sizeof(before)) == 0,
+               "a forged ACK moved n0's coordinate (vec[0] %g -> %g)", before.vec[0], after.vec[0]);
+    SIM_ASSERT(w, mi1.rtt_us == mi0.rtt_us, "a forged ACK changed n1's RTT: %u -> %u", mi0.rtt_us,
+               mi1.rtt_us);
+    sim_delete(w);
+}
+END_TEST
+
 /* The issue's figure: 100 nodes in three regions (one-way 1..5 ms within,
  * 20..78 ms between), 60 protocol periods: the median relative error of
  * the estimated round trip over every pair is at most 20%. */
@@ -501,6 +563,7 @@ static Suite *coord_suite(void)
     tcase_add_test(world, coord_test_members_learn_coordinates);
     tcase_add_test(world, coord_test_poisoned_datagram_ignored);
     tcase_add_test(world, coord_test_forged_source_ignored);
+    tcase_add_test(world, coord_test_forged_ack_not_timed);
     tcase_add_test(world, coord_test_accuracy_three_regions);
     suite_add_tcase(s, world);
     return s;
