@@ -1,6 +1,6 @@
 /*
  * faults_test.c - swimd's accuracy under injected faults, CI-sized: the four
- * scenarios of fault_scenario.h for FAULTS_SECONDS (default 30) each, in
+ * scenarios of fault_scenario.h for FAULTS_SECONDS (default 60) each, in
  * parallel, checked against the issue's targets scaled to that duration.
  *
  * The targets live in one table below; every row is printed and asserted
@@ -18,8 +18,12 @@
 
 /* The targets are per this much fault. */
 #define FAULTS_TARGET_SECONDS 120.0
-/* Fault per scenario unless FAULTS_SECONDS says otherwise. */
-#define FAULTS_SECONDS 30
+/* Fault per scenario unless FAULTS_SECONDS says otherwise.  Counts this
+ * small are noisy: the stopped node's accusations came to 2, 3 and 6 in
+ * three 30 s CI runs against a scaled target of 6 (7 to 12 on a loaded
+ * machine), and 7 in 120 s in fault_bench; 60 s halves the noise that a
+ * scaled target has to absorb, for 30 s more of CI. */
+#define FAULTS_SECONDS 60
 /* meson's exit code for a skipped test. */
 #define FAULTS_SKIP 77
 
