@@ -106,3 +106,15 @@ int fault_net_ingress_cut(const char *host, int port, int on, char *err, size_t 
                           "--dport",        dport,   "-j", "DROP", NULL};
     return fault_net_iptables(args, err, cap);
 }
+
+int fault_net_cut_pair(const char *src_host, int src_port, const char *dst_host, int dst_port,
+                       int on, char *err, size_t cap)
+{
+    char sport[16], dport[16];
+    snprintf(sport, sizeof(sport), "%d", src_port);
+    snprintf(dport, sizeof(dport), "%d", dst_port);
+    const char *args[] = {on ? "-I" : "-D", "OUTPUT",  "-p",  "udp",  "-s",
+                          src_host,         "--sport", sport, "-d",   dst_host,
+                          "--dport",        dport,     "-j",  "DROP", NULL};
+    return fault_net_iptables(args, err, cap);
+}
