@@ -21,6 +21,9 @@
  * datagram's source or, for a relay's forward, a member we know (the relay
  * checked that the origin asked it).
  *
+ * One datagram, one message: the addressee reads a DIRECT's first DIRECT item
+ * only, as a relay does.
+ *
  * Exactly once: the receiver remembers the last SWIM_DIRECT_SEEN (sender,
  * id) pairs and notifies SWIM_EV_DIRECT for the first copy only; ids start
  * at a random value per instance, so a restarted sender (a new generation
@@ -175,26 +178,11 @@ void swim__on_direct(struct swim *s, const struct wire_header *h, const struct s
         direct_forward(s, h, sender, p, end, now);
         return;
     }
+    /* One datagram, one message: a sender puts one item in a DIRECT. */
     struct wire_item it;
-    while (p < end && wire_decode_item(&it, &p, end) == 0) {
-        const uint8_t *ip = it.data;
-        struct wire_user u;
-        if (it.kind != WIRE_ITEM_DIRECT || wire_decode_direct(&u, &ip, it.data + it.len) != 0)
-            continue;
-        if (swim__name_is(&u.origin, s->self.name, s->self.name_len) || !direct_heard(s, h, &u) ||
-            !direct_first(s, &u))
-            continue;
-        struct swim_notification n;
-        char origin[SWIM_NAME_MAX + 1];
-        memset(&n, 0, sizeof(n));
-        memcpy(origin, u.origin.ptr, u.origin.len);
-        origin[u.origin.len] = '\0';
-        n.type = SWIM_EV_DIRECT;
-        n.user.origin = origin;
-        n.user.origin_generation = u.origin_gen;
-        n.user.id = u.id;
-        n.user.payload = u.payload;
-        n.user.len = u.len;
-        s->rt.notify(s->rt.ctx, &n);
-    }
+    struct wire_user u;
+    if (direct_first_item(p, end, &it, &u) &&
+        !swim__name_is(&u.origin, s->self.name, s->self.name_len) && direct_heard(s, h, &u) &&
+        direct_first(s, &u))
+        swim__notify_user(s, SWIM_EV_DIRECT, &u);
 }

@@ -311,14 +311,19 @@ void swim__deliver_user(struct swim *s, const struct wire_user *u, const uint8_t
 {
     if (seen_check_and_add(s, u))
         return;
+    if (s->q_user < SWIM_QUEUE_USER_MAX)
+        (void)queue_put(s, WIRE_ITEM_USER, NULL, body, len);
+    swim__notify_user(s, SWIM_EV_USER, u);
+}
+
+void swim__notify_user(struct swim *s, enum swim_event type, const struct wire_user *u)
+{
     char origin[SWIM_NAME_MAX + 1];
     memcpy(origin, u->origin.ptr, u->origin.len);
     origin[u->origin.len] = '\0';
-    if (s->q_user < SWIM_QUEUE_USER_MAX)
-        (void)queue_put(s, WIRE_ITEM_USER, NULL, body, len);
     struct swim_notification n;
     memset(&n, 0, sizeof(n));
-    n.type = SWIM_EV_USER;
+    n.type = type;
     n.user.origin = origin;
     n.user.origin_generation = u->origin_gen;
     n.user.id = u->id;

@@ -516,6 +516,9 @@ void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
 /* Deliver a user broadcast once (notify, queue it on); body is its encoded
  * item.  Already seen: nothing. */
 void swim__deliver_user(struct swim *s, const struct wire_user *u, const uint8_t *body, size_t len);
+/* Notify the runtime of u as a `type` notification (SWIM_EV_USER, or
+ * SWIM_EV_DIRECT), its origin NUL-terminated. */
+void swim__notify_user(struct swim *s, enum swim_event type, const struct wire_user *u);
 
 /* ------------------------------------------------------ send.c */
 
