@@ -419,23 +419,6 @@ static json_t *cmd_keys_cluster(const struct control_env *env, struct ctl_conn *
     return NULL;
 }
 
-/* "timeout_ms" (optional) into *ms: 0 or -1 with err filled. */
-static int cmd_keys_timeout(json_t *req, uint32_t *ms, char *err)
-{
-    json_t *j = json_object_get(req, "timeout_ms");
-    *ms = 0;
-    if (j == NULL)
-        return 0;
-    if (!json_is_integer(j) || json_integer_value(j) < CMD_KEYS_ROUNDS ||
-        json_integer_value(j) > QUERY_TIMEOUT_MAX_MS) {
-        snprintf(err, CTL_ERR_MAX, "keys: \"timeout_ms\" must be an integer from %d to %u",
-                 CMD_KEYS_ROUNDS, (unsigned)QUERY_TIMEOUT_MAX_MS);
-        return -1;
-    }
-    *ms = (uint32_t)json_integer_value(j);
-    return 0;
-}
-
 /* ---- the command ---- */
 
 json_t *cmd_keys(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err)
@@ -453,7 +436,9 @@ json_t *cmd_keys(const struct control_env *env, struct ctl_conn *conn, json_t *r
         snprintf(err, CTL_ERR_MAX, "keys: \"local\" must be true or false");
         return NULL;
     }
-    if (cmd_keys_timeout(req, &timeout_ms, err) != 0 || cmd_keys_parse(req, &rq, err) != 0)
+    if (cmd_uint(req, "keys", "timeout_ms", CMD_KEYS_ROUNDS, QUERY_TIMEOUT_MAX_MS, &timeout_ms,
+                 err) != 0 ||
+        cmd_keys_parse(req, &rq, err) != 0)
         return NULL;
     if (!json_is_true(local)) {
         json_t *r = cmd_keys_cluster(env, conn, &rq, timeout_ms, err);

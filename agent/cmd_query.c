@@ -111,15 +111,16 @@ static int cmd_query_tags(json_t *req, struct query_tag_filter *tags, size_t *co
 }
 
 /* An optional non-negative integer field at most max: 0 or -1 with err. */
-static int cmd_query_uint(json_t *req, const char *field, uint32_t max, uint32_t *out, char *err)
+int cmd_uint(json_t *req, const char *what, const char *field, uint32_t min, uint32_t max,
+             uint32_t *out, char *err)
 {
     json_t *j = json_object_get(req, field);
     *out = 0;
     if (j == NULL)
         return 0;
-    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > max) {
-        snprintf(err, CTL_ERR_MAX, "query: \"%s\" must be an integer from 0 to %u", field,
-                 (unsigned)max);
+    if (!json_is_integer(j) || json_integer_value(j) < min || json_integer_value(j) > max) {
+        snprintf(err, CTL_ERR_MAX, "%s: \"%s\" must be an integer from %u to %u", what, field,
+                 (unsigned)min, (unsigned)max);
         return -1;
     }
     *out = (uint32_t)json_integer_value(j);
@@ -153,8 +154,9 @@ json_t *cmd_query(const struct control_env *env, struct ctl_conn *conn, json_t *
     json_t *no_ack = json_object_get(req, "no_ack");
     if (plen < 0 || cmd_query_nodes(req, nodes, &qr.node_count, err) != 0 ||
         cmd_query_tags(req, tags, &qr.tag_count, err) != 0 ||
-        cmd_query_uint(req, "timeout_ms", QUERY_TIMEOUT_MAX_MS, &qr.timeout_ms, err) != 0 ||
-        cmd_query_uint(req, "relay_factor", SWIM_DIRECT_RELAY_MAX, &qr.relay_factor, err) != 0)
+        cmd_uint(req, "query", "timeout_ms", 0, QUERY_TIMEOUT_MAX_MS, &qr.timeout_ms, err) != 0 ||
+        cmd_uint(req, "query", "relay_factor", 0, SWIM_DIRECT_RELAY_MAX, &qr.relay_factor, err) !=
+            0)
         return NULL;
     if (no_ack != NULL && !json_is_boolean(no_ack)) {
         snprintf(err, CTL_ERR_MAX, "query: \"no_ack\" must be true or false");

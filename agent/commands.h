@@ -41,6 +41,11 @@ json_t *cmd_event(const struct control_env *env, struct ctl_conn *conn, json_t *
 long cmd_payload(json_t *req, const char *what, uint8_t *buf, size_t cap, size_t limit, char *err);
 /* cmd_query.c */
 json_t *cmd_query(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* The optional unsigned field `field` of a request to command `what` into
+ * *out (0 when absent): 0, or -1 with err filled when it is not an integer
+ * from min to max. */
+int cmd_uint(json_t *req, const char *what, const char *field, uint32_t min, uint32_t max,
+             uint32_t *out, char *err);
 /* watch.c */
 json_t *cmd_watch(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
 /* monitor.c */
