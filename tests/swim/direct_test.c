@@ -258,6 +258,26 @@ START_TEST(swim_test_direct_relay_forwards_one_item_per_request)
 }
 END_TEST
 
+/* The addressee, too, reads one message per datagram: eight items from n0
+ * (ids 100..107) in one DIRECT tell n2 once, of the first. */
+START_TEST(swim_test_direct_one_message_per_datagram)
+{
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct seen s;
+        struct sim *w = direct_world(tw_seed_at(i), 4, &s);
+        struct who n0 = node_who(w, 0);
+        const struct who origins[] = {n0, n0, n0, n0, n0, n0, n0, n0};
+        uint8_t buf[512];
+        size_t len = direct_dgram(w, buf, sizeof(buf), n0, 0, 2, origins, 8);
+        ck_assert_int_eq(sim_inject(w, 0, 2, buf, len), 0);
+        sim_run_for(w, 500);
+        SIM_ASSERT(w, s.count[2] == 1, "n2 told %d times by one datagram", s.count[2]);
+        ck_assert_str_eq(s.origin[2], sim_name(w, 0));
+        sim_delete(w);
+    }
+}
+END_TEST
+
 /* A relay forwards only the requester's own message: a member asking it to
  * pass on one in another member's name is refused. */
 START_TEST(swim_test_direct_relay_refuses_others_messages)
@@ -332,6 +352,7 @@ static Suite *direct_suite(void)
     tcase_add_test(tc, swim_test_direct_send_checks_and_rate_limit);
     tcase_add_test(tc, swim_test_direct_relay_only_for_members);
     tcase_add_test(tc, swim_test_direct_relay_forwards_one_item_per_request);
+    tcase_add_test(tc, swim_test_direct_one_message_per_datagram);
     tcase_add_test(tc, swim_test_direct_relay_refuses_others_messages);
     tcase_add_test(tc, swim_test_direct_heard_only_from_members_at_their_address);
     suite_add_tcase(s, tc);
