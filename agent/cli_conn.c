@@ -1,11 +1,12 @@
 /*
  * cli_conn.c - swimctl's side of the control socket (see cli_int.h).
  *
- * One-shot: connect, send one request line, read one response line, all
- * within one deadline (cli_call; cli_exchange adds swimctl's messages and
- * exit codes).  Streaming: the same connection kept open, with SIGINT and
- * SIGTERM read through a signalfd so every wait can be cut short
- * (cli_stream_*).  Every wait is poll() against clock_mono_ms() deadlines.
+ * One-shot: connect, send one request line and shut down the writing
+ * side, read one response line, all within one deadline (cli_call;
+ * cli_exchange adds swimctl's messages and exit codes).  Streaming: the
+ * same connection kept open, with SIGINT and SIGTERM read through a
+ * signalfd so every wait can be cut short (cli_stream_*).  Every wait is
+ * poll() against clock_mono_ms() deadlines.
  */
 #include <errno.h>
 #include <poll.h>
@@ -76,17 +77,21 @@ static int cli_send_line(int fd, json_t *req, uint64_t deadline)
     size_t n = strlen(line);
     line[n] = '\n'; /* replaces the NUL; length tracked in n + 1 */
     int rc = 0;
+    /* Send first, wait only when the socket is full (a fresh one never is). */
     for (size_t off = 0; off < n + 1;) {
-        if ((rc = cli_wait(fd, POLLOUT, deadline)) != 0)
-            break;
-        ssize_t w = send(fd, line + off, n + 1 - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
+        ssize_t w = send(fd, line + off, n + 1 - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w >= 0) {
+            off += (size_t)w;
             continue;
-        if (w < 0) {
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
             rc = ERR_IO;
             break;
         }
-        off += (size_t)w;
+        if ((rc = cli_wait(fd, POLLOUT, deadline)) != 0)
+            break;
     }
     free(line);
     return rc;
@@ -102,6 +107,10 @@ int cli_call(const char *path, json_t *req, json_t **resp, int timeout_ms, char 
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = cli_send_line(fd, req, deadline);
+    /* Nothing more to send: with the EOF right behind the request, swimd
+     * answers and closes in the wake-up that accepts us (ctl.c). */
+    if (rc == 0)
+        shutdown(fd, SHUT_WR);
     if (rc == ERR_NOMEM) {
         snprintf(msg, msglen, "out of memory");
         goto out;

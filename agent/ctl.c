@@ -48,6 +48,9 @@
  * connects in a loop cannot flood the log. */
 #define CTL_REFUSE_LOG_BURST 5
 #define CTL_REFUSE_LOG_WINDOW_MS 10000
+/* A new client's input read at once by the accept callback: more than one
+ * request line of any command swimctl sends. */
+#define CTL_EARLY_READ 4096
 /* Supplementary groups of a peer read at once (SO_PEERGROUPS); more are
  * read into a buffer sized by the kernel's answer. */
 #define CTL_PEER_GROUPS 64
@@ -312,28 +315,40 @@ static void ctl_on_read(struct bufferevent *bev, void *arg)
     ctl_client_process(cl);
 }
 
-static void ctl_on_write(struct bufferevent *bev, void *arg)
+/* The client's output has been written (all of it, or down to what the
+ * write watermark allows): free a closing or finished client, else read
+ * and answer what waits and tell a stream.  Returns 1 if it was freed. */
+static int ctl_client_written(struct ctl_conn *cl)
 {
-    struct ctl_conn *cl = arg;
+    struct bufferevent *bev = cl->bev;
     cl->last_ms = clock_mono_ms();
     if (cl->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            ctl_client_free(cl);
-        return;
+        if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+            return 0;
+        ctl_client_free(cl);
+        return 1;
     }
     if (cl->eof) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !cl->deferred &&
-            evbuffer_search_eol(bufferevent_get_input(bev), NULL, NULL, EVBUFFER_EOL_LF).pos < 0)
+            evbuffer_search_eol(bufferevent_get_input(bev), NULL, NULL, EVBUFFER_EOL_LF).pos < 0) {
             ctl_client_free(cl);
-        else
-            event_active(cl->resume, 0, 0);
-        return;
+            return 1;
+        }
+        event_active(cl->resume, 0, 0);
+        return 0;
     }
     /* Output drained: read again and answer what is waiting. */
     bufferevent_enable(bev, EV_READ);
     event_active(cl->resume, 0, 0);
     if (cl->on_drain != NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         cl->on_drain(cl->hook_arg, cl); /* may send or close; frees nothing now */
+    return 0;
+}
+
+static void ctl_on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    ctl_client_written(arg);
 }
 
 static void ctl_on_event(struct bufferevent *bev, short what, void *arg)
@@ -467,6 +482,48 @@ static void ctl_log_refusal(struct ctl *c, const struct ctl_peer *p, const char 
                 (unsigned long long)suppressed);
 }
 
+/*
+ * A new client's first requests, answered from the accept callback when
+ * they are already there: swimctl connects, sends its line and shuts down
+ * its writing side, and the kernel usually has all of that before swimd
+ * runs.  Read what is waiting (and whether the client's EOF is behind it),
+ * answer it, and write the answers straight to the socket, so a one-shot
+ * client is served and freed in the wake-up that accepted it rather than
+ * over four more turns of the loop (read, write, write done, EOF).  Runs
+ * before the bufferevent's events are enabled; what is not finished here
+ * goes on through them.  Returns 1 if the client was freed.
+ */
+static int ctl_answer_early(struct ctl_conn *cl, evutil_socket_t fd)
+{
+    char buf[CTL_EARLY_READ], peek;
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0)
+        return 0; /* nothing yet: the loop reads it (or its EOF or error) */
+    /* A socket bufferevent keeps the end of its input and the start of its
+     * output frozen except while it reads or writes itself: this does the
+     * same, the same way. */
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    evbuffer_unfreeze(in, 0);
+    int added = evbuffer_add(in, buf, (size_t)n);
+    evbuffer_freeze(in, 0);
+    if (added != 0) {
+        ctl_client_free(cl); /* out of memory, and the bytes are gone */
+        return 1;
+    }
+    cl->eof = recv(fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+    if (ctl_client_process(cl))
+        return 1;
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    if (evbuffer_get_length(out) == 0)
+        return 0;
+    evbuffer_unfreeze(out, 1);
+    int wrote = evbuffer_write(out, fd);
+    evbuffer_freeze(out, 1);
+    if (wrote <= 0 || evbuffer_get_length(out) > 0)
+        return 0; /* the rest waits for the socket (an error shows there too) */
+    return ctl_client_written(cl);
+}
+
 static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                           int salen, void *arg)
 {
@@ -513,11 +570,19 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     /* Stop reading a client whose unanswered input already exceeds what a
      * request may be, so a flood is held in the kernel, not in our heap. */
     bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_READ_HIGH);
-    bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(cl->bev, EV_WRITE); /* on from birth; enabled below */
     LIST_INSERT_HEAD(&c->clients, cl, link);
     c->nclients++;
     log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu uid=%ld", c->nclients,
             (long)(int)peer.cred.uid);
+    if (ctl_answer_early(cl, fd))
+        return; /* served and freed */
+    /* Reading pauses while closing or above CTL_OUTPUT_MAX, as in
+     * ctl_client_process() and ctl_conn_close(). */
+    short what = EV_WRITE;
+    if (!cl->closing && evbuffer_get_length(bufferevent_get_output(cl->bev)) <= CTL_OUTPUT_MAX)
+        what |= EV_READ;
+    bufferevent_enable(cl->bev, what);
 }
 
 /* Close the clients idle for longer than the timeout, and free those that

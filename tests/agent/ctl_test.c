@@ -404,6 +404,64 @@ static void assert_eof(int fd)
     ck_assert_int_eq(r, 0);
 }
 
+/* Everything a client is sent until the server closes, without running
+ * the server's loop (it must already have been written). */
+static size_t read_to_eof(int fd, char *buf, size_t cap)
+{
+    uint64_t deadline = clock_mono_ms() + 1000;
+    size_t len = 0;
+    for (;;) {
+        ck_assert_msg(clock_mono_ms() < deadline, "no EOF without the loop; got \"%.*s\"", (int)len,
+                      buf);
+        ck_assert_uint_lt(len, cap);
+        ssize_t r = recv(fd, buf + len, cap - len, 0);
+        if (r == 0)
+            return len;
+        if (r > 0)
+            len += (size_t)r;
+        else
+            usleep(1000);
+    }
+}
+
+/* A one-shot client, its requests and its EOF sent before the server runs
+ * (as swimctl does), is answered and closed in the loop turn that accepts
+ * it, even a last line without its newline. */
+START_TEST(ctl_test_one_shot_client_served_in_the_accepting_turn)
+{
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":1}\n{\"cmd\":\"echo\",\"v\":2}");
+    shutdown(fd, SHUT_WR);
+    event_base_loop(base, EVLOOP_ONCE);
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
+    char buf[256];
+    size_t n = read_to_eof(fd, buf, sizeof(buf));
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "{\"v\":1,\"ok\":true}\n{\"v\":2,\"ok\":true}\n");
+    ck_assert_int_eq(calls, 2);
+    close(fd);
+}
+END_TEST
+
+/* A client accepted before it sent anything is served through the loop:
+ * several requests on one connection, then its EOF closes it. */
+START_TEST(ctl_test_client_silent_at_accept_served_later)
+{
+    rlen[0] = 0;
+    int fd = client();
+    event_base_loop(base, EVLOOP_ONCE);
+    ck_assert_uint_eq(ctl_client_count(srv), 1);
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":1}\n");
+    assert_echo(read_response(0, fd), 1);
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":2}\n");
+    assert_echo(read_response(0, fd), 2);
+    shutdown(fd, SHUT_WR);
+    assert_eof(fd);
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
+    close(fd);
+}
+END_TEST
+
 START_TEST(ctl_test_stream_lines_follow_reply_then_close)
 {
     rlen[0] = 0;
@@ -871,6 +929,8 @@ int main(void)
     tcase_add_test(live, ctl_test_abrupt_disconnect_leaves_others_served);
     tcase_add_test(live, ctl_test_half_close_still_answered);
     tcase_add_test(live, ctl_test_last_line_without_newline_answered_at_eof);
+    tcase_add_test(live, ctl_test_one_shot_client_served_in_the_accepting_turn);
+    tcase_add_test(live, ctl_test_client_silent_at_accept_served_later);
     tcase_add_test(live, ctl_test_live_socket_not_replaced);
     tcase_add_test(live, ctl_test_stale_socket_replaced);
     tcase_add_test(live, ctl_test_second_server_refused_after_socket_removed);
