@@ -192,8 +192,17 @@ static int cli_cmd_members(struct cli_ctx *c, int argc, char **argv)
     if ((code = cli_operands(c, argc, argv, 0, 0, NULL)) >= 0)
         return code;
     f.tags = tagv;
+    /* The table asks only for what it shows (and filters and sorts by); an
+     * older swimd ignores "fields" and sends every field, printed the same. */
+    json_t *req = json_pack("{s:s}", "cmd", "members");
+    if (req != NULL && !(how & CLI_MEMBERS_JSON)) {
+        json_t *fields = json_pack("[s,s,s,s]", "name", "addr", "status", "tags");
+        if (how & CLI_MEMBERS_RTT)
+            json_array_append_new(fields, json_string("rtt_ms"));
+        json_object_set_new(req, "fields", fields);
+    }
     json_t *reply;
-    int rc = cli_exchange(c->path, json_pack("{s:s}", "cmd", "members"), &reply, c->err);
+    int rc = cli_exchange(c->path, req, &reply, c->err);
     if (rc != CLI_EXIT_OK)
         return rc;
     cli_print_members(c->out, json_object_get(reply, "members"), &f, how);

@@ -15,6 +15,10 @@
 
 /* cmd_members.c */
 json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t *req, char *err);
+/* The members lists kept between requests (control_env.members_cache):
+ * NULL when out of memory.  Delete frees them; NULL is a no-op. */
+struct cmd_members_cache *cmd_members_cache_new(void);
+void cmd_members_cache_delete(struct cmd_members_cache *mc);
 /* One member as the control API shows it (members, info's "self"), with
  * its coordinate (NULL: not known, shown as null). */
 json_t *cmd_member_json(const struct swim_member_info *m, const struct swim_coord *coord);

@@ -93,7 +93,8 @@ struct control *control_new(struct event_base *base, const struct control_env *e
         return NULL;
     }
     c->env.keys_runs = cmd_keys_runs_new();
-    if (c->env.keys_runs == NULL) {
+    c->env.members_cache = cmd_members_cache_new();
+    if (c->env.keys_runs == NULL || c->env.members_cache == NULL) {
         snprintf(err, errlen, "out of memory");
         control_delete(c);
         return NULL;
@@ -106,6 +107,7 @@ void control_delete(struct control *c)
     if (c == NULL)
         return;
     cmd_keys_runs_delete(c->env.keys_runs, c->env.query);
+    cmd_members_cache_delete(c->env.members_cache);
     ctl_delete(c->env.ctl);
     free(c);
 }

@@ -38,6 +38,7 @@ struct keyring;
 struct keyops;
 struct query;
 struct cmd_keys_runs;
+struct cmd_members_cache;
 
 /* The parts of swimd a command may use (borrowed; they outlive the
  * control socket). */
@@ -52,10 +53,11 @@ struct control_env {
     struct keyops *keyops;    /* this node's keys command (keyops.h); NULL: plaintext */
     struct query *query;      /* queries (query.h) */
     struct log *log;
-    const struct cfg *cfg;           /* name, label, profile, snapshot, watch queue */
-    struct ctl *ctl;                 /* the socket itself (set by control_new) */
-    struct cmd_keys_runs *keys_runs; /* keys operations in flight (set by control_new) */
-    const struct control *control;   /* the table and its counts (set by control_new) */
+    const struct cfg *cfg;                   /* name, label, profile, snapshot, watch queue */
+    struct ctl *ctl;                         /* the socket itself (set by control_new) */
+    struct cmd_keys_runs *keys_runs;         /* keys operations in flight (set by control_new) */
+    struct cmd_members_cache *members_cache; /* members' last list (set by control_new) */
+    const struct control *control;           /* the table and its counts (set by control_new) */
 };
 
 /*

@@ -245,13 +245,42 @@ END_TEST
 
 /* ---- round trip through a real socket ---------------------------------------- */
 
+/* members_json as a swimd answers a request for `fields` (NULL: all), and
+ * the fields asked for written to DIR/fields ("none" without any). */
+static json_t *canned_members(const char *dir, json_t *fields)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s/fields", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    if (fields != NULL)
+        json_dumpf(fields, f, JSON_COMPACT | JSON_ENCODE_ANY);
+    else
+        fputs("none", f);
+    fclose(f);
+    json_t *all = json_loads(members_json, 0, NULL), *m, *v;
+    size_t i, j;
+    if (fields != NULL) {
+        json_array_foreach(all, i, m)
+        {
+            json_t *keep = json_object();
+            json_array_foreach(fields, j, v)
+            {
+                json_t *got = json_object_get(m, json_string_value(v));
+                if (got != NULL)
+                    json_object_set(keep, json_string_value(v), got);
+            }
+            json_array_set_new(all, i, keep);
+        }
+    }
+    return json_pack("{s:o}", "members", all);
+}
+
 static json_t *canned(void *ctx, struct ctl_conn *conn, const char *cmd, json_t *req, char *e)
 {
-    (void)ctx;
     (void)conn;
-    (void)req;
     if (strcmp(cmd, "members") == 0)
-        return json_pack("{s:o}", "members", json_loads(members_json, 0, NULL));
+        return canned_members(ctx, json_object_get(req, "fields"));
     if (strcmp(cmd, "monitor") == 0)
         return json_object(); /* linked; no member ever fails here */
     if (strcmp(cmd, "metrics") == 0)
@@ -286,7 +315,7 @@ static void serve_start(struct server *sv)
         signal(SIGPIPE, SIG_IGN); /* as swimd does: see ctl.h */
         struct event_base *b = event_base_new();
         int rc;
-        struct ctl *c = ctl_new(b, sv->path, 0600, canned, NULL, NULL, &rc);
+        struct ctl *c = ctl_new(b, sv->path, 0600, canned, sv->dir, NULL, &rc);
         char one = c != NULL ? 1 : 0;
         ssize_t w = write(ready[1], &one, 1);
         (void)w;
@@ -306,10 +335,12 @@ static void serve_start(struct server *sv)
 
 static void serve_stop(struct server *sv)
 {
-    char lock[160];
+    char lock[160], fields[64];
     kill(sv->pid, SIGKILL);
     waitpid(sv->pid, NULL, 0);
     unlink(sv->path);
+    snprintf(fields, sizeof(fields), "%s/fields", sv->dir);
+    unlink(fields);
     snprintf(lock, sizeof(lock), "%s" CTL_LOCK_SUFFIX, sv->path);
     unlink(lock);
     rmdir(sv->dir);
@@ -374,6 +405,45 @@ START_TEST(cli_test_round_trip_through_socket)
     ck_assert_int_eq(rc, CLI_EXIT_FAILED);
     ck_assert_str_eq(err_buf, "swimctl: no leave here\n");
     streams_free();
+}
+END_TEST
+
+/* The table asks swimd only for the fields it prints and filters on
+ * (rtt_ms too with --rtt), so the coordinates stay home; --json asks for
+ * every field.  Each prints what it prints from the whole reply. */
+START_TEST(cli_test_members_asks_only_for_what_it_prints)
+{
+    static const struct {
+        const char *opt;
+        int how;
+        const char *fields;
+    } cases[] = {
+        {NULL, 0, "[\"name\",\"addr\",\"status\",\"tags\"]"},
+        {"--rtt", CLI_MEMBERS_RTT, "[\"name\",\"addr\",\"status\",\"tags\",\"rtt_ms\"]"},
+        {"--json", CLI_MEMBERS_JSON, "none"},
+    };
+    struct server sv;
+    serve_start(&sv);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_members(NULL, cases[i].how);
+        char *want = strdup(out_buf);
+        streams_free();
+        char *argv[] = {"swimctl", "--socket", sv.path, "members", (char *)cases[i].opt, NULL};
+        int rc = run(cases[i].opt != NULL ? 5 : 4, argv);
+        ck_assert_int_eq(rc, CLI_EXIT_OK);
+        ck_assert_str_eq(out_buf, want);
+        free(want);
+        streams_free();
+        char path[64], asked[128] = "";
+        snprintf(path, sizeof(path), "%s/fields", sv.dir);
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        size_t n = fread(asked, 1, sizeof(asked) - 1, f);
+        fclose(f);
+        asked[n] = '\0';
+        ck_assert_str_eq(asked, cases[i].fields);
+    }
+    serve_stop(&sv);
 }
 END_TEST
 
@@ -564,6 +634,7 @@ int main(void)
     tcase_add_test(tc, cli_test_members_filtered_by_status_and_tag);
     tcase_add_test(tc, cli_test_members_json_has_the_documented_fields);
     tcase_add_test(tc, cli_test_members_rtt_column_and_json);
+    tcase_add_test(tc, cli_test_members_asks_only_for_what_it_prints);
     tcase_add_test(tc, cli_test_cannot_connect_reports_path_and_reason);
     tcase_add_test(tc, cli_test_usage_errors_exit_2);
     tcase_add_test(tc, cli_test_keygen_prints_a_loadable_key);

@@ -1,8 +1,9 @@
 /*
  * membership_test.c - integration: real swimd processes on loopback find
  * each other, detect a kill, see a graceful leave, retry a join, join by
- * name, do all of it over IPv6 too, and time the probes (round trips in
- * the members reply) (tests/agent/agent_harness.h).
+ * name, do all of it over IPv6 too, time the probes (round trips in
+ * the members reply), and answer members with the fields asked for
+ * (tests/agent/agent_harness.h).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -189,6 +190,162 @@ START_TEST(membership_test_probe_acks_give_rtt)
 }
 END_TEST
 
+/* nd's "members" for a request with `fields` (taken; NULL: without it). */
+static json_t *members_of(struct harness_node *nd, json_t *fields)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "members");
+    if (fields != NULL)
+        json_object_set_new(req, "fields", fields);
+    json_t *r = harness_call(nd, req);
+    json_t *m = json_incref(json_object_get(r, "members"));
+    json_decref(r);
+    return m;
+}
+
+/* The table's fields, as swimctl asks for them. */
+static json_t *table_fields(void)
+{
+    return json_pack("[s,s,s,s]", "name", "addr", "status", "tags");
+}
+
+/* Whole members cut down to `fields` (and tags_malformed with tags), in
+ * the reply's order: what a request for those fields must answer. */
+static json_t *cut_down(json_t *members, json_t *fields)
+{
+    json_t *out = json_array(), *m, *v, *f;
+    size_t i, j;
+    const char *key;
+    json_array_foreach(members, i, m)
+    {
+        json_t *o = json_object();
+        json_object_foreach(m, key, v)
+        {
+            int keep = 0;
+            json_array_foreach(fields, j, f) keep |=
+                strcmp(key, json_string_value(f)) == 0 ||
+                (strcmp(key, "tags_malformed") == 0 && strcmp(json_string_value(f), "tags") == 0);
+            if (keep)
+                json_object_set(o, key, v);
+        }
+        json_array_append_new(out, o);
+    }
+    return out;
+}
+
+/* A request for the table's fields (twice: the second from n1's kept list)
+ * and the whole reply cut down to them are the same bytes. */
+static int fields_match_whole(struct harness_node *nd)
+{
+    json_t *fields = table_fields();
+    json_t *a = members_of(nd, json_incref(fields));
+    json_t *whole = members_of(nd, NULL);
+    json_t *b = members_of(nd, json_incref(fields));
+    json_t *cut = cut_down(whole, fields);
+    char *da = json_dumps(a, JSON_COMPACT), *db = json_dumps(b, JSON_COMPACT);
+    char *dc = json_dumps(cut, JSON_COMPACT);
+    int same = a != NULL && da != NULL && db != NULL && dc != NULL && strcmp(da, db) == 0 &&
+               strcmp(da, dc) == 0;
+    if (!same)
+        fprintf(stderr, "fields: %s\nagain:  %s\nwhole:  %s\n", da, db, dc);
+    free(da);
+    free(db);
+    free(dc);
+    json_decref(a);
+    json_decref(b);
+    json_decref(whole);
+    json_decref(cut);
+    json_decref(fields);
+    return same;
+}
+
+/* name's status and tag `key` in nd's reply for the table's fields. */
+static int table_shows(struct harness_node *nd, const char *name, const char *status,
+                       const char *key, const char *value)
+{
+    json_t *ms = members_of(nd, table_fields()), *m;
+    size_t i;
+    int found = 0;
+    json_array_foreach(ms, i, m)
+    {
+        if (strcmp(json_string_value(json_object_get(m, "name")), name) != 0)
+            continue;
+        const char *v = json_string_value(json_object_get(json_object_get(m, "tags"), key));
+        found = strcmp(json_string_value(json_object_get(m, "status")), status) == 0 &&
+                (key == NULL || (v != NULL && strcmp(v, value) == 0));
+    }
+    json_decref(ms);
+    return found;
+}
+
+/* members answers only the fields a request names; the list it keeps for
+ * such a request is sent again only while nothing in it has changed: a
+ * tag changed here or on a peer, a member failed, a member joined each
+ * show at once or as soon as this node learns of them, and every answer is
+ * the whole reply cut down, byte for byte. */
+START_TEST(membership_test_members_fields_and_kept_list)
+{
+    struct harness *h = harness_world();
+    const char *tagged[] = {"--tag", "role=web", NULL};
+    harness_start_cluster(h, 3, "127.0.0.1", tagged);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(harness_converged(h, 3, 3), HARNESS_CONVERGE_MS),
+                  "no convergence: %s", harness_log_tail(&h->nodes[0]));
+    struct harness_node *n1 = &h->nodes[0];
+    ck_assert(HARNESS_WAIT_UNTIL(fields_match_whole(n1), HARNESS_CONVERGE_MS));
+
+    /* Only the fields asked for, in the reply's order; none is {}. */
+    json_t *ms = members_of(n1, json_pack("[s,s]", "rtt_ms", "name")), *m;
+    size_t i;
+    ck_assert_uint_eq(json_array_size(ms), 3);
+    json_array_foreach(ms, i, m)
+    {
+        ck_assert_uint_eq(json_object_size(m), 2);
+        ck_assert_str_eq(json_object_iter_key(json_object_iter(m)), "name");
+        ck_assert_ptr_nonnull(json_object_get(m, "rtt_ms"));
+    }
+    json_decref(ms);
+    ms = members_of(n1, json_array());
+    json_array_foreach(ms, i, m) ck_assert_uint_eq(json_object_size(m), 0);
+    json_decref(ms);
+    json_t *r = harness_call(n1, json_pack("{s:s,s:[s]}", "cmd", "members", "fields", "nope"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "error")), "unknown field"));
+    json_decref(r);
+    r = harness_call(n1, json_pack("{s:s,s:s}", "cmd", "members", "fields", "name"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "error")), "array"));
+    json_decref(r);
+
+    /* This node's own tags: at once. */
+    r = harness_call(n1, json_pack("{s:s,s:{s:s}}", "cmd", "tags-set", "tags", "role", "db"));
+    ck_assert(json_is_true(json_object_get(r, "ok")));
+    json_decref(r);
+    ck_assert(table_shows(n1, "n1", "alive", "role", "db"));
+    ck_assert(fields_match_whole(n1));
+
+    /* A peer's tags: once they reach n1. */
+    r = harness_call(&h->nodes[1],
+                     json_pack("{s:s,s:{s:s}}", "cmd", "tags-set", "tags", "role", "cache"));
+    json_decref(r);
+    ck_assert_msg(
+        HARNESS_WAIT_UNTIL(table_shows(n1, "n2", "alive", "role", "cache"), HARNESS_CONVERGE_MS),
+        "n2's new tag not shown: %s", harness_log_tail(n1));
+    ck_assert(HARNESS_WAIT_UNTIL(fields_match_whole(n1), HARNESS_CONVERGE_MS));
+
+    /* A failure. */
+    harness_signal(&h->nodes[2], SIGKILL);
+    ck_assert_int_eq(harness_wait_exit(&h->nodes[2], 5000), 0);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(table_shows(n1, "n3", "failed", NULL, NULL),
+                                     harness_detection_bound_ms(3)),
+                  "n3 not failed in the table's fields: %s", harness_log_tail(n1));
+    ck_assert(fields_match_whole(n1));
+
+    /* A join. */
+    harness_start_joiner(h, 3, "127.0.0.1", NULL);
+    ck_assert_msg(
+        HARNESS_WAIT_UNTIL(table_shows(n1, "n4", "alive", NULL, NULL), HARNESS_CONVERGE_MS),
+        "n4 not shown: %s", harness_log_tail(n1));
+    ck_assert(HARNESS_WAIT_UNTIL(fields_match_whole(n1), HARNESS_CONVERGE_MS));
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
@@ -198,6 +355,7 @@ int main(void)
         {"join_by_name", membership_test_join_by_name_over_flags_and_control, 60},
         {"ipv6", membership_test_ipv6_three_nodes_converge, 60},
         {"rtt", membership_test_probe_acks_give_rtt, 60},
+        {"members_fields", membership_test_members_fields_and_kept_list, 90},
     };
     return harness_run_cases("membership", cases, sizeof(cases) / sizeof(cases[0]));
 }
