@@ -9,6 +9,11 @@
  * discarding state that drops input up to the next newline, then answers
  * one error for the whole line.
  *
+ * A new client's events are enabled only after the accept callback has
+ * read what it already sent (ctl_answer_early()): a one-shot client such
+ * as swimctl, whose request and EOF are usually there by then, is answered
+ * with one write and freed in that same callback.
+ *
  * Streaming: while a request callback runs, lines it sends for its own
  * connection go to a side buffer (`held`) that is appended to the output
  * after the reply.  A closing connection reads nothing more; it is freed by
