@@ -205,7 +205,7 @@ static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uin
 void swim__on_probe_timer(struct swim *s, uint64_t now)
 {
     /* The period ended: a probe due now is judged before the next starts
-     * (its JUDGE timer, at the same instant, then finds nothing). */
+     * (its JUDGE timer, due at the same instant, is cancelled). */
     for (size_t i = 0; i < SWIM_PROBES_MAX; i++)
         if (s->probes[i].target != NULL && s->probes[i].judge_at <= now)
             probe_judge(s, &s->probes[i], false, now);

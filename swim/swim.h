@@ -21,10 +21,11 @@
  * Every timer submitted must eventually be handed back (or dropped when the
  * instance is deleted, or cancelled); timers that no longer apply are
  * recognised and ignored, so the runtime never has to cancel anything.  It
- * may, though: an idle node's CPU cost is its wake-ups (about 130 us each in
- * the kernel's scheduler and timer programming, against a few us of protocol
- * work), and the commonest timer, a probe's deadline, is moot once the probe
- * is answered, a millisecond after it was armed.  The core calls cancel(t),
+ * may, though: an idle node's CPU cost is its wake-ups (each costs the
+ * kernel's scheduler and timer programming far more than the protocol's own
+ * work; tests/bench/RESULTS.md), and the commonest timer, a probe's deadline,
+ * is moot once the probe is answered, often a millisecond after it was
+ * armed.  The core calls cancel(t),
  * with the value it submitted, for a timer it knows is still pending and no
  * longer wanted (a probe's PROBE_TIMEOUT or JUDGE once the probe is answered
  * or forgotten, a helper's RELAY once the target answered).  The runtime
