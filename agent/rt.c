@@ -22,6 +22,7 @@
 #include "events.h"
 #include "keyring.h"
 #include "err.h"
+#include "hash.h"
 #include "join.h"
 #include "replay.h"
 #include "udp.h"
@@ -37,6 +38,10 @@
  * millisecond before it is due and has to be armed again: an extra wakeup
  * per timer, several times a second on an idle agent. */
 #define RT_TIMER_PAD_MS 1
+/* Pending core timers are chained in this many buckets by the hash of their
+ * value, so the core's cancel finds one in a short walk: an idle agent has
+ * about six pending, one with thousands of suspects three per suspect. */
+#define RT_TIMER_BUCKETS 64
 /* Extra time after leave_linger_ms before exiting without SELF_IDLE. */
 #define RT_LEAVE_GRACE_MS 2000
 /* Decrypt-failure log lines: at most this many per window ... */
@@ -70,7 +75,7 @@ struct rt {
     void *on_leave_ctx;
     rt_intercept_f intercept; /* sees notifications before the bus (queries) */
     void *intercept_ctx;
-    LIST_HEAD(, rt_timer) timers;
+    LIST_HEAD(rt_timer_list, rt_timer) timers[RT_TIMER_BUCKETS];
     size_t ntimers;
     int active;
     int leaving;
@@ -118,6 +123,14 @@ static void rt_send_to(void *ctx, const struct swim_addr *to, const uint8_t *dat
     rt->stats.bytes_out += (uint64_t)n;
 }
 
+/* The bucket of a timer's value (every field the core sets). */
+static struct rt_timer_list *rt_timer_bucket(struct rt *rt, const struct swim_timer *t)
+{
+    uint64_t key[3] = {t->kind | (uint64_t)t->arg32 << 32, t->token,
+                       t->hint | (uint64_t)t->reserved << 32};
+    return &rt->timers[hash_fnv1a(key, sizeof(key)) % RT_TIMER_BUCKETS];
+}
+
 static void rt_timer_free(struct rt *rt, struct rt_timer *tm)
 {
     LIST_REMOVE(tm, link);
@@ -144,6 +157,7 @@ static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
     }
     struct swim_timer t = tm->t;
     rt_timer_free(rt, tm);
+    rt->stats.timers_fired++;
     swim_handle_timer(rt->swim, &t, now);
 }
 
@@ -180,10 +194,28 @@ static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t dela
     tm->rt = rt;
     tm->t = *t;
     tm->due = clock_mono_ms() + delay_ms;
-    LIST_INSERT_HEAD(&rt->timers, tm, link);
+    LIST_INSERT_HEAD(rt_timer_bucket(rt, t), tm, link);
     rt->ntimers++;
     struct timeval tv = clock_tv(delay_ms + RT_TIMER_PAD_MS);
     evtimer_add(tm->ev, &tv);
+}
+
+/* Free the pending timers equal to *t: they never fire.  One already handed
+ * back (freed then) or cancelled before is not found, which is no error. */
+static void rt_cancel(void *ctx, const struct swim_timer *t)
+{
+    struct rt *rt = ctx;
+    struct rt_timer_list *b = rt_timer_bucket(rt, t);
+    struct rt_timer *tm = LIST_FIRST(b);
+    while (tm != NULL) {
+        struct rt_timer *next = LIST_NEXT(tm, link);
+        if (tm->t.kind == t->kind && tm->t.arg32 == t->arg32 && tm->t.token == t->token &&
+            tm->t.hint == t->hint && tm->t.reserved == t->reserved) {
+            rt_timer_free(rt, tm);
+            rt->stats.timers_cancelled++;
+        }
+        tm = next;
+    }
 }
 
 static void rt_log_member(struct rt *rt, enum log_level level, const char *what,
@@ -395,7 +427,8 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
     rt->on_leave = cfg->on_leave;
     rt->on_leave_ctx = cfg->on_leave_ctx;
     rt->udp.fd = -1;
-    LIST_INIT(&rt->timers);
+    for (size_t i = 0; i < RT_TIMER_BUCKETS; i++)
+        LIST_INIT(&rt->timers[i]);
     snprintf(rt->label, sizeof(rt->label), "%s", cfg->label != NULL ? cfg->label : "");
     log_limit_create(&rt->decrypt_limit, RT_DECRYPT_LOG_WINDOW_MS, RT_DECRYPT_LOG_BURST);
     if (rt->kr != NULL && (rt->replay = replay_new(clock_wall_ms())) == NULL) {
@@ -406,7 +439,7 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
         goto fail;
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
-    struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after};
+    struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after, rt_cancel};
     rt->swim = swim_new(&rt->scfg, cfg->name, &rt->udp.self, cfg->generation, seed, &vt);
     if (rt->swim == NULL) {
         snprintf(err, errlen, "cannot create the SWIM instance (bad name or profile?)");
@@ -473,8 +506,9 @@ void rt_stop(struct rt *rt)
         event_del(rt->udp_ev);
     if (rt->leave_ev != NULL)
         event_del(rt->leave_ev);
-    while (!LIST_EMPTY(&rt->timers))
-        rt_timer_free(rt, LIST_FIRST(&rt->timers));
+    for (size_t i = 0; i < RT_TIMER_BUCKETS; i++)
+        while (!LIST_EMPTY(&rt->timers[i]))
+            rt_timer_free(rt, LIST_FIRST(&rt->timers[i]));
     if (rt->join != NULL)
         join_stop(rt->join);
 }

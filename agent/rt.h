@@ -7,11 +7,13 @@
  *
  *   send_to       seal (when a keyring is set) and sendto() at once; a send
  *                 that fails is counted and dropped, as UDP would
- *   submit_after  one evtimer allocated per timer, freed when it fires;
- *                 those still pending at rt_stop() are freed then; a timer
- *                 is never handed back before `now` at submission plus its
- *                 delay (libevent may fire early by its cached clock; it is
- *                 then re-armed for the rest)
+ *   submit_after  one evtimer allocated per timer, freed when it fires or
+ *                 is cancelled; those still pending at rt_stop() are freed
+ *                 then; a timer is never handed back before `now` at
+ *                 submission plus its delay (libevent may fire early by its
+ *                 cached clock; it is then re-armed for the rest)
+ *   cancel        frees the pending timers equal to the one named (found
+ *                 in a hash of pending timers); none pending is a no-op
  *   notify        offered to the interceptor (queries, direct messages:
  *                 rt_set_intercept), else published on the event bus first (the one ordered stream
  *                 every local subscriber reads), then one log line, then the
@@ -73,9 +75,11 @@ struct rt_config {
 struct rt_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t decrypt_failures, send_errors, dropped_oversize;
-    uint64_t replays_refused; /* sealed datagrams replayed, too old, or from too many senders */
-    size_t timers;            /* core timers pending */
-    int active;               /* the core reported SELF_ACTIVE last */
+    uint64_t replays_refused;  /* sealed datagrams replayed, too old, or from too many senders */
+    size_t timers;             /* core timers pending */
+    uint64_t timers_fired;     /* core timers handed back */
+    uint64_t timers_cancelled; /* core timers the core cancelled while pending */
+    int active;                /* the core reported SELF_ACTIVE last */
     int leaving;
 };
 

@@ -3,7 +3,9 @@
  *
  * Layout: the world owns an array of node pointers (a node never moves, so
  * its address can be the runtime ctx of its instance), a binary heap of
- * events stored by value, a name -> index hash table, and, only once a test
+ * events stored by value, a name -> index hash table, a table of the timer
+ * values queued (so a cancelled timer, which stays in the heap, is dropped
+ * unseen when it comes due), and, only once a test
  * sets a per-link value, an n x n matrix of link overrides (a 1,000-node
  * benchmark that never touches a link pays nothing for it).
  *
@@ -53,6 +55,15 @@ struct sim_ev {
     } u;
 };
 
+/* Timers queued with one value by one instance life, and how many of them
+ * were cancelled: the heap is not searched, a cancelled timer stays in it and
+ * is dropped when it comes due. */
+struct sim_pending {
+    uint64_t life; /* 0: the slot is empty (lives start at 1) */
+    struct swim_timer t;
+    uint32_t queued, cancelled;
+};
+
 /* Per-link override; loss < 0 and !has_delay mean "use the default". */
 struct sim_link {
     int16_t loss;
@@ -81,6 +92,7 @@ struct sim_node {
     struct sim_net_stats net;
     uint64_t counts[SWIM_EV_LAST + 1];
     uint64_t timers[SIM_TIMER_KINDS]; /* submitted, by kind (0: any other) */
+    uint64_t fired[SIM_TIMER_KINDS];  /* handed back to the instance, by kind */
     struct sim_log_entry *log;
     size_t log_len, log_alloc;
 };
@@ -102,6 +114,9 @@ struct sim {
 
     struct sim_ev *heap;
     size_t heap_len, heap_alloc;
+    int no_cancel;               /* instances booted from now on get no cancel hook */
+    struct sim_pending *pending; /* open addressing, size pending_size (power of 2) */
+    size_t pending_size, pending_len;
 
     struct sim_node **nodes;
     int n_nodes, nodes_alloc;
@@ -198,6 +213,94 @@ static void sim_ev_free(struct sim_ev *ev)
         free(ev->u.pkt.data);
 }
 
+/* --- queued timer values ------------------------------------------------ */
+
+static int sim_timer_same(const struct swim_timer *a, const struct swim_timer *b)
+{
+    return a->kind == b->kind && a->arg32 == b->arg32 && a->token == b->token &&
+           a->hint == b->hint && a->reserved == b->reserved;
+}
+
+/* Where the probe sequence of (life, t) starts. */
+static size_t sim_pending_home(const struct sim *w, uint64_t life, const struct swim_timer *t)
+{
+    uint64_t key[4] = {life, t->kind | (uint64_t)t->arg32 << 32, t->token,
+                       t->hint | (uint64_t)t->reserved << 32};
+    return (size_t)hash_fnv1a(key, sizeof(key)) & (w->pending_size - 1);
+}
+
+/* The slot holding (life, t), or the empty slot where it would go. */
+static size_t sim_pending_slot(const struct sim *w, uint64_t life, const struct swim_timer *t)
+{
+    size_t mask = w->pending_size - 1;
+    size_t i = sim_pending_home(w, life, t);
+    while (w->pending[i].life != 0 &&
+           !(w->pending[i].life == life && sim_timer_same(&w->pending[i].t, t)))
+        i = (i + 1) & mask; /* bounded: the table is at most half full */
+    return i;
+}
+
+/* Keep the table at most half full with one more entry. */
+static int sim_pending_reserve(struct sim *w)
+{
+    size_t size = w->pending_size ? w->pending_size : 256;
+    while (size < (w->pending_len + 1) * 2)
+        size *= 2;
+    if (size == w->pending_size)
+        return 0;
+    struct sim_pending *old = w->pending;
+    size_t old_size = w->pending_size;
+    w->pending = calloc(size, sizeof(*w->pending));
+    if (w->pending == NULL) {
+        w->pending = old;
+        return ERR_NOMEM;
+    }
+    w->pending_size = size;
+    for (size_t i = 0; i < old_size; i++)
+        if (old[i].life != 0)
+            w->pending[sim_pending_slot(w, old[i].life, &old[i].t)] = old[i];
+    free(old);
+    return 0;
+}
+
+static int sim_pending_add(struct sim *w, uint64_t life, const struct swim_timer *t)
+{
+    if (sim_pending_reserve(w) != 0)
+        return ERR_NOMEM;
+    struct sim_pending *e = &w->pending[sim_pending_slot(w, life, t)];
+    if (e->life == 0) {
+        *e = (struct sim_pending){.life = life, .t = *t};
+        w->pending_len++;
+    }
+    e->queued++;
+    return 0;
+}
+
+/* A queued timer came due: 1 when it was cancelled (drop it), else 0. */
+static int sim_pending_take(struct sim *w, uint64_t life, const struct swim_timer *t)
+{
+    size_t mask = w->pending_size - 1;
+    size_t i = sim_pending_slot(w, life, t);
+    struct sim_pending *e = &w->pending[i];
+    int cancelled = e->cancelled > 0;
+    e->cancelled -= cancelled ? 1 : 0;
+    if (--e->queued > 0)
+        return cancelled;
+    /* Remove it: an entry further along the run whose home is not
+     * cyclically in (hole, its slot] moves into the hole (linear probing's
+     * deletion, which leaves no tombstones). */
+    w->pending_len--;
+    for (size_t j = (i + 1) & mask; w->pending[j].life != 0; j = (j + 1) & mask) {
+        size_t k = sim_pending_home(w, w->pending[j].life, &w->pending[j].t);
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        w->pending[i] = w->pending[j];
+        i = j;
+    }
+    memset(&w->pending[i], 0, sizeof(w->pending[i]));
+    return cancelled;
+}
+
 /* --- names ------------------------------------------------------------- */
 
 /* Names longer than SWIM_NAME_MAX never match a node: hashing a prefix of
@@ -291,6 +394,7 @@ void sim_delete(struct sim *w)
     for (i = 0; i < w->heap_len; i++)
         sim_ev_free(&w->heap[i]);
     free(w->heap);
+    free(w->pending);
     free(w->nodes);
     free(w->names);
     free(w->links);
@@ -759,11 +863,22 @@ static void sim_rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t 
     ev.u.timer.life = n->life;
     ev.u.timer.t = *t;
     n->timers[t->kind < SIM_TIMER_KINDS ? t->kind : 0]++;
-    if (sim_heap_push(w, &ev) != 0) {
+    if (sim_pending_add(w, n->life, t) != 0 || sim_heap_push(w, &ev) != 0) {
         /* A lost timer would silently stall the instance: fail loudly. */
         fprintf(stderr, "sim: out of memory queueing a timer (seed=%" PRIu64 ")\n", w->seed);
         abort();
     }
+}
+
+static void sim_rt_cancel(void *ctx, const struct swim_timer *t)
+{
+    struct sim_node *n = ctx;
+    struct sim *w = n->world;
+    if (w->pending_size == 0)
+        return;
+    struct sim_pending *e = &w->pending[sim_pending_slot(w, n->life, t)];
+    if (e->life != 0)
+        e->cancelled = e->queued;
 }
 
 static void sim_rt_notify(void *ctx, const struct swim_notification *nt)
@@ -817,7 +932,8 @@ static uint64_t sim_node_seed(const struct sim *w, int index, uint64_t generatio
 /* Create and start a fresh instance for n (which must not have one). */
 static int sim_node_boot(struct sim *w, struct sim_node *n)
 {
-    struct swim_runtime rt = {n, sim_rt_notify, sim_rt_send_to, sim_rt_submit_after};
+    struct swim_runtime rt = {n, sim_rt_notify, sim_rt_send_to, sim_rt_submit_after,
+                              w->no_cancel ? NULL : sim_rt_cancel};
     struct swim_addr addr;
     int rc;
 
@@ -1049,11 +1165,15 @@ static void sim_dispatch(struct sim *w, struct sim_ev *ev)
 
     switch (ev->kind) {
     case SIM_EV_TIMER:
-        if (n != NULL && n->swim != NULL && n->life == ev->u.timer.life) {
-            if (n->paused_until > w->now) {
-                sim_hold(w, ev, n->paused_until);
-                return;
-            }
+        if (n != NULL && n->swim != NULL && n->life == ev->u.timer.life &&
+            n->paused_until > w->now) {
+            sim_hold(w, ev, n->paused_until);
+            return;
+        }
+        if (sim_pending_take(w, ev->u.timer.life, &ev->u.timer.t) == 0 && n != NULL &&
+            n->swim != NULL && n->life == ev->u.timer.life) {
+            uint32_t kind = ev->u.timer.t.kind;
+            n->fired[kind < SIM_TIMER_KINDS ? kind : 0]++;
             swim_handle_timer(n->swim, &ev->u.timer.t, w->now);
         }
         break;
@@ -1260,17 +1380,32 @@ uint64_t sim_notified(const struct sim *w, int node, enum swim_event type)
     return n->counts[type];
 }
 
+/* counts[kind], or their sum for kind 0. */
+static uint64_t sim_timer_count(const uint64_t *counts, uint32_t kind)
+{
+    uint64_t sum = 0;
+    if (kind != 0)
+        return counts[kind];
+    for (size_t k = 0; k < SIM_TIMER_KINDS; k++)
+        sum += counts[k];
+    return sum;
+}
+
 uint64_t sim_timers_submitted(const struct sim *w, int node, uint32_t kind)
 {
     const struct sim_node *n = sim_node(w, node);
-    uint64_t sum = 0;
-    if (n == NULL || kind >= SIM_TIMER_KINDS)
-        return 0;
-    if (kind != 0)
-        return n->timers[kind];
-    for (size_t k = 0; k < SIM_TIMER_KINDS; k++)
-        sum += n->timers[k];
-    return sum;
+    return n != NULL && kind < SIM_TIMER_KINDS ? sim_timer_count(n->timers, kind) : 0;
+}
+
+uint64_t sim_timers_fired(const struct sim *w, int node, uint32_t kind)
+{
+    const struct sim_node *n = sim_node(w, node);
+    return n != NULL && kind < SIM_TIMER_KINDS ? sim_timer_count(n->fired, kind) : 0;
+}
+
+void sim_set_cancel(struct sim *w, int on)
+{
+    w->no_cancel = !on;
 }
 
 uint64_t sim_notified_total(const struct sim *w, enum swim_event type)

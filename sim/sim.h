@@ -18,7 +18,10 @@
  * the test scheduled.  Ties are broken by insertion order, so two events at
  * the same millisecond happen in the order they were created.  A timer
  * remembers the life id of the instance that submitted it: once that
- * instance is killed or restarted, its timers are dropped unseen.
+ * instance is killed or restarted, its timers are dropped unseen.  The
+ * runtime implements cancel: a cancelled timer is dropped unseen too when it
+ * comes due (it keeps its place in the queue, so cancelling changes no
+ * other event's order; sim_set_cancel turns the hook off).
  *
  * The network: a node's address is two bytes, its index (big-endian).
  * send_to() copies the datagram into the queue with a delivery time of
@@ -136,6 +139,9 @@ void sim_set_tap(struct sim *w, sim_tap_f fn, void *ctx);
 void sim_set_event_limit(struct sim *w, uint64_t limit);
 /* Log entries kept per node (0 = log nothing; counters still count). */
 void sim_set_log_cap(struct sim *w, size_t cap);
+/* Whether instances booted from now on get the runtime's cancel hook (on by
+ * default; off: NULL, so every timer comes back, cancelled or not). */
+void sim_set_cancel(struct sim *w, int on);
 
 /* --- nodes ------------------------------------------------------------- */
 
@@ -309,6 +315,9 @@ uint64_t sim_notified_total(const struct sim *w, enum swim_event type);
  * (SWIM_TIMER_*), or of every kind when kind is 0 (counted always, across
  * restarts). */
 uint64_t sim_timers_submitted(const struct sim *w, int node, uint32_t kind);
+/* Timers handed back to a node's instance (its wake-ups), counted the same
+ * way: a cancelled timer, or one of a killed instance, is not. */
+uint64_t sim_timers_fired(const struct sim *w, int node, uint32_t kind);
 /* From the logs: how many notifications of type about subject the observer
  * got (observer -1: every node). */
 uint64_t sim_notified_about(const struct sim *w, int observer, enum swim_event type, int subject);

@@ -13,9 +13,11 @@
  * not answer it either (RELAY timer).  A probe with no ACK when it is judged
  * (JUDGE timer; plain SWIM judges at the end of the period) makes an ALIVE
  * target SUSPECT, and a suspect becomes FAILED when nobody refutes in time.
- * A probe answered by its timeout is judged then, and only an unanswered
- * one arms its JUDGE timer: timers cannot be cancelled, so an idle node
- * wakes twice per period (PROBE, PROBE_TIMEOUT), not three times.
+ * A probe is judged as soon as it is answered (nothing can change that
+ * verdict), and its pending timer (PROBE_TIMEOUT, or JUDGE when the answer
+ * came after the timeout) is cancelled; only a probe still unanswered at its
+ * timeout arms its JUDGE timer.  An idle node is thus woken by one timer per
+ * period, PROBE, when its runtime cancels, and by two without.
  * The suspect refutes by taking a higher incarnation (update.c).
  *
  * Lifeguard (Dadgar et al., DSN 2018; memberlist's awareness.go and
@@ -122,11 +124,20 @@ static bool probing(const struct swim *s, const struct swim_member *m)
     return false;
 }
 
+/* Free p's slot; its pending timer, if any, is no longer wanted. */
+static void probe_end(struct swim *s, struct swim_probe *p)
+{
+    if (p->timer != 0)
+        swim__cancel(s, p->timer, p->seq, 0);
+    p->timer = 0;
+    p->target = NULL;
+}
+
 void swim__probe_forget(struct swim *s, const struct swim_member *m)
 {
     for (size_t i = 0; i < SWIM_PROBES_MAX; i++)
         if (s->probes[i].target == m)
-            s->probes[i].target = NULL;
+            probe_end(s, &s->probes[i]);
 }
 
 /* A helper's window for the target's answer: the prober's timeout or the
@@ -180,6 +191,7 @@ static struct swim_probe *probe_start(struct swim *s, struct swim_member *m, uin
     probe_ping(s, p);
     uint64_t timeout = probe_timeout(s, p);
     swim__submit(s, SWIM_TIMER_PROBE_TIMEOUT, p->seq, 0, timeout);
+    p->timer = SWIM_TIMER_PROBE_TIMEOUT;
     /* Plain SWIM judges at the end of the period; with probe_retry, once the
      * helpers' NACKs are due.  The JUDGE timer is armed by the timeout, and
      * only for a probe still unanswered then. */
@@ -188,15 +200,15 @@ static struct swim_probe *probe_start(struct swim *s, struct swim_member *m, uin
     return p;
 }
 
-static void probe_judge(struct swim *s, struct swim_probe *p, uint64_t now);
+static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uint64_t now);
 
 void swim__on_probe_timer(struct swim *s, uint64_t now)
 {
     /* The period ended: a probe due now is judged before the next starts
-     * (its JUDGE timer, at the same instant, then finds nothing). */
+     * (its JUDGE timer, due at the same instant, is cancelled). */
     for (size_t i = 0; i < SWIM_PROBES_MAX; i++)
         if (s->probes[i].target != NULL && s->probes[i].judge_at <= now)
-            probe_judge(s, &s->probes[i], now);
+            probe_judge(s, &s->probes[i], false, now);
     swim__submit(s, SWIM_TIMER_PROBE, s->epoch, 0, scaled(s, s->cfg.probe_interval_ms));
     if (s->state != SWIM_STATE_RUNNING)
         return;
@@ -208,17 +220,12 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
 {
     struct swim_probe *p = probe_by_seq(s, seq);
-    if (p == NULL)
-        return;
-    if (p->acked) {
-        /* Answered: nothing can change the verdict any more, so it is
-         * judged now and no JUDGE timer is armed for it. */
-        probe_judge(s, p, now);
-        return;
-    }
-    /* The judgement keeps its own deadline, even if the runtime handed this
-     * timer back a little early. */
+    if (p == NULL || p->timer != SWIM_TIMER_PROBE_TIMEOUT)
+        return; /* answered and judged, or forgotten (a runtime without cancel) */
+    /* Unanswered.  The judgement keeps its own deadline, even if the runtime
+     * handed this timer back a little early. */
     swim__submit(s, SWIM_TIMER_JUDGE, seq, 0, p->judge_at > now ? p->judge_at - now : 0);
+    p->timer = SWIM_TIMER_JUDGE;
     struct swim_member *target = p->target;
     if (s->cfg.probe_retry)
         probe_ping(s, p);
@@ -262,30 +269,29 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         if (h->src_gen > m->verified_gen)
             m->verified_gen = h->src_gen;
         m->readmit_tries = 0;
-        p->target = NULL;
+        probe_end(s, p);
         struct wire_member r;
         swim__member_to_wire(&s->self, &r);
         (void)swim__send_record(s, &p->addr, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
         return true;
     }
-    if (!p->acked) { /* the first answer counts; only a direct one is timed */
-        if (relayed != NULL) {
-            s->stats.probes_acked_indirect++;
-        } else {
-            s->stats.probes_acked++;
-            swim__count_rtt(s, p->sent_at, now);
-            /* Timed only when it comes from where the probe went: an ACK
-             * in the target's name from elsewhere says nothing of the
-             * path, and must not move our coordinate. */
-            if (p->gen == p->target->gen && swim__addr_equal(from, &p->addr)) {
-                swim__member_rtt(p->target, p->sent_at, now);
-                if (coord != NULL)
-                    swim__coord_sample(s, p->target, coord,
-                                       now > p->sent_at ? now - p->sent_at : 0);
-            }
+    /* The first answer ends the probe (a later one finds no probe); only a
+     * direct one is timed. */
+    if (relayed != NULL) {
+        s->stats.probes_acked_indirect++;
+    } else {
+        s->stats.probes_acked++;
+        swim__count_rtt(s, p->sent_at, now);
+        /* Timed only when it comes from where the probe went: an ACK in the
+         * target's name from elsewhere says nothing of the path, and must
+         * not move our coordinate. */
+        if (p->gen == p->target->gen && swim__addr_equal(from, &p->addr)) {
+            swim__member_rtt(p->target, p->sent_at, now);
+            if (coord != NULL)
+                swim__coord_sample(s, p->target, coord, now > p->sent_at ? now - p->sent_at : 0);
         }
     }
-    p->acked = true;
+    probe_judge(s, p, true, now);
     return true;
 }
 
@@ -318,19 +324,20 @@ static void accuse(struct swim *s, struct swim_member *m, uint64_t now)
     swim__check_active(s);
 }
 
-/* A probe's time is up: judge it.  Answered, our health improves;
- * unanswered, it worsens by the NACKs that did not come (by 1 without
- * helpers), and the target is accused unless guard finds the evidence thin
- * or the target refuted or renewed meanwhile.  Health follows the periodic
- * probes only, as in Lifeguard. */
-static void probe_judge(struct swim *s, struct swim_probe *p, uint64_t now)
+/* Judge a probe and end it: when it is answered, or when its time is up
+ * unanswered.  Answered, our health improves; unanswered, it worsens by
+ * the NACKs that did not come (by 1 without helpers), and the target is
+ * accused unless guard finds the evidence thin or the target refuted or
+ * renewed meanwhile.  Health follows the periodic probes only, as in
+ * Lifeguard. */
+static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uint64_t now)
 {
     struct swim_member *m = p->target;
     bool periodic = p->kind == SWIM_PROBE_PERIODIC;
-    p->target = NULL;
+    probe_end(s, p);
     if (p->kind == SWIM_PROBE_READMIT)
         return; /* unanswered: it stays failed; the next sign of it asks again */
-    if (p->acked) {
+    if (answered) {
         if (periodic && s->health > 0)
             s->health--;
         /* It answers but is still suspect here: its refutation was lost.
@@ -359,8 +366,10 @@ static void probe_judge(struct swim *s, struct swim_probe *p, uint64_t now)
 void swim__on_judge_timer(struct swim *s, uint32_t seq, uint64_t now)
 {
     struct swim_probe *p = probe_by_seq(s, seq);
-    if (p != NULL)
-        probe_judge(s, p, now);
+    if (p == NULL || p->timer != SWIM_TIMER_JUDGE)
+        return;
+    p->timer = 0; /* handed back: nothing to cancel */
+    probe_judge(s, p, false, now);
 }
 
 void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
@@ -586,6 +595,9 @@ void swim__relay_answered(struct swim *s, const struct wire_header *h)
     if (r == NULL || !swim__name_is(&h->src, r->target, r->target_len))
         return;
     r->used = false;
+    swim__cancel(s, SWIM_TIMER_RELAY, r->local_seq, 0);
+    if (s->cfg.probe_retry && !r->retried)
+        swim__cancel(s, SWIM_TIMER_RELAY, r->local_seq, 1);
     struct wire_peer body;
     memset(&body, 0, sizeof(body));
     body.name.ptr = r->target;
@@ -605,6 +617,7 @@ void swim__on_relay_timer(struct swim *s, uint32_t seq, bool retry)
     if (r == NULL)
         return;
     if (retry) {
+        r->retried = true;
         relay_ping(s, r);
         return;
     }

@@ -11,14 +11,30 @@
  *   send_to(addr, buf, n)  put one datagram on the wire
  *   submit_after(t, ms)    hand timer t back through swim_handle_timer()
  *                          after ms milliseconds
+ *   cancel(t)              optional (may be NULL): forget the pending
+ *                          timers equal to t, so they are never handed back
  *
  * Every call into the instance may call back into the runtime, synchronously
  * and from the same thread, before it returns; the runtime must not call back
  * into the same instance from inside a callback.  Data handed to a callback
  * (datagram bytes, notification pointers) is valid only during that callback.
  * Every timer submitted must eventually be handed back (or dropped when the
- * instance is deleted); timers that no longer apply are recognised and
- * ignored, so the runtime never has to cancel anything.
+ * instance is deleted, or cancelled); timers that no longer apply are
+ * recognised and ignored, so the runtime never has to cancel anything.  It
+ * may, though: an idle node's CPU cost is its wake-ups (each costs the
+ * kernel's scheduler and timer programming far more than the protocol's own
+ * work; tests/bench/RESULTS.md), and the commonest timer, a probe's deadline,
+ * is moot once the probe is answered, often a millisecond after it was
+ * armed.  The core calls cancel(t),
+ * with the value it submitted, for a timer it knows is still pending and no
+ * longer wanted (a probe's PROBE_TIMEOUT or JUDGE once the probe is answered
+ * or forgotten, a helper's RELAY once the target answered).  The runtime
+ * drops every pending timer equal to t in all its fields; a t that is not
+ * pending (handed back already, cancelled before, never submitted) is no
+ * error.  The core behaves the same with or without the hook, and whether
+ * or not the runtime found the timer: a cancelled timer that comes back
+ * anyway is ignored like any stale one.  cancel() is called from inside
+ * calls into the instance, like the other callbacks.
  *
  * Identity: a name (unique in the cluster, 1..64 bytes), an address (opaque
  * bytes; the agent stores a family, IP and port), a generation that changes
@@ -155,6 +171,7 @@ struct swim_runtime {
     void (*notify)(void *ctx, const struct swim_notification *n);
     void (*send_to)(void *ctx, const struct swim_addr *to, const uint8_t *data, size_t len);
     void (*submit_after)(void *ctx, const struct swim_timer *t, uint64_t delay_ms);
+    void (*cancel)(void *ctx, const struct swim_timer *t); /* optional: NULL never cancels */
 };
 
 /* Every tunable.  swim_config_profile() fills memberlist's timings with
@@ -255,8 +272,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
  * forwards it once to that member (for when the direct path is lost); the
  * receiver is notified (SWIM_EV_DIRECT) once per message, however many
  * copies arrive, and only when the copy comes from a member it knows at
- * that address (a relay forwards a member's own message only).  Best effort, like any datagram: no answer, no retry.
- * 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
+ * that address (a relay forwards a member's own message only).  Best effort, like any datagram: no
+ * answer, no retry. 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
  * (above swim_direct_room()), ERR_INVAL (relay_factor above
  * SWIM_DIRECT_RELAY_MAX), ERR_STATE (not running), ERR_FULL (the rate limit
  * on direct sends: try again shortly; counted in directs_refused).

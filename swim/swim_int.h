@@ -281,14 +281,14 @@ struct swim_probe {
     uint32_t nacks, expected_nacks;
     uint64_t sent_at; /* `now` of its first ping: the round trip's start */
     uint8_t kind;
-    bool acked;
+    uint8_t timer;  /* kind of its pending timer (PROBE_TIMEOUT, then JUDGE), 0: none */
     bool stretched; /* probe_retry: the target refuted lately */
     struct swim_addr addr;
 };
 
 struct swim_relay {
     bool used;
-    bool retried;
+    bool retried; /* its second ping went (probe_retry): no RELAY timer 1 pending */
     uint32_t local_seq;
     uint32_t origin_seq;
     struct swim_addr origin;
@@ -633,6 +633,10 @@ void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t);
 /* ------------------------------------------------------ timer.c */
 
 void swim__submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32, uint64_t delay);
+/* Tell the runtime that the pending timer submitted with these values is no
+ * longer wanted (nothing when it has no cancel hook); it may still come
+ * back, and must then be ignored as stale. */
+void swim__cancel(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32);
 /* A timer about m's suspicion (uid, epoch, and its index as the hint). */
 void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_member *m,
                             uint64_t delay);

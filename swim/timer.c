@@ -2,8 +2,12 @@
  * timer.c - the core's timers: submitting them, arming the periodic ones,
  * and handing each one back to its handler.
  *
- * A timer is a plain value the runtime stores and returns; the core never
- * cancels one, it recognises the ones that no longer apply.  Periodic timers
+ * A timer is a plain value the runtime stores and returns; the core
+ * recognises the ones that no longer apply, and tells a runtime that has a
+ * cancel hook about the few it knows are moot while still pending (a probe's
+ * deadline once the probe is answered, a helper's NACK deadline once the
+ * target answered: probe.c), so an idle node is not woken for them; without
+ * the hook they come back and are ignored.  Periodic timers
  * (PROBE, GOSSIP, SYNC, RECONNECT, REAP, LEAVE) carry the instance's epoch
  * and are ignored once it changes (leave); SYNC carries a sequence number
  * too, since it is re-armed early (sync.c); PROBE_TIMEOUT, JUDGE and RELAY
@@ -38,6 +42,14 @@ void swim__submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32,
 {
     struct swim_timer t = {.kind = kind, .arg32 = arg32, .token = token};
     s->rt.submit_after(s->rt.ctx, &t, delay);
+}
+
+void swim__cancel(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32)
+{
+    if (s->rt.cancel == NULL)
+        return;
+    struct swim_timer t = {.kind = kind, .arg32 = arg32, .token = token};
+    s->rt.cancel(s->rt.ctx, &t);
 }
 
 /* A timer about one member's suspicion: its uid and epoch identify it, its
