@@ -10,7 +10,7 @@
  * that does not fit before the end of the ring goes to offset 0.  The ring
  * is bounded twice: by count (`history`) and by bytes (`history_bytes`).  It
  * is one anonymous mapping of the byte bound, of which it uses (and so
- * touches) a first page, growing a quarter at a time only while the events
+ * touches) a first page, growing a sixteenth at a time only while the events
  * held do not fit, so its memory follows what the last `history` events
  * carry (about 55 bytes for a member or user event without tags, plus 4 for
  * the index) and not their worst case.
@@ -99,11 +99,13 @@ _Static_assert(EV_REC_HEAD == 30, "the stored header is 30 bytes");
 #define EV_REC_MAX                                                                                 \
     (EV_REC_HEAD + SWIM_NAME_MAX + EV_MAX(ADDR_TEXT_MAX - 1, EV_USER_NAME_MAX) +                   \
      EV_MAX(SWIM_META_MAX, EV_USER_DATA_MAX))
-/* The ring's first size; it grows by a quarter (at least the record that did
- * not fit), in whole pages, up to its byte bound.  Larger than the largest
- * record. */
+/* The ring's first size; it grows by a sixteenth (at least the record that
+ * did not fit), in whole pages, up to its byte bound: what it holds beyond
+ * its events is then at most a page or ~6 %.  The first size is larger than
+ * the largest record. */
 #define EV_RING_FIRST 4096
 #define EV_RING_ROUND 4096
+#define EV_RING_STEP 16
 _Static_assert(EV_RING_FIRST >= EV_REC_MAX, "the first ring holds any one record");
 
 /* An event that left the history while queued: its record, copied out. */
@@ -334,13 +336,13 @@ static int ev_ring_fit(const struct ev_bus *bus, size_t r, size_t *at)
     return start - bus->head >= r ? 0 : ERR_NOSPACE;
 }
 
-/* Grow the ring so that r more bytes fit: by a quarter, at least r, in whole
+/* Grow the ring so that r more bytes fit: by a sixteenth, at least r, in whole
  * pages, at most to size_max (the mapping is that large; its pages past
  * `size` have never been touched).  A wrapped ring's older part moves to the
  * new end, so the free room stays one run after head.  0 or ERR_LIMIT. */
 static int ev_ring_grow(struct ev_bus *bus, size_t r)
 {
-    size_t want = bus->size + EV_MAX(bus->size / 4, r);
+    size_t want = bus->size + EV_MAX(bus->size / EV_RING_STEP, r);
     want = (want + EV_RING_ROUND - 1) / EV_RING_ROUND * EV_RING_ROUND;
     want = ev_min(want, bus->size_max);
     if (want <= bus->size)
