@@ -388,7 +388,7 @@ struct agent *agent_new(const struct cfg *cfg, int argc, char *const *argv, stru
         snprintf(err, errlen, "libevent: cannot create an event base");
         goto fail;
     }
-    struct ev_bus_config bc = {cfg->event_history};
+    struct ev_bus_config bc = {.history = cfg->event_history};
     a->bus = ev_bus_new(&bc);
     if (a->bus == NULL) {
         snprintf(err, errlen, "out of memory for the event bus");

@@ -68,14 +68,14 @@
 #include "swim.h"
 
 /* Default history: the issue's figure, enough to replay a few minutes of
- * churn in a large cluster.  An event is stored in 32 bytes plus what it
- * carries (name, address, tags or payload: 64 to 100 bytes with malloc's
- * own for a member event with a few tags), so about 0.3 MB, and 8 bytes a
- * slot for the index. */
+ * churn in a large cluster.  An event is stored packed in a byte ring, in 30
+ * bytes plus what it carries (name, address, tags or payload: 50 to 60 bytes
+ * for a member or user event without tags), and 4 bytes a slot for the
+ * index, so about 0.25 MB. */
 #define EV_HISTORY_DEFAULT 4096
-/* Largest history: 65,536 events, ~8 MB of typical events and ~40 MB at
- * worst (full tag blocks or payloads); more than that is a log, not a replay
- * buffer. */
+/* Largest history: 65,536 events, ~4 MB of typical events and ~56 MB at
+ * worst (full tag blocks or payloads) unless history_bytes bounds it; more
+ * than that is a log, not a replay buffer. */
 #define EV_HISTORY_MAX 65536
 /* Default subscriber queue: room for a burst of a few hundred events between
  * two loop turns.  A queue slot is a reference to the stored event (16
@@ -127,8 +127,14 @@ int ev_from_notification(struct ev_event *out, const struct swim_notification *n
 
 struct ev_bus;
 
+/* The history keeps the last `history` events, and fewer when they would
+ * take more than `history_bytes` of records (the oldest leave first).  Its
+ * memory follows what the events held carry: it grows as needed, up to the
+ * byte bound. */
 struct ev_bus_config {
-    size_t history; /* events kept for replay; 0 = EV_HISTORY_DEFAULT, max EV_HISTORY_MAX */
+    size_t history;       /* events kept for replay; 0 = EV_HISTORY_DEFAULT, max EV_HISTORY_MAX */
+    size_t history_bytes; /* 0 = no bound but the count's (every event at its largest); a
+                           * bound below one largest event is raised to it */
 };
 
 /* A bus with an empty history at sequence 0.  cfg may be NULL (defaults).
@@ -200,7 +206,7 @@ struct ev_sub;
 /*
  * The most memory one queued event can hold: its slot in the queue, plus
  * its stored record with the largest name, address or event name, and tag
- * block or payload, should no one else hold it any more.  A queue of N
+ * block or payload, should it leave the history while queued.  A queue of N
  * events holds at most N times this; the streams' budget counts by it.
  */
 size_t ev_sub_queued_bytes_max(void);

@@ -285,6 +285,131 @@ START_TEST(ev_test_history_get_bounds)
 }
 END_TEST
 
+/* A member join for "n<i>" carrying a tag block of tag_len bytes, each
+ * (i + k) mod 256, so every record has its own size and content. */
+static void publish_sized(struct ev_bus *bus, int i, size_t tag_len)
+{
+    uint8_t meta[SWIM_META_MAX];
+    for (size_t k = 0; k < tag_len; k++)
+        meta[k] = (uint8_t)(i + (int)k);
+    struct swim_notification n = member_note(SWIM_EV_MEMBER_JOINED, i);
+    n.member.meta = meta;
+    n.member.meta_len = (uint16_t)tag_len;
+    ck_assert_int_eq(ev_bus_publish(bus, &n, 5, NULL), 0);
+}
+
+/* ev is what publish_sized(bus, i, tag_len) stored. */
+static void expect_sized(const struct ev_event *ev, int i, size_t tag_len)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "n%d", i);
+    ck_assert_str_eq(ev->name, name);
+    ck_assert_uint_eq(ev->generation, 1000 + (uint64_t)i);
+    ck_assert_uint_eq(ev->tags_len, tag_len);
+    for (size_t k = 0; k < tag_len; k++)
+        ck_assert_uint_eq(ev->tags[k], (uint8_t)(i + (int)k));
+}
+
+/* The tag length publish_sized() gets for event i in the tests below: sizes
+ * that do not divide the ring, so records wrap with room left at its end. */
+static size_t sized_len(int i)
+{
+    return (size_t)(i * 37) % 200;
+}
+
+START_TEST(ev_test_history_byte_bound_evicts_oldest)
+{
+    /* Room for 64 events by count, but 4,000 bytes of records hold fewer of
+     * these (each ~50 to 250 bytes): the oldest leave first. */
+    struct ev_bus_config bc = {.history = 64, .history_bytes = 4000};
+    struct ev_bus *bus = ev_bus_new(&bc);
+    for (int i = 0; i < 300; i++)
+        publish_sized(bus, i, sized_len(i));
+    uint64_t first = ev_bus_first_held(bus), clock = ev_bus_clock(bus);
+    ck_assert_uint_eq(clock, 300);
+    ck_assert_uint_gt(first, 300 - 64 + 1); /* fewer than the count allows */
+    size_t bytes = 0;
+    struct ev_event ev;
+    for (uint64_t s = first; s <= clock; s++) {
+        ck_assert_int_eq(ev_bus_history_get(bus, s, &ev), 0);
+        expect_sized(&ev, (int)s - 1, sized_len((int)s - 1));
+        bytes += 30 + strlen(ev.name) + strlen(ev.addr) + ev.tags_len;
+    }
+    ck_assert_uint_le(bytes, 4000);
+    ck_assert_int_eq(ev_bus_history_get(bus, first - 1, &ev), ERR_NOTFOUND);
+    /* --since before the first held is refused and says where history starts. */
+    struct ev_sub_config sc = {.name = "w", .replay = 1, .since = first - 2};
+    struct ev_sub *s = NULL;
+    uint64_t held = 0;
+    ck_assert_int_eq(ev_sub_open(bus, &sc, &s, &held), ERR_STALE);
+    ck_assert_uint_eq(held, first);
+    ev_bus_delete(bus);
+}
+END_TEST
+
+/* The tag length of event i after `small` small ones: near the largest. */
+static size_t big_len(int i, int small)
+{
+    return i < small ? sized_len(i) : SWIM_META_MAX - (size_t)(i % 7);
+}
+
+START_TEST(ev_test_replay_after_wrap_is_exact)
+{
+    /* 16 events of 50 to 250 bytes wrap the ring's first 4 KB; then larger
+     * ones make it grow, and with one of the run lengths below it grows
+     * while wrapped.  Every replay returns the last 16 exactly. */
+    for (int small = 16; small < 120; small++) {
+        struct ev_bus_config bc = {.history = 16};
+        struct ev_bus *bus = ev_bus_new(&bc);
+        for (int i = 0; i < small + 40; i++) {
+            publish_sized(bus, i, big_len(i, small));
+            if (i != small - 1 && i != small + 39)
+                continue;
+            uint64_t clock = ev_bus_clock(bus);
+            ck_assert_uint_eq(ev_bus_first_held(bus), clock - 15);
+            struct ev_sub_config sc = {.name = "w", .replay = 1, .since = clock - 16};
+            struct ev_sub *s = NULL;
+            ck_assert_int_eq(ev_sub_open(bus, &sc, &s, NULL), 0);
+            struct ev_event ev;
+            for (uint64_t q = clock - 15; q <= clock; q++) {
+                expect_event(s, q, &ev);
+                expect_sized(&ev, (int)q - 1, big_len((int)q - 1, small));
+            }
+            struct ev_item it;
+            ck_assert_int_eq(ev_sub_try_recv(s, &it, &ev), ERR_AGAIN);
+            ev_sub_close(s);
+        }
+        ev_bus_delete(bus);
+    }
+}
+END_TEST
+
+START_TEST(ev_test_queued_event_outlives_history)
+{
+    /* Queued events stay readable in full after the history evicted them;
+     * a closed subscriber's queued events are given back (ASan: no leak). */
+    struct ev_bus_config bc = {.history = 16};
+    struct ev_bus *bus = ev_bus_new(&bc);
+    struct ev_sub *s = open_sub(bus, "slow", 8, EV_LAG_REPORT);
+    struct ev_sub *gone = open_sub(bus, "gone", 8, EV_LAG_REPORT);
+    for (int i = 0; i < 200; i++)
+        publish_sized(bus, i, sized_len(i));
+    ck_assert_uint_eq(ev_bus_first_held(bus), 200 - 15);
+    ev_sub_close(gone);
+    struct ev_event ev;
+    for (uint64_t q = 1; q <= 8; q++) {
+        expect_event(s, q, &ev);
+        expect_sized(&ev, (int)q - 1, sized_len((int)q - 1));
+    }
+    struct ev_item it;
+    ck_assert_int_eq(ev_sub_try_recv(s, &it, &ev), 0);
+    ck_assert_int_eq(it.kind, EV_ITEM_LAGGED);
+    ck_assert_uint_eq(it.seq, 9);
+    ev_sub_close(s);
+    ev_bus_delete(bus);
+}
+END_TEST
+
 struct reader {
     struct ev_sub *s;
     uint64_t expected;
@@ -599,6 +724,9 @@ int main(void)
     tcase_add_test(tc, ev_test_recover_subscriber_replays_gap_from_history);
     tcase_add_test(tc, ev_test_recover_subscriber_reports_what_left_history);
     tcase_add_test(tc, ev_test_history_get_bounds);
+    tcase_add_test(tc, ev_test_history_byte_bound_evicts_oldest);
+    tcase_add_test(tc, ev_test_replay_after_wrap_is_exact);
+    tcase_add_test(tc, ev_test_queued_event_outlives_history);
     tcase_add_test(tc, ev_test_thread_subscriber_sees_every_seq_in_order);
     tcase_add_test(tc, ev_test_fd_readable_while_pending);
     tcase_add_test(tc, ev_test_names_must_be_unique_and_end_refuses_new);
