@@ -25,10 +25,10 @@
  * kernel's scheduler and timer programming far more than the protocol's own
  * work; tests/bench/RESULTS.md), and the commonest timer, a probe's deadline,
  * is moot once the probe is answered, often a millisecond after it was
- * armed.  The core calls cancel(t),
- * with the value it submitted, for a timer it knows is still pending and no
- * longer wanted (a probe's PROBE_TIMEOUT or JUDGE once the probe is answered
- * or forgotten, a helper's RELAY once the target answered).  The runtime
+ * armed.  The core calls cancel(t), with the value it submitted, for a timer
+ * it knows is still pending and no longer wanted (a probe's PROBE_TIMEOUT
+ * or JUDGE once the probe is answered or forgotten, a helper's RELAY once
+ * the target answered).  The runtime
  * drops every pending timer equal to t in all its fields; a t that is not
  * pending (handed back already, cancelled before, never submitted) is no
  * error.  The core behaves the same with or without the hook, and whether
@@ -272,8 +272,9 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
  * forwards it once to that member (for when the direct path is lost); the
  * receiver is notified (SWIM_EV_DIRECT) once per message, however many
  * copies arrive, and only when the copy comes from a member it knows at
- * that address (a relay forwards a member's own message only).  Best effort, like any datagram: no
- * answer, no retry. 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
+ * that address (a relay forwards a member's own message only).  Best
+ * effort, like any datagram: no answer, no retry.
+ * 0, ERR_NOTFOUND (no such live member, or to_name is this node), ERR_TOOBIG
  * (above swim_direct_room()), ERR_INVAL (relay_factor above
  * SWIM_DIRECT_RELAY_MAX), ERR_STATE (not running), ERR_FULL (the rate limit
  * on direct sends: try again shortly; counted in directs_refused).
