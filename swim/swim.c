@@ -41,6 +41,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "hash.h"
 #include "swim_int.h"
 
 /* swim.h restates the wire format's limits and status values so that its
@@ -210,16 +211,17 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->rt = *rt;
     s->buf = malloc(cfg->max_packet);
     s->body = malloc(cfg->max_packet);
-    if (s->buf == NULL || s->body == NULL || swim__table_create(s) != 0) {
+    s->self = calloc(1, offsetof(struct swim_member, name) + len + 1);
+    if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0) {
         swim_delete(s);
         return NULL;
     }
-    memcpy(s->self.name, name, len);
-    s->self.name_len = (uint8_t)len;
-    s->self.addr = *addr;
-    s->self.gen = generation;
-    s->self.srtt_us = SWIM_RTT_UNKNOWN;
-    s->self.status = SWIM_ALIVE;
+    memcpy(s->self->name, name, len);
+    s->self->name_len = (uint8_t)len;
+    s->self->name_hash = hash_fnv1a(name, len);
+    s->self->addr = *addr;
+    s->self->gen = generation;
+    s->self->status = SWIM_ALIVE;
     swim__coord_init(s, seed);
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
@@ -241,7 +243,9 @@ void swim_delete(struct swim *s)
         return;
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
-    free(s->self.meta);
+    if (s->self != NULL)
+        free(s->self->meta);
+    free(s->self);
     free(s->buf);
     free(s->body);
     free(s);
@@ -253,8 +257,8 @@ int swim_start(struct swim *s, uint64_t now)
         return ERR_STATE;
     s->state = SWIM_STATE_RUNNING;
     s->epoch++;
-    s->self.status_since = now;
-    swim__queue_member(s, &s->self, NULL);
+    s->self->status_since = now;
+    swim__queue_member(s, s->self, NULL);
     swim__timers_start(s);
     return 0;
 }
@@ -281,8 +285,8 @@ int swim_leave(struct swim *s, uint64_t now)
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     s->state = SWIM_STATE_LEAVING;
-    s->self.status = SWIM_LEFT;
-    swim__queue_member(s, &s->self, NULL);
+    s->self->status = SWIM_LEFT;
+    swim__queue_member(s, s->self, NULL);
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
@@ -303,8 +307,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
     struct wire_user u = {
-        .origin = {.ptr = s->self.name, .len = s->self.name_len},
-        .origin_gen = s->self.gen,
+        .origin = {.ptr = s->self->name, .len = s->self->name_len},
+        .origin_gen = s->self->gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -331,19 +335,19 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
             return ERR_NOMEM;
         memcpy(n, meta, len);
     }
-    free(s->self.meta);
-    s->self.meta = n;
-    s->self.meta_len = (uint16_t)len;
+    free(s->self->meta);
+    s->self->meta = n;
+    s->self->meta_len = (uint16_t)len;
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
-    if (s->self.inc >= UINT32_MAX - 1) {
-        if (swim__gen_next(&s->self.gen))
-            s->self.inc = 0;
+    if (s->self->inc >= UINT32_MAX - 1) {
+        if (swim__gen_next(&s->self->gen))
+            s->self->inc = 0;
     } else {
-        s->self.inc++;
+        s->self->inc++;
     }
     if (s->state == SWIM_STATE_RUNNING)
-        swim__queue_member(s, &s->self, NULL);
+        swim__queue_member(s, s->self, NULL);
     return 0;
 }
 
@@ -368,7 +372,7 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
 
 void swim_self(const struct swim *s, struct swim_member_info *out)
 {
-    swim__member_info(&s->self, out);
+    swim__member_info(s->self, out);
 }
 
 size_t swim_member_count(const struct swim *s)

@@ -135,8 +135,8 @@
 #define SWIM_GEN_MAX SWIM_GENERATION_MAX
 #define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
 #define SWIM_GEN_JUMP (1ull << 40)
-/* First size of the member hash table (a power of two; kept at most half
- * full, so up to 32 members never rehash). */
+/* First size of the member hash table (a power of two; kept at most three
+ * quarters full, so up to 48 members never rehash). */
 #define SWIM_SLOTS_MIN 64
 /* Random draws tried when choosing helpers or gossip targets before falling
  * back to a scan; keeps selection O(k) in a large, mostly live cluster. */
@@ -228,30 +228,44 @@ enum swim_state {
     SWIM_STATE_IDLE,
 };
 
-struct swim_member {
-    uint64_t uid; /* never reused within an instance; stale SUSPECT timers check it */
-    uint64_t gen;
-    uint64_t status_since;
+/* What few members need, kept out of the entry so that the many that never
+ * need it stay small (every node of a simulated world holds every member):
+ * suspicion, notices and readmission (probe.c, packet.c, update.c), the
+ * round trip and coordinates of members probed directly (stats.c, coord.c).
+ * Allocated at the first write of any of it, freed with the member; until
+ * then it reads as swim__rare_none: zeros, srtt_us SWIM_RTT_UNKNOWN. */
+struct swim_rare {
+    uint64_t uid; /* taken at the first suspicion; never reused within an instance:
+                     stale SUSPECT timers check it (0: never suspected) */
     uint64_t suspect_deadline;
     uint64_t notice_at;
-    uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
-    uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
-    uint32_t srtt_us;      /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
+    uint64_t refuted_at;           /* when it last refuted or renewed (probe_retry stretches) */
+    uint64_t verified_gen;         /* guard: a generation it proved it answers at (readmission) */
     struct swim_coord_peer *coord; /* coord.c: allocated with its first coordinate */
-    uint8_t *meta;
-    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
-    uint32_t inc;
+    uint32_t srtt_us; /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
     uint32_t suspect_epoch;
-    uint32_t all_idx;
-    uint32_t probe_idx;
     uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
-    uint16_t meta_len;
-    uint8_t status;
     uint8_t confirms;
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
+};
+
+/* A member entry: what every member needs, 104 bytes with a 6-byte name
+ * (a 112-byte malloc chunk). */
+struct swim_member {
+    uint64_t name_hash; /* hash_fnv1a of the name: the table's slot and tag, the digest's */
+    uint64_t gen;
+    uint64_t status_since;
+    uint8_t *meta;
+    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
+    struct swim_rare *rare;    /* NULL until needed */
+    uint32_t inc;
+    uint32_t all_idx;
+    uint32_t probe_idx;
+    uint16_t meta_len;
+    uint8_t status;
     uint8_t name_len;
     struct swim_addr addr;
-    char name[SWIM_NAME_MAX + 1];
+    char name[]; /* name_len bytes and a NUL, in the member's allocation */
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
@@ -306,13 +320,16 @@ struct swim {
     uint64_t epoch;
     uint64_t next_uid;
 
-    /* This node's own record, kept in the shape of a member's (its uid,
-     * suspicion and index fields are unused; it is in no index). */
-    struct swim_member self;
+    /* This node's own record, kept in the shape of a member's (its rare
+     * state and index fields are unused; it is in no index). */
+    struct swim_member *self;
     bool active;
 
     /* members */
-    struct swim_member **slots; /* hash table by name, power-of-two size */
+    struct swim_slot {
+        uint32_t tag; /* the low 32 bits of the member's name_hash */
+        uint32_t idx; /* its index in `all` plus one; 0: an empty slot */
+    } * slots;        /* hash table by name, power-of-two size */
     size_t slot_cap;
     struct swim_member **all;
     size_t n_all, all_cap;
@@ -347,6 +364,7 @@ struct swim {
     size_t asked_next;
 
     /* anti-entropy (sync.c) */
+    uint32_t digest[1u << WIRE_DIGEST_LOG2_MAX]; /* live members' sums, kept as they change */
     struct {
         uint32_t every; /* delay of the SYNC timer armed now */
         uint32_t seq;   /* that timer's arg32; the others are stale */
@@ -414,6 +432,15 @@ enum swim_apply_mode {
 
 /* ---------------------------------------------------- small shared helpers */
 
+/* The rare state of a member that has none (table.c). */
+extern const struct swim_rare swim__rare_none;
+
+/* m's rare state, to read. */
+static inline const struct swim_rare *swim__rare_get(const struct swim_member *m)
+{
+    return m->rare != NULL ? m->rare : &swim__rare_none;
+}
+
 static inline bool swim__is_live(uint8_t status)
 {
     return status == SWIM_ALIVE || status == SWIM_SUSPECT;
@@ -478,14 +505,24 @@ struct swim_member *swim__member_named(const struct swim *s, const char *name);
 int swim__member_reserve(struct swim *s);
 /* A new member from its record; NULL when out of memory. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
+/* m's rare state, to write: allocated at first use (as swim__rare_none
+ * reads); NULL when out of memory, and the caller then changes nothing. */
+struct swim_rare *swim__rare_of(struct swim_member *m);
+/* Is a notice to (or readmission check of) m due at `now`?  Then the next
+ * one is due `gap` ms later.  False when not due, or out of memory. */
+bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
-/* Set the status, keeping n_active and status_since right. */
+/* Set the status, keeping n_active, status_since and the digest right. */
 void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
+/* Set generation, incarnation and status from a record taken. */
+void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
+                             uint8_t status, uint64_t now);
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
-/* The member a SUSPECT/SUSPECT_CHECK timer names, or NULL. */
+/* The member a SUSPECT/SUSPECT_CHECK timer names (its rare state held),
+ * or NULL. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t);
 /* Up to k (<= SWIM_PICK_MAX) distinct random members other than not1. */
 size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
@@ -506,7 +543,7 @@ void swim__queue_free(struct swim *s, struct swim_bcast *b);
  * big to encode: not queued (anti-entropy repairs it). */
 void swim__queue_member_record(struct swim *s, const struct wire_member *r,
                                struct swim_bcast **owner);
-/* Queue m's (or &s->self's) current record, with `by` when not NULL. */
+/* Queue m's (or s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
 /* Count a queued item as sent all but once: it goes out once more, after
  * every other item. */
@@ -657,6 +694,12 @@ void swim__sync_start(struct swim *s);
 /* A table brought us members we did not know (or this node became
  * active): exchange again soon. */
 void swim__sync_soon(struct swim *s);
+/* m's record enters (add) or leaves the digest sums: called by table.c
+ * around every change of a member's generation, incarnation or status,
+ * and at insertion and removal; a tombstone counts nothing. */
+void swim__digest_member(struct swim *s, const struct swim_member *m, bool add);
+/* Do the kept sums equal a full recount of the table?  For the tests. */
+bool swim__digest_consistent(const struct swim *s);
 /* The SYNC or RECONNECT timer. */
 void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
 /* A SYNC datagram from `from` (header h, items [p, end), already applied;

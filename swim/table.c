@@ -2,21 +2,52 @@
  * table.c - the member table: every member this node knows, tombstones
  * included, reachable three ways.
  *
- * Each member is one allocation (its meta a second one when non-empty),
+ * Each member is one allocation, its name in its last bytes at the name's
+ * length (its meta a second one when non-empty),
  * referenced from an open-addressing hash table by name (linear probing,
- * kept at most half full, backward-shift deletion so there are no
- * tombstone slots), from the iteration array `all` (its index is the hint
- * suspicion timers carry), and from the probe list, walked round-robin and
- * reshuffled at the end of each round.  Indexes grow geometrically; growth
+ * kept at most three quarters full, backward-shift deletion so there are
+ * no tombstone slots), from the iteration array `all` (its index is the
+ * hint suspicion timers carry), and from the probe list, walked round-robin
+ * and reshuffled at the end of each round.  A slot holds the member's index
+ * in `all` and 32 bits of its name's hash (cached in the member), so a
+ * probe reads a member only when the hashes agree; nothing iterates the
+ * slots, so their layout never shows in the protocol's order.  Indexes grow geometrically; growth
  * is reserved before a member is inserted, so insertion cannot fail
  * half-way.  Here too: random picks of helpers and gossip targets, and a
  * member's (or this node's) record as a wire value.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "err.h"
 #include "hash.h"
 #include "swim_int.h"
+
+const struct swim_rare swim__rare_none = {.srtt_us = SWIM_RTT_UNKNOWN};
+
+struct swim_rare *swim__rare_of(struct swim_member *m)
+{
+    if (m->rare == NULL && (m->rare = malloc(sizeof(*m->rare))) != NULL)
+        *m->rare = swim__rare_none;
+    return m->rare;
+}
+
+bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
+{
+    if (now < swim__rare_get(m)->notice_at || swim__rare_of(m) == NULL)
+        return false;
+    m->rare->notice_at = now + gap;
+    return true;
+}
+
+/* Free a member and what it owns. */
+static void member_free(struct swim_member *m)
+{
+    swim__coord_forget(m);
+    free(m->rare);
+    free(m->meta);
+    free(m);
+}
 
 int swim__table_create(struct swim *s)
 {
@@ -27,32 +58,57 @@ int swim__table_create(struct swim *s)
 
 void swim__table_destroy(struct swim *s)
 {
-    for (size_t i = 0; i < s->n_all; i++) {
-        swim__coord_forget(s->all[i]);
-        free(s->all[i]->meta);
-        free(s->all[i]);
-    }
+    for (size_t i = 0; i < s->n_all; i++)
+        member_free(s->all[i]);
     free(s->slots);
     free(s->all);
     free(s->probe);
 }
 
-static size_t slot_find(const struct swim *s, const char *name, size_t len)
+/* The slot holding the member named name[0..len) (its hash h), or the
+ * empty slot where it would go. */
+static size_t slot_find(const struct swim *s, const char *name, size_t len, uint64_t h)
 {
     size_t mask = s->slot_cap - 1;
-    size_t i = (size_t)hash_fnv1a(name, len) & mask;
+    size_t i = (size_t)h & mask;
+    uint32_t tag = (uint32_t)h;
     for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
-        struct swim_member *m = s->slots[i];
-        if (m == NULL || (m->name_len == len && memcmp(m->name, name, len) == 0))
+        const struct swim_slot *sl = &s->slots[i];
+        if (sl->idx == 0)
             return i;
+        if (sl->tag == tag) {
+            const struct swim_member *m = s->all[sl->idx - 1];
+            if (m->name_len == len && memcmp(m->name, name, len) == 0)
+                return i;
+        }
     }
     return SIZE_MAX; /* unreachable: the table is never full */
 }
 
+/* The slot pointing at all[idx] (a member of hash h). */
+static size_t slot_of_index(const struct swim *s, uint64_t h, size_t idx)
+{
+    size_t mask = s->slot_cap - 1;
+    size_t i = (size_t)h & mask;
+    while (s->slots[i].idx != idx + 1)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The first empty slot from hash h's home (h not in the table). */
+static size_t slot_free(const struct swim *s, uint64_t h)
+{
+    size_t mask = s->slot_cap - 1;
+    size_t i = (size_t)h & mask;
+    while (s->slots[i].idx != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len)
 {
-    size_t i = slot_find(s, name, len);
-    return i == SIZE_MAX ? NULL : s->slots[i];
+    size_t i = slot_find(s, name, len, hash_fnv1a(name, len));
+    return i == SIZE_MAX || s->slots[i].idx == 0 ? NULL : s->all[s->slots[i].idx - 1];
 }
 
 struct swim_member *swim__member_named(const struct swim *s, const char *name)
@@ -78,16 +134,16 @@ static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
 
 static int slots_rehash(struct swim *s, size_t ncap)
 {
-    struct swim_member **old = s->slots;
+    struct swim_slot *old = s->slots;
     size_t ocap = s->slot_cap;
-    struct swim_member **n = calloc(ncap, sizeof(*n));
+    struct swim_slot *n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     s->slots = n;
     s->slot_cap = ncap;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i] != NULL)
-            s->slots[slot_find(s, old[i]->name, old[i]->name_len)] = old[i];
+        if (old[i].idx != 0)
+            s->slots[slot_free(s, old[i].tag)] = old[i];
     free(old);
     return 0;
 }
@@ -118,7 +174,7 @@ int swim__member_reserve(struct swim *s)
         return ERR_LIMIT;
     }
     size_t need = s->n_all + 1;
-    if (need * 2 > s->slot_cap && slots_rehash(s, s->slot_cap * 2) != 0)
+    if (need * 4 > s->slot_cap * 3 && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
     if (grow_ptrs(&s->all, &s->all_cap, need) != 0 || grow_ptrs(&s->probe, &s->probe_cap, need))
         return ERR_NOMEM;
@@ -152,14 +208,16 @@ static void probe_remove(struct swim *s, struct swim_member *m)
         s->probe[i]->probe_idx = (uint32_t)i;
         i = lv;
     }
-    s->probe[i] = s->probe[last];
-    s->probe[i]->probe_idx = (uint32_t)i;
+    if (i != last) { /* (i == last: the hole is past the end, nothing moves) */
+        s->probe[i] = s->probe[last];
+        s->probe[i]->probe_idx = (uint32_t)i;
+    }
 }
 
 /* Creates a member; swim__member_reserve() must have succeeded. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
 {
-    struct swim_member *m = calloc(1, sizeof(*m));
+    struct swim_member *m = calloc(1, offsetof(struct swim_member, name) + r->name.len + 1);
     if (m == NULL)
         return NULL;
     if (r->meta_len > 0) {
@@ -171,9 +229,7 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
         memcpy(m->meta, r->meta, r->meta_len);
         m->meta_len = r->meta_len;
     }
-    m->uid = ++s->next_uid;
     m->gen = r->gen;
-    m->srtt_us = SWIM_RTT_UNKNOWN;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
@@ -181,12 +237,15 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     memcpy(m->name, r->name.ptr, r->name.len);
     m->name[r->name.len] = '\0';
     swim__addr_copy(&m->addr, &r->addr);
-    s->slots[slot_find(s, m->name, m->name_len)] = m;
+    m->name_hash = hash_fnv1a(m->name, m->name_len);
+    s->slots[slot_free(s, m->name_hash)] =
+        (struct swim_slot){.tag = (uint32_t)m->name_hash, .idx = (uint32_t)s->n_all + 1};
     m->all_idx = (uint32_t)s->n_all;
     s->all[s->n_all++] = m;
     probe_insert(s, m);
     if (swim__is_live(m->status))
         s->n_active++;
+    swim__digest_member(s, m, true);
     return m;
 }
 
@@ -196,30 +255,31 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         swim__queue_free(s, m->queued);
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
-    size_t i = slot_find(s, m->name, m->name_len);
-    s->slots[i] = NULL;
-    for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != NULL && n < s->slot_cap;
+    size_t i = slot_of_index(s, m->name_hash, m->all_idx);
+    s->slots[i].idx = 0;
+    for (size_t j = (i + 1) & mask, n = 0; s->slots[j].idx != 0 && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        struct swim_member *o = s->slots[j];
-        size_t home = (size_t)hash_fnv1a(o->name, o->name_len) & mask;
-        /* o may move to i if its home is not in (i, j] cyclically. */
+        size_t home = (size_t)s->slots[j].tag & mask;
+        /* slot j may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
-            s->slots[i] = o;
-            s->slots[j] = NULL;
+            s->slots[i] = s->slots[j];
+            s->slots[j].idx = 0;
             i = j;
         }
     }
     size_t a = m->all_idx, last = --s->n_all;
-    s->all[a] = s->all[last];
-    s->all[a]->all_idx = (uint32_t)a;
+    if (a != last) { /* the last member takes m's place in `all`, and in its slot */
+        s->all[a] = s->all[last];
+        s->all[a]->all_idx = (uint32_t)a;
+        s->slots[slot_of_index(s, s->all[a]->name_hash, last)].idx = (uint32_t)a + 1;
+    }
     probe_remove(s, m);
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
-    swim__coord_forget(m);
-    free(m->meta);
-    free(m);
+    swim__digest_member(s, m, false);
+    member_free(m);
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
@@ -239,7 +299,7 @@ int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t l
     return 1;
 }
 
-void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
+static void set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
 {
     if (swim__is_live(m->status) && !swim__is_live(status))
         s->n_active--;
@@ -248,6 +308,23 @@ void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t stat
     if (m->status != status)
         m->status_since = now;
     m->status = status;
+}
+
+void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
+{
+    swim__digest_member(s, m, false);
+    set_status(s, m, status, now);
+    swim__digest_member(s, m, true);
+}
+
+void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
+                             uint8_t status, uint64_t now)
+{
+    swim__digest_member(s, m, false);
+    m->gen = gen;
+    m->inc = inc;
+    set_status(s, m, status, now);
+    swim__digest_member(s, m, true);
 }
 
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
@@ -260,16 +337,17 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
     out->meta = m->meta;
     out->meta_len = m->meta_len;
     out->status_since = m->status_since;
-    out->rtt_us = m->srtt_us;
+    out->rtt_us = swim__rare_get(m)->srtt_us;
 }
 
 /* The member a timer names: at its hint, or (moved since) by a scan. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t)
 {
-    if (t->hint < s->n_all && s->all[t->hint]->uid == t->token)
+    if (t->hint < s->n_all && s->all[t->hint]->rare != NULL &&
+        s->all[t->hint]->rare->uid == t->token)
         return s->all[t->hint];
     for (size_t i = 0; i < s->n_all; i++)
-        if (s->all[i]->uid == t->token)
+        if (s->all[i]->rare != NULL && s->all[i]->rare->uid == t->token)
             return s->all[i];
     return NULL;
 }
