@@ -326,14 +326,11 @@ struct swim {
     bool active;
 
     /* members */
-    struct swim_slot {
-        uint32_t tag; /* the low 32 bits of the member's name_hash */
-        uint32_t idx; /* its index in `all` plus one; 0: an empty slot */
-    } * slots;        /* hash table by name, power-of-two size */
+    uint32_t *slots; /* hash table by name, power-of-two size (table.c) */
     size_t slot_cap;
     struct swim_member **all;
     size_t n_all, all_cap;
-    struct swim_member **probe;
+    uint32_t *probe; /* indexes into `all`, in this round's order */
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
 
@@ -521,6 +518,9 @@ void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t stat
 void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
                              uint8_t status, uint64_t now);
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
+/* Does every index agree with `all` (each member found by its name, at
+ * its place in the probe list, each place once)?  For the tests. */
+bool swim__table_consistent(const struct swim *s);
 /* The member a SUSPECT/SUSPECT_CHECK timer names (its rare state held),
  * or NULL. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t);

@@ -65,19 +65,36 @@ void swim__table_destroy(struct swim *s)
     free(s->probe);
 }
 
+/* A slot is 32 bits: the member's index in `all` plus one in the low
+ * SLOT_IDX_BITS (0: an empty slot), and the top bits of its name's hash as
+ * a tag above them. */
+#define SLOT_IDX_BITS 21
+#define SLOT_IDX_MASK ((1u << SLOT_IDX_BITS) - 1)
+_Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any index plus one");
+
+static uint32_t slot_tag(uint64_t h)
+{
+    return (uint32_t)(h >> (64 - (32 - SLOT_IDX_BITS))) << SLOT_IDX_BITS;
+}
+
+static struct swim_member *slot_member(const struct swim *s, uint32_t v)
+{
+    return s->all[(v & SLOT_IDX_MASK) - 1];
+}
+
 /* The slot holding the member named name[0..len) (its hash h), or the
  * empty slot where it would go. */
 static size_t slot_find(const struct swim *s, const char *name, size_t len, uint64_t h)
 {
     size_t mask = s->slot_cap - 1;
     size_t i = (size_t)h & mask;
-    uint32_t tag = (uint32_t)h;
+    uint32_t tag = slot_tag(h);
     for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
-        const struct swim_slot *sl = &s->slots[i];
-        if (sl->idx == 0)
+        uint32_t v = s->slots[i];
+        if (v == 0)
             return i;
-        if (sl->tag == tag) {
-            const struct swim_member *m = s->all[sl->idx - 1];
+        if ((v & ~SLOT_IDX_MASK) == tag) {
+            const struct swim_member *m = slot_member(s, v);
             if (m->name_len == len && memcmp(m->name, name, len) == 0)
                 return i;
         }
@@ -90,7 +107,7 @@ static size_t slot_of_index(const struct swim *s, uint64_t h, size_t idx)
 {
     size_t mask = s->slot_cap - 1;
     size_t i = (size_t)h & mask;
-    while (s->slots[i].idx != idx + 1)
+    while ((s->slots[i] & SLOT_IDX_MASK) != idx + 1)
         i = (i + 1) & mask;
     return i;
 }
@@ -100,7 +117,7 @@ static size_t slot_free(const struct swim *s, uint64_t h)
 {
     size_t mask = s->slot_cap - 1;
     size_t i = (size_t)h & mask;
-    while (s->slots[i].idx != 0)
+    while (s->slots[i] != 0)
         i = (i + 1) & mask;
     return i;
 }
@@ -108,7 +125,7 @@ static size_t slot_free(const struct swim *s, uint64_t h)
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len)
 {
     size_t i = slot_find(s, name, len, hash_fnv1a(name, len));
-    return i == SIZE_MAX || s->slots[i].idx == 0 ? NULL : s->all[s->slots[i].idx - 1];
+    return i == SIZE_MAX || s->slots[i] == 0 ? NULL : slot_member(s, s->slots[i]);
 }
 
 struct swim_member *swim__member_named(const struct swim *s, const char *name)
@@ -117,14 +134,19 @@ struct swim_member *swim__member_named(const struct swim *s, const char *name)
     return len == 0 || len > SWIM_NAME_MAX ? NULL : swim__member_find(s, name, len);
 }
 
-static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
+/* Room for `need` elements of `size` bytes in *arr: the capacity doubles,
+ * but never beyond `most` (max_members: a table that fills to its bound
+ * wastes no room). */
+static int grow(void **arr, size_t *cap, size_t need, size_t most, size_t size)
 {
     if (need <= *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 16;
     while (ncap < need)
         ncap *= 2;
-    struct swim_member **n = realloc(*arr, ncap * sizeof(*n));
+    if (ncap > most)
+        ncap = most > need ? most : need;
+    void *n = realloc(*arr, ncap * size);
     if (n == NULL)
         return ERR_NOMEM;
     *arr = n;
@@ -134,16 +156,16 @@ static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
 
 static int slots_rehash(struct swim *s, size_t ncap)
 {
-    struct swim_slot *old = s->slots;
+    uint32_t *old = s->slots;
     size_t ocap = s->slot_cap;
-    struct swim_slot *n = calloc(ncap, sizeof(*n));
+    uint32_t *n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     s->slots = n;
     s->slot_cap = ncap;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i].idx != 0)
-            s->slots[slot_free(s, old[i].tag)] = old[i];
+        if (old[i] != 0)
+            s->slots[slot_free(s, slot_member(s, old[i])->name_hash)] = old[i];
     free(old);
     return 0;
 }
@@ -166,6 +188,22 @@ static bool evict_tombstone(struct swim *s)
     return true;
 }
 
+bool swim__table_consistent(const struct swim *s)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < s->slot_cap; i++)
+        used += s->slots[i] != 0;
+    if (used != s->n_all || s->n_probe != s->n_all || s->probe_cursor > s->n_probe)
+        return false;
+    for (size_t i = 0; i < s->n_all; i++) {
+        const struct swim_member *m = s->all[i];
+        if (m->all_idx != i || m->probe_idx >= s->n_probe || s->probe[m->probe_idx] != i ||
+            swim__member_find(s, m->name, m->name_len) != m)
+            return false;
+    }
+    return true;
+}
+
 /* Reserve room for one more member in every index. */
 int swim__member_reserve(struct swim *s)
 {
@@ -176,24 +214,29 @@ int swim__member_reserve(struct swim *s)
     size_t need = s->n_all + 1;
     if (need * 4 > s->slot_cap * 3 && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
-    if (grow_ptrs(&s->all, &s->all_cap, need) != 0 || grow_ptrs(&s->probe, &s->probe_cap, need))
+    if (grow((void **)&s->all, &s->all_cap, need, s->cfg.max_members, sizeof(*s->all)) != 0 ||
+        grow((void **)&s->probe, &s->probe_cap, need, s->cfg.max_members, sizeof(*s->probe)) != 0)
         return ERR_NOMEM;
     return 0;
+}
+
+/* Put all[a] at place i of the probe list. */
+static void probe_place(struct swim *s, size_t i, uint32_t a)
+{
+    s->probe[i] = a;
+    s->all[a]->probe_idx = (uint32_t)i;
 }
 
 /* Insert into the probe list at a random place not yet visited this round. */
 static void probe_insert(struct swim *s, struct swim_member *m)
 {
     size_t last = s->n_probe++;
-    s->probe[last] = m;
-    m->probe_idx = (uint32_t)last;
+    probe_place(s, last, m->all_idx);
     size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
     size_t j = lo + prng_below(&s->rng, last - lo + 1);
-    struct swim_member *o = s->probe[j];
-    s->probe[j] = m;
-    s->probe[last] = o;
-    o->probe_idx = (uint32_t)last;
-    m->probe_idx = (uint32_t)j;
+    uint32_t o = s->probe[j];
+    probe_place(s, j, m->all_idx);
+    probe_place(s, last, o);
 }
 
 static void probe_remove(struct swim *s, struct swim_member *m)
@@ -204,14 +247,11 @@ static void probe_remove(struct swim *s, struct swim_member *m)
     size_t i = m->probe_idx, last = --s->n_probe;
     if (i < s->probe_cursor) {
         size_t lv = --s->probe_cursor;
-        s->probe[i] = s->probe[lv];
-        s->probe[i]->probe_idx = (uint32_t)i;
+        probe_place(s, i, s->probe[lv]);
         i = lv;
     }
-    if (i != last) { /* (i == last: the hole is past the end, nothing moves) */
-        s->probe[i] = s->probe[last];
-        s->probe[i]->probe_idx = (uint32_t)i;
-    }
+    if (i != last) /* (i == last: the hole is past the end, nothing moves) */
+        probe_place(s, i, s->probe[last]);
 }
 
 /* Creates a member; swim__member_reserve() must have succeeded. */
@@ -238,8 +278,7 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     m->name[r->name.len] = '\0';
     swim__addr_copy(&m->addr, &r->addr);
     m->name_hash = hash_fnv1a(m->name, m->name_len);
-    s->slots[slot_free(s, m->name_hash)] =
-        (struct swim_slot){.tag = (uint32_t)m->name_hash, .idx = (uint32_t)s->n_all + 1};
+    s->slots[slot_free(s, m->name_hash)] = slot_tag(m->name_hash) | ((uint32_t)s->n_all + 1);
     m->all_idx = (uint32_t)s->n_all;
     s->all[s->n_all++] = m;
     probe_insert(s, m);
@@ -256,25 +295,30 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
     size_t i = slot_of_index(s, m->name_hash, m->all_idx);
-    s->slots[i].idx = 0;
-    for (size_t j = (i + 1) & mask, n = 0; s->slots[j].idx != 0 && n < s->slot_cap;
+    s->slots[i] = 0;
+    for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != 0 && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        size_t home = (size_t)s->slots[j].tag & mask;
+        size_t home = (size_t)slot_member(s, s->slots[j])->name_hash & mask;
         /* slot j may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
             s->slots[i] = s->slots[j];
-            s->slots[j].idx = 0;
+            s->slots[j] = 0;
             i = j;
         }
     }
+    probe_remove(s, m); /* while the probe list's indexes are still right */
+    /* The last member takes m's place in `all`, in its slot and in the
+     * probe list. */
     size_t a = m->all_idx, last = --s->n_all;
-    if (a != last) { /* the last member takes m's place in `all`, and in its slot */
-        s->all[a] = s->all[last];
-        s->all[a]->all_idx = (uint32_t)a;
-        s->slots[slot_of_index(s, s->all[a]->name_hash, last)].idx = (uint32_t)a + 1;
+    if (a != last) {
+        struct swim_member *o = s->all[last];
+        s->all[a] = o;
+        o->all_idx = (uint32_t)a;
+        size_t k = slot_of_index(s, o->name_hash, last);
+        s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
+        s->probe[o->probe_idx] = (uint32_t)a;
     }
-    probe_remove(s, m);
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
@@ -394,16 +438,14 @@ struct swim_member *swim__probe_next(struct swim *s)
             s->probe_cursor = 0;
             for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
                 size_t j = prng_below(&s->rng, i);
-                struct swim_member *t = s->probe[i - 1];
-                s->probe[i - 1] = s->probe[j];
-                s->probe[j] = t;
-                s->probe[i - 1]->probe_idx = (uint32_t)(i - 1);
-                s->probe[j]->probe_idx = (uint32_t)j;
+                uint32_t t = s->probe[i - 1];
+                probe_place(s, i - 1, s->probe[j]);
+                probe_place(s, j, t);
             }
             if (s->n_probe == 0)
                 return NULL;
         }
-        struct swim_member *m = s->probe[s->probe_cursor++];
+        struct swim_member *m = s->all[s->probe[s->probe_cursor++]];
         if (swim__is_live(m->status))
             return m;
     }

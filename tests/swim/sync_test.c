@@ -357,13 +357,18 @@ START_TEST(swim_test_sync_news_leaves_at_once)
 }
 END_TEST
 
-/* Every running node's kept digest sums equal a recount of its table. */
+/* Every running node's kept digest sums equal a recount of its table, and
+ * its table's indexes agree. */
 static void assert_digests_kept(struct sim *w, int n, int step)
 {
-    for (int k = 0; k < n; k++)
-        if (sim_running(w, k))
-            SIM_ASSERT(w, swim__digest_consistent(sim_swim(w, k)),
-                       "n%d's kept digest differs from a recount after step %d", k, step);
+    for (int k = 0; k < n; k++) {
+        if (!sim_running(w, k))
+            continue;
+        SIM_ASSERT(w, swim__digest_consistent(sim_swim(w, k)),
+                   "n%d's kept digest differs from a recount after step %d", k, step);
+        SIM_ASSERT(w, swim__table_consistent(sim_swim(w, k)),
+                   "n%d's table indexes disagree after step %d", k, step);
+    }
 }
 
 /*
@@ -372,7 +377,9 @@ static void assert_digests_kept(struct sim *w, int n, int step)
  * recounted per exchange.  After many random changes of every kind (crashes,
  * restarts with a new generation, leaves, partitions and heals, pauses that
  * cause suspicions and refutations, loss, reaping) every node's kept sums
- * still equal a full recount; and the recount does see a sum that is off.
+ * still equal a full recount, and its table's indexes (hash slots, probe
+ * list) still agree with its members; and the recount does see a sum that
+ * is off.
  */
 START_TEST(swim_test_sync_digest_kept_equals_recount)
 {
