@@ -218,7 +218,6 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     }
     memcpy(s->self->name, name, len);
     s->self->name_len = (uint8_t)len;
-    s->self->name_hash = hash_fnv1a(name, len);
     s->self->addr = *addr;
     s->self->gen = generation;
     s->self->status = SWIM_ALIVE;
@@ -244,8 +243,7 @@ void swim_delete(struct swim *s)
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
     if (s->self != NULL)
-        free(s->self->meta);
-    free(s->self);
+        swim__member_free(s->self);
     free(s->buf);
     free(s->body);
     free(s);
@@ -328,16 +326,8 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
         return ERR_TOOBIG;
     if (len > 0 && meta == NULL)
         return ERR_INVAL;
-    uint8_t *n = NULL;
-    if (len > 0) {
-        n = malloc(len);
-        if (n == NULL)
-            return ERR_NOMEM;
-        memcpy(n, meta, len);
-    }
-    free(s->self->meta);
-    s->self->meta = n;
-    s->self->meta_len = (uint16_t)len;
+    if (swim__member_set_meta(s->self, meta, (uint16_t)len) < 0)
+        return ERR_NOMEM;
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
     if (s->self->inc >= UINT32_MAX - 1) {
@@ -459,9 +449,13 @@ const char *swim_event_name(enum swim_event ev)
 
 size_t swim_member_footprint(void)
 {
-    /* The entry, plus its pointers in the hash table (kept at most half
-     * full, so up to two slots), the iteration array and the probe list.
-     * A member that exchanges probes with this node also has a coordinate
-     * record of its own (struct swim_coord_peer, coord.c), not counted. */
-    return sizeof(struct swim_member) + 4 * sizeof(struct swim_member *);
+    /* The entry with a name of up to 16 bytes (its NUL included), plus its
+     * index entries: two 32-bit hash slots (the table is kept at least
+     * three eighths full), its pointer in the iteration array and its
+     * 32-bit place in the probe list.  A member with rare state (a
+     * suspicion, tags, a round trip: struct swim_rare) has that too, and
+     * one that exchanges probes with this node a coordinate record
+     * (struct swim_coord_peer, coord.c), neither counted. */
+    return sizeof(struct swim_member) + 16 + 2 * sizeof(uint32_t) + sizeof(struct swim_member *) +
+           sizeof(uint32_t);
 }

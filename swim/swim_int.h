@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "prng.h"
 #include "swim.h"
 #include "wire.h"
@@ -228,12 +229,13 @@ enum swim_state {
     SWIM_STATE_IDLE,
 };
 
-/* What few members need, kept out of the entry so that the many that never
- * need it stay small (every node of a simulated world holds every member):
- * suspicion, notices and readmission (probe.c, packet.c, update.c), the
- * round trip and coordinates of members probed directly (stats.c, coord.c).
- * Allocated at the first write of any of it, freed with the member; until
- * then it reads as swim__rare_none: zeros, srtt_us SWIM_RTT_UNKNOWN. */
+/* What not every member needs, kept out of the entry so that the many
+ * that never need it stay small (every node of a simulated world holds
+ * every member): suspicion, notices and readmission (probe.c, packet.c,
+ * update.c), the round trip and coordinates of members probed directly
+ * (stats.c, coord.c), and tags (meta).  Allocated at the first write of
+ * any of it, freed with the member; until then it reads as
+ * swim__rare_none: zeros, srtt_us SWIM_RTT_UNKNOWN. */
 struct swim_rare {
     uint64_t uid; /* taken at the first suspicion; never reused within an instance:
                      stale SUSPECT timers check it (0: never suspected) */
@@ -244,24 +246,24 @@ struct swim_rare {
     struct swim_coord_peer *coord; /* coord.c: allocated with its first coordinate */
     uint32_t srtt_us; /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
     uint32_t suspect_epoch;
+    uint8_t *meta; /* its tags (SWIM_META_MAX bytes at most), or NULL */
+    uint16_t meta_len;
     uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
     uint8_t confirms;
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
 };
 
-/* A member entry: what every member needs, 104 bytes with a 6-byte name
- * (a 112-byte malloc chunk). */
+/* A member entry: what every member needs, 86 bytes with a 6-byte name
+ * (a 96-byte malloc chunk).  Its name's hash is not kept: computing it
+ * costs less than the eight bytes per member of every simulated node. */
 struct swim_member {
-    uint64_t name_hash; /* hash_fnv1a of the name: the table's slot and tag, the digest's */
     uint64_t gen;
     uint64_t status_since;
-    uint8_t *meta;
     struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
     struct swim_rare *rare;    /* NULL until needed */
     uint32_t inc;
     uint32_t all_idx;
     uint32_t probe_idx;
-    uint16_t meta_len;
     uint8_t status;
     uint8_t name_len;
     struct swim_addr addr;
@@ -480,6 +482,12 @@ static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
     return gen <= SWIM_GEN_MAX && (gen <= held || gen - held <= SWIM_GEN_JUMP);
 }
 
+/* The hash of m's name: its place in the table, its digest bucket. */
+static inline uint64_t swim__name_hash(const struct swim_member *m)
+{
+    return hash_fnv1a(m->name, m->name_len);
+}
+
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
@@ -508,6 +516,8 @@ struct swim_rare *swim__rare_of(struct swim_member *m);
 /* Is a notice to (or readmission check of) m due at `now`?  Then the next
  * one is due `gap` ms later.  False when not due, or out of memory. */
 bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
+/* Free a member (or s->self) and what it owns; it must be in no index. */
+void swim__member_free(struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */

@@ -84,7 +84,7 @@ static size_t bucket_of(uint64_t nh, uint8_t log2)
 /* m's record's share of its bucket's sum. */
 static uint32_t digest_share(const struct swim_member *m)
 {
-    uint64_t nh = m->name_hash;
+    uint64_t nh = swim__name_hash(m);
     return (uint32_t)mix64(nh ^ mix64(m->gen) ^ ((uint64_t)m->inc << 8 | m->status));
 }
 
@@ -92,7 +92,7 @@ void swim__digest_member(struct swim *s, const struct swim_member *m, bool add)
 {
     if (!swim__is_live(m->status))
         return;
-    uint32_t *sum = &s->digest[bucket_of(m->name_hash, WIRE_DIGEST_LOG2_MAX)];
+    uint32_t *sum = &s->digest[bucket_of(swim__name_hash(m), WIRE_DIGEST_LOG2_MAX)];
     *sum = add ? *sum + digest_share(m) : *sum - digest_share(m);
 }
 
@@ -105,7 +105,7 @@ static void digest_compute(const struct swim *s, uint8_t log2, uint32_t *sums)
     memset(sums, 0, sizeof(*sums) << log2);
     for (size_t i = 0; i < (size_t)1 << WIRE_DIGEST_LOG2_MAX; i++)
         sums[i >> (WIRE_DIGEST_LOG2_MAX - log2)] += s->digest[i];
-    sums[bucket_of(s->self->name_hash, log2)] += digest_share(s->self);
+    sums[bucket_of(swim__name_hash(s->self), log2)] += digest_share(s->self);
 }
 
 bool swim__digest_consistent(const struct swim *s)
@@ -113,7 +113,8 @@ bool swim__digest_consistent(const struct swim *s)
     uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX] = {0};
     for (size_t i = 0; i < s->n_all; i++)
         if (swim__is_live(s->all[i]->status))
-            sums[bucket_of(s->all[i]->name_hash, WIRE_DIGEST_LOG2_MAX)] += digest_share(s->all[i]);
+            sums[bucket_of(swim__name_hash(s->all[i]), WIRE_DIGEST_LOG2_MAX)] +=
+                digest_share(s->all[i]);
     for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
         if (sums[i] != s->digest[i])
             return false;
@@ -139,11 +140,11 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
 {
     struct swim_table_out o;
     swim__table_begin(s, &o, to, WIRE_SYNC, 0);
-    if (want[bucket_of(s->self->name_hash, log2)])
+    if (want[bucket_of(swim__name_hash(s->self), log2)])
         swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];
-        if (want[bucket_of(m->name_hash, log2)])
+        if (want[bucket_of(swim__name_hash(m), log2)])
             swim__table_put_member(s, &o, m);
     }
     if (sums != NULL) {
@@ -211,7 +212,7 @@ static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint
     swim__table_begin(s, &o, &m->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
     swim__table_put(s, &o, WIRE_ITEM_DIGEST, s->body, (size_t)(p - s->body));
     swim__table_end(s, &o);
-    s->sync.asked[slot].hash = m->name_hash;
+    s->sync.asked[slot].hash = swim__name_hash(m);
     s->sync.asked[slot].until = now + s->cfg.probe_interval_ms;
 }
 

@@ -2,19 +2,21 @@
  * table.c - the member table: every member this node knows, tombstones
  * included, reachable three ways.
  *
- * Each member is one allocation, its name in its last bytes at the name's
- * length (its meta a second one when non-empty),
- * referenced from an open-addressing hash table by name (linear probing,
- * kept at most three quarters full, backward-shift deletion so there are
- * no tombstone slots), from the iteration array `all` (its index is the
- * hint suspicion timers carry), and from the probe list, walked round-robin
- * and reshuffled at the end of each round.  A slot holds the member's index
- * in `all` and 32 bits of its name's hash (cached in the member), so a
- * probe reads a member only when the hashes agree; nothing iterates the
- * slots, so their layout never shows in the protocol's order.  Indexes grow geometrically; growth
- * is reserved before a member is inserted, so insertion cannot fail
- * half-way.  Here too: random picks of helpers and gossip targets, and a
- * member's (or this node's) record as a wire value.
+ * Each member is one allocation with its name in its last bytes, at the
+ * name's length; what not every member needs (suspicion, round trips,
+ * tags: struct swim_rare) is a second one, made at its first use.  A
+ * member is referenced from an open-addressing hash table by name (linear
+ * probing, kept at most three quarters full, backward-shift deletion so
+ * there are no tombstone slots), from the iteration array `all` (its index
+ * is the hint suspicion timers carry), and from the probe list (indexes
+ * into `all`), walked round-robin and reshuffled at the end of each round.
+ * A slot is 32 bits: the member's index in `all` and 11 bits of its name's
+ * hash, so a probe reads a member only when those agree; nothing iterates
+ * the slots, so their layout never shows in the protocol's order.  Indexes
+ * grow geometrically up to max_members; growth is reserved before a member
+ * is inserted, so insertion cannot fail half-way.  Here too: random picks
+ * of helpers and gossip targets, and a member's (or this node's) record as
+ * a wire value.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -40,12 +42,12 @@ bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
     return true;
 }
 
-/* Free a member and what it owns. */
-static void member_free(struct swim_member *m)
+void swim__member_free(struct swim_member *m)
 {
     swim__coord_forget(m);
+    if (m->rare != NULL)
+        free(m->rare->meta);
     free(m->rare);
-    free(m->meta);
     free(m);
 }
 
@@ -59,7 +61,7 @@ int swim__table_create(struct swim *s)
 void swim__table_destroy(struct swim *s)
 {
     for (size_t i = 0; i < s->n_all; i++)
-        member_free(s->all[i]);
+        swim__member_free(s->all[i]);
     free(s->slots);
     free(s->all);
     free(s->probe);
@@ -165,7 +167,7 @@ static int slots_rehash(struct swim *s, size_t ncap)
     s->slot_cap = ncap;
     for (size_t i = 0; i < ocap; i++)
         if (old[i] != 0)
-            s->slots[slot_free(s, slot_member(s, old[i])->name_hash)] = old[i];
+            s->slots[slot_free(s, swim__name_hash(slot_member(s, old[i])))] = old[i];
     free(old);
     return 0;
 }
@@ -260,14 +262,9 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     struct swim_member *m = calloc(1, offsetof(struct swim_member, name) + r->name.len + 1);
     if (m == NULL)
         return NULL;
-    if (r->meta_len > 0) {
-        m->meta = malloc(r->meta_len);
-        if (m->meta == NULL) {
-            free(m);
-            return NULL;
-        }
-        memcpy(m->meta, r->meta, r->meta_len);
-        m->meta_len = r->meta_len;
+    if (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0) {
+        swim__member_free(m);
+        return NULL;
     }
     m->gen = r->gen;
     m->inc = r->inc;
@@ -277,8 +274,8 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     memcpy(m->name, r->name.ptr, r->name.len);
     m->name[r->name.len] = '\0';
     swim__addr_copy(&m->addr, &r->addr);
-    m->name_hash = hash_fnv1a(m->name, m->name_len);
-    s->slots[slot_free(s, m->name_hash)] = slot_tag(m->name_hash) | ((uint32_t)s->n_all + 1);
+    uint64_t h = swim__name_hash(m);
+    s->slots[slot_free(s, h)] = slot_tag(h) | ((uint32_t)s->n_all + 1);
     m->all_idx = (uint32_t)s->n_all;
     s->all[s->n_all++] = m;
     probe_insert(s, m);
@@ -294,11 +291,11 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         swim__queue_free(s, m->queued);
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
-    size_t i = slot_of_index(s, m->name_hash, m->all_idx);
+    size_t i = slot_of_index(s, swim__name_hash(m), m->all_idx);
     s->slots[i] = 0;
     for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != 0 && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        size_t home = (size_t)slot_member(s, s->slots[j])->name_hash & mask;
+        size_t home = (size_t)swim__name_hash(slot_member(s, s->slots[j])) & mask;
         /* slot j may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -315,7 +312,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         struct swim_member *o = s->all[last];
         s->all[a] = o;
         o->all_idx = (uint32_t)a;
-        size_t k = slot_of_index(s, o->name_hash, last);
+        size_t k = slot_of_index(s, swim__name_hash(o), last);
         s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
         s->probe[o->probe_idx] = (uint32_t)a;
     }
@@ -323,12 +320,13 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     if (swim__is_live(m->status))
         s->n_active--;
     swim__digest_member(s, m, false);
-    member_free(m);
+    swim__member_free(m);
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
 {
-    if (len == m->meta_len && (len == 0 || memcmp(m->meta, meta, len) == 0))
+    const struct swim_rare *x = swim__rare_get(m);
+    if (len == x->meta_len && (len == 0 || memcmp(x->meta, meta, len) == 0))
         return 0;
     uint8_t *n = NULL;
     if (len > 0) {
@@ -337,9 +335,14 @@ int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t l
             return ERR_NOMEM;
         memcpy(n, meta, len);
     }
-    free(m->meta);
-    m->meta = n;
-    m->meta_len = len;
+    struct swim_rare *w = swim__rare_of(m);
+    if (w == NULL) {
+        free(n);
+        return ERR_NOMEM;
+    }
+    free(w->meta);
+    w->meta = n;
+    w->meta_len = len;
     return 1;
 }
 
@@ -378,8 +381,8 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
     out->generation = m->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
-    out->meta = m->meta;
-    out->meta_len = m->meta_len;
+    out->meta = swim__rare_get(m)->meta;
+    out->meta_len = swim__rare_get(m)->meta_len;
     out->status_since = m->status_since;
     out->rtt_us = swim__rare_get(m)->srtt_us;
 }
@@ -461,6 +464,6 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
     out->gen = m->gen;
     out->inc = m->inc;
     out->status = m->status;
-    out->meta = m->meta;
-    out->meta_len = m->meta_len;
+    out->meta = swim__rare_get(m)->meta;
+    out->meta_len = swim__rare_get(m)->meta_len;
 }
