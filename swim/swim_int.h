@@ -136,6 +136,9 @@
 #define SWIM_GEN_MAX SWIM_GENERATION_MAX
 #define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
 #define SWIM_GEN_JUMP (1ull << 40)
+/* Records of one datagram whose lookups are started together (update.c):
+ * a full 1400-byte datagram of member records holds fewer. */
+#define SWIM_PREFETCH_MAX 64
 /* First size of the member hash table (a power of two; kept at most three
  * quarters full, so up to 48 members never rehash). */
 #define SWIM_SLOTS_MIN 64
@@ -501,6 +504,11 @@ int swim__table_create(struct swim *s);
 void swim__table_destroy(struct swim *s);
 /* The member named name[0..len), or NULL. */
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
+/* Start reading, all at once, what finding these members (at most
+ * SWIM_PREFETCH_MAX: a datagram's records) will read one after another:
+ * their hash slots, then their places in `all`, then the entries.  A hint
+ * to the processor only; it changes nothing. */
+void swim__member_prefetch(const struct swim *s, const struct wire_name *names, size_t n);
 /* The member named by a NUL-terminated string (the public reads), or NULL. */
 struct swim_member *swim__member_named(const struct swim *s, const char *name);
 /* Reserve room for one more member in every index: 0, ERR_LIMIT (the table

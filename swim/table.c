@@ -130,6 +130,31 @@ struct swim_member *swim__member_find(const struct swim *s, const char *name, si
     return i == SIZE_MAX || s->slots[i] == 0 ? NULL : slot_member(s, s->slots[i]);
 }
 
+void swim__member_prefetch(const struct swim *s, const struct wire_name *names, size_t n)
+{
+    size_t mask = s->slot_cap - 1, home[SWIM_PREFETCH_MAX];
+    uint32_t tag[SWIM_PREFETCH_MAX];
+    if (n > SWIM_PREFETCH_MAX)
+        n = SWIM_PREFETCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = hash_fnv1a(names[i].ptr, names[i].len);
+        home[i] = (size_t)h & mask;
+        tag[i] = slot_tag(h);
+        __builtin_prefetch(&s->slots[home[i]]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s->slots[home[i]] != 0)
+            __builtin_prefetch(&s->all[(s->slots[home[i]] & SLOT_IDX_MASK) - 1]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = s->slots[home[i]];
+        if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i]) {
+            const struct swim_member *m = slot_member(s, v);
+            __builtin_prefetch(&m->name_len);
+            __builtin_prefetch(m->name);
+        }
+    }
+}
+
 struct swim_member *swim__member_named(const struct swim *s, const char *name)
 {
     size_t len = name ? strlen(name) : 0;

@@ -306,6 +306,18 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
 {
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
+    struct wire_name names[SWIM_PREFETCH_MAX];
+    size_t n = 0;
+    /* The members the records name, looked up together first: in a large
+     * table each lookup waits on memory, and together the waits overlap. */
+    for (const uint8_t *q = p;
+         q < end && n < SWIM_PREFETCH_MAX && wire_decode_item(&it, &q, end) == 0;) {
+        const uint8_t *ip = it.data;
+        struct wire_member r;
+        if (it.kind == WIRE_ITEM_MEMBER && wire_decode_member(&r, &ip, it.data + it.len) == 0)
+            names[n++] = r.name;
+    }
+    swim__member_prefetch(s, names, n);
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data, *iend = it.data + it.len;
