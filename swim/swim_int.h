@@ -136,8 +136,9 @@
 #define SWIM_GEN_MAX SWIM_GENERATION_MAX
 #define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
 #define SWIM_GEN_JUMP (1ull << 40)
-/* Records of one datagram whose lookups are started together (update.c):
- * a full 1400-byte datagram of member records holds fewer. */
+/* Records of one datagram whose lookups are started together (update.c,
+ * table.c): a 1400-byte datagram of swimsim's records holds a few dozen;
+ * records beyond the first 64 are looked up without the head start. */
 #define SWIM_PREFETCH_MAX 64
 /* First size of the member hash table (a power of two; kept at most three
  * quarters full, so up to 48 members never rehash). */
