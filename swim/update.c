@@ -306,28 +306,38 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
 {
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
+    /* The first SWIM_PREFETCH_MAX member records are decoded first and the
+     * members they name looked up together: in a large table each lookup
+     * waits on memory, and together the waits overlap.  They are applied
+     * in the datagram's order below, as decoded here. */
+    struct wire_member recs[SWIM_PREFETCH_MAX];
     struct wire_name names[SWIM_PREFETCH_MAX];
-    size_t n = 0;
-    /* The members the records name, looked up together first: in a large
-     * table each lookup waits on memory, and together the waits overlap. */
+    bool decoded[SWIM_PREFETCH_MAX];
+    size_t n = 0, named = 0, next = 0;
     for (const uint8_t *q = p;
          q < end && n < SWIM_PREFETCH_MAX && wire_decode_item(&it, &q, end) == 0;) {
         const uint8_t *ip = it.data;
-        struct wire_member r;
-        if (it.kind == WIRE_ITEM_MEMBER && wire_decode_member(&r, &ip, it.data + it.len) == 0)
-            names[n++] = r.name;
+        if (it.kind != WIRE_ITEM_MEMBER)
+            continue;
+        decoded[n] = wire_decode_member(&recs[n], &ip, it.data + it.len) == 0;
+        if (decoded[n])
+            names[named++] = recs[n].name;
+        n++;
     }
-    swim__member_prefetch(s, names, n);
+    swim__member_prefetch(s, names, named);
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data, *iend = it.data + it.len;
         if (it.kind == WIRE_ITEM_MEMBER) {
-            struct wire_member r;
-            if (wire_decode_member(&r, &ip, iend) != 0) {
+            struct wire_member later;
+            const struct wire_member *r = next < n ? &recs[next] : &later;
+            bool ok = next < n ? decoded[next] : wire_decode_member(&later, &ip, iend) == 0;
+            next++;
+            if (!ok) {
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            (void)apply_member(s, &r, &c);
+            (void)apply_member(s, r, &c);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {
