@@ -226,9 +226,10 @@ static void coord_gravity(struct swim *s)
  * memory (the sample or coordinate is then dropped). */
 static struct swim_coord_peer *coord_peer(struct swim_member *m)
 {
-    if (m->coord == NULL)
-        m->coord = calloc(1, sizeof(*m->coord));
-    return m->coord;
+    struct swim_rare *x = swim__rare_of(m);
+    if (x != NULL && x->coord == NULL)
+        x->coord = calloc(1, sizeof(*x->coord));
+    return x != NULL ? x->coord : NULL;
 }
 
 /* The median of the member's last samples, with `ms` the newest. */
@@ -275,8 +276,10 @@ void swim__coord_heard(struct swim_member *m, const struct swim_coord *c)
 
 void swim__coord_forget(struct swim_member *m)
 {
-    free(m->coord);
-    m->coord = NULL;
+    if (m->rare != NULL) {
+        free(m->rare->coord);
+        m->rare->coord = NULL;
+    }
 }
 
 int swim__coord_from_wire(struct swim_coord *out, const struct wire_coord *in)
@@ -312,8 +315,9 @@ int swim_member_coord(const struct swim *s, const char *name, struct swim_coord 
     const struct swim_member *m = swim__member_named(s, name);
     if (m == NULL)
         return ERR_NOTFOUND;
-    if (m->coord == NULL || !m->coord->known)
+    const struct swim_coord_peer *p = swim__rare_get(m)->coord;
+    if (p == NULL || !p->known)
         return ERR_AGAIN;
-    *out = m->coord->coord;
+    *out = p->coord;
     return 0;
 }

@@ -84,8 +84,8 @@ int swim_send_direct(struct swim *s, const char *to_name, const uint8_t *payload
         return ERR_FULL;
 
     struct wire_user u = {
-        .origin = {s->self.name, s->self.name_len},
-        .origin_gen = s->self.gen,
+        .origin = {s->self->name, s->self->name_len},
+        .origin_gen = s->self->gen,
         .id = ++s->direct_id,
         .len = (uint16_t)len,
         .payload = payload,
@@ -174,7 +174,7 @@ static bool direct_heard(struct swim *s, const struct wire_header *h, const stru
 void swim__on_direct(struct swim *s, const struct wire_header *h, const struct swim_member *sender,
                      const uint8_t *p, const uint8_t *end, uint64_t now)
 {
-    if ((h->flags & WIRE_F_RELAY) && !swim__name_is(&h->dst, s->self.name, s->self.name_len)) {
+    if ((h->flags & WIRE_F_RELAY) && !swim__name_is(&h->dst, s->self->name, s->self->name_len)) {
         direct_forward(s, h, sender, p, end, now);
         return;
     }
@@ -182,7 +182,7 @@ void swim__on_direct(struct swim *s, const struct wire_header *h, const struct s
     struct wire_item it;
     struct wire_user u;
     if (direct_first_item(p, end, &it, &u) &&
-        !swim__name_is(&u.origin, s->self.name, s->self.name_len) && direct_heard(s, h, &u) &&
+        !swim__name_is(&u.origin, s->self->name, s->self->name_len) && direct_heard(s, h, &u) &&
         direct_first(s, &u))
         swim__notify_user(s, SWIM_EV_DIRECT, &u);
 }

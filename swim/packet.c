@@ -227,7 +227,7 @@ static void ask_record(struct swim *s, const struct wire_name *name, const struc
     s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
 
     struct wire_member r;
-    swim__member_to_wire(&s->self, &r);
+    swim__member_to_wire(s->self, &r);
     (void)swim__send_record(s, from, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
 }
 
@@ -247,17 +247,15 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
          * answers before taking it back. */
         swim__readmit(s, sender, h->src_gen, in->from, now);
     } else if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
-               now >= sender->notice_at) {
+               swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It is alive after all: tell it, so it renews and comes back. */
         struct wire_member r;
         swim__member_to_wire(sender, &r);
-        sender->notice_at = now + SWIM_NOTICE_GAP_MS;
         swim__send_notice(s, in->from, &r);
     } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->gen == h->src_gen &&
-               h->src_inc > sender->inc && now >= sender->notice_at) {
+               h->src_inc > sender->inc && swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It speaks with a newer incarnation than the one we suspect: its
          * refutation did not reach us.  Ask for it; it answers directly. */
-        sender->notice_at = now + SWIM_NOTICE_GAP_MS;
         swim__tell_suspect(s, sender, NULL, in->from);
     }
 
@@ -345,9 +343,9 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     }
     if ((rc = items_valid(p, end)) != 0)
         goto bad;
-    if (swim__name_is(&h.src, s->self.name, s->self.name_len))
+    if (swim__name_is(&h.src, s->self->name, s->self->name_len))
         return 0; /* our own datagram, or a twin with our name */
-    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self.name, s->self.name_len) &&
+    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self->name, s->self->name_len) &&
         !(h.type == WIRE_DIRECT && (h.flags & WIRE_F_RELAY)))
         return 0; /* meant for whoever had this address before (a DIRECT to relay names
                      the member to forward it to) */

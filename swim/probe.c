@@ -185,8 +185,9 @@ static struct swim_probe *probe_start(struct swim *s, struct swim_member *m, uin
     p->seq = ++s->seq;
     p->sent_at = now;
     swim__addr_copy(&p->addr, addr);
-    p->stretched = s->cfg.probe_retry && kind != SWIM_PROBE_READMIT && m->refuted_at != 0 &&
-                   now - m->refuted_at < (uint64_t)SWIM_STRETCH_PERIODS * s->cfg.probe_interval_ms;
+    uint64_t refuted_at = swim__rare_get(m)->refuted_at;
+    p->stretched = s->cfg.probe_retry && kind != SWIM_PROBE_READMIT && refuted_at != 0 &&
+                   now - refuted_at < (uint64_t)SWIM_STRETCH_PERIODS * s->cfg.probe_interval_ms;
     s->stats.probes++;
     probe_ping(s, p);
     uint64_t timeout = probe_timeout(s, p);
@@ -266,12 +267,14 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         struct swim_member *m = p->target;
         if (relayed != NULL || h->src_gen < p->gen)
             return true;
-        if (h->src_gen > m->verified_gen)
-            m->verified_gen = h->src_gen;
-        m->readmit_tries = 0;
+        struct swim_rare *x = swim__rare_of(m); /* held since swim__readmit */
+        if (x != NULL && h->src_gen > x->verified_gen)
+            x->verified_gen = h->src_gen;
+        if (x != NULL)
+            x->readmit_tries = 0;
         probe_end(s, p);
         struct wire_member r;
-        swim__member_to_wire(&s->self, &r);
+        swim__member_to_wire(s->self, &r);
         (void)swim__send_record(s, &p->addr, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
         return true;
     }
@@ -308,7 +311,7 @@ void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now)
  * the suspicion, or add our confirmation to it and pass that on. */
 static void accuse(struct swim *s, struct swim_member *m, uint64_t now)
 {
-    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
+    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
     s->stats.accusations++;
     if (m->status == SWIM_SUSPECT) {
         if (swim__add_confirmation(s, m, &by, now))
@@ -384,12 +387,12 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
                    const struct swim_addr *addr, uint64_t now)
 {
-    if (now < m->notice_at)
+    if (!swim__notice_take(m, (uint64_t)SWIM_NOTICE_GAP_MS << swim__rare_get(m)->readmit_tries,
+                           now))
         return;
-    m->notice_at = now + ((uint64_t)SWIM_NOTICE_GAP_MS << m->readmit_tries);
     if (probe_start(s, m, SWIM_PROBE_READMIT, gen, addr, now) != NULL &&
-        m->readmit_tries < SWIM_READMIT_BACKOFF_MAX)
-        m->readmit_tries++; /* reset when it answers */
+        m->rare->readmit_tries < SWIM_READMIT_BACKOFF_MAX)
+        m->rare->readmit_tries++; /* reset when it answers */
 }
 
 /* ------------------------------------------------------------ suspicion */
@@ -448,15 +451,20 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
                            uint64_t now)
 {
     uint64_t t = suspicion_timeout(s, 0);
-    struct wire_name self = {.ptr = s->self.name, .len = s->self.name_len};
+    struct wire_name self = {.ptr = s->self->name, .len = s->self->name_len};
     m->status_since = now; /* the suspicion's start, which confirmations count from */
-    m->suspect_epoch++;
+    struct swim_rare *x = swim__rare_of(m);
+    if (x == NULL)
+        return; /* out of memory: untimed; a probe or a record settles it */
+    if (x->uid == 0)
+        x->uid = ++s->next_uid;
+    x->suspect_epoch++;
     /* The accuser is remembered, not counted (as memberlist does).  A
      * record without one (from a table) names nobody: our own accusation
      * then counts as a confirmation. */
-    m->confirm[0] = by == NULL ? confirmer_hash(&self) : by->len > 0 ? confirmer_hash(by) : 0;
-    m->confirms = 1;
-    m->suspect_deadline = now + t;
+    x->confirm[0] = by == NULL ? confirmer_hash(&self) : by->len > 0 ? confirmer_hash(by) : 0;
+    x->confirms = 1;
+    x->suspect_deadline = now + t;
     swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, t);
     /* Two checks, at a random point of each middle quarter of the timeout:
      * if gossip has not brought the suspect's refutation by then, ask the
@@ -472,25 +480,26 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
 static void suspicion_shorten(struct swim *s, struct swim_member *m, uint64_t deadline,
                               uint64_t now)
 {
-    if (deadline >= m->suspect_deadline)
+    if (m->rare == NULL || deadline >= m->rare->suspect_deadline)
         return;
-    m->suspect_deadline = deadline;
+    m->rare->suspect_deadline = deadline;
     swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, deadline > now ? deadline - now : 0);
 }
 
 bool swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                             uint64_t now)
 {
-    if (by == NULL || by->len == 0)
+    struct swim_rare *x = m->rare; /* held since the suspicion began */
+    if (by == NULL || by->len == 0 || x == NULL)
         return false;
     uint16_t h = confirmer_hash(by);
-    for (uint8_t i = 0; i < m->confirms; i++)
-        if (m->confirm[i] == h)
+    for (uint8_t i = 0; i < x->confirms; i++)
+        if (x->confirm[i] == h)
             return false;
-    if (m->confirms >= SWIM_CONFIRM_MAX)
+    if (x->confirms >= SWIM_CONFIRM_MAX)
         return false;
-    m->confirm[m->confirms++] = h;
-    suspicion_shorten(s, m, m->status_since + suspicion_timeout(s, m->confirms - 1u), now);
+    x->confirm[x->confirms++] = h;
+    suspicion_shorten(s, m, m->status_since + suspicion_timeout(s, x->confirms - 1u), now);
     return true;
 }
 
@@ -515,24 +524,24 @@ static bool verdict_trusted(const struct swim *s, const struct swim_member *m, u
 void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
     struct swim_member *m = swim__member_by_timer(s, t);
-    if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
-        return;
-    if (now < m->suspect_deadline) {
+    if (m == NULL || m->status != SWIM_SUSPECT || m->rare->suspect_epoch != t->arg32)
+        return; /* (a member a timer finds has its rare state: the uid is in it) */
+    if (now < m->rare->suspect_deadline) {
         /* Early: a runtime's clock may run a little behind its timers
          * (libevent's cached time does).  Wait out the rest rather than
          * let the suspicion hang. */
-        swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, m->suspect_deadline - now);
+        swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, m->rare->suspect_deadline - now);
         return;
     }
     if (s->cfg.guard && !verdict_trusted(s, m, now)) {
         /* Held: ask the suspect once more and look again in a period. */
         s->stats.verdicts_held++;
-        m->suspect_deadline = now + s->cfg.probe_interval_ms;
+        m->rare->suspect_deadline = now + s->cfg.probe_interval_ms;
         swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, s->cfg.probe_interval_ms);
         swim__tell_suspect(s, m, NULL, NULL);
         return;
     }
-    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
+    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
     swim__member_set_status(s, m, SWIM_FAILED, now);
     swim__queue_member(s, m, s->cfg.guard ? &by : NULL);
     swim__notify_member(s, SWIM_EV_MEMBER_FAILED, m);
@@ -542,7 +551,7 @@ void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t
 void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t)
 {
     struct swim_member *m = swim__member_by_timer(s, t);
-    if (m == NULL || m->status != SWIM_SUSPECT || m->suspect_epoch != t->arg32)
+    if (m == NULL || m->status != SWIM_SUSPECT || m->rare->suspect_epoch != t->arg32)
         return;
     swim__tell_suspect(s, m, NULL, NULL);
 }

@@ -175,6 +175,8 @@ void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k)
         struct swim_bcast *b = s->bucket[t];
         while (b != NULL && misses < SWIM_PIGGYBACK_MISSES) {
             struct swim_bcast *next = b->next;
+            if (next != NULL)
+                __builtin_prefetch(next); /* read while this one is copied */
             if (wire_encode_item(&k->p, k->end, b->kind, b->data, b->len) != 0) {
                 misses++;
             } else {

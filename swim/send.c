@@ -23,11 +23,11 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     memset(&h, 0, sizeof(h));
     h.type = type;
     h.flags = flags;
-    h.src.ptr = s->self.name;
-    h.src.len = s->self.name_len;
-    h.src_addr = s->self.addr;
-    h.src_gen = s->self.gen;
-    h.src_inc = s->self.inc;
+    h.src.ptr = s->self->name;
+    h.src.len = s->self->name_len;
+    h.src_addr = s->self->addr;
+    h.src_gen = s->self->gen;
+    h.src_inc = s->self->inc;
     if (dst != NULL) {
         h.flags |= WIRE_F_HAS_DST;
         h.dst.ptr = dst;
@@ -99,7 +99,7 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
     struct wire_member r;
     if (from == NULL)
         return;
-    swim__member_to_wire(&s->self, &r);
+    swim__member_to_wire(s->self, &r);
     swim__send_notice(s, from, &r);
 }
 
@@ -125,7 +125,7 @@ void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint6
     struct swim_pkt k;
     struct wire_member r;
     uint8_t *p = s->body;
-    swim__member_to_wire(&s->self, &r);
+    swim__member_to_wire(s->self, &r);
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
         return;
     swim__pkt_begin(s, &k, WIRE_ANNOUNCE, 0, NULL, 0, 0, 0);
@@ -221,7 +221,7 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
 {
     struct swim_table_out o;
     swim__table_begin(s, &o, to, type, flags);
-    swim__table_put_member(s, &o, &s->self);
+    swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];
         if (m != skip && (!only_live || swim__is_live(m->status)))

@@ -38,7 +38,7 @@ const char *swim_dgram_name(size_t type)
 void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1])
 {
     memset(counts, 0, (SWIM_LEFT + 1) * sizeof(counts[0]));
-    counts[s->self.status <= SWIM_LEFT ? s->self.status : SWIM_ALIVE]++;
+    counts[s->self->status <= SWIM_LEFT ? s->self->status : SWIM_ALIVE]++;
     for (size_t i = 0; i < s->n_all; i++)
         if (s->all[i]->status <= SWIM_LEFT)
             counts[s->all[i]->status]++;
@@ -68,8 +68,11 @@ void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now)
 {
     uint64_t ms = now > sent ? now - sent : 0;
     int64_t us = ms < (SWIM_RTT_UNKNOWN - 1) / 1000 ? (int64_t)(ms * 1000) : SWIM_RTT_UNKNOWN - 1;
-    if (m->srtt_us == SWIM_RTT_UNKNOWN)
-        m->srtt_us = (uint32_t)us;
+    struct swim_rare *x = swim__rare_of(m);
+    if (x == NULL)
+        return;
+    if (x->srtt_us == SWIM_RTT_UNKNOWN)
+        x->srtt_us = (uint32_t)us;
     else
-        m->srtt_us = (uint32_t)((int64_t)m->srtt_us + (us - (int64_t)m->srtt_us) / 8);
+        x->srtt_us = (uint32_t)((int64_t)x->srtt_us + (us - (int64_t)x->srtt_us) / 8);
 }

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "hash.h"
 #include "swim_int.h"
 
 /* swim.h restates the wire format's limits and status values so that its
@@ -210,16 +211,16 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->rt = *rt;
     s->buf = malloc(cfg->max_packet);
     s->body = malloc(cfg->max_packet);
-    if (s->buf == NULL || s->body == NULL || swim__table_create(s) != 0) {
+    s->self = calloc(1, offsetof(struct swim_member, name) + len + 1);
+    if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0) {
         swim_delete(s);
         return NULL;
     }
-    memcpy(s->self.name, name, len);
-    s->self.name_len = (uint8_t)len;
-    s->self.addr = *addr;
-    s->self.gen = generation;
-    s->self.srtt_us = SWIM_RTT_UNKNOWN;
-    s->self.status = SWIM_ALIVE;
+    memcpy(s->self->name, name, len);
+    s->self->name_len = (uint8_t)len;
+    s->self->addr = *addr;
+    s->self->gen = generation;
+    s->self->status = SWIM_ALIVE;
     swim__coord_init(s, seed);
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
     s->joins.tokens = SWIM_JOIN_BURST;
@@ -241,7 +242,8 @@ void swim_delete(struct swim *s)
         return;
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
-    free(s->self.meta);
+    if (s->self != NULL)
+        swim__member_free(s->self);
     free(s->buf);
     free(s->body);
     free(s);
@@ -253,8 +255,8 @@ int swim_start(struct swim *s, uint64_t now)
         return ERR_STATE;
     s->state = SWIM_STATE_RUNNING;
     s->epoch++;
-    s->self.status_since = now;
-    swim__queue_member(s, &s->self, NULL);
+    s->self->status_since = now;
+    swim__queue_member(s, s->self, NULL);
     swim__timers_start(s);
     return 0;
 }
@@ -281,8 +283,8 @@ int swim_leave(struct swim *s, uint64_t now)
     if (s->state != SWIM_STATE_RUNNING)
         return ERR_STATE;
     s->state = SWIM_STATE_LEAVING;
-    s->self.status = SWIM_LEFT;
-    swim__queue_member(s, &s->self, NULL);
+    s->self->status = SWIM_LEFT;
+    swim__queue_member(s, s->self, NULL);
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
@@ -303,8 +305,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
     struct wire_user u = {
-        .origin = {.ptr = s->self.name, .len = s->self.name_len},
-        .origin_gen = s->self.gen,
+        .origin = {.ptr = s->self->name, .len = s->self->name_len},
+        .origin_gen = s->self->gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -324,26 +326,18 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
         return ERR_TOOBIG;
     if (len > 0 && meta == NULL)
         return ERR_INVAL;
-    uint8_t *n = NULL;
-    if (len > 0) {
-        n = malloc(len);
-        if (n == NULL)
-            return ERR_NOMEM;
-        memcpy(n, meta, len);
-    }
-    free(s->self.meta);
-    s->self.meta = n;
-    s->self.meta_len = (uint16_t)len;
+    if (swim__member_set_meta(s->self, meta, (uint16_t)len) < 0)
+        return ERR_NOMEM;
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
-    if (s->self.inc >= UINT32_MAX - 1) {
-        if (swim__gen_next(&s->self.gen))
-            s->self.inc = 0;
+    if (s->self->inc >= UINT32_MAX - 1) {
+        if (swim__gen_next(&s->self->gen))
+            s->self->inc = 0;
     } else {
-        s->self.inc++;
+        s->self->inc++;
     }
     if (s->state == SWIM_STATE_RUNNING)
-        swim__queue_member(s, &s->self, NULL);
+        swim__queue_member(s, s->self, NULL);
     return 0;
 }
 
@@ -368,7 +362,7 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
 
 void swim_self(const struct swim *s, struct swim_member_info *out)
 {
-    swim__member_info(&s->self, out);
+    swim__member_info(s->self, out);
 }
 
 size_t swim_member_count(const struct swim *s)
@@ -455,9 +449,13 @@ const char *swim_event_name(enum swim_event ev)
 
 size_t swim_member_footprint(void)
 {
-    /* The entry, plus its pointers in the hash table (kept at most half
-     * full, so up to two slots), the iteration array and the probe list.
-     * A member that exchanges probes with this node also has a coordinate
-     * record of its own (struct swim_coord_peer, coord.c), not counted. */
-    return sizeof(struct swim_member) + 4 * sizeof(struct swim_member *);
+    /* The entry with a name of up to 16 bytes (its NUL included), plus its
+     * index entries: two 32-bit hash slots (the table is kept at least
+     * three eighths full), its pointer in the iteration array and its
+     * 32-bit place in the probe list.  A member with rare state (a
+     * suspicion, tags, a round trip: struct swim_rare) has that too, and
+     * one that exchanges probes with this node a coordinate record
+     * (struct swim_coord_peer, coord.c), neither counted. */
+    return sizeof(struct swim_member) + 16 + 2 * sizeof(uint32_t) + sizeof(struct swim_member *) +
+           sizeof(uint32_t);
 }

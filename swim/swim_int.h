@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "prng.h"
 #include "swim.h"
 #include "wire.h"
@@ -135,8 +136,12 @@
 #define SWIM_GEN_MAX SWIM_GENERATION_MAX
 #define SWIM_GEN_FIRST_MAX SWIM_GENERATION_START_MAX
 #define SWIM_GEN_JUMP (1ull << 40)
-/* First size of the member hash table (a power of two; kept at most half
- * full, so up to 32 members never rehash). */
+/* Records of one datagram whose lookups are started together (update.c,
+ * table.c): a 1400-byte datagram of swimsim's records holds a few dozen;
+ * records beyond the first 64 are looked up without the head start. */
+#define SWIM_PREFETCH_MAX 64
+/* First size of the member hash table (a power of two; kept at most three
+ * quarters full, so up to 48 members never rehash). */
 #define SWIM_SLOTS_MIN 64
 /* Random draws tried when choosing helpers or gossip targets before falling
  * back to a scan; keeps selection O(k) in a large, mostly live cluster. */
@@ -228,30 +233,45 @@ enum swim_state {
     SWIM_STATE_IDLE,
 };
 
-struct swim_member {
-    uint64_t uid; /* never reused within an instance; stale SUSPECT timers check it */
-    uint64_t gen;
-    uint64_t status_since;
+/* What not every member needs, kept out of the entry so that the many
+ * that never need it stay small (every node of a simulated world holds
+ * every member): suspicion, notices and readmission (probe.c, packet.c,
+ * update.c), the round trip and coordinates of members probed directly
+ * (stats.c, coord.c), and tags (meta).  Allocated at the first write of
+ * any of it, freed with the member; until then it reads as
+ * swim__rare_none: zeros, srtt_us SWIM_RTT_UNKNOWN. */
+struct swim_rare {
+    uint64_t uid; /* taken at the first suspicion; never reused within an instance:
+                     stale SUSPECT timers check it (0: never suspected) */
     uint64_t suspect_deadline;
     uint64_t notice_at;
-    uint64_t refuted_at;   /* when it last refuted or renewed (probe_retry stretches) */
-    uint64_t verified_gen; /* guard: a generation it proved it answers at (readmission) */
-    uint32_t srtt_us;      /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
+    uint64_t refuted_at;           /* when it last refuted or renewed (probe_retry stretches) */
+    uint64_t verified_gen;         /* guard: a generation it proved it answers at (readmission) */
     struct swim_coord_peer *coord; /* coord.c: allocated with its first coordinate */
-    uint8_t *meta;
-    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
-    uint32_t inc;
+    uint32_t srtt_us; /* smoothed direct-probe round trip; SWIM_RTT_UNKNOWN: none at gen */
     uint32_t suspect_epoch;
-    uint32_t all_idx;
-    uint32_t probe_idx;
-    uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
+    uint8_t *meta; /* its tags (SWIM_META_MAX bytes at most), or NULL */
     uint16_t meta_len;
-    uint8_t status;
+    uint16_t confirm[SWIM_CONFIRM_MAX]; /* [0] the accuser, then distinct confirmers */
     uint8_t confirms;
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
+};
+
+/* A member entry: what every member needs, 86 bytes with a 6-byte name
+ * (a 96-byte malloc chunk).  Its name's hash is not kept: computing it
+ * costs less than the eight bytes per member of every simulated node. */
+struct swim_member {
+    uint64_t gen;
+    uint64_t status_since;
+    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
+    struct swim_rare *rare;    /* NULL until needed */
+    uint32_t inc;
+    uint32_t all_idx;
+    uint32_t probe_idx;
+    uint8_t status;
     uint8_t name_len;
     struct swim_addr addr;
-    char name[SWIM_NAME_MAX + 1];
+    char name[]; /* name_len bytes and a NUL, in the member's allocation */
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
@@ -306,17 +326,17 @@ struct swim {
     uint64_t epoch;
     uint64_t next_uid;
 
-    /* This node's own record, kept in the shape of a member's (its uid,
-     * suspicion and index fields are unused; it is in no index). */
-    struct swim_member self;
+    /* This node's own record, kept in the shape of a member's (its rare
+     * state and index fields are unused; it is in no index). */
+    struct swim_member *self;
     bool active;
 
     /* members */
-    struct swim_member **slots; /* hash table by name, power-of-two size */
+    uint32_t *slots; /* hash table by name, power-of-two size (table.c) */
     size_t slot_cap;
     struct swim_member **all;
     size_t n_all, all_cap;
-    struct swim_member **probe;
+    uint32_t *probe; /* indexes into `all`, in this round's order */
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
 
@@ -347,6 +367,7 @@ struct swim {
     size_t asked_next;
 
     /* anti-entropy (sync.c) */
+    uint32_t digest[1u << WIRE_DIGEST_LOG2_MAX]; /* live members' sums, kept as they change */
     struct {
         uint32_t every; /* delay of the SYNC timer armed now */
         uint32_t seq;   /* that timer's arg32; the others are stale */
@@ -414,6 +435,15 @@ enum swim_apply_mode {
 
 /* ---------------------------------------------------- small shared helpers */
 
+/* The rare state of a member that has none (table.c). */
+extern const struct swim_rare swim__rare_none;
+
+/* m's rare state, to read. */
+static inline const struct swim_rare *swim__rare_get(const struct swim_member *m)
+{
+    return m->rare != NULL ? m->rare : &swim__rare_none;
+}
+
 static inline bool swim__is_live(uint8_t status)
 {
     return status == SWIM_ALIVE || status == SWIM_SUSPECT;
@@ -456,6 +486,12 @@ static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
     return gen <= SWIM_GEN_MAX && (gen <= held || gen - held <= SWIM_GEN_JUMP);
 }
 
+/* The hash of m's name: its place in the table, its digest bucket. */
+static inline uint64_t swim__name_hash(const struct swim_member *m)
+{
+    return hash_fnv1a(m->name, m->name_len);
+}
+
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
@@ -469,6 +505,11 @@ int swim__table_create(struct swim *s);
 void swim__table_destroy(struct swim *s);
 /* The member named name[0..len), or NULL. */
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
+/* Start reading, all at once, what finding these members (at most
+ * SWIM_PREFETCH_MAX: a datagram's records) will read one after another:
+ * their hash slots, then their places in `all`, then the entries.  A hint
+ * to the processor only; it changes nothing. */
+void swim__member_prefetch(const struct swim *s, const struct wire_name *names, size_t n);
 /* The member named by a NUL-terminated string (the public reads), or NULL. */
 struct swim_member *swim__member_named(const struct swim *s, const char *name);
 /* Reserve room for one more member in every index: 0, ERR_LIMIT (the table
@@ -478,14 +519,29 @@ struct swim_member *swim__member_named(const struct swim *s, const char *name);
 int swim__member_reserve(struct swim *s);
 /* A new member from its record; NULL when out of memory. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
+/* m's rare state, to write: allocated at first use (as swim__rare_none
+ * reads); NULL when out of memory, and the caller then changes nothing. */
+struct swim_rare *swim__rare_of(struct swim_member *m);
+/* Is a notice to (or readmission check of) m due at `now`?  Then the next
+ * one is due `gap` ms later.  False when not due, or out of memory. */
+bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
+/* Free a member (or s->self) and what it owns; it must be in no index. */
+void swim__member_free(struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
-/* Set the status, keeping n_active and status_since right. */
+/* Set the status, keeping n_active, status_since and the digest right. */
 void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
+/* Set generation, incarnation and status from a record taken. */
+void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
+                             uint8_t status, uint64_t now);
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
-/* The member a SUSPECT/SUSPECT_CHECK timer names, or NULL. */
+/* Does every index agree with `all` (each member found by its name, at
+ * its place in the probe list, each place once)?  For the tests. */
+bool swim__table_consistent(const struct swim *s);
+/* The member a SUSPECT/SUSPECT_CHECK timer names (its rare state held),
+ * or NULL. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t);
 /* Up to k (<= SWIM_PICK_MAX) distinct random members other than not1. */
 size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
@@ -506,7 +562,7 @@ void swim__queue_free(struct swim *s, struct swim_bcast *b);
  * big to encode: not queued (anti-entropy repairs it). */
 void swim__queue_member_record(struct swim *s, const struct wire_member *r,
                                struct swim_bcast **owner);
-/* Queue m's (or &s->self's) current record, with `by` when not NULL. */
+/* Queue m's (or s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
 /* Count a queued item as sent all but once: it goes out once more, after
  * every other item. */
@@ -657,6 +713,12 @@ void swim__sync_start(struct swim *s);
 /* A table brought us members we did not know (or this node became
  * active): exchange again soon. */
 void swim__sync_soon(struct swim *s);
+/* m's record enters (add) or leaves the digest sums: called by table.c
+ * around every change of a member's generation, incarnation or status,
+ * and at insertion and removal; a tombstone counts nothing. */
+void swim__digest_member(struct swim *s, const struct swim_member *m, bool add);
+/* Do the kept sums equal a full recount of the table?  For the tests. */
+bool swim__digest_consistent(const struct swim *s);
 /* The SYNC or RECONNECT timer. */
 void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t now);
 /* A SYNC datagram from `from` (header h, items [p, end), already applied;

@@ -81,22 +81,45 @@ static size_t bucket_of(uint64_t nh, uint8_t log2)
     return log2 == 0 ? 0 : (size_t)(nh >> (64 - log2));
 }
 
-/* Add m's record to the sums (2^log2 buckets). */
-static void digest_add(const struct swim_member *m, uint8_t log2, uint32_t *sums)
+/* m's record's share of its bucket's sum. */
+static uint32_t digest_share(const struct swim_member *m)
 {
-    uint64_t nh = hash_fnv1a(m->name, m->name_len);
-    uint64_t h = mix64(nh ^ mix64(m->gen) ^ ((uint64_t)m->inc << 8 | m->status));
-    sums[bucket_of(nh, log2)] += (uint32_t)h;
+    uint64_t nh = swim__name_hash(m);
+    return (uint32_t)mix64(nh ^ mix64(m->gen) ^ ((uint64_t)m->inc << 8 | m->status));
 }
 
-/* Our digest: our own record and every live member's. */
+void swim__digest_member(struct swim *s, const struct swim_member *m, bool add)
+{
+    if (!swim__is_live(m->status))
+        return;
+    uint32_t *sum = &s->digest[bucket_of(swim__name_hash(m), WIRE_DIGEST_LOG2_MAX)];
+    *sum = add ? *sum + digest_share(m) : *sum - digest_share(m);
+}
+
+/* Our digest in 2^log2 buckets: our own record and every live member's.
+ * The members' sums are kept at the finest split (swim__digest_member);
+ * a coarser bucket is the sum of the fine ones under it, since a bucket is
+ * chosen by the top bits of the name's hash. */
 static void digest_compute(const struct swim *s, uint8_t log2, uint32_t *sums)
 {
     memset(sums, 0, sizeof(*sums) << log2);
-    digest_add(&s->self, log2, sums);
+    for (size_t i = 0; i < (size_t)1 << WIRE_DIGEST_LOG2_MAX; i++)
+        sums[i >> (WIRE_DIGEST_LOG2_MAX - log2)] += s->digest[i];
+    sums[bucket_of(swim__name_hash(s->self), log2)] += digest_share(s->self);
+}
+
+bool swim__digest_consistent(const struct swim *s)
+{
+    uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX] = {0};
     for (size_t i = 0; i < s->n_all; i++)
         if (swim__is_live(s->all[i]->status))
-            digest_add(s->all[i], log2, sums);
+            sums[bucket_of(swim__name_hash(s->all[i]), WIRE_DIGEST_LOG2_MAX)] +=
+                digest_share(s->all[i]);
+    for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
+        if (sums[i] != s->digest[i])
+            return false;
+    }
+    return true;
 }
 
 /* Buckets for a digest we send: about SWIM_SYNC_BUCKET_MEMBERS live
@@ -117,11 +140,11 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
 {
     struct swim_table_out o;
     swim__table_begin(s, &o, to, WIRE_SYNC, 0);
-    if (want[bucket_of(hash_fnv1a(s->self.name, s->self.name_len), log2)])
-        swim__table_put_member(s, &o, &s->self);
+    if (want[bucket_of(swim__name_hash(s->self), log2)])
+        swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];
-        if (want[bucket_of(hash_fnv1a(m->name, m->name_len), log2)])
+        if (want[bucket_of(swim__name_hash(m), log2)])
             swim__table_put_member(s, &o, m);
     }
     if (sums != NULL) {
@@ -189,7 +212,7 @@ static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint
     swim__table_begin(s, &o, &m->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
     swim__table_put(s, &o, WIRE_ITEM_DIGEST, s->body, (size_t)(p - s->body));
     swim__table_end(s, &o);
-    s->sync.asked[slot].hash = hash_fnv1a(m->name, m->name_len);
+    s->sync.asked[slot].hash = swim__name_hash(m);
     s->sync.asked[slot].until = now + s->cfg.probe_interval_ms;
 }
 

@@ -2,21 +2,54 @@
  * table.c - the member table: every member this node knows, tombstones
  * included, reachable three ways.
  *
- * Each member is one allocation (its meta a second one when non-empty),
- * referenced from an open-addressing hash table by name (linear probing,
- * kept at most half full, backward-shift deletion so there are no
- * tombstone slots), from the iteration array `all` (its index is the hint
- * suspicion timers carry), and from the probe list, walked round-robin and
- * reshuffled at the end of each round.  Indexes grow geometrically; growth
- * is reserved before a member is inserted, so insertion cannot fail
- * half-way.  Here too: random picks of helpers and gossip targets, and a
- * member's (or this node's) record as a wire value.
+ * Each member is one allocation with its name in its last bytes, at the
+ * name's length; what not every member needs (suspicion, round trips,
+ * tags: struct swim_rare) is a second one, made at its first use.  A
+ * member is referenced from an open-addressing hash table by name (linear
+ * probing, kept at most three quarters full, backward-shift deletion so
+ * there are no tombstone slots), from the iteration array `all` (its index
+ * is the hint suspicion timers carry), and from the probe list (indexes
+ * into `all`), walked round-robin and reshuffled at the end of each round.
+ * A slot is 32 bits: the member's index in `all` and 11 bits of its name's
+ * hash, so a probe reads a member only when those agree; nothing iterates
+ * the slots, so their layout never shows in the protocol's order.  Indexes
+ * grow geometrically up to max_members; growth is reserved before a member
+ * is inserted, so insertion cannot fail half-way.  Here too: random picks
+ * of helpers and gossip targets, and a member's (or this node's) record as
+ * a wire value.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "err.h"
 #include "hash.h"
 #include "swim_int.h"
+
+const struct swim_rare swim__rare_none = {.srtt_us = SWIM_RTT_UNKNOWN};
+
+struct swim_rare *swim__rare_of(struct swim_member *m)
+{
+    if (m->rare == NULL && (m->rare = malloc(sizeof(*m->rare))) != NULL)
+        *m->rare = swim__rare_none;
+    return m->rare;
+}
+
+bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
+{
+    if (now < swim__rare_get(m)->notice_at || swim__rare_of(m) == NULL)
+        return false;
+    m->rare->notice_at = now + gap;
+    return true;
+}
+
+void swim__member_free(struct swim_member *m)
+{
+    swim__coord_forget(m);
+    if (m->rare != NULL)
+        free(m->rare->meta);
+    free(m->rare);
+    free(m);
+}
 
 int swim__table_create(struct swim *s)
 {
@@ -27,32 +60,99 @@ int swim__table_create(struct swim *s)
 
 void swim__table_destroy(struct swim *s)
 {
-    for (size_t i = 0; i < s->n_all; i++) {
-        swim__coord_forget(s->all[i]);
-        free(s->all[i]->meta);
-        free(s->all[i]);
-    }
+    for (size_t i = 0; i < s->n_all; i++)
+        swim__member_free(s->all[i]);
     free(s->slots);
     free(s->all);
     free(s->probe);
 }
 
-static size_t slot_find(const struct swim *s, const char *name, size_t len)
+/* A slot is 32 bits: the member's index in `all` plus one in the low
+ * SLOT_IDX_BITS (0: an empty slot), and the top bits of its name's hash as
+ * a tag above them. */
+#define SLOT_IDX_BITS 21
+#define SLOT_IDX_MASK ((1u << SLOT_IDX_BITS) - 1)
+_Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any index plus one");
+
+static uint32_t slot_tag(uint64_t h)
+{
+    return (uint32_t)(h >> (64 - (32 - SLOT_IDX_BITS))) << SLOT_IDX_BITS;
+}
+
+static struct swim_member *slot_member(const struct swim *s, uint32_t v)
+{
+    return s->all[(v & SLOT_IDX_MASK) - 1];
+}
+
+/* The slot holding the member named name[0..len) (its hash h), or the
+ * empty slot where it would go. */
+static size_t slot_find(const struct swim *s, const char *name, size_t len, uint64_t h)
 {
     size_t mask = s->slot_cap - 1;
-    size_t i = (size_t)hash_fnv1a(name, len) & mask;
+    size_t i = (size_t)h & mask;
+    uint32_t tag = slot_tag(h);
     for (size_t n = 0; n < s->slot_cap; n++, i = (i + 1) & mask) {
-        struct swim_member *m = s->slots[i];
-        if (m == NULL || (m->name_len == len && memcmp(m->name, name, len) == 0))
+        uint32_t v = s->slots[i];
+        if (v == 0)
             return i;
+        if ((v & ~SLOT_IDX_MASK) == tag) {
+            const struct swim_member *m = slot_member(s, v);
+            if (m->name_len == len && memcmp(m->name, name, len) == 0)
+                return i;
+        }
     }
     return SIZE_MAX; /* unreachable: the table is never full */
 }
 
+/* The slot pointing at all[idx] (a member of hash h). */
+static size_t slot_of_index(const struct swim *s, uint64_t h, size_t idx)
+{
+    size_t mask = s->slot_cap - 1;
+    size_t i = (size_t)h & mask;
+    while ((s->slots[i] & SLOT_IDX_MASK) != idx + 1)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The first empty slot from hash h's home (h not in the table). */
+static size_t slot_free(const struct swim *s, uint64_t h)
+{
+    size_t mask = s->slot_cap - 1;
+    size_t i = (size_t)h & mask;
+    while (s->slots[i] != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len)
 {
-    size_t i = slot_find(s, name, len);
-    return i == SIZE_MAX ? NULL : s->slots[i];
+    size_t i = slot_find(s, name, len, hash_fnv1a(name, len));
+    return i == SIZE_MAX || s->slots[i] == 0 ? NULL : slot_member(s, s->slots[i]);
+}
+
+void swim__member_prefetch(const struct swim *s, const struct wire_name *names, size_t n)
+{
+    size_t mask = s->slot_cap - 1, home[SWIM_PREFETCH_MAX];
+    uint32_t tag[SWIM_PREFETCH_MAX];
+    if (n > SWIM_PREFETCH_MAX)
+        n = SWIM_PREFETCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = hash_fnv1a(names[i].ptr, names[i].len);
+        home[i] = (size_t)h & mask;
+        tag[i] = slot_tag(h);
+        __builtin_prefetch(&s->slots[home[i]]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s->slots[home[i]] != 0)
+            __builtin_prefetch(&s->all[(s->slots[home[i]] & SLOT_IDX_MASK) - 1]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = s->slots[home[i]];
+        if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i]) {
+            const struct swim_member *m = slot_member(s, v);
+            __builtin_prefetch(&m->name_len);
+            __builtin_prefetch(m->name);
+        }
+    }
 }
 
 struct swim_member *swim__member_named(const struct swim *s, const char *name)
@@ -61,14 +161,19 @@ struct swim_member *swim__member_named(const struct swim *s, const char *name)
     return len == 0 || len > SWIM_NAME_MAX ? NULL : swim__member_find(s, name, len);
 }
 
-static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
+/* Room for `need` elements of `size` bytes in *arr: the capacity doubles,
+ * but never beyond `most` (max_members: a table that fills to its bound
+ * wastes no room). */
+static int grow(void **arr, size_t *cap, size_t need, size_t most, size_t size)
 {
     if (need <= *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 16;
     while (ncap < need)
         ncap *= 2;
-    struct swim_member **n = realloc(*arr, ncap * sizeof(*n));
+    if (ncap > most)
+        ncap = most > need ? most : need;
+    void *n = realloc(*arr, ncap * size);
     if (n == NULL)
         return ERR_NOMEM;
     *arr = n;
@@ -78,16 +183,16 @@ static int grow_ptrs(struct swim_member ***arr, size_t *cap, size_t need)
 
 static int slots_rehash(struct swim *s, size_t ncap)
 {
-    struct swim_member **old = s->slots;
+    uint32_t *old = s->slots;
     size_t ocap = s->slot_cap;
-    struct swim_member **n = calloc(ncap, sizeof(*n));
+    uint32_t *n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     s->slots = n;
     s->slot_cap = ncap;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i] != NULL)
-            s->slots[slot_find(s, old[i]->name, old[i]->name_len)] = old[i];
+        if (old[i] != 0)
+            s->slots[slot_free(s, swim__name_hash(slot_member(s, old[i])))] = old[i];
     free(old);
     return 0;
 }
@@ -110,6 +215,22 @@ static bool evict_tombstone(struct swim *s)
     return true;
 }
 
+bool swim__table_consistent(const struct swim *s)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < s->slot_cap; i++)
+        used += s->slots[i] != 0;
+    if (used != s->n_all || s->n_probe != s->n_all || s->probe_cursor > s->n_probe)
+        return false;
+    for (size_t i = 0; i < s->n_all; i++) {
+        const struct swim_member *m = s->all[i];
+        if (m->all_idx != i || m->probe_idx >= s->n_probe || s->probe[m->probe_idx] != i ||
+            swim__member_find(s, m->name, m->name_len) != m)
+            return false;
+    }
+    return true;
+}
+
 /* Reserve room for one more member in every index. */
 int swim__member_reserve(struct swim *s)
 {
@@ -118,26 +239,31 @@ int swim__member_reserve(struct swim *s)
         return ERR_LIMIT;
     }
     size_t need = s->n_all + 1;
-    if (need * 2 > s->slot_cap && slots_rehash(s, s->slot_cap * 2) != 0)
+    if (need * 4 > s->slot_cap * 3 && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
-    if (grow_ptrs(&s->all, &s->all_cap, need) != 0 || grow_ptrs(&s->probe, &s->probe_cap, need))
+    if (grow((void **)&s->all, &s->all_cap, need, s->cfg.max_members, sizeof(*s->all)) != 0 ||
+        grow((void **)&s->probe, &s->probe_cap, need, s->cfg.max_members, sizeof(*s->probe)) != 0)
         return ERR_NOMEM;
     return 0;
+}
+
+/* Put all[a] at place i of the probe list. */
+static void probe_place(struct swim *s, size_t i, uint32_t a)
+{
+    s->probe[i] = a;
+    s->all[a]->probe_idx = (uint32_t)i;
 }
 
 /* Insert into the probe list at a random place not yet visited this round. */
 static void probe_insert(struct swim *s, struct swim_member *m)
 {
     size_t last = s->n_probe++;
-    s->probe[last] = m;
-    m->probe_idx = (uint32_t)last;
+    probe_place(s, last, m->all_idx);
     size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
     size_t j = lo + prng_below(&s->rng, last - lo + 1);
-    struct swim_member *o = s->probe[j];
-    s->probe[j] = m;
-    s->probe[last] = o;
-    o->probe_idx = (uint32_t)last;
-    m->probe_idx = (uint32_t)j;
+    uint32_t o = s->probe[j];
+    probe_place(s, j, m->all_idx);
+    probe_place(s, last, o);
 }
 
 static void probe_remove(struct swim *s, struct swim_member *m)
@@ -148,32 +274,24 @@ static void probe_remove(struct swim *s, struct swim_member *m)
     size_t i = m->probe_idx, last = --s->n_probe;
     if (i < s->probe_cursor) {
         size_t lv = --s->probe_cursor;
-        s->probe[i] = s->probe[lv];
-        s->probe[i]->probe_idx = (uint32_t)i;
+        probe_place(s, i, s->probe[lv]);
         i = lv;
     }
-    s->probe[i] = s->probe[last];
-    s->probe[i]->probe_idx = (uint32_t)i;
+    if (i != last) /* (i == last: the hole is past the end, nothing moves) */
+        probe_place(s, i, s->probe[last]);
 }
 
 /* Creates a member; swim__member_reserve() must have succeeded. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
 {
-    struct swim_member *m = calloc(1, sizeof(*m));
+    struct swim_member *m = calloc(1, offsetof(struct swim_member, name) + r->name.len + 1);
     if (m == NULL)
         return NULL;
-    if (r->meta_len > 0) {
-        m->meta = malloc(r->meta_len);
-        if (m->meta == NULL) {
-            free(m);
-            return NULL;
-        }
-        memcpy(m->meta, r->meta, r->meta_len);
-        m->meta_len = r->meta_len;
+    if (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0) {
+        swim__member_free(m);
+        return NULL;
     }
-    m->uid = ++s->next_uid;
     m->gen = r->gen;
-    m->srtt_us = SWIM_RTT_UNKNOWN;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
@@ -181,12 +299,14 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     memcpy(m->name, r->name.ptr, r->name.len);
     m->name[r->name.len] = '\0';
     swim__addr_copy(&m->addr, &r->addr);
-    s->slots[slot_find(s, m->name, m->name_len)] = m;
+    uint64_t h = swim__name_hash(m);
+    s->slots[slot_free(s, h)] = slot_tag(h) | ((uint32_t)s->n_all + 1);
     m->all_idx = (uint32_t)s->n_all;
     s->all[s->n_all++] = m;
     probe_insert(s, m);
     if (swim__is_live(m->status))
         s->n_active++;
+    swim__digest_member(s, m, true);
     return m;
 }
 
@@ -196,35 +316,42 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         swim__queue_free(s, m->queued);
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
-    size_t i = slot_find(s, m->name, m->name_len);
-    s->slots[i] = NULL;
-    for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != NULL && n < s->slot_cap;
+    size_t i = slot_of_index(s, swim__name_hash(m), m->all_idx);
+    s->slots[i] = 0;
+    for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != 0 && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        struct swim_member *o = s->slots[j];
-        size_t home = (size_t)hash_fnv1a(o->name, o->name_len) & mask;
-        /* o may move to i if its home is not in (i, j] cyclically. */
+        size_t home = (size_t)swim__name_hash(slot_member(s, s->slots[j])) & mask;
+        /* slot j may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
-            s->slots[i] = o;
-            s->slots[j] = NULL;
+            s->slots[i] = s->slots[j];
+            s->slots[j] = 0;
             i = j;
         }
     }
+    probe_remove(s, m); /* while the probe list's indexes are still right */
+    /* The last member takes m's place in `all`, in its slot and in the
+     * probe list. */
     size_t a = m->all_idx, last = --s->n_all;
-    s->all[a] = s->all[last];
-    s->all[a]->all_idx = (uint32_t)a;
-    probe_remove(s, m);
+    if (a != last) {
+        struct swim_member *o = s->all[last];
+        s->all[a] = o;
+        o->all_idx = (uint32_t)a;
+        size_t k = slot_of_index(s, swim__name_hash(o), last);
+        s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
+        s->probe[o->probe_idx] = (uint32_t)a;
+    }
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
-    swim__coord_forget(m);
-    free(m->meta);
-    free(m);
+    swim__digest_member(s, m, false);
+    swim__member_free(m);
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
 {
-    if (len == m->meta_len && (len == 0 || memcmp(m->meta, meta, len) == 0))
+    const struct swim_rare *x = swim__rare_get(m);
+    if (len == x->meta_len && (len == 0 || memcmp(x->meta, meta, len) == 0))
         return 0;
     uint8_t *n = NULL;
     if (len > 0) {
@@ -233,13 +360,18 @@ int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t l
             return ERR_NOMEM;
         memcpy(n, meta, len);
     }
-    free(m->meta);
-    m->meta = n;
-    m->meta_len = len;
+    struct swim_rare *w = swim__rare_of(m);
+    if (w == NULL) {
+        free(n);
+        return ERR_NOMEM;
+    }
+    free(w->meta);
+    w->meta = n;
+    w->meta_len = len;
     return 1;
 }
 
-void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
+static void set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
 {
     if (swim__is_live(m->status) && !swim__is_live(status))
         s->n_active--;
@@ -250,6 +382,23 @@ void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t stat
     m->status = status;
 }
 
+void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now)
+{
+    swim__digest_member(s, m, false);
+    set_status(s, m, status, now);
+    swim__digest_member(s, m, true);
+}
+
+void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
+                             uint8_t status, uint64_t now)
+{
+    swim__digest_member(s, m, false);
+    m->gen = gen;
+    m->inc = inc;
+    set_status(s, m, status, now);
+    swim__digest_member(s, m, true);
+}
+
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
 {
     out->name = m->name;
@@ -257,19 +406,20 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
     out->generation = m->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
-    out->meta = m->meta;
-    out->meta_len = m->meta_len;
+    out->meta = swim__rare_get(m)->meta;
+    out->meta_len = swim__rare_get(m)->meta_len;
     out->status_since = m->status_since;
-    out->rtt_us = m->srtt_us;
+    out->rtt_us = swim__rare_get(m)->srtt_us;
 }
 
 /* The member a timer names: at its hint, or (moved since) by a scan. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t)
 {
-    if (t->hint < s->n_all && s->all[t->hint]->uid == t->token)
+    if (t->hint < s->n_all && s->all[t->hint]->rare != NULL &&
+        s->all[t->hint]->rare->uid == t->token)
         return s->all[t->hint];
     for (size_t i = 0; i < s->n_all; i++)
-        if (s->all[i]->uid == t->token)
+        if (s->all[i]->rare != NULL && s->all[i]->rare->uid == t->token)
             return s->all[i];
     return NULL;
 }
@@ -316,16 +466,14 @@ struct swim_member *swim__probe_next(struct swim *s)
             s->probe_cursor = 0;
             for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
                 size_t j = prng_below(&s->rng, i);
-                struct swim_member *t = s->probe[i - 1];
-                s->probe[i - 1] = s->probe[j];
-                s->probe[j] = t;
-                s->probe[i - 1]->probe_idx = (uint32_t)(i - 1);
-                s->probe[j]->probe_idx = (uint32_t)j;
+                uint32_t t = s->probe[i - 1];
+                probe_place(s, i - 1, s->probe[j]);
+                probe_place(s, j, t);
             }
             if (s->n_probe == 0)
                 return NULL;
         }
-        struct swim_member *m = s->probe[s->probe_cursor++];
+        struct swim_member *m = s->all[s->probe[s->probe_cursor++]];
         if (swim__is_live(m->status))
             return m;
     }
@@ -341,6 +489,6 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
     out->gen = m->gen;
     out->inc = m->inc;
     out->status = m->status;
-    out->meta = m->meta;
-    out->meta_len = m->meta_len;
+    out->meta = swim__rare_get(m)->meta;
+    out->meta_len = swim__rare_get(m)->meta_len;
 }

@@ -57,8 +57,9 @@ void swim__cancel(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32)
 void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_member *m,
                             uint64_t delay)
 {
+    const struct swim_rare *x = swim__rare_get(m);
     struct swim_timer t = {
-        .kind = kind, .arg32 = m->suspect_epoch, .token = m->uid, .hint = m->all_idx};
+        .kind = kind, .arg32 = x->suspect_epoch, .token = x->uid, .hint = m->all_idx};
     s->rt.submit_after(s->rt.ctx, &t, delay);
 }
 

@@ -76,14 +76,14 @@ void swim__check_active(struct swim *s)
  * report it, come back with a generation above min_gen, report that. */
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
-    uint64_t gen = min_gen > s->self.gen ? min_gen : s->self.gen;
+    uint64_t gen = min_gen > s->self->gen ? min_gen : s->self->gen;
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
     if (!swim__gen_next(&gen))
         return; /* at the ceiling: stays defunct until tombstones are reaped */
-    s->self.gen = gen;
-    s->self.inc = 0;
-    s->self.status = SWIM_ALIVE;
-    swim__queue_member(s, &s->self, NULL);
+    s->self->gen = gen;
+    s->self->inc = 0;
+    s->self->status = SWIM_ALIVE;
+    swim__queue_member(s, s->self, NULL);
     swim__notify_self(s, SWIM_EV_SELF_REJOINED);
 }
 
@@ -104,28 +104,28 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        if (!swim__gen_next(&s->self.gen))
+        if (!swim__gen_next(&s->self->gen))
             return;
-        s->self.inc = 0;
+        s->self->inc = 0;
     } else {
-        s->self.inc = seen + 1;
+        s->self->inc = seen + 1;
     }
     /* Marked as a refutation ("by" ourselves): members that see it give
      * us a longer probe window for a while (probe.c, probe_retry). */
-    struct wire_name by = {.ptr = s->self.name, .len = s->self.name_len};
-    swim__queue_member(s, &s->self, &by);
+    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
+    swim__queue_member(s, s->self, &by);
 }
 
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self.gen ||
-        !swim__gen_plausible(r->gen, s->self.gen))
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self->gen ||
+        !swim__gen_plausible(r->gen, s->self->gen))
         return;
-    if (r->gen > s->self.gen) {
+    if (r->gen > s->self->gen) {
         if (swim__is_live(r->status) &&
-            (r->addr.len != s->self.addr.len ||
-             memcmp(r->addr.bytes, s->self.addr.bytes, r->addr.len) != 0)) {
+            (r->addr.len != s->self->addr.len ||
+             memcmp(r->addr.bytes, s->self->addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -140,28 +140,28 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
     }
     switch (r->status) {
     case SWIM_SUSPECT:
-        if (r->inc >= s->self.inc) {
+        if (r->inc >= s->self->inc) {
             refute(s, r->inc);
             s->stats.refutations++;
             if (!c->raised_health && s->health < s->cfg.awareness_max)
                 s->health++;
             c->raised_health = true;
-        } else if (s->self.queued == NULL) {
+        } else if (s->self->queued == NULL) {
             /* Someone still suspects an older incarnation: our refutation
              * ran out of retransmits (lost while our links were down). */
-            swim__queue_member(s, &s->self, NULL);
+            swim__queue_member(s, s->self, NULL);
         }
         c->answer = true;
         break;
     case SWIM_FAILED:
     case SWIM_LEFT:
         if (!c->renewed)
-            renew_self(s, s->self.gen);
+            renew_self(s, s->self->gen);
         c->renewed = true;
         c->answer = true;
         break;
     default:
-        if (r->inc > s->self.inc)
+        if (r->inc > s->self->inc)
             refute(s, r->inc);
         break;
     }
@@ -175,7 +175,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
-    if (swim__name_is(&r->name, s->self.name, s->self.name_len)) {
+    if (swim__name_is(&r->name, s->self->name, s->self->name_len)) {
         apply_self(s, r, c);
         return false;
     }
@@ -226,7 +226,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
             return false;
         }
     } else if (s->cfg.guard && old == SWIM_FAILED && swim__is_live(status) &&
-               r->gen > m->verified_gen) {
+               r->gen > swim__rare_get(m)->verified_gen) {
         /* A failed member's new generation: only once it answers us. */
         swim__readmit(s, m, r->gen, &r->addr, now);
         return false;
@@ -236,9 +236,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
          * (memberlist's merge rule, and with guard every FAILED record);
          * the subject is warned, so that, alive on the other side of a
          * partition, it renews. */
-        if (c->notices < SWIM_NOTICES_PER_PACKET && now >= m->notice_at) {
+        if (c->notices < SWIM_NOTICES_PER_PACKET && swim__notice_take(m, SWIM_NOTICE_GAP_MS, now)) {
             c->notices++;
-            m->notice_at = now + SWIM_NOTICE_GAP_MS;
             swim__send_notice(s, &m->addr, r);
         }
         verdict = s->cfg.guard;
@@ -259,15 +258,13 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     bool refuted =
         status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
     swim__addr_copy(&m->addr, &r->addr);
-    if (renewed) {
-        m->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
+    if (renewed && m->rare != NULL) {
+        m->rare->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
         swim__coord_forget(m);
     }
-    m->gen = r->gen;
-    m->inc = r->inc;
-    swim__member_set_status(s, m, status, now);
-    if (refuted)
-        m->refuted_at = now;
+    swim__member_set_record(s, m, r->gen, r->inc, status, now);
+    if (refuted && swim__rare_of(m) != NULL)
+        m->rare->refuted_at = now;
 
     struct wire_member q;
     swim__member_to_wire(m, &q);
@@ -309,16 +306,38 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
 {
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
+    /* The first SWIM_PREFETCH_MAX member records are decoded first and the
+     * members they name looked up together: in a large table each lookup
+     * waits on memory, and together the waits overlap.  They are applied
+     * in the datagram's order below, as decoded here. */
+    struct wire_member recs[SWIM_PREFETCH_MAX];
+    struct wire_name names[SWIM_PREFETCH_MAX];
+    bool decoded[SWIM_PREFETCH_MAX];
+    size_t n = 0, named = 0, next = 0;
+    for (const uint8_t *q = p;
+         q < end && n < SWIM_PREFETCH_MAX && wire_decode_item(&it, &q, end) == 0;) {
+        const uint8_t *ip = it.data;
+        if (it.kind != WIRE_ITEM_MEMBER)
+            continue;
+        decoded[n] = wire_decode_member(&recs[n], &ip, it.data + it.len) == 0;
+        if (decoded[n])
+            names[named++] = recs[n].name;
+        n++;
+    }
+    swim__member_prefetch(s, names, named);
     /* Bounded by the datagram: every item consumes at least 3 bytes. */
     while (p < end && wire_decode_item(&it, &p, end) == 0) {
         const uint8_t *ip = it.data, *iend = it.data + it.len;
         if (it.kind == WIRE_ITEM_MEMBER) {
-            struct wire_member r;
-            if (wire_decode_member(&r, &ip, iend) != 0) {
+            struct wire_member later;
+            const struct wire_member *r = next < n ? &recs[next] : &later;
+            bool ok = next < n ? decoded[next] : wire_decode_member(&later, &ip, iend) == 0;
+            next++;
+            if (!ok) {
                 s->stats.malformed++; /* one bad member is skipped */
                 continue;
             }
-            (void)apply_member(s, &r, &c);
+            (void)apply_member(s, r, &c);
         } else if (it.kind == WIRE_ITEM_USER) {
             struct wire_user u;
             if (wire_decode_user(&u, &ip, iend) != 0) {

@@ -68,6 +68,14 @@ static double ct_est_ms(const struct swim *a, const struct swim *b)
     return (double)swim_coord_rtt_us(&ca, &cb) / 1000.0;
 }
 
+/* Free what samples gave a member entry held by a test (its rare state,
+ * with the coordinate record in it). */
+static void ct_member_free(struct swim_member *m)
+{
+    swim__coord_forget(m);
+    free(m->rare);
+}
+
 /* a measures b at rtt_ms: one sample, with b's current coordinate. */
 static void ct_sample(struct swim *a, struct swim_member *b_at_a, const struct swim *b,
                       uint64_t rtt_ms)
@@ -116,8 +124,8 @@ static void ct_pair_settle(struct ct_pair *p, uint64_t rtt_ms, int rounds)
 
 static void ct_pair_free(struct ct_pair *p)
 {
-    swim__coord_forget(&p->b_at_a);
-    swim__coord_forget(&p->a_at_b);
+    ct_member_free(&p->b_at_a);
+    ct_member_free(&p->a_at_b);
     swim_delete(p->a);
     swim_delete(p->b);
 }
@@ -164,7 +172,7 @@ START_TEST(coord_test_three_nodes_converge)
             ct_assert_within(ct_est_ms(n[i], n[j]), (double)rtt[i][j], 0.10);
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++)
-            swim__coord_forget(&view[i][j]);
+            ct_member_free(&view[i][j]);
         swim_delete(n[i]);
     }
 }
@@ -216,7 +224,7 @@ START_TEST(coord_test_hostile_samples_bounded)
         struct swim_coord c = ct_self(a);
         ck_assert_msg(swim_coord_valid(&c), "sample %d made the coordinate invalid", i);
     }
-    swim__coord_forget(&m);
+    ct_member_free(&m);
     swim_delete(a);
 }
 END_TEST

@@ -357,6 +357,81 @@ START_TEST(swim_test_sync_news_leaves_at_once)
 }
 END_TEST
 
+/* Every running node's kept digest sums equal a recount of its table, and
+ * its table's indexes agree. */
+static void assert_digests_kept(struct sim *w, int n, int step)
+{
+    for (int k = 0; k < n; k++) {
+        if (!sim_running(w, k))
+            continue;
+        SIM_ASSERT(w, swim__digest_consistent(sim_swim(w, k)),
+                   "n%d's kept digest differs from a recount after step %d", k, step);
+        SIM_ASSERT(w, swim__table_consistent(sim_swim(w, k)),
+                   "n%d's table indexes disagree after step %d", k, step);
+    }
+}
+
+/*
+ * The digest sums are kept as members change (table.c calls sync.c at every
+ * insertion, removal and change of generation, incarnation or status), not
+ * recounted per exchange.  After many random changes of every kind (crashes,
+ * restarts with a new generation, leaves, partitions and heals, pauses that
+ * cause suspicions and refutations, loss, reaping) every node's kept sums
+ * still equal a full recount, and its table's indexes (hash slots, probe
+ * list) still agree with its members; and the recount does see a sum that
+ * is off.
+ */
+START_TEST(swim_test_sync_digest_kept_equals_recount)
+{
+    const int n = 40;
+    struct swim_config c = tw_profile("lan");
+    c.reap_ms = 20000; /* tombstones go within the run too */
+    for (int i = 0; i < tw_seed_count(); i++) {
+        struct sim *w = tw_world(tw_seed_at(i), n, &c);
+        sim_set_log_cap(w, 0);
+        tw_converge(w, 20000);
+        assert_digests_kept(w, n, 0);
+        for (int step = 1; step <= 60; step++) {
+            int x = 1 + (int)(sim_rand(w) % (uint64_t)(n - 1));
+            switch (sim_rand(w) % 7) {
+            case 0:
+                sim_kill(w, x);
+                break;
+            case 1:
+                sim_restart(w, x, 0); /* a new generation, often while held alive */
+                break;
+            case 2:
+                sim_leave(w, x);
+                break;
+            case 3:
+                sim_split(w, n / 2);
+                break;
+            case 4:
+                sim_heal(w);
+                break;
+            case 5:
+                sim_pause(w, x, 3000);
+                break;
+            default:
+                sim_set_loss_default(w, (unsigned)(sim_rand(w) % 20));
+                break;
+            }
+            sim_run_for(w, 500 + sim_rand(w) % 3000);
+            assert_digests_kept(w, n, step);
+        }
+        sim_heal(w);
+        sim_set_loss_default(w, 0);
+        sim_run_for(w, 30000);
+        assert_digests_kept(w, n, 61);
+        struct swim *s = sim_swim(w, 0);
+        s->digest[0]++;
+        SIM_ASSERT(w, !swim__digest_consistent(s), "the recount missed a changed sum");
+        s->digest[0]--;
+        sim_delete(w);
+    }
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
     Suite *s = suite_create("sync");
@@ -368,6 +443,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, swim_test_sync_mass_join_log_rounds);
     tcase_add_test(tc, swim_test_sync_feed_not_queued_first);
     tcase_add_test(tc, swim_test_sync_news_leaves_at_once);
+    tcase_add_test(tc, swim_test_sync_digest_kept_equals_recount);
     suite_add_tcase(s, tc);
     return s;
 }
