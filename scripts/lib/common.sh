@@ -3,10 +3,12 @@
 
 # scdoc builds the man pages; man-db (man -l), systemd (systemd-analyze verify) and
 # bash-completion (its completions dir) serve the install test; prometheus brings
-# promtool and the server the metrics tests scrape with (tests/agent/metrics_it_test.c).
+# promtool and the server the metrics tests scrape with (tests/agent/metrics_it_test.c);
+# lld links release and static builds in the order of agent/*.order (-Dlink_order:
+# GNU ld and gold cannot order glibc's objects, whose sections all share one name).
 SWIMD_PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev libsodium-dev
                 libjansson-dev check clang libclang-rt-14-dev iproute2 iptables procps
-                scdoc man-db bash-completion systemd prometheus)
+                scdoc man-db bash-completion systemd prometheus lld)
 
 # Install every missing Debian package with apt-get (through sudo when not root).
 swimd_ensure_deps() {
