@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -30,6 +31,12 @@
 /* Datagrams read per wakeup: bounded so timers and the control socket get
  * their turn under a flood (libuv's figure). */
 #define RT_READS_PER_WAKEUP 32
+/* Datagrams taken per receive call (recvmmsg).  A call that comes back
+ * short has emptied the socket, so the usual wakeup, one datagram, costs
+ * one call and none that ends in EAGAIN; a burst costs one call per batch.
+ * Small, because every slot is a whole RT_DGRAM_MAX (its pages are resident
+ * only once a burst has reached them). */
+#define RT_RECV_BATCH 4
 /* Receive buffer: the largest UDP payload, so no datagram is cut silently. */
 #define RT_DGRAM_MAX 65536
 /* Added to every timer handed to libevent.  libevent measures a timeout
@@ -83,7 +90,7 @@ struct rt {
     int stopped;
     struct rt_stats stats; /* the counters; timers, active, leaving filled on read */
     struct log_limit decrypt_limit;
-    uint8_t rx[RT_DGRAM_MAX];
+    uint8_t rx[RT_RECV_BATCH][RT_DGRAM_MAX];
     uint8_t plain[RT_DGRAM_MAX];
     uint8_t tx[RT_DGRAM_MAX];
 };
@@ -270,13 +277,19 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
     case SWIM_EV_MEMBER_JOINED:
     case SWIM_EV_MEMBER_UPDATED:
     case SWIM_EV_MEMBER_ALIVE:
-    case SWIM_EV_MEMBER_LEFT:
     case SWIM_EV_MEMBER_REAPED:
         rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member, seq);
         break;
+    case SWIM_EV_MEMBER_LEFT:
+        rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member, seq);
+        join_member_lost(rt->join);
+        break;
     case SWIM_EV_MEMBER_SUSPECT:
+        rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
+        break;
     case SWIM_EV_MEMBER_FAILED:
         rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
+        join_member_lost(rt->join);
         break;
     case SWIM_EV_USER:
         rt_log_user(rt, &n->user, seq, prc);
@@ -309,19 +322,18 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
 
 /* ---- loop handlers -------------------------------------------------------- */
 
-/* Open a sealed datagram into rt->plain; 0, or the error (counted and
- * logged, rate-limited). */
-static int rt_open(struct rt *rt, const struct swim_addr *src, size_t len, uint64_t now,
-                   size_t *plen)
+/* Open the sealed datagram in[0..len) into rt->plain; 0, or the error
+ * (counted and logged, rate-limited). */
+static int rt_open(struct rt *rt, const struct swim_addr *src, const uint8_t *in, size_t len,
+                   uint64_t now, size_t *plen)
 {
-    int rc = keyring_open(rt->kr, (const uint8_t *)rt->label, strlen(rt->label), rt->rx, len,
-                          rt->plain, sizeof(rt->plain), plen);
+    int rc = keyring_open(rt->kr, (const uint8_t *)rt->label, strlen(rt->label), in, len, rt->plain,
+                          sizeof(rt->plain), plen);
     if (rc == 0) {
         /* Authentic, but maybe a replay: its stamp (sender, time, counter)
          * must be fresh and new (replay.h). */
         struct keyring_stamp st;
-        if (keyring_stamp(rt->rx, len, &st) == 0 &&
-            replay_admit(rt->replay, &st, clock_wall_ms()) == 0)
+        if (keyring_stamp(in, len, &st) == 0 && replay_admit(rt->replay, &st, clock_wall_ms()) == 0)
             return 0;
         rt->stats.replays_refused++;
         return ERR_STALE;
@@ -338,42 +350,72 @@ static int rt_open(struct rt *rt, const struct swim_addr *src, size_t len, uint6
     return rc;
 }
 
+/* One received datagram: counted, opened when sealed, handed to the core. */
+static void rt_on_datagram(struct rt *rt, const uint8_t *in, size_t n, const struct sockaddr *from,
+                           int truncated)
+{
+    rt->stats.packets_in++;
+    rt->stats.bytes_in += (uint64_t)n;
+    if (truncated || n > RT_DGRAM_MAX) {
+        rt->stats.dropped_oversize++;
+        return;
+    }
+    struct swim_addr src;
+    if (addr_from_sockaddr(&src, from) != 0)
+        return;
+    uint64_t now = clock_mono_ms();
+    const uint8_t *data = in;
+    size_t len = n;
+    if (rt->kr != NULL) {
+        if (rt_open(rt, &src, in, n, now, &len) != 0)
+            return;
+        data = rt->plain;
+    }
+    swim_handle_packet(rt->swim, &src, data, len, now);
+}
+
+/* The socket is readable (level-triggered: libevent calls again while
+ * anything is queued).  Reads batches until one comes back short (the
+ * socket is empty) or RT_READS_PER_WAKEUP datagrams were taken. */
 static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct rt *rt = arg;
-    for (int i = 0; i < RT_READS_PER_WAKEUP; i++) {
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof(from);
-        ssize_t n = recvfrom(fd, rt->rx, sizeof(rt->rx), MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&from, &fromlen);
+    struct mmsghdr msgs[RT_RECV_BATCH];
+    struct iovec iov[RT_RECV_BATCH];
+    struct sockaddr_storage from[RT_RECV_BATCH];
+    for (int taken = 0; taken < RT_READS_PER_WAKEUP;) {
+        unsigned want = RT_READS_PER_WAKEUP - taken < RT_RECV_BATCH
+                            ? (unsigned)(RT_READS_PER_WAKEUP - taken)
+                            : RT_RECV_BATCH;
+        memset(msgs, 0, sizeof(msgs));
+        for (unsigned i = 0; i < want; i++) {
+            iov[i] = (struct iovec){rt->rx[i], sizeof(rt->rx[i])};
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        /* MSG_TRUNC: msg_len is the datagram's whole length, so an
+         * oversized one is counted as such. */
+        int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        rt->stats.recv_calls++;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_msg(rt->log, LOG_DEBUG, "recvfrom: %s", strerror(errno));
+                log_msg(rt->log, LOG_DEBUG, "recvmmsg: %s", strerror(errno));
             return;
         }
-        rt->stats.packets_in++;
-        rt->stats.bytes_in += (uint64_t)n;
-        if ((size_t)n > sizeof(rt->rx)) {
-            rt->stats.dropped_oversize++;
-            continue;
+        for (int i = 0; i < n; i++) {
+            rt_on_datagram(rt, rt->rx[i], msgs[i].msg_len, (const struct sockaddr *)&from[i],
+                           (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+            if (rt->done)
+                return;
         }
-        struct swim_addr src;
-        if (addr_from_sockaddr(&src, (struct sockaddr *)&from) != 0)
-            continue;
-        uint64_t now = clock_mono_ms();
-        const uint8_t *data = rt->rx;
-        size_t len = (size_t)n;
-        if (rt->kr != NULL) {
-            if (rt_open(rt, &src, len, now, &len) != 0)
-                continue;
-            data = rt->plain;
-        }
-        swim_handle_packet(rt->swim, &src, data, len, now);
-        if (rt->done)
-            return;
+        if ((unsigned)n < want)
+            return; /* short: nothing more is queued */
+        taken += n;
     }
 }
 
