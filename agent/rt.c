@@ -49,6 +49,17 @@
  * value, so the core's cancel finds one in a short walk: an idle agent has
  * about six pending, one with thousands of suspects three per suspect. */
 #define RT_TIMER_BUCKETS 64
+/* Housekeeping timers (SYNC, RECONNECT, REAP: periodic anti-entropy and
+ * tombstone sweeps, where a little lateness changes nothing) may come back
+ * up to 1/RT_CHORE_SLACK_DIV of their delay late, at most one protocol
+ * period, so that they ride on a wakeup that comes anyway (a probe tick, a
+ * datagram) instead of making one of their own: a settled lan agent was
+ * woken eight times a minute for them.  An eighth: the slack Linux's timer
+ * wheel gives long timers. */
+#define RT_CHORE_SLACK_DIV 8
+/* Due housekeeping timers handed back per wakeup at most (a bound on the
+ * loop, should one re-arm itself with no delay). */
+#define RT_CHORES_PER_WAKEUP 4
 /* Extra time after leave_linger_ms before exiting without SELF_IDLE. */
 #define RT_LEAVE_GRACE_MS 2000
 /* Decrypt-failure log lines: at most this many per window ... */
@@ -59,6 +70,8 @@
 /* One core timer on the loop. */
 struct rt_timer {
     LIST_ENTRY(rt_timer) link;
+    LIST_ENTRY(rt_timer) chore_link; /* in rt->chores when `chore` */
+    int chore;                       /* a housekeeping kind: may ride on another wakeup */
     struct rt *rt;
     struct event *ev;
     struct swim_timer t;
@@ -83,6 +96,7 @@ struct rt {
     rt_intercept_f intercept; /* sees notifications before the bus (queries) */
     void *intercept_ctx;
     LIST_HEAD(rt_timer_list, rt_timer) timers[RT_TIMER_BUCKETS];
+    LIST_HEAD(rt_chore_list, rt_timer) chores; /* the pending housekeeping timers */
     size_t ntimers;
     int active;
     int leaving;
@@ -141,9 +155,42 @@ static struct rt_timer_list *rt_timer_bucket(struct rt *rt, const struct swim_ti
 static void rt_timer_free(struct rt *rt, struct rt_timer *tm)
 {
     LIST_REMOVE(tm, link);
+    if (tm->chore)
+        LIST_REMOVE(tm, chore_link);
     rt->ntimers--;
     event_free(tm->ev);
     free(tm);
+}
+
+/* Hand a due timer back to the core (it is freed first: the core may
+ * submit or cancel timers from inside). */
+static void rt_hand_back(struct rt *rt, struct rt_timer *tm, uint64_t now)
+{
+    struct swim_timer t = tm->t;
+    rt_timer_free(rt, tm);
+    rt->stats.timers_fired++;
+    swim_handle_timer(rt->swim, &t, now);
+}
+
+/* On a wakeup that came for something else: hand back the housekeeping
+ * timers already due, so they need no wakeup of their own. */
+static void rt_run_chores(struct rt *rt)
+{
+    if (LIST_EMPTY(&rt->chores))
+        return;
+    uint64_t now = clock_mono_ms();
+    for (int i = 0; i < RT_CHORES_PER_WAKEUP && !rt->done && !rt->stopped; i++) {
+        struct rt_timer *tm;
+        LIST_FOREACH(tm, &rt->chores, chore_link)
+        {
+            if (tm->due <= now)
+                break;
+        }
+        if (tm == NULL)
+            return;
+        rt->stats.timers_coalesced++;
+        rt_hand_back(rt, tm, now);
+    }
 }
 
 static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -162,10 +209,8 @@ static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
         evtimer_add(tm->ev, &tv);
         return;
     }
-    struct swim_timer t = tm->t;
-    rt_timer_free(rt, tm);
-    rt->stats.timers_fired++;
-    swim_handle_timer(rt->swim, &t, now);
+    rt_hand_back(rt, tm, now);
+    rt_run_chores(rt);
 }
 
 struct event_base *rt_base_new(void)
@@ -203,7 +248,16 @@ static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t dela
     tm->due = clock_mono_ms() + delay_ms;
     LIST_INSERT_HEAD(rt_timer_bucket(rt, t), tm, link);
     rt->ntimers++;
-    struct timeval tv = clock_tv(delay_ms + RT_TIMER_PAD_MS);
+    uint64_t slack = 0;
+    tm->chore =
+        t->kind == SWIM_TIMER_SYNC || t->kind == SWIM_TIMER_RECONNECT || t->kind == SWIM_TIMER_REAP;
+    if (tm->chore) {
+        LIST_INSERT_HEAD(&rt->chores, tm, chore_link);
+        slack = delay_ms / RT_CHORE_SLACK_DIV;
+        if (slack > rt->scfg.probe_interval_ms)
+            slack = rt->scfg.probe_interval_ms;
+    }
+    struct timeval tv = clock_tv(delay_ms + slack + RT_TIMER_PAD_MS);
     evtimer_add(tm->ev, &tv);
 }
 
@@ -374,13 +428,10 @@ static void rt_on_datagram(struct rt *rt, const uint8_t *in, size_t n, const str
     swim_handle_packet(rt->swim, &src, data, len, now);
 }
 
-/* The socket is readable (level-triggered: libevent calls again while
- * anything is queued).  Reads batches until one comes back short (the
- * socket is empty) or RT_READS_PER_WAKEUP datagrams were taken. */
-static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
+/* Read batches until one comes back short (the socket is empty) or
+ * RT_READS_PER_WAKEUP datagrams were taken. */
+static void rt_read_udp(struct rt *rt, evutil_socket_t fd)
 {
-    (void)what;
-    struct rt *rt = arg;
     struct mmsghdr msgs[RT_RECV_BATCH];
     struct iovec iov[RT_RECV_BATCH];
     struct sockaddr_storage from[RT_RECV_BATCH];
@@ -417,6 +468,16 @@ static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
             return; /* short: nothing more is queued */
         taken += n;
     }
+}
+
+/* The socket is readable (level-triggered: libevent calls again while
+ * anything is queued). */
+static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct rt *rt = arg;
+    rt_read_udp(rt, fd);
+    rt_run_chores(rt);
 }
 
 static void rt_on_leave_deadline(evutil_socket_t fd, short what, void *arg)
@@ -471,6 +532,7 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
     rt->udp.fd = -1;
     for (size_t i = 0; i < RT_TIMER_BUCKETS; i++)
         LIST_INIT(&rt->timers[i]);
+    LIST_INIT(&rt->chores);
     snprintf(rt->label, sizeof(rt->label), "%s", cfg->label != NULL ? cfg->label : "");
     log_limit_create(&rt->decrypt_limit, RT_DECRYPT_LOG_WINDOW_MS, RT_DECRYPT_LOG_BURST);
     if (rt->kr != NULL && (rt->replay = replay_new(clock_wall_ms())) == NULL) {

@@ -11,7 +11,10 @@
  *                 is cancelled; those still pending at rt_stop() are freed
  *                 then; a timer is never handed back before `now` at
  *                 submission plus its delay (libevent may fire early by its
- *                 cached clock; it is then re-armed for the rest)
+ *                 cached clock; it is then re-armed for the rest); the
+ *                 housekeeping kinds (SYNC, RECONNECT, REAP) may come back
+ *                 up to an eighth of their delay (at most a protocol period)
+ *                 late, on a wakeup that came for something else
  *   cancel        frees the pending timers equal to the one named (found
  *                 in a hash of pending timers); none pending is a no-op
  *   notify        offered to the interceptor (queries, direct messages:
@@ -83,6 +86,8 @@ struct rt_stats {
     size_t timers;             /* core timers pending */
     uint64_t timers_fired;     /* core timers handed back */
     uint64_t timers_cancelled; /* core timers the core cancelled while pending */
+    uint64_t timers_coalesced; /* of those fired, housekeeping ones handed back on a wakeup
+                                  that came for something else */
     int active;                /* the core reported SELF_ACTIVE last */
     int leaving;
 };

@@ -97,12 +97,26 @@ static void rw_run(struct rw *w, uint64_t ms)
     loop_run(w->base, ms, NULL, w, 0);
 }
 
-static void rw_start(struct rw *w)
+/* Run the loop for ms with each node's counters read before and after. */
+static void rw_window(struct rw *w, uint64_t ms, struct rt_stats *before, struct rt_stats *after)
+{
+    for (int i = 0; i < RW_NODES; i++)
+        rt_get_stats(w->rt[i], &before[i]);
+    rw_run(w, ms);
+    for (int i = 0; i < RW_NODES; i++)
+        rt_get_stats(w->rt[i], &after[i]);
+}
+
+/* Two nodes running scfg (NULL: node_scfg()), converged. */
+static void rw_start(struct rw *w, const struct swim_config *scfg)
 {
     memset(w, 0, sizeof(*w));
     w->base = rt_base_new();
     ck_assert_ptr_nonnull(w->base);
-    node_scfg(&w->scfg);
+    if (scfg != NULL)
+        w->scfg = *scfg;
+    else
+        node_scfg(&w->scfg);
     for (int i = 0; i < RW_NODES; i++) {
         char name[8];
         snprintf(name, sizeof(name), "r%d", i + 1);
@@ -130,15 +144,12 @@ static void rw_stop(struct rw *w)
 START_TEST(rt_test_cancelled_timer_never_fires)
 {
     struct rw w;
-    rw_start(&w);
+    rw_start(&w, NULL);
     rw_run(&w, 10 * RW_PERIOD_MS); /* the join's gossip is spent */
     const uint64_t window = 3000, periods = window / RW_PERIOD_MS;
     struct rt_stats before[RW_NODES], after[RW_NODES];
-    for (int i = 0; i < RW_NODES; i++)
-        rt_get_stats(w.rt[i], &before[i]);
-    rw_run(&w, window);
+    rw_window(&w, window, before, after);
     for (int i = 0; i < RW_NODES; i++) {
-        rt_get_stats(w.rt[i], &after[i]);
         uint64_t fired = after[i].timers_fired - before[i].timers_fired;
         uint64_t cancelled = after[i].timers_cancelled - before[i].timers_cancelled;
         /* A loaded machine may stretch a period; the bounds leave room. */
@@ -149,6 +160,41 @@ START_TEST(rt_test_cancelled_timer_never_fires)
                       "node %d woken by %llu timers in %llu periods", i, (unsigned long long)fired,
                       (unsigned long long)periods);
         ck_assert_uint_le(after[i].timers, 16); /* nothing piles up */
+    }
+    rw_stop(&w);
+}
+END_TEST
+
+/* Housekeeping intervals for the test below: long enough for a slack of a
+ * whole (short) period, an eighth of each. */
+#define RW_RECONNECT_MS (8 * RW_PERIOD_MS)
+#define RW_SYNC_MS (16 * RW_PERIOD_MS)
+
+/*
+ * SYNC and RECONNECT come due between the wakeups two probing nodes have
+ * anyway (a probe tick, a ping, an ack, several per period), so most are
+ * handed back on those instead of making a wakeup of their own.
+ */
+START_TEST(rt_test_chores_ride_on_other_wakeups)
+{
+    struct swim_config c;
+    node_scfg(&c);
+    c.reconnect_interval_ms = RW_RECONNECT_MS;
+    c.sync_interval_ms = RW_SYNC_MS;
+    ck_assert_int_eq(swim_config_check(&c), 0);
+    struct rw w;
+    rw_start(&w, &c);
+    rw_run(&w, 2 * RW_SYNC_MS); /* the join's fast syncs are spent */
+    const uint64_t window = 4000;
+    const uint64_t chores = window / RW_RECONNECT_MS + window / RW_SYNC_MS;
+    struct rt_stats before[RW_NODES], after[RW_NODES];
+    rw_window(&w, window, before, after);
+    for (int i = 0; i < RW_NODES; i++) {
+        uint64_t rode = after[i].timers_coalesced - before[i].timers_coalesced;
+        /* A loaded machine may spread the wakeups; most still ride. */
+        ck_assert_msg(rode >= chores / 2 && rode <= chores + 2,
+                      "node %d: %llu of about %llu chores rode on other wakeups", i,
+                      (unsigned long long)rode, (unsigned long long)chores);
     }
     rw_stop(&w);
 }
@@ -357,6 +403,7 @@ int main(void)
     TCase *tc = tcase_create("timers");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rt_test_cancelled_timer_never_fires);
+    tcase_add_test(tc, rt_test_chores_ride_on_other_wakeups);
     suite_add_tcase(s, tc);
     TCase *jn = tcase_create("joining");
     tcase_set_timeout(jn, 60);
