@@ -191,6 +191,17 @@ char *ctl_answer_line(const char *line, size_t len, ctl_request_f handler, void 
     return ctl_answer(line, len, handler, ctx, NULL);
 }
 
+/* Check for idle clients a few times per timeout, while there are any
+ * (an agent nobody talks to is not woken for them). */
+static void ctl_arm_sweep(struct ctl *c)
+{
+    event_del(c->sweep);
+    if (c->nclients == 0)
+        return;
+    struct timeval tv = clock_tv(c->idle_ms / 4 > 0 ? c->idle_ms / 4 : 1);
+    event_add(c->sweep, &tv);
+}
+
 static void ctl_client_free(struct ctl_conn *cl)
 {
     struct ctl *c = cl->ctl;
@@ -201,7 +212,8 @@ static void ctl_client_free(struct ctl_conn *cl)
         hook(cl->hook_arg, cl);
     }
     LIST_REMOVE(cl, link);
-    c->nclients--;
+    if (--c->nclients == 0)
+        event_del(c->sweep); /* nobody to sweep: no wakeups while idle */
     json_decref(cl->deferred_id);
     event_free(cl->resume);
     if (cl->held != NULL)
@@ -577,7 +589,8 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_READ_HIGH);
     bufferevent_disable(cl->bev, EV_WRITE); /* on from birth; enabled below */
     LIST_INSERT_HEAD(&c->clients, cl, link);
-    c->nclients++;
+    if (c->nclients++ == 0)
+        ctl_arm_sweep(c);
     log_msg(c->log, LOG_DEBUG, "ctl client connected clients=%zu uid=%ld", c->nclients,
             (long)(int)peer.cred.uid);
     if (ctl_answer_early(cl, fd))
@@ -612,14 +625,6 @@ static void ctl_on_sweep(evutil_socket_t fd, short what, void *arg)
             ctl_close_idle(cl, "idle timeout: closed");
         }
     }
-}
-
-/* Check for idle clients a few times per timeout. */
-static void ctl_arm_sweep(struct ctl *c)
-{
-    struct timeval tv = clock_tv(c->idle_ms / 4 > 0 ? c->idle_ms / 4 : 1);
-    event_del(c->sweep);
-    event_add(c->sweep, &tv);
 }
 
 struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ctl_request_f handler,
@@ -669,8 +674,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
         errno = e;
         return NULL;
     }
-    ctl_arm_sweep(c);
-    return c;
+    return c; /* the sweep is armed by the first client */
 }
 
 void ctl_delete(struct ctl *c)

@@ -30,7 +30,9 @@
  * closes the oldest idle client (group members' first) to get one.  A
  * client that is not a stream, has no reply pending and has sent nothing
  * for the idle timeout (CTL_IDLE_DEFAULT_MS, ctl_set_idle_timeout()) is
- * told so and closed, so idle connections cannot keep others out.
+ * told so and closed, so idle connections cannot keep others out (a
+ * timer looks a few times per timeout, armed only while a client is
+ * connected: a server nobody talks to sets no timer).
  *
  * Owning the path.  Two servers never both believe they own a path: the
  * server holds an exclusive flock(2) on PATH.lock (CTL_LOCK_SUFFIX) for its

@@ -276,10 +276,8 @@ static void join_on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     uint64_t period = j->period_ms;
     size_t active = swim_active_count(j->core);
-    if (j->active && active + 1 >= j->nseeds) {
-        join_arm(j, period * JOIN_REANNOUNCE_PERIODS); /* big enough: just look again later */
-        return;
-    }
+    if (j->active && active + 1 >= j->nseeds)
+        return; /* big enough: rest until a member is lost (join_member_lost()) */
     uint64_t now = clock_mono_ms();
     int sent = 0;
     for (size_t i = 0; i < j->nseeds; i++) {
@@ -315,6 +313,13 @@ void join_self_active(struct join *j)
     j->backoff_ms = j->period_ms;
     if (!j->stopped && j->nseeds > 0)
         join_arm(j, (uint64_t)j->period_ms * JOIN_REANNOUNCE_PERIODS);
+}
+
+void join_member_lost(struct join *j)
+{
+    if (j->stopped || j->nseeds == 0 || !j->active || evtimer_pending(j->timer, NULL))
+        return;
+    join_arm(j, (uint64_t)j->period_ms * JOIN_REANNOUNCE_PERIODS);
 }
 
 void join_self_idle(struct join *j)
@@ -420,6 +425,7 @@ void join_delete(struct join *j)
 void join_get_stats(const struct join *j, struct join_stats *out)
 {
     out->attempts = j->attempts;
+    out->scheduled = evtimer_pending(j->timer, NULL) != 0;
     out->seeds = j->nseeds;
     out->lookups = j->nlookups;
 }

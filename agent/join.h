@@ -10,7 +10,10 @@
  * JOIN_BACKOFF_MAX_PERIODS; once active, the seeds are announced to again
  * every JOIN_REANNOUNCE_PERIODS while fewer members are active than there
  * are seeds, so a node restarted alone, or one side of a healed partition,
- * finds the others.  SELF_IDLE (all members gone) starts the backoff over.
+ * finds the others.  That count is looked at JOIN_REANNOUNCE_PERIODS after
+ * the node became active and after each member it lost (failed or left);
+ * while it is large enough the timer rests, so a settled node is not woken
+ * for it.  SELF_IDLE (all members gone) starts the backoff over.
  *
  * Addresses.  A numeric "HOST:PORT" is announced to at once.  An address
  * that cannot be one peer (unspecified, port 0, multicast, the limited or
@@ -70,6 +73,7 @@ struct join_config {
 
 struct join_stats {
     uint32_t attempts; /* seed attempts made */
+    int scheduled;     /* a look at the seeds is due (the timer is set) */
     size_t seeds;
     size_t lookups; /* name lookups in flight */
 };
@@ -91,6 +95,10 @@ void join_start(struct join *j);
 /* The core reported SELF_ACTIVE / SELF_IDLE. */
 void join_self_active(struct join *j);
 void join_self_idle(struct join *j);
+/* The core reported a member failed or left: while active, look at the
+ * count again JOIN_REANNOUNCE_PERIODS from now (unless a look is already
+ * due).  Never fails. */
+void join_member_lost(struct join *j);
 /* No more attempts or requests; lookups in flight are cancelled (their
  * answers, if any, are dropped; pending requests are reported with what
  * they announced so far).  Repeating is a no-op. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -30,6 +31,12 @@
 /* Datagrams read per wakeup: bounded so timers and the control socket get
  * their turn under a flood (libuv's figure). */
 #define RT_READS_PER_WAKEUP 32
+/* Datagrams taken per receive call (recvmmsg).  A call that comes back
+ * short has emptied the socket, so the usual wakeup, one datagram, costs
+ * one call and none that ends in EAGAIN; a burst costs one call per batch.
+ * Small, because every slot is a whole RT_DGRAM_MAX (its pages are resident
+ * only once a burst has reached them). */
+#define RT_RECV_BATCH 4
 /* Receive buffer: the largest UDP payload, so no datagram is cut silently. */
 #define RT_DGRAM_MAX 65536
 /* Added to every timer handed to libevent.  libevent measures a timeout
@@ -42,6 +49,17 @@
  * value, so the core's cancel finds one in a short walk: an idle agent has
  * about six pending, one with thousands of suspects three per suspect. */
 #define RT_TIMER_BUCKETS 64
+/* Housekeeping timers (SYNC, RECONNECT, REAP: periodic anti-entropy and
+ * tombstone sweeps, where a little lateness changes nothing) may come back
+ * up to 1/RT_CHORE_SLACK_DIV of their delay late, at most one protocol
+ * period, so that they ride on a wakeup that comes anyway (a probe tick, a
+ * datagram) instead of making one of their own: a settled lan agent was
+ * woken eight times a minute for them.  An eighth: the slack Linux's timer
+ * wheel gives long timers. */
+#define RT_CHORE_SLACK_DIV 8
+/* Due housekeeping timers handed back per wakeup at most (a bound on the
+ * loop, should one re-arm itself with no delay). */
+#define RT_CHORES_PER_WAKEUP 4
 /* Extra time after leave_linger_ms before exiting without SELF_IDLE. */
 #define RT_LEAVE_GRACE_MS 2000
 /* Decrypt-failure log lines: at most this many per window ... */
@@ -52,6 +70,8 @@
 /* One core timer on the loop. */
 struct rt_timer {
     LIST_ENTRY(rt_timer) link;
+    LIST_ENTRY(rt_timer) chore_link; /* in rt->chores when `chore` */
+    int chore;                       /* a housekeeping kind: may ride on another wakeup */
     struct rt *rt;
     struct event *ev;
     struct swim_timer t;
@@ -76,6 +96,7 @@ struct rt {
     rt_intercept_f intercept; /* sees notifications before the bus (queries) */
     void *intercept_ctx;
     LIST_HEAD(rt_timer_list, rt_timer) timers[RT_TIMER_BUCKETS];
+    LIST_HEAD(rt_chore_list, rt_timer) chores; /* the pending housekeeping timers */
     size_t ntimers;
     int active;
     int leaving;
@@ -83,7 +104,7 @@ struct rt {
     int stopped;
     struct rt_stats stats; /* the counters; timers, active, leaving filled on read */
     struct log_limit decrypt_limit;
-    uint8_t rx[RT_DGRAM_MAX];
+    uint8_t rx[RT_RECV_BATCH][RT_DGRAM_MAX];
     uint8_t plain[RT_DGRAM_MAX];
     uint8_t tx[RT_DGRAM_MAX];
 };
@@ -134,9 +155,42 @@ static struct rt_timer_list *rt_timer_bucket(struct rt *rt, const struct swim_ti
 static void rt_timer_free(struct rt *rt, struct rt_timer *tm)
 {
     LIST_REMOVE(tm, link);
+    if (tm->chore)
+        LIST_REMOVE(tm, chore_link);
     rt->ntimers--;
     event_free(tm->ev);
     free(tm);
+}
+
+/* Hand a due timer back to the core (it is freed first: the core may
+ * submit or cancel timers from inside). */
+static void rt_hand_back(struct rt *rt, struct rt_timer *tm, uint64_t now)
+{
+    struct swim_timer t = tm->t;
+    rt_timer_free(rt, tm);
+    rt->stats.timers_fired++;
+    swim_handle_timer(rt->swim, &t, now);
+}
+
+/* On a wakeup that came for something else: hand back the housekeeping
+ * timers already due, so they need no wakeup of their own. */
+static void rt_run_chores(struct rt *rt)
+{
+    if (LIST_EMPTY(&rt->chores))
+        return;
+    uint64_t now = clock_mono_ms();
+    for (int i = 0; i < RT_CHORES_PER_WAKEUP && !rt->done && !rt->stopped; i++) {
+        struct rt_timer *tm;
+        LIST_FOREACH(tm, &rt->chores, chore_link)
+        {
+            if (tm->due <= now)
+                break;
+        }
+        if (tm == NULL)
+            return;
+        rt->stats.timers_coalesced++;
+        rt_hand_back(rt, tm, now);
+    }
 }
 
 static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -155,10 +209,8 @@ static void rt_on_timer(evutil_socket_t fd, short what, void *arg)
         evtimer_add(tm->ev, &tv);
         return;
     }
-    struct swim_timer t = tm->t;
-    rt_timer_free(rt, tm);
-    rt->stats.timers_fired++;
-    swim_handle_timer(rt->swim, &t, now);
+    rt_hand_back(rt, tm, now);
+    rt_run_chores(rt);
 }
 
 struct event_base *rt_base_new(void)
@@ -196,7 +248,16 @@ static void rt_submit_after(void *ctx, const struct swim_timer *t, uint64_t dela
     tm->due = clock_mono_ms() + delay_ms;
     LIST_INSERT_HEAD(rt_timer_bucket(rt, t), tm, link);
     rt->ntimers++;
-    struct timeval tv = clock_tv(delay_ms + RT_TIMER_PAD_MS);
+    uint64_t slack = 0;
+    tm->chore =
+        t->kind == SWIM_TIMER_SYNC || t->kind == SWIM_TIMER_RECONNECT || t->kind == SWIM_TIMER_REAP;
+    if (tm->chore) {
+        LIST_INSERT_HEAD(&rt->chores, tm, chore_link);
+        slack = delay_ms / RT_CHORE_SLACK_DIV;
+        if (slack > rt->scfg.probe_interval_ms)
+            slack = rt->scfg.probe_interval_ms;
+    }
+    struct timeval tv = clock_tv(delay_ms + slack + RT_TIMER_PAD_MS);
     evtimer_add(tm->ev, &tv);
 }
 
@@ -270,13 +331,19 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
     case SWIM_EV_MEMBER_JOINED:
     case SWIM_EV_MEMBER_UPDATED:
     case SWIM_EV_MEMBER_ALIVE:
-    case SWIM_EV_MEMBER_LEFT:
     case SWIM_EV_MEMBER_REAPED:
         rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member, seq);
         break;
+    case SWIM_EV_MEMBER_LEFT:
+        rt_log_member(rt, LOG_INFO, swim_event_name(n->type), &n->member, seq);
+        join_member_lost(rt->join);
+        break;
     case SWIM_EV_MEMBER_SUSPECT:
+        rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
+        break;
     case SWIM_EV_MEMBER_FAILED:
         rt_log_member(rt, LOG_WARN, swim_event_name(n->type), &n->member, seq);
+        join_member_lost(rt->join);
         break;
     case SWIM_EV_USER:
         rt_log_user(rt, &n->user, seq, prc);
@@ -309,19 +376,18 @@ static void rt_notify(void *ctx, const struct swim_notification *n)
 
 /* ---- loop handlers -------------------------------------------------------- */
 
-/* Open a sealed datagram into rt->plain; 0, or the error (counted and
- * logged, rate-limited). */
-static int rt_open(struct rt *rt, const struct swim_addr *src, size_t len, uint64_t now,
-                   size_t *plen)
+/* Open the sealed datagram in[0..len) into rt->plain; 0, or the error
+ * (counted and logged, rate-limited). */
+static int rt_open(struct rt *rt, const struct swim_addr *src, const uint8_t *in, size_t len,
+                   uint64_t now, size_t *plen)
 {
-    int rc = keyring_open(rt->kr, (const uint8_t *)rt->label, strlen(rt->label), rt->rx, len,
-                          rt->plain, sizeof(rt->plain), plen);
+    int rc = keyring_open(rt->kr, (const uint8_t *)rt->label, strlen(rt->label), in, len, rt->plain,
+                          sizeof(rt->plain), plen);
     if (rc == 0) {
         /* Authentic, but maybe a replay: its stamp (sender, time, counter)
          * must be fresh and new (replay.h). */
         struct keyring_stamp st;
-        if (keyring_stamp(rt->rx, len, &st) == 0 &&
-            replay_admit(rt->replay, &st, clock_wall_ms()) == 0)
+        if (keyring_stamp(in, len, &st) == 0 && replay_admit(rt->replay, &st, clock_wall_ms()) == 0)
             return 0;
         rt->stats.replays_refused++;
         return ERR_STALE;
@@ -338,43 +404,80 @@ static int rt_open(struct rt *rt, const struct swim_addr *src, size_t len, uint6
     return rc;
 }
 
-static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
+/* One received datagram: counted, opened when sealed, handed to the core. */
+static void rt_on_datagram(struct rt *rt, const uint8_t *in, size_t n, const struct sockaddr *from,
+                           int truncated)
 {
-    (void)what;
-    struct rt *rt = arg;
-    for (int i = 0; i < RT_READS_PER_WAKEUP; i++) {
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof(from);
-        ssize_t n = recvfrom(fd, rt->rx, sizeof(rt->rx), MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&from, &fromlen);
+    rt->stats.packets_in++;
+    rt->stats.bytes_in += (uint64_t)n;
+    if (truncated || n > RT_DGRAM_MAX) {
+        rt->stats.dropped_oversize++;
+        return;
+    }
+    struct swim_addr src;
+    if (addr_from_sockaddr(&src, from) != 0)
+        return;
+    uint64_t now = clock_mono_ms();
+    const uint8_t *data = in;
+    size_t len = n;
+    if (rt->kr != NULL) {
+        if (rt_open(rt, &src, in, n, now, &len) != 0)
+            return;
+        data = rt->plain;
+    }
+    swim_handle_packet(rt->swim, &src, data, len, now);
+}
+
+/* Read batches until one comes back short (the socket is empty) or
+ * RT_READS_PER_WAKEUP datagrams were taken. */
+static void rt_read_udp(struct rt *rt, evutil_socket_t fd)
+{
+    struct mmsghdr msgs[RT_RECV_BATCH];
+    struct iovec iov[RT_RECV_BATCH];
+    struct sockaddr_storage from[RT_RECV_BATCH];
+    for (int taken = 0; taken < RT_READS_PER_WAKEUP;) {
+        unsigned want = RT_READS_PER_WAKEUP - taken < RT_RECV_BATCH
+                            ? (unsigned)(RT_READS_PER_WAKEUP - taken)
+                            : RT_RECV_BATCH;
+        memset(msgs, 0, sizeof(msgs));
+        for (unsigned i = 0; i < want; i++) {
+            iov[i] = (struct iovec){rt->rx[i], sizeof(rt->rx[i])};
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        /* MSG_TRUNC: msg_len is the datagram's whole length, so an
+         * oversized one is counted as such. */
+        int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        rt->stats.recv_calls++;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_msg(rt->log, LOG_DEBUG, "recvfrom: %s", strerror(errno));
+                log_msg(rt->log, LOG_DEBUG, "recvmmsg: %s", strerror(errno));
             return;
         }
-        rt->stats.packets_in++;
-        rt->stats.bytes_in += (uint64_t)n;
-        if ((size_t)n > sizeof(rt->rx)) {
-            rt->stats.dropped_oversize++;
-            continue;
+        for (int i = 0; i < n; i++) {
+            rt_on_datagram(rt, rt->rx[i], msgs[i].msg_len, (const struct sockaddr *)&from[i],
+                           (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+            if (rt->done)
+                return;
         }
-        struct swim_addr src;
-        if (addr_from_sockaddr(&src, (struct sockaddr *)&from) != 0)
-            continue;
-        uint64_t now = clock_mono_ms();
-        const uint8_t *data = rt->rx;
-        size_t len = (size_t)n;
-        if (rt->kr != NULL) {
-            if (rt_open(rt, &src, len, now, &len) != 0)
-                continue;
-            data = rt->plain;
-        }
-        swim_handle_packet(rt->swim, &src, data, len, now);
-        if (rt->done)
-            return;
+        if ((unsigned)n < want)
+            return; /* short: nothing more is queued */
+        taken += n;
     }
+}
+
+/* The socket is readable (level-triggered: libevent calls again while
+ * anything is queued). */
+static void rt_on_udp(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct rt *rt = arg;
+    rt_read_udp(rt, fd);
+    rt_run_chores(rt);
 }
 
 static void rt_on_leave_deadline(evutil_socket_t fd, short what, void *arg)
@@ -429,6 +532,7 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
     rt->udp.fd = -1;
     for (size_t i = 0; i < RT_TIMER_BUCKETS; i++)
         LIST_INIT(&rt->timers[i]);
+    LIST_INIT(&rt->chores);
     snprintf(rt->label, sizeof(rt->label), "%s", cfg->label != NULL ? cfg->label : "");
     log_limit_create(&rt->decrypt_limit, RT_DECRYPT_LOG_WINDOW_MS, RT_DECRYPT_LOG_BURST);
     if (rt->kr != NULL && (rt->replay = replay_new(clock_wall_ms())) == NULL) {

@@ -11,16 +11,22 @@
  *                 is cancelled; those still pending at rt_stop() are freed
  *                 then; a timer is never handed back before `now` at
  *                 submission plus its delay (libevent may fire early by its
- *                 cached clock; it is then re-armed for the rest)
+ *                 cached clock; it is then re-armed for the rest); the
+ *                 housekeeping kinds (SYNC, RECONNECT, REAP) may come back
+ *                 up to an eighth of their delay (at most a protocol period)
+ *                 late, on a wakeup that came for something else
  *   cancel        frees the pending timers equal to the one named (found
  *                 in a hash of pending timers); none pending is a no-op
  *   notify        offered to the interceptor (queries, direct messages:
  *                 rt_set_intercept), else published on the event bus first (the one ordered stream
  *                 every local subscriber reads), then one log line, then the
- *                 join and leave logic (SELF_ACTIVE / SELF_IDLE)
+ *                 join and leave logic (SELF_ACTIVE / SELF_IDLE, a member
+ *                 failed or left)
  *
  * and feeds the core: `now` is clock_mono_ms() (CLOCK_MONOTONIC); at most
- * RT_READS_PER_WAKEUP datagrams are read per socket wakeup; a datagram that
+ * RT_READS_PER_WAKEUP datagrams are read per socket wakeup, RT_RECV_BATCH
+ * per receive call, stopping at the first call that comes back short (the
+ * socket is then empty, so no call is spent on EAGAIN); a datagram that
  * fails to open under every key is dropped, counted and logged
  * (rate-limited).  Everything else in swimd (control commands, streams, the
  * bridge, the snapshot writer) reads the core through rt_core() and learns
@@ -76,9 +82,12 @@ struct rt_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t decrypt_failures, send_errors, dropped_oversize;
     uint64_t replays_refused;  /* sealed datagrams replayed, too old, or from too many senders */
+    uint64_t recv_calls;       /* receive system calls on the UDP socket, EAGAIN included */
     size_t timers;             /* core timers pending */
     uint64_t timers_fired;     /* core timers handed back */
     uint64_t timers_cancelled; /* core timers the core cancelled while pending */
+    uint64_t timers_coalesced; /* of those fired, housekeeping ones handed back on a wakeup
+                                  that came for something else */
     int active;                /* the core reported SELF_ACTIVE last */
     int leaving;
 };

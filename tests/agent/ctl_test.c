@@ -739,6 +739,42 @@ START_TEST(ctl_test_idle_client_closed_streams_kept)
 }
 END_TEST
 
+/* Count the base's events waiting on a timeout. */
+static int count_timer(const struct event_base *b, const struct event *ev, void *arg)
+{
+    (void)b;
+    if (event_pending(ev, EV_TIMEOUT, NULL))
+        ++*(int *)arg;
+    return 0;
+}
+
+static int timers_pending(void)
+{
+    int n = 0;
+    event_base_foreach_event(base, count_timer, &n);
+    return n;
+}
+
+/* The idle sweep is a timer only while someone is connected: a server
+ * nobody talks to never wakes the loop. */
+START_TEST(ctl_test_no_timer_without_clients)
+{
+    ck_assert_int_eq(timers_pending(), 0);
+    int fd = client();
+    send_str(fd, "{\"cmd\":\"echo\",\"v\":1}\n");
+    assert_echo(read_response(0, fd), 1);
+    ck_assert_int_eq(timers_pending(), 1);
+    close(fd);
+    uint64_t deadline = clock_mono_ms() + WAIT_MS;
+    while (ctl_client_count(srv) > 0 && clock_mono_ms() < deadline)
+        pump();
+    ck_assert_uint_eq(ctl_client_count(srv), 0);
+    ck_assert_int_eq(timers_pending(), 0);
+    ctl_set_idle_timeout(srv, 200); /* a new timeout arms nothing either */
+    ck_assert_int_eq(timers_pending(), 0);
+}
+END_TEST
+
 START_TEST(ctl_test_owner_closes_oldest_idle_client_when_full)
 {
     int fds[CTL_CLIENTS_MAX];
@@ -936,6 +972,7 @@ int main(void)
     tcase_add_test(live, ctl_test_second_server_refused_after_socket_removed);
     tcase_add_test(live, ctl_test_delete_leaves_files_it_did_not_make);
     tcase_add_test(live, ctl_test_idle_client_closed_streams_kept);
+    tcase_add_test(live, ctl_test_no_timer_without_clients);
     tcase_add_test(live, ctl_test_owner_closes_oldest_idle_client_when_full);
     tcase_add_test(live, ctl_test_peer_credentials_decide_who_gets_in);
     tcase_add_test(live, ctl_test_reserved_slots_keep_the_owner_in);
