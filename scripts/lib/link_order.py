@@ -7,7 +7,7 @@
       /proc/PID/mem
   link_order.py trace OUT STOP BINARY [ARGS...]
       run BINARY natively, one instruction at a time, until it exits or
-      reaches the function STOP (''), and write what it ran to OUT as
+      reaches one of the functions STOP (comma-separated; '' for none), and write what it ran to OUT as
       callgrind's addresses
   link_order.py write BINARY MAP OUT STAMP --tier ITEM... [--tier ITEM...]...
       write OUT: STAMP (a comment line), then each tier's input sections,
@@ -33,10 +33,15 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 # ptrace(2) on x86-64: requests, and where rip is in struct user_regs_struct.
 PTRACE_TRACEME, PTRACE_PEEKUSER, PTRACE_SINGLESTEP, PTRACE_DETACH = 0, 3, 9, 17
 RIP_OFFSET = 16 * 8
+PR_SET_PDEATHSIG = 1  # prctl(2)
+# trace's bounds: a native swimd reaches its loop in about 15 s here.
+TRACE_STEPS_MAX = 200_000_000
+TRACE_SECONDS_MAX = 600
 
 # glibc's multiarch variants: __memchr_evex, __memmove_avx_unaligned_erms,
 # __strcasecmp_l_sse42, __ieee754_log_fma, ...
@@ -83,40 +88,65 @@ def ifunc(binary, pid):
 
 def trace(out, stop, argv):
     """Single-step ARGV natively (ptrace) until it exits or first reaches
-    the function STOP ('' for none), and write the address of every
-    instruction it ran to OUT, one `0x...` a line as callgrind's.  What
-    valgrind cannot show: glibc's start in a real process (the vDSO's
-    set-up, this CPU's cache geometry)."""
-    stop_addr = None
-    if stop:
-        stop_addr = next(a for a, n, _ in symbols(argv[0]) if n == stop)
+    one of the functions STOP (comma-separated, '' for none), and write the
+    address of every instruction it ran to OUT, one `0x...` a line as
+    callgrind's.  What valgrind cannot show: glibc's start in a real process
+    (the vDSO's set-up, this CPU's cache geometry).  Bounded by
+    TRACE_STEPS_MAX steps and TRACE_SECONDS_MAX seconds; the child is
+    killed on every way out."""
+    stops = set(a for a, n, _ in symbols(argv[0]) if n in stop.split(',')) if stop else set()
+    if stop and not stops:
+        sys.exit('link_order.py: %s defines none of %s' % (argv[0], stop))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.ptrace.restype = ctypes.c_long
     libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+
+    def call(req, pid, addr, data):
+        ctypes.set_errno(0)
+        r = libc.ptrace(req, pid, addr, data)
+        if r == -1 and ctypes.get_errno() != 0:
+            raise OSError(ctypes.get_errno(), 'ptrace(%d): %s' %
+                          (req, os.strerror(ctypes.get_errno())))
+        return r
+
     pid = os.fork()
     if pid == 0:
         try:
-            libc.ptrace(PTRACE_TRACEME, 0, None, None)
-            os.execv(argv[0], argv)
+            # Killed with this process, however it ends (the traced swimd
+            # would run on untraced otherwise).
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if libc.ptrace(PTRACE_TRACEME, 0, None, None) == 0:
+                os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    os.waitpid(pid, 0)  # stopped at exec
     seen = set()
-    sig = 0
-    while True:
-        rip = libc.ptrace(PTRACE_PEEKUSER, pid, RIP_OFFSET, None) & (2**64 - 1)
-        seen.add(rip)
-        if rip == stop_addr:
-            os.kill(pid, signal.SIGKILL)
-            libc.ptrace(PTRACE_DETACH, pid, None, None)
-            os.waitpid(pid, 0)
-            break
-        libc.ptrace(PTRACE_SINGLESTEP, pid, None, sig)
+    exited = False
+    try:
         _, status = os.waitpid(pid, 0)
-        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-            break
-        sig = os.WSTOPSIG(status)
-        sig = 0 if sig == signal.SIGTRAP else sig
+        if not os.WIFSTOPPED(status):
+            exited = True
+            sys.exit('link_order.py: %s did not stop at exec (not traceable here?)' % argv[0])
+        deadline = time.monotonic() + TRACE_SECONDS_MAX
+        sig = 0
+        for step in range(TRACE_STEPS_MAX + 1):
+            rip = call(PTRACE_PEEKUSER, pid, RIP_OFFSET, None) & (2**64 - 1)
+            seen.add(rip)
+            if rip in stops:
+                break
+            if step == TRACE_STEPS_MAX or (step % 65536 == 0 and time.monotonic() > deadline):
+                sys.exit('link_order.py: %s ran past %d steps or %d s without reaching %s' %
+                         (argv[0], step, TRACE_SECONDS_MAX, stop or 'its exit'))
+            call(PTRACE_SINGLESTEP, pid, None, sig)
+            _, status = os.waitpid(pid, 0)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                exited = True
+                break
+            sig = os.WSTOPSIG(status)
+            sig = 0 if sig == signal.SIGTRAP else sig
+    finally:
+        if not exited:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
     with open(out, 'w') as f:
         f.writelines('0x%x\n' % a for a in sorted(seen))
 
