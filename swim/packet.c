@@ -304,7 +304,7 @@ static void handle(struct swim *s, const struct swim_in *in)
          * generation we hold and from the address we know it at (a forger
          * elsewhere cannot plant one). */
         struct swim_member *m = swim__member_find(s, h->src.ptr, h->src.len);
-        if (m != NULL && m->gen == h->src_gen && swim__addr_equal(&m->addr, in->from))
+        if (m != NULL && m->gen == h->src_gen && swim__addr_equal(&m->id->addr, in->from))
             swim__coord_heard(m, in->coord);
     }
 
@@ -343,9 +343,10 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     }
     if ((rc = items_valid(p, end)) != 0)
         goto bad;
-    if (swim__name_is(&h.src, s->self->name, s->self->name_len))
+    if (swim__name_is(&h.src, s->self->id->name, s->self->id->name_len))
         return 0; /* our own datagram, or a twin with our name */
-    if ((h.flags & WIRE_F_HAS_DST) && !swim__name_is(&h.dst, s->self->name, s->self->name_len) &&
+    if ((h.flags & WIRE_F_HAS_DST) &&
+        !swim__name_is(&h.dst, s->self->id->name, s->self->id->name_len) &&
         !(h.type == WIRE_DIRECT && (h.flags & WIRE_F_RELAY)))
         return 0; /* meant for whoever had this address before (a DIRECT to relay names
                      the member to forward it to) */
@@ -370,7 +371,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         return 0;
     }
     if (h.type != WIRE_ANNOUNCE &&
-        (in.sender == NULL || !swim__addr_equal(&in.sender->addr, from))) {
+        (in.sender == NULL || !swim__addr_equal(&in.sender->id->addr, from))) {
         s->budgeted = true;
         s->budget = SWIM_AMPLIFY_MAX * len;
     }

@@ -257,21 +257,29 @@ struct swim_rare {
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
 };
 
-/* A member entry: what every member needs, 86 bytes with a 6-byte name
- * (a 96-byte malloc chunk).  Its name's hash is not kept: computing it
- * costs less than the eight bytes per member of every simulated node. */
+/* A member's identity: its name and the address it is reached at,
+ * immutable once made; made alone or interned in a pool that instances
+ * share (ident.c).  refs counts its holders (member entries, self). */
+struct swim_ident {
+    uint64_t hash; /* hash_fnv1a of the name: its place in the member table */
+    uint32_t refs;
+    uint8_t name_len;
+    struct swim_addr addr;
+    char name[]; /* name_len bytes and a NUL */
+};
+
+/* A member entry: what every member needs, 53 bytes (a 64-byte malloc
+ * chunk); its name and address are its identity's. */
 struct swim_member {
     uint64_t gen;
     uint64_t status_since;
-    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
-    struct swim_rare *rare;    /* NULL until needed */
+    struct swim_bcast *queued;   /* its record waiting to be gossiped, or NULL */
+    struct swim_rare *rare;      /* NULL until needed */
+    const struct swim_ident *id; /* its name and address; another one when it moves */
     uint32_t inc;
     uint32_t all_idx;
     uint32_t probe_idx;
     uint8_t status;
-    uint8_t name_len;
-    struct swim_addr addr;
-    char name[]; /* name_len bytes and a NUL, in the member's allocation */
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
@@ -489,13 +497,23 @@ static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
 /* The hash of m's name: its place in the table, its digest bucket. */
 static inline uint64_t swim__name_hash(const struct swim_member *m)
 {
-    return hash_fnv1a(m->name, m->name_len);
+    return m->id->hash;
 }
 
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
 }
+
+/* ------------------------------------------------------ ident.c */
+
+/* The identity (name[0..len), addr), with one more reference: the pool's
+ * when p is not NULL, else a new one of its own.  NULL when out of memory. */
+const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
+                                         const struct swim_addr *addr);
+/* Drop one reference to id (from pool p, or its own when p is NULL); the
+ * last frees it.  NULL: nothing. */
+void swim__ident_put(struct swim_idpool *p, const struct swim_ident *id);
 
 /* ------------------------------------------------------ table.c */
 
@@ -526,7 +544,7 @@ struct swim_rare *swim__rare_of(struct swim_member *m);
  * one is due `gap` ms later.  False when not due, or out of memory. */
 bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
 /* Free a member (or s->self) and what it owns; it must be in no index. */
-void swim__member_free(struct swim_member *m);
+void swim__member_free(struct swim *s, struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */

@@ -209,7 +209,7 @@ static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint
     if (wire_encode_digest(&p, s->body + s->cfg.max_packet, log2, sums) != 0)
         return;
     struct swim_table_out o;
-    swim__table_begin(s, &o, &m->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
+    swim__table_begin(s, &o, &m->id->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
     swim__table_put(s, &o, WIRE_ITEM_DIGEST, s->body, (size_t)(p - s->body));
     swim__table_end(s, &o);
     s->sync.asked[slot].hash = swim__name_hash(m);

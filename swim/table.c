@@ -2,9 +2,10 @@
  * table.c - the member table: every member this node knows, tombstones
  * included, reachable three ways.
  *
- * Each member is one allocation with its name in its last bytes, at the
- * name's length; what not every member needs (suspicion, round trips,
- * tags: struct swim_rare) is a second one, made at its first use.  A
+ * Each member is one allocation; its name and address are an identity
+ * record it points at (ident.c: its own, or shared through a pool); what
+ * not every member needs (suspicion, round trips, tags: struct swim_rare)
+ * is another allocation, made at its first use.  A
  * member is referenced from an open-addressing hash table by name (linear
  * probing, kept at most three quarters full, backward-shift deletion so
  * there are no tombstone slots), from the iteration array `all` (its index
@@ -42,12 +43,13 @@ bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
     return true;
 }
 
-void swim__member_free(struct swim_member *m)
+void swim__member_free(struct swim *s, struct swim_member *m)
 {
     swim__coord_forget(m);
     if (m->rare != NULL)
         free(m->rare->meta);
     free(m->rare);
+    swim__ident_put(s->rt.ids, m->id);
     free(m);
 }
 
@@ -61,7 +63,7 @@ int swim__table_create(struct swim *s)
 void swim__table_destroy(struct swim *s)
 {
     for (size_t i = 0; i < s->n_all; i++)
-        swim__member_free(s->all[i]);
+        swim__member_free(s, s->all[i]);
     free(s->slots);
     free(s->all);
     free(s->probe);
@@ -97,7 +99,7 @@ static size_t slot_find(const struct swim *s, const char *name, size_t len, uint
             return i;
         if ((v & ~SLOT_IDX_MASK) == tag) {
             const struct swim_member *m = slot_member(s, v);
-            if (m->name_len == len && memcmp(m->name, name, len) == 0)
+            if (m->id->name_len == len && memcmp(m->id->name, name, len) == 0)
                 return i;
         }
     }
@@ -149,8 +151,7 @@ void swim__member_prefetch(const struct swim *s, const struct wire_name *names, 
         uint32_t v = s->slots[home[i]];
         if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i]) {
             const struct swim_member *m = slot_member(s, v);
-            __builtin_prefetch(&m->name_len);
-            __builtin_prefetch(m->name);
+            __builtin_prefetch(&m->id);
         }
     }
 }
@@ -225,7 +226,7 @@ bool swim__table_consistent(const struct swim *s)
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = s->all[i];
         if (m->all_idx != i || m->probe_idx >= s->n_probe || s->probe[m->probe_idx] != i ||
-            swim__member_find(s, m->name, m->name_len) != m)
+            swim__member_find(s, m->id->name, m->id->name_len) != m)
             return false;
     }
     return true;
@@ -284,21 +285,18 @@ static void probe_remove(struct swim *s, struct swim_member *m)
 /* Creates a member; swim__member_reserve() must have succeeded. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
 {
-    struct swim_member *m = calloc(1, offsetof(struct swim_member, name) + r->name.len + 1);
+    struct swim_member *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
-    if (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0) {
-        swim__member_free(m);
+    if ((m->id = swim__ident_get(s->rt.ids, r->name.ptr, r->name.len, &r->addr)) == NULL ||
+        (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0)) {
+        swim__member_free(s, m);
         return NULL;
     }
     m->gen = r->gen;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
-    m->name_len = r->name.len;
-    memcpy(m->name, r->name.ptr, r->name.len);
-    m->name[r->name.len] = '\0';
-    swim__addr_copy(&m->addr, &r->addr);
     uint64_t h = swim__name_hash(m);
     s->slots[slot_free(s, h)] = slot_tag(h) | ((uint32_t)s->n_all + 1);
     m->all_idx = (uint32_t)s->n_all;
@@ -345,7 +343,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     if (swim__is_live(m->status))
         s->n_active--;
     swim__digest_member(s, m, false);
-    swim__member_free(m);
+    swim__member_free(s, m);
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
@@ -401,8 +399,8 @@ void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen
 
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
 {
-    out->name = m->name;
-    out->addr = m->addr;
+    out->name = m->id->name;
+    out->addr = m->id->addr;
     out->generation = m->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
@@ -483,9 +481,9 @@ struct swim_member *swim__probe_next(struct swim *s)
 void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
 {
     memset(out, 0, sizeof(*out));
-    out->name.ptr = m->name;
-    out->name.len = m->name_len;
-    out->addr = m->addr;
+    out->name.ptr = m->id->name;
+    out->name.len = m->id->name_len;
+    out->addr = m->id->addr;
     out->gen = m->gen;
     out->inc = m->inc;
     out->status = m->status;

@@ -108,7 +108,7 @@ static void on_gossip_timer(struct swim *s, bool extra)
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
-        swim__send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
+        swim__send_simple(s, &to[i]->id->addr, WIRE_GOSSIP, 0, NULL, 0);
     if (extra)
         return;
     s->gossip_armed = true;

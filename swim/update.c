@@ -112,7 +112,7 @@ static void refute(struct swim *s, uint32_t seen)
     }
     /* Marked as a refutation ("by" ourselves): members that see it give
      * us a longer probe window for a while (probe.c, probe_retry). */
-    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
+    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
     swim__queue_member(s, s->self, &by);
 }
 
@@ -124,8 +124,8 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
         return;
     if (r->gen > s->self->gen) {
         if (swim__is_live(r->status) &&
-            (r->addr.len != s->self->addr.len ||
-             memcmp(r->addr.bytes, s->self->addr.bytes, r->addr.len) != 0)) {
+            (r->addr.len != s->self->id->addr.len ||
+             memcmp(r->addr.bytes, s->self->id->addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -175,7 +175,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
-    if (swim__name_is(&r->name, s->self->name, s->self->name_len)) {
+    if (swim__name_is(&r->name, s->self->id->name, s->self->id->name_len)) {
         apply_self(s, r, c);
         return false;
     }
@@ -238,7 +238,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
          * partition, it renews. */
         if (c->notices < SWIM_NOTICES_PER_PACKET && swim__notice_take(m, SWIM_NOTICE_GAP_MS, now)) {
             c->notices++;
-            swim__send_notice(s, &m->addr, r);
+            swim__send_notice(s, &m->id->addr, r);
         }
         verdict = s->cfg.guard;
         if (old == SWIM_SUSPECT && r->gen == m->gen && r->inc == m->inc) {
@@ -249,15 +249,23 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         status = SWIM_SUSPECT;
     }
 
+    /* A new address is a new identity (ident.c), got before anything
+     * changes: out of memory, the record is not taken. */
+    const struct swim_ident *moved = NULL;
+    bool addr_changed = !swim__addr_equal(&m->id->addr, &r->addr);
+    if (addr_changed &&
+        (moved = swim__ident_get(s->rt.ids, m->id->name, m->id->name_len, &r->addr)) == NULL)
+        return false;
     bool renewed = r->gen != m->gen;
     bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
-    bool addr_changed =
-        m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
     /* A refutation (its marker: ALIVE "by" the subject itself) or a
      * renewal after a verdict: the member was slow or away lately. */
-    bool refuted =
-        status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
-    swim__addr_copy(&m->addr, &r->addr);
+    bool refuted = status == SWIM_ALIVE &&
+                   (old != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len));
+    if (moved != NULL) {
+        swim__ident_put(s->rt.ids, m->id);
+        m->id = moved;
+    }
     if (renewed && m->rare != NULL) {
         m->rare->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
         swim__coord_forget(m);
@@ -268,7 +276,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
     struct wire_member q;
     swim__member_to_wire(m, &q);
-    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len))
+    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len))
         q.by = r->by;
     swim__queue_member_record(s, &q, &m->queued);
 

@@ -195,7 +195,7 @@ static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const
 static struct swim *seed_with(int members, struct capture *c)
 {
     struct swim_config cfg = tw_profile("lan");
-    struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer, NULL};
+    struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer, NULL, NULL};
     struct swim_addr self = addr_of(0);
     struct swim *s = swim_new(&cfg, "seed", &self, 1, 42, &rt);
     ck_assert_ptr_nonnull(s);
@@ -325,7 +325,7 @@ START_TEST(swim_test_joiner_echoes_only_its_seeds_cookies)
 {
     struct capture c = {0};
     struct swim_config cfg = tw_profile("lan");
-    struct swim_runtime rt = {&c, cap_notify, cap_send, cap_timer, NULL};
+    struct swim_runtime rt = {&c, cap_notify, cap_send, cap_timer, NULL, NULL};
     struct swim_addr self = addr_of(1), seed = addr_of(2), forger = addr_of(3);
     struct swim *j = swim_new(&cfg, "joiner", &self, 1, 7, &rt);
     ck_assert_ptr_nonnull(j);

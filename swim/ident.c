@@ -1,0 +1,178 @@
+/*
+ * ident.c - member identities: a name and the address it is reached at,
+ * as one immutable record, made alone or interned in a shared pool.
+ *
+ * A member entry (table.c) points at its identity instead of holding the
+ * name and the address itself.  An identity never changes once made: a
+ * member whose address changes is given another identity (update.c gets it
+ * before it changes anything, so running out of memory changes nothing),
+ * and the old one is released.  Each holder counts one reference; the last
+ * release frees it.
+ *
+ * Without a pool (the agent's case) every identity is made alone and its
+ * one holder owns it.  With a pool (struct swim_runtime's `ids`, which
+ * the simulated world gives its thousands of instances) an identity asked
+ * for again, same name and same address, is the one already made, so the
+ * name and address of a member every instance holds are stored once.  The
+ * pool is an open-addressing table of identities by a hash of name and
+ * address (linear probing, at most three quarters full, backward-shift
+ * deletion); its size is bounded by the distinct identities held at once.
+ * Sharing can carry nothing between instances: what is shared cannot
+ * change, and whatever an instance changes about a member (generation,
+ * status, its address) is in its own entry.
+ */
+#include <stdlib.h>
+
+#include "err.h"
+#include "hash.h"
+#include "swim_int.h"
+
+/* First size of a pool's table (a power of two). */
+#define IDPOOL_SLOTS_MIN 64
+
+struct swim_idpool {
+    struct swim_ident **slots; /* NULL: empty */
+    size_t cap, n;
+};
+
+struct swim_idpool *swim_idpool_new(void)
+{
+    struct swim_idpool *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->cap = IDPOOL_SLOTS_MIN;
+    p->slots = calloc(p->cap, sizeof(*p->slots));
+    if (p->slots == NULL) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void swim_idpool_delete(struct swim_idpool *p)
+{
+    if (p == NULL)
+        return;
+    /* Every instance using the pool is gone, so every identity was
+     * released; free what a caller that broke that contract left. */
+    for (size_t i = 0; i < p->cap; i++)
+        free(p->slots[i]);
+    free(p->slots);
+    free(p);
+}
+
+size_t swim_idpool_count(const struct swim_idpool *p)
+{
+    return p != NULL ? p->n : 0;
+}
+
+/* The pool's key: the name's hash mixed with the address's. */
+static uint64_t key_hash(uint64_t name_hash, const struct swim_addr *addr)
+{
+    return name_hash ^ (hash_fnv1a(addr->bytes, addr->len) * 0x9E3779B97F4A7C15ull);
+}
+
+static bool ident_is(const struct swim_ident *id, uint64_t name_hash, const char *name, uint8_t len,
+                     const struct swim_addr *addr)
+{
+    return id->hash == name_hash && id->name_len == len && memcmp(id->name, name, len) == 0 &&
+           swim__addr_equal(&id->addr, addr);
+}
+
+/* The slot holding that identity, or the empty one where it would go. */
+static size_t pool_find(const struct swim_idpool *p, uint64_t name_hash, const char *name,
+                        uint8_t len, const struct swim_addr *addr)
+{
+    size_t mask = p->cap - 1, i = (size_t)key_hash(name_hash, addr) & mask;
+    while (p->slots[i] != NULL && !ident_is(p->slots[i], name_hash, name, len, addr))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int pool_grow(struct swim_idpool *p)
+{
+    size_t ncap = p->cap * 2, mask = ncap - 1;
+    struct swim_ident **n = calloc(ncap, sizeof(*n));
+    if (n == NULL)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < p->cap; i++) {
+        struct swim_ident *id = p->slots[i];
+        if (id == NULL)
+            continue;
+        size_t j = (size_t)key_hash(id->hash, &id->addr) & mask;
+        while (n[j] != NULL)
+            j = (j + 1) & mask;
+        n[j] = id;
+    }
+    free(p->slots);
+    p->slots = n;
+    p->cap = ncap;
+    return 0;
+}
+
+static struct swim_ident *ident_make(uint64_t name_hash, const char *name, uint8_t len,
+                                     const struct swim_addr *addr)
+{
+    struct swim_ident *id = malloc(offsetof(struct swim_ident, name) + (size_t)len + 1);
+    if (id == NULL)
+        return NULL;
+    id->hash = name_hash;
+    id->refs = 1;
+    id->name_len = len;
+    memset(&id->addr, 0, sizeof(id->addr)); /* whole, so copies of it are defined */
+    swim__addr_copy(&id->addr, addr);
+    memcpy(id->name, name, len);
+    id->name[len] = '\0';
+    return id;
+}
+
+const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
+                                         const struct swim_addr *addr)
+{
+    uint64_t h = hash_fnv1a(name, len);
+    if (p == NULL)
+        return ident_make(h, name, len, addr);
+    size_t i = pool_find(p, h, name, len, addr);
+    if (p->slots[i] != NULL) {
+        p->slots[i]->refs++;
+        return p->slots[i];
+    }
+    if ((p->n + 1) * 4 > p->cap * 3) {
+        if (pool_grow(p) != 0)
+            return NULL;
+        i = pool_find(p, h, name, len, addr);
+    }
+    struct swim_ident *id = ident_make(h, name, len, addr);
+    if (id == NULL)
+        return NULL;
+    p->slots[i] = id;
+    p->n++;
+    return id;
+}
+
+void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
+{
+    if (cid == NULL)
+        return;
+    struct swim_ident *id =
+        (struct swim_ident *)cid; /* the count is the holders', not the record's */
+    if (--id->refs > 0)
+        return;
+    if (p != NULL) {
+        /* Backward-shift deletion: no tombstone slots. */
+        size_t mask = p->cap - 1;
+        size_t i = pool_find(p, id->hash, id->name, id->name_len, &id->addr);
+        p->slots[i] = NULL;
+        p->n--;
+        for (size_t j = (i + 1) & mask; p->slots[j] != NULL; j = (j + 1) & mask) {
+            size_t home = (size_t)key_hash(p->slots[j]->hash, &p->slots[j]->addr) & mask;
+            bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!in_range) {
+                p->slots[i] = p->slots[j];
+                p->slots[j] = NULL;
+                i = j;
+            }
+        }
+    }
+    free(id);
+}
