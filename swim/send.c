@@ -223,7 +223,7 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
     swim__table_begin(s, &o, to, type, flags);
     swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = s->all[i];
+        const struct swim_member *m = swim__member_at(s, i);
         if (m != skip && (!only_live || swim__is_live(m->status)))
             swim__table_put_member(s, &o, m);
     }

@@ -241,7 +241,8 @@ void swim_delete(struct swim *s)
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
     if (s->self != NULL)
-        swim__member_free(s, s->self);
+        swim__member_release(s, s->self);
+    free(s->self);
     free(s->buf);
     free(s->body);
     free(s);
@@ -377,7 +378,7 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 {
     if (i >= s->n_all)
         return ERR_NOTFOUND;
-    swim__member_info(s->all[i], out);
+    swim__member_info(swim__member_at(s, i), out);
     return 0;
 }
 
@@ -450,12 +451,12 @@ size_t swim_member_footprint(void)
     /* The entry, its identity record with a name of up to 16 bytes (its
      * NUL included; shared when instances share a pool, counted here as
      * the agent holds it, alone), plus its index entries: two 32-bit hash
-     * slots (the table is kept at least three eighths full), its pointer
-     * in the iteration array and its 32-bit place in the probe list.  A
+     * slots (the table is kept at least three eighths full), its 32-bit
+     * places in the iteration array and in the probe list.  A
      * member with rare state (a suspicion, tags, a round trip: struct
      * swim_rare) has that too, and one that exchanges probes with this
      * node a coordinate record (struct swim_coord_peer, coord.c), neither
      * counted. */
     return sizeof(struct swim_member) + sizeof(struct swim_ident) + 16 + 2 * sizeof(uint32_t) +
-           sizeof(struct swim_member *) + sizeof(uint32_t);
+           2 * sizeof(uint32_t);
 }

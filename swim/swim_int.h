@@ -140,6 +140,16 @@
  * table.c): a 1400-byte datagram of swimsim's records holds a few dozen;
  * records beyond the first 64 are looked up without the head start. */
 #define SWIM_PREFETCH_MAX 64
+/* Member entries are stored in segments that never move (so a member's
+ * address is fixed while it lives): the first holds SWIM_STORE_SEG0, each
+ * next one twice as many, the last only up to max_members; enough of them
+ * for SWIM_MEMBERS_LIMIT.  A small table wastes little, a large one needs
+ * few segments. */
+#define SWIM_STORE_SEG0 16
+#define SWIM_STORE_SEGS 17
+_Static_assert(((uint64_t)SWIM_STORE_SEG0 << SWIM_STORE_SEGS) - SWIM_STORE_SEG0 >=
+                   SWIM_MEMBERS_LIMIT,
+               "the segments hold SWIM_MEMBERS_LIMIT members");
 /* First size of the member hash table (a power of two; kept at most three
  * quarters full, so up to 48 members never rehash). */
 #define SWIM_SLOTS_MIN 64
@@ -268,8 +278,10 @@ struct swim_ident {
     char name[]; /* name_len bytes and a NUL */
 };
 
-/* A member entry: what every member needs, 53 bytes (a 64-byte malloc
- * chunk); its name and address are its identity's. */
+/* A member entry: what every member needs, 53 bytes (56 with padding, in
+ * the table's storage: no allocation of its own); its name and address
+ * are its identity's.  A free entry of the storage chains the next free
+ * one through all_idx. */
 struct swim_member {
     uint64_t gen;
     uint64_t status_since;
@@ -342,7 +354,10 @@ struct swim {
     /* members */
     uint32_t *slots; /* hash table by name, power-of-two size (table.c) */
     size_t slot_cap;
-    struct swim_member **all;
+    struct swim_member *store[SWIM_STORE_SEGS]; /* entries; segment k holds SWIM_STORE_SEG0 << k */
+    uint32_t n_store;                           /* entries ever handed out */
+    uint32_t store_free;                        /* a free entry's index plus one; 0: none */
+    uint32_t *all;                              /* members' entries (indexes), iteration order */
     size_t n_all, all_cap;
     uint32_t *probe; /* indexes into `all`, in this round's order */
     size_t n_probe, probe_cap, probe_cursor;
@@ -505,6 +520,20 @@ static inline bool swim__name_is(const struct wire_name *n, const char *name, si
     return n->len == len && memcmp(n->ptr, name, len) == 0;
 }
 
+/* The entry at index i of the storage (table.c). */
+static inline struct swim_member *swim__entry(const struct swim *s, uint32_t i)
+{
+    uint32_t v = i + SWIM_STORE_SEG0;
+    unsigned k = 31u - (unsigned)__builtin_clz(v) - (unsigned)__builtin_ctz(SWIM_STORE_SEG0);
+    return &s->store[k][v - ((uint32_t)SWIM_STORE_SEG0 << k)];
+}
+
+/* The i-th member in iteration order (i < n_all). */
+static inline struct swim_member *swim__member_at(const struct swim *s, size_t i)
+{
+    return swim__entry(s, s->all[i]);
+}
+
 /* ------------------------------------------------------ ident.c */
 
 /* The identity (name[0..len), addr), with one more reference: the pool's
@@ -543,8 +572,9 @@ struct swim_rare *swim__rare_of(struct swim_member *m);
 /* Is a notice to (or readmission check of) m due at `now`?  Then the next
  * one is due `gap` ms later.  False when not due, or out of memory. */
 bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
-/* Free a member (or s->self) and what it owns; it must be in no index. */
-void swim__member_free(struct swim *s, struct swim_member *m);
+/* Free what a member (or s->self) owns, not the entry itself; it must be
+ * in no index. */
+void swim__member_release(struct swim *s, struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */

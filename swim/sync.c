@@ -112,9 +112,9 @@ bool swim__digest_consistent(const struct swim *s)
 {
     uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX] = {0};
     for (size_t i = 0; i < s->n_all; i++)
-        if (swim__is_live(s->all[i]->status))
-            sums[bucket_of(swim__name_hash(s->all[i]), WIRE_DIGEST_LOG2_MAX)] +=
-                digest_share(s->all[i]);
+        if (swim__is_live(swim__member_at(s, i)->status))
+            sums[bucket_of(swim__name_hash(swim__member_at(s, i)), WIRE_DIGEST_LOG2_MAX)] +=
+                digest_share(swim__member_at(s, i));
     for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
         if (sums[i] != s->digest[i])
             return false;
@@ -143,7 +143,7 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
     if (want[bucket_of(swim__name_hash(s->self), log2)])
         swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = s->all[i];
+        const struct swim_member *m = swim__member_at(s, i);
         if (want[bucket_of(swim__name_hash(m), log2)])
             swim__table_put_member(s, &o, m);
     }
@@ -236,7 +236,7 @@ void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t no
     if (failed) {
         size_t start = prng_below(&s->rng, s->n_all);
         for (size_t n = 0; n < s->n_all && m == NULL; n++) {
-            struct swim_member *c = s->all[(start + n) % s->n_all];
+            struct swim_member *c = swim__member_at(s, (start + n) % s->n_all);
             if (c->status == SWIM_FAILED)
                 m = c;
         }
