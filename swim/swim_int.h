@@ -278,9 +278,9 @@ struct swim_ident {
     char name[]; /* name_len bytes and a NUL */
 };
 
-/* A member entry: what every member needs, 53 bytes (56 with padding, in
- * the table's storage: no allocation of its own); its name and address
- * are its identity's.  A free entry of the storage chains the next free
+/* A member entry: what every member needs, 48 bytes in the table's
+ * storage (no allocation of its own); its name and address are its
+ * identity's.  A free entry of the storage chains the next free
  * one through all_idx. */
 struct swim_member {
     uint64_t gen;
@@ -289,9 +289,8 @@ struct swim_member {
     struct swim_rare *rare;      /* NULL until needed */
     const struct swim_ident *id; /* its name and address; another one when it moves */
     uint32_t inc;
-    uint32_t all_idx;
-    uint32_t probe_idx;
-    uint8_t status;
+    uint32_t all_idx : 24; /* its place in `all` (below SWIM_MEMBERS_LIMIT) */
+    uint32_t status : 8;
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */

@@ -122,6 +122,8 @@ void swim__table_destroy(struct swim *s)
 #define SLOT_IDX_BITS 21
 #define SLOT_IDX_MASK ((1u << SLOT_IDX_BITS) - 1)
 _Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any index plus one");
+_Static_assert(SWIM_MEMBERS_LIMIT < (1u << 24), "all_idx holds any place in `all`, and the "
+                                                "free list any entry's index plus one");
 
 static uint32_t slot_tag(uint64_t h)
 {
@@ -270,6 +272,17 @@ bool swim__table_consistent(const struct swim *s)
         used += s->slots[i] != 0;
     if (used != s->n_all || s->n_probe != s->n_all || s->probe_cursor > s->n_probe)
         return false;
+    /* The probe list holds every place of `all` once. */
+    uint8_t *seen = calloc(s->n_all + 1, 1);
+    bool ok = seen != NULL;
+    for (size_t j = 0; ok && j < s->n_probe; j++) {
+        ok = s->probe[j] < s->n_all && !seen[s->probe[j]];
+        if (ok)
+            seen[s->probe[j]] = 1;
+    }
+    free(seen);
+    if (!ok)
+        return false;
     /* Every entry of the storage is a member's or free, once. */
     size_t free_n = 0;
     for (uint32_t f = s->store_free; f != 0 && free_n <= s->n_store;
@@ -279,8 +292,7 @@ bool swim__table_consistent(const struct swim *s)
         return false;
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = swim__member_at(s, i);
-        if (m->all_idx != i || m->probe_idx >= s->n_probe || s->probe[m->probe_idx] != i ||
-            swim__member_find(s, m->id->name, m->id->name_len) != m)
+        if (m->all_idx != i || swim__member_find(s, m->id->name, m->id->name_len) != m)
             return false;
     }
     return true;
@@ -307,7 +319,18 @@ int swim__member_reserve(struct swim *s)
 static void probe_place(struct swim *s, size_t i, uint32_t a)
 {
     s->probe[i] = a;
-    swim__member_at(s, a)->probe_idx = (uint32_t)i;
+}
+
+/* Where all[a] is in the probe list.  A scan: entries do not keep their
+ * place (the round's shuffle would write every entry), and only a removal
+ * asks (a reap, an eviction), O(N) each against the shuffle's O(N) per
+ * round. */
+static size_t probe_find(const struct swim *s, uint32_t a)
+{
+    size_t i = 0;
+    while (i < s->n_probe && s->probe[i] != a)
+        i++;
+    return i;
 }
 
 /* Insert into the probe list at a random place not yet visited this round. */
@@ -327,7 +350,7 @@ static void probe_remove(struct swim *s, struct swim_member *m)
     /* Keep [0, cursor) the members already probed this round: a hole there
      * is filled from the round's last probed member, so the member moved
      * into the remaining hole is one not yet probed. */
-    size_t i = m->probe_idx, last = --s->n_probe;
+    size_t i = probe_find(s, m->all_idx), last = --s->n_probe;
     if (i < s->probe_cursor) {
         size_t lv = --s->probe_cursor;
         probe_place(s, i, s->probe[lv]);
@@ -393,7 +416,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         o->all_idx = (uint32_t)a;
         size_t k = slot_of_index(s, swim__name_hash(o), last);
         s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
-        s->probe[o->probe_idx] = (uint32_t)a;
+        s->probe[probe_find(s, (uint32_t)last)] = (uint32_t)a;
     }
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
