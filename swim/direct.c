@@ -59,7 +59,7 @@ static int direct_send(struct swim *s, const struct swim_addr *to, uint8_t flags
                        const struct swim_member *dst, const uint8_t *body, size_t len)
 {
     struct swim_pkt k;
-    swim__pkt_begin(s, &k, WIRE_DIRECT, flags, dst->id->name, dst->id->name_len, dst->gen, 0);
+    swim__pkt_begin(s, &k, WIRE_DIRECT, flags, dst->id->name, dst->id->name_len, dst->id->gen, 0);
     if (wire_encode_item(&k.p, k.end, WIRE_ITEM_DIRECT, body, len) != 0)
         return ERR_TOOBIG;
     swim__pkt_send(s, to, &k);
@@ -85,7 +85,7 @@ int swim_send_direct(struct swim *s, const char *to_name, const uint8_t *payload
 
     struct wire_user u = {
         .origin = {s->self->id->name, s->self->id->name_len},
-        .origin_gen = s->self->gen,
+        .origin_gen = s->self->id->gen,
         .id = ++s->direct_id,
         .len = (uint16_t)len,
         .payload = payload,

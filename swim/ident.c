@@ -1,25 +1,27 @@
 /*
- * ident.c - member identities: a name and the address it is reached at,
- * as one immutable record, made alone or interned in a shared pool.
+ * ident.c - member identities: a name, the address it is reached at and a
+ * generation, as one immutable record, made alone or interned in a shared
+ * pool.
  *
  * A member entry (table.c) points at its identity instead of holding the
- * name and the address itself.  An identity never changes once made: a
- * member whose address changes is given another identity (update.c gets it
- * before it changes anything, so running out of memory changes nothing),
- * and the old one is released.  Each holder counts one reference; the last
+ * name, the address and the generation itself.  An identity never changes
+ * once made: a member whose address or generation changes is given another
+ * identity (update.c gets it before it changes anything, so running out of
+ * memory changes nothing; this node's own renewals likewise), and the old
+ * one is released.  Each holder counts one reference; the last
  * release frees it.
  *
  * Without a pool (the agent's case) every identity is made alone and its
  * one holder owns it.  With a pool (struct swim_runtime's `ids`, which
  * the simulated world gives its thousands of instances) an identity asked
- * for again, same name and same address, is the one already made, so the
- * name and address of a member every instance holds are stored once.  The
- * pool is an open-addressing table of identities by a hash of name and
- * address (linear probing, at most three quarters full, backward-shift
+ * for again, same name, address and generation, is the one already made,
+ * so what every instance holds of a member is stored once.  The pool is an
+ * open-addressing table of identities by a hash of all three (linear
+ * probing, at most three quarters full, backward-shift
  * deletion); its size is bounded by the distinct identities held at once.
  * Sharing can carry nothing between instances: what is shared cannot
- * change, and whatever an instance changes about a member (generation,
- * status, its address) is in its own entry.
+ * change, and whatever an instance changes about a member (its status,
+ * incarnation, a new address or generation) is in its own entry.
  */
 #include <stdlib.h>
 
@@ -66,25 +68,27 @@ size_t swim_idpool_count(const struct swim_idpool *p)
     return p != NULL ? p->n : 0;
 }
 
-/* The pool's key: the name's hash mixed with the address's. */
-static uint64_t key_hash(uint64_t name_hash, const struct swim_addr *addr)
+/* The pool's key: the name's hash mixed with the address's and the
+ * generation. */
+static uint64_t key_hash(uint64_t name_hash, const struct swim_addr *addr, uint64_t gen)
 {
-    return name_hash ^ (hash_fnv1a(addr->bytes, addr->len) * 0x9E3779B97F4A7C15ull);
+    uint64_t x = hash_fnv1a(addr->bytes, addr->len) ^ (gen * 0xD1B54A32D192ED03ull);
+    return name_hash ^ (x * 0x9E3779B97F4A7C15ull);
 }
 
 static bool ident_is(const struct swim_ident *id, uint64_t name_hash, const char *name, uint8_t len,
-                     const struct swim_addr *addr)
+                     const struct swim_addr *addr, uint64_t gen)
 {
-    return id->hash == name_hash && id->name_len == len && memcmp(id->name, name, len) == 0 &&
-           swim__addr_equal(&id->addr, addr);
+    return id->hash == name_hash && id->gen == gen && id->name_len == len &&
+           memcmp(id->name, name, len) == 0 && swim__addr_equal(&id->addr, addr);
 }
 
 /* The slot holding that identity, or the empty one where it would go. */
 static size_t pool_find(const struct swim_idpool *p, uint64_t name_hash, const char *name,
-                        uint8_t len, const struct swim_addr *addr)
+                        uint8_t len, const struct swim_addr *addr, uint64_t gen)
 {
-    size_t mask = p->cap - 1, i = (size_t)key_hash(name_hash, addr) & mask;
-    while (p->slots[i] != NULL && !ident_is(p->slots[i], name_hash, name, len, addr))
+    size_t mask = p->cap - 1, i = (size_t)key_hash(name_hash, addr, gen) & mask;
+    while (p->slots[i] != NULL && !ident_is(p->slots[i], name_hash, name, len, addr, gen))
         i = (i + 1) & mask;
     return i;
 }
@@ -99,7 +103,7 @@ static int pool_grow(struct swim_idpool *p)
         struct swim_ident *id = p->slots[i];
         if (id == NULL)
             continue;
-        size_t j = (size_t)key_hash(id->hash, &id->addr) & mask;
+        size_t j = (size_t)key_hash(id->hash, &id->addr, id->gen) & mask;
         while (n[j] != NULL)
             j = (j + 1) & mask;
         n[j] = id;
@@ -111,12 +115,13 @@ static int pool_grow(struct swim_idpool *p)
 }
 
 static struct swim_ident *ident_make(uint64_t name_hash, const char *name, uint8_t len,
-                                     const struct swim_addr *addr)
+                                     const struct swim_addr *addr, uint64_t gen)
 {
     struct swim_ident *id = malloc(offsetof(struct swim_ident, name) + (size_t)len + 1);
     if (id == NULL)
         return NULL;
     id->hash = name_hash;
+    id->gen = gen;
     id->refs = 1;
     id->name_len = len;
     memset(&id->addr, 0, sizeof(id->addr)); /* whole, so copies of it are defined */
@@ -127,12 +132,12 @@ static struct swim_ident *ident_make(uint64_t name_hash, const char *name, uint8
 }
 
 const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
-                                         const struct swim_addr *addr)
+                                         const struct swim_addr *addr, uint64_t gen)
 {
     uint64_t h = hash_fnv1a(name, len);
     if (p == NULL)
-        return ident_make(h, name, len, addr);
-    size_t i = pool_find(p, h, name, len, addr);
+        return ident_make(h, name, len, addr, gen);
+    size_t i = pool_find(p, h, name, len, addr, gen);
     if (p->slots[i] != NULL) {
         p->slots[i]->refs++;
         return p->slots[i];
@@ -140,9 +145,9 @@ const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name
     if ((p->n + 1) * 4 > p->cap * 3) {
         if (pool_grow(p) != 0)
             return NULL;
-        i = pool_find(p, h, name, len, addr);
+        i = pool_find(p, h, name, len, addr, gen);
     }
-    struct swim_ident *id = ident_make(h, name, len, addr);
+    struct swim_ident *id = ident_make(h, name, len, addr, gen);
     if (id == NULL)
         return NULL;
     p->slots[i] = id;
@@ -161,11 +166,12 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
     if (p != NULL) {
         /* Backward-shift deletion: no tombstone slots. */
         size_t mask = p->cap - 1;
-        size_t i = pool_find(p, id->hash, id->name, id->name_len, &id->addr);
+        size_t i = pool_find(p, id->hash, id->name, id->name_len, &id->addr, id->gen);
         p->slots[i] = NULL;
         p->n--;
         for (size_t j = (i + 1) & mask; p->slots[j] != NULL; j = (j + 1) & mask) {
-            size_t home = (size_t)key_hash(p->slots[j]->hash, &p->slots[j]->addr) & mask;
+            const struct swim_ident *o = p->slots[j];
+            size_t home = (size_t)key_hash(o->hash, &o->addr, o->gen) & mask;
             bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
             if (!in_range) {
                 p->slots[i] = p->slots[j];
@@ -175,4 +181,16 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
         }
     }
     free(id);
+}
+
+int swim__self_set_gen(struct swim *s, uint64_t gen)
+{
+    const struct swim_ident *old = s->self->id;
+    const struct swim_ident *id =
+        swim__ident_get(s->rt.ids, old->name, old->name_len, &old->addr, gen);
+    if (id == NULL)
+        return ERR_NOMEM;
+    swim__ident_put(s->rt.ids, old);
+    s->self->id = id;
+    return 0;
 }

@@ -152,7 +152,7 @@ static void on_announce(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     struct swim_member *joiner = swim__member_find(s, h->src.ptr, h->src.len);
-    bool fresh = in->sender == NULL || in->sender->gen != h->src_gen;
+    bool fresh = in->sender == NULL || in->sender->id->gen != h->src_gen;
     if (fresh ? swim__bucket_take(s, &s->joins, SWIM_JOIN_BURST, SWIM_JOIN_REFILL_MS, in->now)
               : swim__table_allowed(s, in->now))
         swim__send_table(s, in->from, WIRE_FEED, 0, true, joiner);
@@ -242,17 +242,17 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
     struct swim_member *sender = in->sender;
     uint64_t now = in->now;
     if (s->cfg.guard && sender != NULL && sender->status == SWIM_FAILED &&
-        h->src_gen > sender->gen && swim__gen_plausible(h->src_gen, sender->gen)) {
+        h->src_gen > sender->id->gen && swim__gen_plausible(h->src_gen, sender->id->gen)) {
         /* A failed member speaks at a newer generation: see whether it
          * answers before taking it back. */
         swim__readmit(s, sender, h->src_gen, in->from, now);
-    } else if (sender != NULL && sender->status == SWIM_FAILED && sender->gen == h->src_gen &&
+    } else if (sender != NULL && sender->status == SWIM_FAILED && sender->id->gen == h->src_gen &&
                swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It is alive after all: tell it, so it renews and comes back. */
         struct wire_member r;
         swim__member_to_wire(sender, &r);
         swim__send_notice(s, in->from, &r);
-    } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->gen == h->src_gen &&
+    } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->id->gen == h->src_gen &&
                h->src_inc > sender->inc && swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It speaks with a newer incarnation than the one we suspect: its
          * refutation did not reach us.  Ask for it; it answers directly. */
@@ -304,7 +304,7 @@ static void handle(struct swim *s, const struct swim_in *in)
          * generation we hold and from the address we know it at (a forger
          * elsewhere cannot plant one). */
         struct swim_member *m = swim__member_find(s, h->src.ptr, h->src.len);
-        if (m != NULL && m->gen == h->src_gen && swim__addr_equal(&m->id->addr, in->from))
+        if (m != NULL && m->id->gen == h->src_gen && swim__addr_equal(&m->id->addr, in->from))
             swim__coord_heard(m, in->coord);
     }
 

@@ -215,7 +215,7 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
         return;
     struct swim_member *m = swim__probe_next(s);
     if (m != NULL && !probing(s, m))
-        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->gen, &m->id->addr, now);
+        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->id->gen, &m->id->addr, now);
 }
 
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
@@ -243,7 +243,7 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
     for (size_t i = 0; i < n; i++) {
         struct swim_pkt k;
         swim__pkt_begin(s, &k, WIRE_PING_REQ, 0, helpers[i]->id->name, helpers[i]->id->name_len,
-                        helpers[i]->gen, seq);
+                        helpers[i]->id->gen, seq);
         if (wire_encode_peer(&k.p, k.end, WIRE_PING_REQ, &body) != 0)
             continue;
         swim__pkt_piggyback(s, &k);
@@ -288,7 +288,7 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         /* Timed only when it comes from where the probe went: an ACK in the
          * target's name from elsewhere says nothing of the path, and must
          * not move our coordinate. */
-        if (p->gen == p->target->gen && swim__addr_equal(from, &p->addr)) {
+        if (p->gen == p->target->id->gen && swim__addr_equal(from, &p->addr)) {
             swim__member_rtt(p->target, p->sent_at, now);
             if (coord != NULL)
                 swim__coord_sample(s, p->target, coord, now > p->sent_at ? now - p->sent_at : 0);
@@ -357,7 +357,7 @@ static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uin
         s->health =
             s->health + missing > s->cfg.awareness_max ? s->cfg.awareness_max : s->health + missing;
     }
-    if (!swim__is_live(m->status) || m->gen != p->gen || m->inc != p->inc)
+    if (!swim__is_live(m->status) || m->id->gen != p->gen || m->inc != p->inc)
         return; /* it refuted, renewed or was declared meanwhile */
     if (s->cfg.guard && p->expected_nacks > 0 && p->nacks == 0)
         return; /* no helper answered either: the fault is likely ours */
@@ -381,7 +381,7 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
     if (s->cfg.reprobe == 0 || probing(s, m) || others == 0 ||
         prng_below(&s->rng, others) >= s->cfg.reprobe)
         return;
-    (void)probe_start(s, m, SWIM_PROBE_CHECK, m->gen, &m->id->addr, now);
+    (void)probe_start(s, m, SWIM_PROBE_CHECK, m->id->gen, &m->id->addr, now);
 }
 
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,

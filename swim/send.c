@@ -26,7 +26,7 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     h.src.ptr = s->self->id->name;
     h.src.len = s->self->id->name_len;
     h.src_addr = s->self->id->addr;
-    h.src_gen = s->self->gen;
+    h.src_gen = s->self->id->gen;
     h.src_inc = s->self->inc;
     if (dst != NULL) {
         h.flags |= WIRE_F_HAS_DST;
@@ -66,7 +66,7 @@ void swim__send_simple(struct swim *s, const struct swim_addr *to, uint8_t type,
 {
     struct swim_pkt k;
     swim__pkt_begin(s, &k, type, flags, dst ? dst->id->name : NULL, dst ? dst->id->name_len : 0,
-                    dst ? dst->gen : 0, seq);
+                    dst ? dst->id->gen : 0, seq);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, to, &k);
 }

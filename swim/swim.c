@@ -213,11 +213,11 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->body = malloc(cfg->max_packet);
     s->self = calloc(1, sizeof(*s->self));
     if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0 ||
-        (s->self->id = swim__ident_get(rt->ids, name, (uint8_t)len, addr)) == NULL) {
+        (s->self->id = swim__ident_get(rt->ids, name, (uint8_t)len, addr, generation)) == NULL) {
         swim_delete(s);
         return NULL;
     }
-    s->self->gen = generation;
+
     s->self->status = SWIM_ALIVE;
     swim__coord_init(s, seed);
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
@@ -305,7 +305,7 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
         return ERR_FULL;
     struct wire_user u = {
         .origin = {.ptr = s->self->id->name, .len = s->self->id->name_len},
-        .origin_gen = s->self->gen,
+        .origin_gen = s->self->id->gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -330,7 +330,8 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
     if (s->self->inc >= UINT32_MAX - 1) {
-        if (swim__gen_next(&s->self->gen))
+        uint64_t gen = s->self->id->gen;
+        if (swim__gen_next(&gen) && swim__self_set_gen(s, gen) == 0)
             s->self->inc = 0;
     } else {
         s->self->inc++;

@@ -168,7 +168,8 @@ struct swim_timer {
 
 /*
  * An identity pool: where instances that share it keep their members'
- * names and addresses, each distinct (name, address) pair once (ident.c).
+ * names, addresses and generations, each distinct (name, address,
+ * generation) once (ident.c).
  * Only a process running many instances that know the same members (the
  * simulated world) gains from one; the agent passes NULL.  The caller
  * creates it, gives it to every instance through swim_runtime's `ids`,

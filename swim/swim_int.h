@@ -267,27 +267,28 @@ struct swim_rare {
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
 };
 
-/* A member's identity: its name and the address it is reached at,
- * immutable once made; made alone or interned in a pool that instances
- * share (ident.c).  refs counts its holders (member entries, self). */
+/* A member's identity: its name, the address it is reached at and its
+ * generation, immutable once made; made alone or interned in a pool that
+ * instances share (ident.c).  refs counts its holders (member entries,
+ * self). */
 struct swim_ident {
     uint64_t hash; /* hash_fnv1a of the name: its place in the member table */
+    uint64_t gen;
     uint32_t refs;
     uint8_t name_len;
     struct swim_addr addr;
     char name[]; /* name_len bytes and a NUL */
 };
 
-/* A member entry: what every member needs, 48 bytes in the table's
- * storage (no allocation of its own); its name and address are its
- * identity's.  A free entry of the storage chains the next free
+/* A member entry: what every member needs, 40 bytes in the table's
+ * storage (no allocation of its own); its name, address and generation
+ * are its identity's.  A free entry of the storage chains the next free
  * one through all_idx. */
 struct swim_member {
-    uint64_t gen;
     uint64_t status_since;
     struct swim_bcast *queued;   /* its record waiting to be gossiped, or NULL */
     struct swim_rare *rare;      /* NULL until needed */
-    const struct swim_ident *id; /* its name and address; another one when it moves */
+    const struct swim_ident *id; /* name, address, generation; another one when they change */
     uint32_t inc;
     uint32_t all_idx : 24; /* its place in `all` (below SWIM_MEMBERS_LIMIT) */
     uint32_t status : 8;
@@ -535,13 +536,17 @@ static inline struct swim_member *swim__member_at(const struct swim *s, size_t i
 
 /* ------------------------------------------------------ ident.c */
 
-/* The identity (name[0..len), addr), with one more reference: the pool's
- * when p is not NULL, else a new one of its own.  NULL when out of memory. */
+/* The identity (name[0..len), addr, gen), with one more reference: the
+ * pool's when p is not NULL, else a new one of its own.  NULL when out of
+ * memory. */
 const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
-                                         const struct swim_addr *addr);
+                                         const struct swim_addr *addr, uint64_t gen);
 /* Drop one reference to id (from pool p, or its own when p is NULL); the
  * last frees it.  NULL: nothing. */
 void swim__ident_put(struct swim_idpool *p, const struct swim_ident *id);
+/* This node's own record at generation gen (a new identity): 0, or
+ * ERR_NOMEM with nothing changed. */
+int swim__self_set_gen(struct swim *s, uint64_t gen);
 
 /* ------------------------------------------------------ table.c */
 
@@ -580,9 +585,10 @@ void swim__member_remove(struct swim *s, struct swim_member *m);
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
 /* Set the status, keeping n_active, status_since and the digest right. */
 void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
-/* Set generation, incarnation and status from a record taken. */
-void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
-                             uint8_t status, uint64_t now);
+/* Set identity (name, address, generation: id, whose reference m takes
+ * over), incarnation and status from a record taken. */
+void swim__member_set_record(struct swim *s, struct swim_member *m, const struct swim_ident *id,
+                             uint32_t inc, uint8_t status, uint64_t now);
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
 /* Does every index agree with `all` (each member found by its name, at
  * its place in the probe list, each place once)?  For the tests. */

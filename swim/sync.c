@@ -85,7 +85,7 @@ static size_t bucket_of(uint64_t nh, uint8_t log2)
 static uint32_t digest_share(const struct swim_member *m)
 {
     uint64_t nh = swim__name_hash(m);
-    return (uint32_t)mix64(nh ^ mix64(m->gen) ^ ((uint64_t)m->inc << 8 | m->status));
+    return (uint32_t)mix64(nh ^ mix64(m->id->gen) ^ ((uint64_t)m->inc << 8 | m->status));
 }
 
 void swim__digest_member(struct swim *s, const struct swim_member *m, bool add)

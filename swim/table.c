@@ -4,16 +4,16 @@
  *
  * Member entries live in the table's storage: segments that never move,
  * growing geometrically up to max_members, entries of removed members
- * reused first (a free list).  A member's name and address are an
- * identity record it points at (ident.c: its own, or shared through a
+ * reused first (a free list).  A member's name, address and generation are
+ * an identity record it points at (ident.c: its own, or shared through a
  * pool); what not every member needs (suspicion, round trips, tags:
- * struct swim_rare) is an allocation made at its first use.  A
- * member is referenced from an open-addressing hash table by name (linear
- * probing, kept at most three quarters full, backward-shift deletion so
- * there are no tombstone slots), from the iteration array `all` (its entry's
- * index in the storage; its place in `all` is the hint suspicion timers
- * carry), and from the probe list (indexes
- * into `all`), walked round-robin and reshuffled at the end of each round.
+ * struct swim_rare) is an allocation made at its first use.  A member is
+ * referenced from an open-addressing hash table by name (linear probing,
+ * kept at most three quarters full, backward-shift deletion so there are
+ * no tombstone slots), from the iteration array `all` (its entry's index
+ * in the storage; its place in `all` is the hint suspicion timers carry),
+ * and from the probe list (places in `all`), walked round-robin and
+ * reshuffled at the end of each round.
  * A slot is 32 bits: the member's index in `all` and 11 bits of its name's
  * hash, so a probe reads a member only when those agree; nothing iterates
  * the slots, so their layout never shows in the protocol's order.  Indexes
@@ -365,13 +365,12 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
 {
     uint32_t idx;
     struct swim_member *m = store_take(s, &idx);
-    if ((m->id = swim__ident_get(s->rt.ids, r->name.ptr, r->name.len, &r->addr)) == NULL ||
+    if ((m->id = swim__ident_get(s->rt.ids, r->name.ptr, r->name.len, &r->addr, r->gen)) == NULL ||
         (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0)) {
         swim__member_release(s, m);
         store_give(s, idx);
         return NULL;
     }
-    m->gen = r->gen;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
@@ -467,11 +466,14 @@ void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t stat
     swim__digest_member(s, m, true);
 }
 
-void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
-                             uint8_t status, uint64_t now)
+void swim__member_set_record(struct swim *s, struct swim_member *m, const struct swim_ident *id,
+                             uint32_t inc, uint8_t status, uint64_t now)
 {
     swim__digest_member(s, m, false);
-    m->gen = gen;
+    if (id != m->id) {
+        swim__ident_put(s->rt.ids, m->id);
+        m->id = id;
+    }
     m->inc = inc;
     set_status(s, m, status, now);
     swim__digest_member(s, m, true);
@@ -481,7 +483,7 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
 {
     out->name = m->id->name;
     out->addr = m->id->addr;
-    out->generation = m->gen;
+    out->generation = m->id->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
     out->meta = swim__rare_get(m)->meta;
@@ -564,7 +566,7 @@ void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
     out->name.ptr = m->id->name;
     out->name.len = m->id->name_len;
     out->addr = m->id->addr;
-    out->gen = m->gen;
+    out->gen = m->id->gen;
     out->inc = m->inc;
     out->status = m->status;
     out->meta = swim__rare_get(m)->meta;
