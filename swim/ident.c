@@ -17,8 +17,10 @@
  * for again, same name, address and generation, is the one already made,
  * so what every instance holds of a member is stored once.  The pool is an
  * open-addressing table of identities by a hash of all three (linear
- * probing, at most three quarters full, backward-shift
- * deletion); its size is bounded by the distinct identities held at once.
+ * probing, at most three quarters full, backward-shift deletion; a slot
+ * keeps the hash beside the record, so a probe reads a record only when
+ * the hashes agree); its size is bounded by the distinct identities held
+ * at once.
  * Sharing can carry nothing between instances: what is shared cannot
  * change, and whatever an instance changes about a member (its status,
  * incarnation, a new address or generation) is in its own entry.
@@ -32,8 +34,15 @@
 /* First size of a pool's table (a power of two). */
 #define IDPOOL_SLOTS_MIN 64
 
+/* A slot keeps its identity's key beside it, so a probe reads an identity
+ * only when the keys agree, and moving slots reads none. */
+struct idpool_slot {
+    struct swim_ident *id; /* NULL: empty */
+    uint64_t key;
+};
+
 struct swim_idpool {
-    struct swim_ident **slots; /* NULL: empty */
+    struct idpool_slot *slots;
     size_t cap, n;
 };
 
@@ -58,7 +67,7 @@ void swim_idpool_delete(struct swim_idpool *p)
     /* Every instance using the pool is gone, so every identity was
      * released; free what a caller that broke that contract left. */
     for (size_t i = 0; i < p->cap; i++)
-        free(p->slots[i]);
+        free(p->slots[i].id);
     free(p->slots);
     free(p);
 }
@@ -83,12 +92,14 @@ static bool ident_is(const struct swim_ident *id, uint64_t name_hash, const char
            memcmp(id->name, name, len) == 0 && swim__addr_equal(&id->addr, addr);
 }
 
-/* The slot holding that identity, or the empty one where it would go. */
-static size_t pool_find(const struct swim_idpool *p, uint64_t name_hash, const char *name,
-                        uint8_t len, const struct swim_addr *addr, uint64_t gen)
+/* The slot holding that identity (its key `key`), or the empty one where
+ * it would go. */
+static size_t pool_find(const struct swim_idpool *p, uint64_t key, uint64_t name_hash,
+                        const char *name, uint8_t len, const struct swim_addr *addr, uint64_t gen)
 {
-    size_t mask = p->cap - 1, i = (size_t)key_hash(name_hash, addr, gen) & mask;
-    while (p->slots[i] != NULL && !ident_is(p->slots[i], name_hash, name, len, addr, gen))
+    size_t mask = p->cap - 1, i = (size_t)key & mask;
+    while (p->slots[i].id != NULL &&
+           (p->slots[i].key != key || !ident_is(p->slots[i].id, name_hash, name, len, addr, gen)))
         i = (i + 1) & mask;
     return i;
 }
@@ -96,17 +107,16 @@ static size_t pool_find(const struct swim_idpool *p, uint64_t name_hash, const c
 static int pool_grow(struct swim_idpool *p)
 {
     size_t ncap = p->cap * 2, mask = ncap - 1;
-    struct swim_ident **n = calloc(ncap, sizeof(*n));
+    struct idpool_slot *n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
     for (size_t i = 0; i < p->cap; i++) {
-        struct swim_ident *id = p->slots[i];
-        if (id == NULL)
+        if (p->slots[i].id == NULL)
             continue;
-        size_t j = (size_t)key_hash(id->hash, &id->addr, id->gen) & mask;
-        while (n[j] != NULL)
+        size_t j = (size_t)p->slots[i].key & mask;
+        while (n[j].id != NULL)
             j = (j + 1) & mask;
-        n[j] = id;
+        n[j] = p->slots[i];
     }
     free(p->slots);
     p->slots = n;
@@ -137,20 +147,22 @@ const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name
     uint64_t h = hash_fnv1a(name, len);
     if (p == NULL)
         return ident_make(h, name, len, addr, gen);
-    size_t i = pool_find(p, h, name, len, addr, gen);
-    if (p->slots[i] != NULL) {
-        p->slots[i]->refs++;
-        return p->slots[i];
+    uint64_t key = key_hash(h, addr, gen);
+    size_t i = pool_find(p, key, h, name, len, addr, gen);
+    if (p->slots[i].id != NULL) {
+        p->slots[i].id->refs++;
+        return p->slots[i].id;
     }
     if ((p->n + 1) * 4 > p->cap * 3) {
         if (pool_grow(p) != 0)
             return NULL;
-        i = pool_find(p, h, name, len, addr, gen);
+        i = pool_find(p, key, h, name, len, addr, gen);
     }
     struct swim_ident *id = ident_make(h, name, len, addr, gen);
     if (id == NULL)
         return NULL;
-    p->slots[i] = id;
+    p->slots[i].id = id;
+    p->slots[i].key = key;
     p->n++;
     return id;
 }
@@ -164,18 +176,20 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
     if (--id->refs > 0)
         return;
     if (p != NULL) {
-        /* Backward-shift deletion: no tombstone slots. */
+        /* Its own slot (the same record, not only an equal one), then
+         * backward-shift deletion: no tombstone slots. */
         size_t mask = p->cap - 1;
-        size_t i = pool_find(p, id->hash, id->name, id->name_len, &id->addr, id->gen);
-        p->slots[i] = NULL;
+        size_t i = (size_t)key_hash(id->hash, &id->addr, id->gen) & mask;
+        while (p->slots[i].id != id)
+            i = (i + 1) & mask;
+        p->slots[i].id = NULL;
         p->n--;
-        for (size_t j = (i + 1) & mask; p->slots[j] != NULL; j = (j + 1) & mask) {
-            const struct swim_ident *o = p->slots[j];
-            size_t home = (size_t)key_hash(o->hash, &o->addr, o->gen) & mask;
+        for (size_t j = (i + 1) & mask; p->slots[j].id != NULL; j = (j + 1) & mask) {
+            size_t home = (size_t)p->slots[j].key & mask;
             bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
             if (!in_range) {
                 p->slots[i] = p->slots[j];
-                p->slots[j] = NULL;
+                p->slots[j].id = NULL;
                 i = j;
             }
         }
