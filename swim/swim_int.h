@@ -362,6 +362,7 @@ struct swim {
     uint32_t *probe; /* indexes into `all`, in this round's order */
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
+    size_t n_failed; /* members held FAILED (the reconnect exchange looks for one) */
 
     /* probing */
     uint32_t seq;

@@ -133,6 +133,9 @@ static uint8_t digest_log2(const struct swim *s)
     return log2;
 }
 
+/* Members ahead whose identities a walk of the table starts reading. */
+#define SYNC_AHEAD 8
+
 /* Our records (tombstones too) of the buckets marked in want[], as SYNC
  * datagrams to `to`; then our digest when `sums` is not NULL. */
 static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log2, const bool *want,
@@ -144,6 +147,8 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
         swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = swim__member_at(s, i);
+        if (i + SYNC_AHEAD < s->n_all) /* the hash is in the identity: start reading it */
+            __builtin_prefetch(&swim__member_at(s, i + SYNC_AHEAD)->id->hash);
         if (want[bucket_of(swim__name_hash(m), log2)])
             swim__table_put_member(s, &o, m);
     }
@@ -235,7 +240,9 @@ void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t no
     struct swim_member *m = NULL;
     if (failed) {
         size_t start = prng_below(&s->rng, s->n_all);
-        for (size_t n = 0; n < s->n_all && m == NULL; n++) {
+        /* (the draw is made even when no member is failed: the protocol's
+         * stream of draws stays the same) */
+        for (size_t n = 0; s->n_failed > 0 && n < s->n_all && m == NULL; n++) {
             struct swim_member *c = swim__member_at(s, (start + n) % s->n_all);
             if (c->status == SWIM_FAILED)
                 m = c;

@@ -283,6 +283,11 @@ bool swim__table_consistent(const struct swim *s)
     free(seen);
     if (!ok)
         return false;
+    size_t failed = 0;
+    for (size_t i = 0; i < s->n_all; i++)
+        failed += swim__member_at(s, i)->status == SWIM_FAILED;
+    if (failed != s->n_failed)
+        return false;
     /* Every entry of the storage is a member's or free, once. */
     size_t free_n = 0;
     for (uint32_t f = s->store_free; f != 0 && free_n <= s->n_store;
@@ -381,6 +386,7 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
     probe_insert(s, m);
     if (swim__is_live(m->status))
         s->n_active++;
+    s->n_failed += m->status == SWIM_FAILED;
     swim__digest_member(s, m, true);
     return m;
 }
@@ -420,6 +426,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
+    s->n_failed -= m->status == SWIM_FAILED;
     swim__digest_member(s, m, false);
     swim__member_release(s, m);
     store_give(s, idx);
@@ -456,6 +463,7 @@ static void set_status(struct swim *s, struct swim_member *m, uint8_t status, ui
         s->n_active++;
     if (m->status != status)
         m->status_since = now;
+    s->n_failed += (status == SWIM_FAILED) - (m->status == SWIM_FAILED);
     m->status = status;
 }
 
