@@ -543,7 +543,7 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
         goto fail;
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
-    struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after, rt_cancel};
+    struct swim_runtime vt = {rt, rt_notify, rt_send_to, rt_submit_after, rt_cancel, NULL};
     rt->swim = swim_new(&rt->scfg, cfg->name, &rt->udp.self, cfg->generation, seed, &vt);
     if (rt->swim == NULL) {
         snprintf(err, errlen, "cannot create the SWIM instance (bad name or profile?)");

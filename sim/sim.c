@@ -135,6 +135,10 @@ struct sim {
      * Behind a pointer so the const queries may update it. */
     struct sim_hint *hint;
 
+    /* The nodes' members' names and addresses, each stored once for the
+     * whole world instead of once per node that knows it. */
+    struct swim_idpool *ids;
+
     sim_observer_f observer;
     void *observer_ctx;
     sim_tap_f tap;
@@ -365,7 +369,10 @@ struct sim *sim_new(uint64_t seed)
     if (w == NULL)
         return NULL;
     w->hint = calloc(1, sizeof(*w->hint));
-    if (w->hint == NULL) {
+    w->ids = swim_idpool_new();
+    if (w->hint == NULL || w->ids == NULL) {
+        swim_idpool_delete(w->ids);
+        free(w->hint);
         free(w);
         return NULL;
     }
@@ -399,6 +406,7 @@ void sim_delete(struct sim *w)
     free(w->names);
     free(w->links);
     free(w->hint);
+    swim_idpool_delete(w->ids); /* after every instance */
     free(w);
 }
 
@@ -932,8 +940,12 @@ static uint64_t sim_node_seed(const struct sim *w, int index, uint64_t generatio
 /* Create and start a fresh instance for n (which must not have one). */
 static int sim_node_boot(struct sim *w, struct sim_node *n)
 {
-    struct swim_runtime rt = {n, sim_rt_notify, sim_rt_send_to, sim_rt_submit_after,
-                              w->no_cancel ? NULL : sim_rt_cancel};
+    struct swim_runtime rt = {n,
+                              sim_rt_notify,
+                              sim_rt_send_to,
+                              sim_rt_submit_after,
+                              w->no_cancel ? NULL : sim_rt_cancel,
+                              w->ids};
     struct swim_addr addr;
     int rc;
 

@@ -153,8 +153,8 @@ static void ss_usage(FILE *f)
           "latency, coord_rel_error_median and coord_rel_error_p90 (|estimated - true|\n"
           "/ true round trip over every pair of running nodes at the end, from their\n"
           "coordinates; null with uniform latency), and more.  Memory grows with N^2 (every node "
-          "holds every member): about 3.4 GiB\n"
-          "at 5,000 nodes and 12 GiB at 10,000.\n"
+          "holds every member): about 2.1 GiB\n"
+          "at 5,000 nodes and 6.4 GiB at 10,000.\n"
           "\n"
           "Exit status: 0 done, 1 the run or its files failed, 2 bad flags.\n",
           f);

@@ -164,7 +164,7 @@ static void probe_ping(struct swim *s, const struct swim_probe *p)
 {
     const struct swim_member *m = p->target;
     bool tell = s->cfg.buddy && m->status == SWIM_SUSPECT && p->kind != SWIM_PROBE_READMIT;
-    swim__send_ping(s, &p->addr, m->name, m->name_len, p->gen, p->seq, tell ? m : NULL);
+    swim__send_ping(s, &p->addr, m->id->name, m->id->name_len, p->gen, p->seq, tell ? m : NULL);
 }
 
 /* Start a probe of m in a free slot; NULL when none is free. */
@@ -215,7 +215,7 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
         return;
     struct swim_member *m = swim__probe_next(s);
     if (m != NULL && !probing(s, m))
-        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->gen, &m->addr, now);
+        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->id->gen, &m->id->addr, now);
 }
 
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
@@ -236,18 +236,18 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
     size_t n = swim__pick_members(s, helpers, s->cfg.indirect_checks, target, false);
     struct wire_peer body;
     memset(&body, 0, sizeof(body));
-    body.name.ptr = target->name;
-    body.name.len = target->name_len;
+    body.name.ptr = target->id->name;
+    body.name.len = target->id->name_len;
     body.addr = p->addr;
     body.gen = p->gen;
     for (size_t i = 0; i < n; i++) {
         struct swim_pkt k;
-        swim__pkt_begin(s, &k, WIRE_PING_REQ, 0, helpers[i]->name, helpers[i]->name_len,
-                        helpers[i]->gen, seq);
+        swim__pkt_begin(s, &k, WIRE_PING_REQ, 0, helpers[i]->id->name, helpers[i]->id->name_len,
+                        helpers[i]->id->gen, seq);
         if (wire_encode_peer(&k.p, k.end, WIRE_PING_REQ, &body) != 0)
             continue;
         swim__pkt_piggyback(s, &k);
-        swim__pkt_send(s, &helpers[i]->addr, &k);
+        swim__pkt_send(s, &helpers[i]->id->addr, &k);
         p->expected_nacks++;
     }
 }
@@ -258,7 +258,7 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
 {
     const struct wire_name *who = relayed != NULL ? &relayed->name : &h->src;
     struct swim_probe *p = probe_by_seq(s, h->seq);
-    if (p == NULL || !swim__name_is(who, p->target->name, p->target->name_len))
+    if (p == NULL || !swim__name_is(who, p->target->id->name, p->target->id->name_len))
         return false;
     s->answered_at = now;
     if (p->kind == SWIM_PROBE_READMIT) {
@@ -288,7 +288,7 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         /* Timed only when it comes from where the probe went: an ACK in the
          * target's name from elsewhere says nothing of the path, and must
          * not move our coordinate. */
-        if (p->gen == p->target->gen && swim__addr_equal(from, &p->addr)) {
+        if (p->gen == p->target->id->gen && swim__addr_equal(from, &p->addr)) {
             swim__member_rtt(p->target, p->sent_at, now);
             if (coord != NULL)
                 swim__coord_sample(s, p->target, coord, now > p->sent_at ? now - p->sent_at : 0);
@@ -311,7 +311,7 @@ void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now)
  * the suspicion, or add our confirmation to it and pass that on. */
 static void accuse(struct swim *s, struct swim_member *m, uint64_t now)
 {
-    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
+    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
     s->stats.accusations++;
     if (m->status == SWIM_SUSPECT) {
         if (swim__add_confirmation(s, m, &by, now))
@@ -357,7 +357,7 @@ static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uin
         s->health =
             s->health + missing > s->cfg.awareness_max ? s->cfg.awareness_max : s->health + missing;
     }
-    if (!swim__is_live(m->status) || m->gen != p->gen || m->inc != p->inc)
+    if (!swim__is_live(m->status) || m->id->gen != p->gen || m->inc != p->inc)
         return; /* it refuted, renewed or was declared meanwhile */
     if (s->cfg.guard && p->expected_nacks > 0 && p->nacks == 0)
         return; /* no helper answered either: the fault is likely ours */
@@ -381,7 +381,7 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
     if (s->cfg.reprobe == 0 || probing(s, m) || others == 0 ||
         prng_below(&s->rng, others) >= s->cfg.reprobe)
         return;
-    (void)probe_start(s, m, SWIM_PROBE_CHECK, m->gen, &m->addr, now);
+    (void)probe_start(s, m, SWIM_PROBE_CHECK, m->id->gen, &m->id->addr, now);
 }
 
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
@@ -451,7 +451,7 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
                            uint64_t now)
 {
     uint64_t t = suspicion_timeout(s, 0);
-    struct wire_name self = {.ptr = s->self->name, .len = s->self->name_len};
+    struct wire_name self = {.ptr = s->self->id->name, .len = s->self->id->name_len};
     m->status_since = now; /* the suspicion's start, which confirmations count from */
     struct swim_rare *x = swim__rare_of(m);
     if (x == NULL)
@@ -541,7 +541,7 @@ void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t
         swim__tell_suspect(s, m, NULL, NULL);
         return;
     }
-    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
+    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
     swim__member_set_status(s, m, SWIM_FAILED, now);
     swim__queue_member(s, m, s->cfg.guard ? &by : NULL);
     swim__notify_member(s, SWIM_EV_MEMBER_FAILED, m);

@@ -23,10 +23,10 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     memset(&h, 0, sizeof(h));
     h.type = type;
     h.flags = flags;
-    h.src.ptr = s->self->name;
-    h.src.len = s->self->name_len;
-    h.src_addr = s->self->addr;
-    h.src_gen = s->self->gen;
+    h.src.ptr = s->self->id->name;
+    h.src.len = s->self->id->name_len;
+    h.src_addr = s->self->id->addr;
+    h.src_gen = s->self->id->gen;
     h.src_inc = s->self->inc;
     if (dst != NULL) {
         h.flags |= WIRE_F_HAS_DST;
@@ -65,8 +65,8 @@ void swim__send_simple(struct swim *s, const struct swim_addr *to, uint8_t type,
                        const struct swim_member *dst, uint32_t seq)
 {
     struct swim_pkt k;
-    swim__pkt_begin(s, &k, type, flags, dst ? dst->name : NULL, dst ? dst->name_len : 0,
-                    dst ? dst->gen : 0, seq);
+    swim__pkt_begin(s, &k, type, flags, dst ? dst->id->name : NULL, dst ? dst->id->name_len : 0,
+                    dst ? dst->id->gen : 0, seq);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, to, &k);
 }
@@ -169,7 +169,7 @@ void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struc
     swim__member_to_wire(m, &r);
     if (by != NULL)
         r.by = *by;
-    swim__send_notice(s, to != NULL ? to : &m->addr, &r);
+    swim__send_notice(s, to != NULL ? to : &m->id->addr, &r);
 }
 
 void swim__table_begin(struct swim *s, struct swim_table_out *o, const struct swim_addr *to,
@@ -223,7 +223,7 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
     swim__table_begin(s, &o, to, type, flags);
     swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = s->all[i];
+        const struct swim_member *m = swim__member_at(s, i);
         if (m != skip && (!only_live || swim__is_live(m->status)))
             swim__table_put_member(s, &o, m);
     }

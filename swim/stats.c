@@ -40,8 +40,8 @@ void swim_count_members(const struct swim *s, size_t counts[SWIM_LEFT + 1])
     memset(counts, 0, (SWIM_LEFT + 1) * sizeof(counts[0]));
     counts[s->self->status <= SWIM_LEFT ? s->self->status : SWIM_ALIVE]++;
     for (size_t i = 0; i < s->n_all; i++)
-        if (s->all[i]->status <= SWIM_LEFT)
-            counts[s->all[i]->status]++;
+        if (swim__member_at(s, i)->status <= SWIM_LEFT)
+            counts[swim__member_at(s, i)->status]++;
 }
 
 void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len)

@@ -211,15 +211,13 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->rt = *rt;
     s->buf = malloc(cfg->max_packet);
     s->body = malloc(cfg->max_packet);
-    s->self = calloc(1, offsetof(struct swim_member, name) + len + 1);
-    if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0) {
+    s->self = calloc(1, sizeof(*s->self));
+    if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0 ||
+        (s->self->id = swim__ident_get(rt->ids, name, (uint8_t)len, addr, generation)) == NULL) {
         swim_delete(s);
         return NULL;
     }
-    memcpy(s->self->name, name, len);
-    s->self->name_len = (uint8_t)len;
-    s->self->addr = *addr;
-    s->self->gen = generation;
+
     s->self->status = SWIM_ALIVE;
     swim__coord_init(s, seed);
     s->tables.tokens = SWIM_TABLE_BURST; /* buckets start full */
@@ -243,7 +241,8 @@ void swim_delete(struct swim *s)
     swim__queue_destroy(s); /* before the members its items point into */
     swim__table_destroy(s);
     if (s->self != NULL)
-        swim__member_free(s->self);
+        swim__member_release(s, s->self);
+    free(s->self);
     free(s->buf);
     free(s->body);
     free(s);
@@ -288,7 +287,7 @@ int swim_leave(struct swim *s, uint64_t now)
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
-        swim__send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
+        swim__send_simple(s, &to[i]->id->addr, WIRE_GOSSIP, 0, NULL, 0);
     swim__submit(s, SWIM_TIMER_LEAVE, s->epoch, 0, s->cfg.leave_linger_ms);
     return 0;
 }
@@ -305,8 +304,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
     struct wire_user u = {
-        .origin = {.ptr = s->self->name, .len = s->self->name_len},
-        .origin_gen = s->self->gen,
+        .origin = {.ptr = s->self->id->name, .len = s->self->id->name_len},
+        .origin_gen = s->self->id->gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -331,7 +330,8 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     /* A newer record, so peers replace the old meta; near the top of the
      * incarnation range a new generation instead. */
     if (s->self->inc >= UINT32_MAX - 1) {
-        if (swim__gen_next(&s->self->gen))
+        uint64_t gen = s->self->id->gen;
+        if (swim__gen_next(&gen) && swim__self_set_gen(s, gen) == 0)
             s->self->inc = 0;
     } else {
         s->self->inc++;
@@ -379,7 +379,7 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 {
     if (i >= s->n_all)
         return ERR_NOTFOUND;
-    swim__member_info(s->all[i], out);
+    swim__member_info(swim__member_at(s, i), out);
     return 0;
 }
 
@@ -449,13 +449,15 @@ const char *swim_event_name(enum swim_event ev)
 
 size_t swim_member_footprint(void)
 {
-    /* The entry with a name of up to 16 bytes (its NUL included), plus its
-     * index entries: two 32-bit hash slots (the table is kept at least
-     * three eighths full), its pointer in the iteration array and its
-     * 32-bit place in the probe list.  A member with rare state (a
-     * suspicion, tags, a round trip: struct swim_rare) has that too, and
-     * one that exchanges probes with this node a coordinate record
-     * (struct swim_coord_peer, coord.c), neither counted. */
-    return sizeof(struct swim_member) + 16 + 2 * sizeof(uint32_t) + sizeof(struct swim_member *) +
-           sizeof(uint32_t);
+    /* The entry, its identity record with a name of up to 16 bytes (its
+     * NUL included; shared when instances share a pool, counted here as
+     * the agent holds it, alone), plus its index entries: two 32-bit hash
+     * slots (the table is kept at least three eighths full), its 32-bit
+     * places in the iteration array and in the probe list.  A
+     * member with rare state (a suspicion, tags, a round trip: struct
+     * swim_rare) has that too, and one that exchanges probes with this
+     * node a coordinate record (struct swim_coord_peer, coord.c), neither
+     * counted. */
+    return sizeof(struct swim_member) + sizeof(struct swim_ident) + 16 + 2 * sizeof(uint32_t) +
+           2 * sizeof(uint32_t);
 }

@@ -166,12 +166,31 @@ struct swim_timer {
     uint32_t reserved;
 };
 
+/*
+ * An identity pool: where instances that share it keep their members'
+ * names, addresses and generations, each distinct (name, address,
+ * generation) once (ident.c).
+ * Only a process running many instances that know the same members (the
+ * simulated world) gains from one; the agent passes NULL.  The caller
+ * creates it, gives it to every instance through swim_runtime's `ids`,
+ * and deletes it after the last of them; the instances must be driven
+ * from one thread.  What is shared never changes once made, so one
+ * instance can never change what another sees.
+ */
+struct swim_idpool;
+/* NULL when out of memory. */
+struct swim_idpool *swim_idpool_new(void);
+void swim_idpool_delete(struct swim_idpool *p);
+/* Distinct identities held now (for tests). */
+size_t swim_idpool_count(const struct swim_idpool *p);
+
 struct swim_runtime {
     void *ctx;
     void (*notify)(void *ctx, const struct swim_notification *n);
     void (*send_to)(void *ctx, const struct swim_addr *to, const uint8_t *data, size_t len);
     void (*submit_after)(void *ctx, const struct swim_timer *t, uint64_t delay_ms);
     void (*cancel)(void *ctx, const struct swim_timer *t); /* optional: NULL never cancels */
+    struct swim_idpool *ids; /* optional: NULL, each instance keeps its own */
 };
 
 /* Every tunable.  swim_config_profile() fills memberlist's timings with

@@ -140,6 +140,16 @@
  * table.c): a 1400-byte datagram of swimsim's records holds a few dozen;
  * records beyond the first 64 are looked up without the head start. */
 #define SWIM_PREFETCH_MAX 64
+/* Member entries are stored in segments that never move (so a member's
+ * address is fixed while it lives): the first holds SWIM_STORE_SEG0, each
+ * next one twice as many, the last only up to max_members; enough of them
+ * for SWIM_MEMBERS_LIMIT.  A small table wastes little, a large one needs
+ * few segments. */
+#define SWIM_STORE_SEG0 16
+#define SWIM_STORE_SEGS 17
+_Static_assert(((uint64_t)SWIM_STORE_SEG0 << SWIM_STORE_SEGS) - SWIM_STORE_SEG0 >=
+                   SWIM_MEMBERS_LIMIT,
+               "the segments hold SWIM_MEMBERS_LIMIT members");
 /* First size of the member hash table (a power of two; kept at most three
  * quarters full, so up to 48 members never rehash). */
 #define SWIM_SLOTS_MIN 64
@@ -257,21 +267,31 @@ struct swim_rare {
     uint8_t readmit_tries; /* guard: readmission checks unanswered in a row */
 };
 
-/* A member entry: what every member needs, 86 bytes with a 6-byte name
- * (a 96-byte malloc chunk).  Its name's hash is not kept: computing it
- * costs less than the eight bytes per member of every simulated node. */
-struct swim_member {
+/* A member's identity: its name, the address it is reached at and its
+ * generation, immutable once made; made alone or interned in a pool that
+ * instances share (ident.c).  refs counts its holders (member entries,
+ * self). */
+struct swim_ident {
+    uint64_t hash; /* hash_fnv1a of the name: its place in the member table */
     uint64_t gen;
-    uint64_t status_since;
-    struct swim_bcast *queued; /* its record waiting to be gossiped, or NULL */
-    struct swim_rare *rare;    /* NULL until needed */
-    uint32_t inc;
-    uint32_t all_idx;
-    uint32_t probe_idx;
-    uint8_t status;
+    uint32_t refs;
     uint8_t name_len;
     struct swim_addr addr;
-    char name[]; /* name_len bytes and a NUL, in the member's allocation */
+    char name[]; /* name_len bytes and a NUL */
+};
+
+/* A member entry: what every member needs, 40 bytes in the table's
+ * storage (no allocation of its own); its name, address and generation
+ * are its identity's.  A free entry of the storage chains the next free
+ * one through all_idx. */
+struct swim_member {
+    uint64_t status_since;
+    struct swim_bcast *queued;   /* its record waiting to be gossiped, or NULL */
+    struct swim_rare *rare;      /* NULL until needed */
+    const struct swim_ident *id; /* name, address, generation; another one when they change */
+    uint32_t inc;
+    uint32_t all_idx : 24; /* its place in `all` (below SWIM_MEMBERS_LIMIT) */
+    uint32_t status : 8;
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
@@ -334,11 +354,15 @@ struct swim {
     /* members */
     uint32_t *slots; /* hash table by name, power-of-two size (table.c) */
     size_t slot_cap;
-    struct swim_member **all;
+    struct swim_member *store[SWIM_STORE_SEGS]; /* entries; segment k holds SWIM_STORE_SEG0 << k */
+    uint32_t n_store;                           /* entries ever handed out */
+    uint32_t store_free;                        /* a free entry's index plus one; 0: none */
+    uint32_t *all;                              /* members' entries (indexes), iteration order */
     size_t n_all, all_cap;
     uint32_t *probe; /* indexes into `all`, in this round's order */
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
+    size_t n_failed; /* members held FAILED (the reconnect exchange looks for one) */
 
     /* probing */
     uint32_t seq;
@@ -489,13 +513,41 @@ static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
 /* The hash of m's name: its place in the table, its digest bucket. */
 static inline uint64_t swim__name_hash(const struct swim_member *m)
 {
-    return hash_fnv1a(m->name, m->name_len);
+    return m->id->hash;
 }
 
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
 {
     return n->len == len && memcmp(n->ptr, name, len) == 0;
 }
+
+/* The entry at index i of the storage (table.c). */
+static inline struct swim_member *swim__entry(const struct swim *s, uint32_t i)
+{
+    uint32_t v = i + SWIM_STORE_SEG0;
+    unsigned k = 31u - (unsigned)__builtin_clz(v) - (unsigned)__builtin_ctz(SWIM_STORE_SEG0);
+    return &s->store[k][v - ((uint32_t)SWIM_STORE_SEG0 << k)];
+}
+
+/* The i-th member in iteration order (i < n_all). */
+static inline struct swim_member *swim__member_at(const struct swim *s, size_t i)
+{
+    return swim__entry(s, s->all[i]);
+}
+
+/* ------------------------------------------------------ ident.c */
+
+/* The identity (name[0..len), addr, gen), with one more reference: the
+ * pool's when p is not NULL, else a new one of its own.  NULL when out of
+ * memory. */
+const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
+                                         const struct swim_addr *addr, uint64_t gen);
+/* Drop one reference to id (from pool p, or its own when p is NULL); the
+ * last frees it.  NULL: nothing. */
+void swim__ident_put(struct swim_idpool *p, const struct swim_ident *id);
+/* This node's own record at generation gen (a new identity): 0, or
+ * ERR_NOMEM with nothing changed. */
+int swim__self_set_gen(struct swim *s, uint64_t gen);
 
 /* ------------------------------------------------------ table.c */
 
@@ -525,17 +577,19 @@ struct swim_rare *swim__rare_of(struct swim_member *m);
 /* Is a notice to (or readmission check of) m due at `now`?  Then the next
  * one is due `gap` ms later.  False when not due, or out of memory. */
 bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
-/* Free a member (or s->self) and what it owns; it must be in no index. */
-void swim__member_free(struct swim_member *m);
+/* Free what a member (or s->self) owns, not the entry itself; it must be
+ * in no index. */
+void swim__member_release(struct swim *s, struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
 /* Set the status, keeping n_active, status_since and the digest right. */
 void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
-/* Set generation, incarnation and status from a record taken. */
-void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
-                             uint8_t status, uint64_t now);
+/* Set identity (name, address, generation: id, whose reference m takes
+ * over), incarnation and status from a record taken. */
+void swim__member_set_record(struct swim *s, struct swim_member *m, const struct swim_ident *id,
+                             uint32_t inc, uint8_t status, uint64_t now);
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
 /* Does every index agree with `all` (each member found by its name, at
  * its place in the probe list, each place once)?  For the tests. */

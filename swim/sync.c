@@ -85,7 +85,7 @@ static size_t bucket_of(uint64_t nh, uint8_t log2)
 static uint32_t digest_share(const struct swim_member *m)
 {
     uint64_t nh = swim__name_hash(m);
-    return (uint32_t)mix64(nh ^ mix64(m->gen) ^ ((uint64_t)m->inc << 8 | m->status));
+    return (uint32_t)mix64(nh ^ mix64(m->id->gen) ^ ((uint64_t)m->inc << 8 | m->status));
 }
 
 void swim__digest_member(struct swim *s, const struct swim_member *m, bool add)
@@ -112,9 +112,9 @@ bool swim__digest_consistent(const struct swim *s)
 {
     uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX] = {0};
     for (size_t i = 0; i < s->n_all; i++)
-        if (swim__is_live(s->all[i]->status))
-            sums[bucket_of(swim__name_hash(s->all[i]), WIRE_DIGEST_LOG2_MAX)] +=
-                digest_share(s->all[i]);
+        if (swim__is_live(swim__member_at(s, i)->status))
+            sums[bucket_of(swim__name_hash(swim__member_at(s, i)), WIRE_DIGEST_LOG2_MAX)] +=
+                digest_share(swim__member_at(s, i));
     for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
         if (sums[i] != s->digest[i])
             return false;
@@ -133,6 +133,9 @@ static uint8_t digest_log2(const struct swim *s)
     return log2;
 }
 
+/* Members ahead whose identities a walk of the table starts reading. */
+#define SYNC_AHEAD 8
+
 /* Our records (tombstones too) of the buckets marked in want[], as SYNC
  * datagrams to `to`; then our digest when `sums` is not NULL. */
 static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log2, const bool *want,
@@ -143,7 +146,9 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
     if (want[bucket_of(swim__name_hash(s->self), log2)])
         swim__table_put_member(s, &o, s->self);
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = s->all[i];
+        const struct swim_member *m = swim__member_at(s, i);
+        if (i + SYNC_AHEAD < s->n_all) /* the hash is in the identity: start reading it */
+            __builtin_prefetch(&swim__member_at(s, i + SYNC_AHEAD)->id->hash);
         if (want[bucket_of(swim__name_hash(m), log2)])
             swim__table_put_member(s, &o, m);
     }
@@ -209,7 +214,7 @@ static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint
     if (wire_encode_digest(&p, s->body + s->cfg.max_packet, log2, sums) != 0)
         return;
     struct swim_table_out o;
-    swim__table_begin(s, &o, &m->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
+    swim__table_begin(s, &o, &m->id->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
     swim__table_put(s, &o, WIRE_ITEM_DIGEST, s->body, (size_t)(p - s->body));
     swim__table_end(s, &o);
     s->sync.asked[slot].hash = swim__name_hash(m);
@@ -235,8 +240,10 @@ void swim__on_sync_timer(struct swim *s, const struct swim_timer *t, uint64_t no
     struct swim_member *m = NULL;
     if (failed) {
         size_t start = prng_below(&s->rng, s->n_all);
-        for (size_t n = 0; n < s->n_all && m == NULL; n++) {
-            struct swim_member *c = s->all[(start + n) % s->n_all];
+        /* (the draw is made even when no member is failed: the protocol's
+         * stream of draws stays the same) */
+        for (size_t n = 0; s->n_failed > 0 && n < s->n_all && m == NULL; n++) {
+            struct swim_member *c = swim__member_at(s, (start + n) % s->n_all);
             if (c->status == SWIM_FAILED)
                 m = c;
         }

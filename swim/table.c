@@ -2,14 +2,18 @@
  * table.c - the member table: every member this node knows, tombstones
  * included, reachable three ways.
  *
- * Each member is one allocation with its name in its last bytes, at the
- * name's length; what not every member needs (suspicion, round trips,
- * tags: struct swim_rare) is a second one, made at its first use.  A
- * member is referenced from an open-addressing hash table by name (linear
- * probing, kept at most three quarters full, backward-shift deletion so
- * there are no tombstone slots), from the iteration array `all` (its index
- * is the hint suspicion timers carry), and from the probe list (indexes
- * into `all`), walked round-robin and reshuffled at the end of each round.
+ * Member entries live in the table's storage: segments that never move,
+ * growing geometrically up to max_members, entries of removed members
+ * reused first (a free list).  A member's name, address and generation are
+ * an identity record it points at (ident.c: its own, or shared through a
+ * pool); what not every member needs (suspicion, round trips, tags:
+ * struct swim_rare) is an allocation made at its first use.  A member is
+ * referenced from an open-addressing hash table by name (linear probing,
+ * kept at most three quarters full, backward-shift deletion so there are
+ * no tombstone slots), from the iteration array `all` (its entry's index
+ * in the storage; its place in `all` is the hint suspicion timers carry),
+ * and from the probe list (places in `all`), walked round-robin and
+ * reshuffled at the end of each round.
  * A slot is 32 bits: the member's index in `all` and 11 bits of its name's
  * hash, so a probe reads a member only when those agree; nothing iterates
  * the slots, so their layout never shows in the protocol's order.  Indexes
@@ -42,13 +46,56 @@ bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
     return true;
 }
 
-void swim__member_free(struct swim_member *m)
+void swim__member_release(struct swim *s, struct swim_member *m)
 {
     swim__coord_forget(m);
     if (m->rare != NULL)
         free(m->rare->meta);
     free(m->rare);
-    free(m);
+    swim__ident_put(s->rt.ids, m->id);
+}
+
+/* How many entries segment k of the storage holds (the last one only up
+ * to max_members). */
+static size_t seg_size(const struct swim *s, unsigned k)
+{
+    size_t before = ((size_t)SWIM_STORE_SEG0 << k) - SWIM_STORE_SEG0;
+    size_t full = (size_t)SWIM_STORE_SEG0 << k;
+    return before + full > s->cfg.max_members ? s->cfg.max_members - before : full;
+}
+
+/* Room in the storage for one more entry: 0 or ERR_NOMEM. */
+static int store_reserve(struct swim *s)
+{
+    if (s->store_free != 0)
+        return 0;
+    uint32_t v = s->n_store + SWIM_STORE_SEG0;
+    unsigned k = 31u - (unsigned)__builtin_clz(v) - (unsigned)__builtin_ctz(SWIM_STORE_SEG0);
+    if (s->store[k] != NULL)
+        return 0;
+    s->store[k] = malloc(seg_size(s, k) * sizeof(struct swim_member));
+    return s->store[k] == NULL ? ERR_NOMEM : 0;
+}
+
+/* A zeroed entry (store_reserve() has made room); its index in *idx. */
+static struct swim_member *store_take(struct swim *s, uint32_t *idx)
+{
+    if (s->store_free != 0) {
+        *idx = s->store_free - 1;
+        s->store_free = swim__entry(s, *idx)->all_idx;
+    } else {
+        *idx = s->n_store++;
+    }
+    struct swim_member *m = swim__entry(s, *idx);
+    memset(m, 0, sizeof(*m));
+    return m;
+}
+
+/* Entry idx is free again. */
+static void store_give(struct swim *s, uint32_t idx)
+{
+    swim__entry(s, idx)->all_idx = s->store_free;
+    s->store_free = idx + 1;
 }
 
 int swim__table_create(struct swim *s)
@@ -61,7 +108,9 @@ int swim__table_create(struct swim *s)
 void swim__table_destroy(struct swim *s)
 {
     for (size_t i = 0; i < s->n_all; i++)
-        swim__member_free(s->all[i]);
+        swim__member_release(s, swim__member_at(s, i));
+    for (size_t k = 0; k < SWIM_STORE_SEGS; k++)
+        free(s->store[k]);
     free(s->slots);
     free(s->all);
     free(s->probe);
@@ -73,6 +122,8 @@ void swim__table_destroy(struct swim *s)
 #define SLOT_IDX_BITS 21
 #define SLOT_IDX_MASK ((1u << SLOT_IDX_BITS) - 1)
 _Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any index plus one");
+_Static_assert(SWIM_MEMBERS_LIMIT < (1u << 24), "all_idx holds any place in `all`, and the "
+                                                "free list any entry's index plus one");
 
 static uint32_t slot_tag(uint64_t h)
 {
@@ -81,7 +132,7 @@ static uint32_t slot_tag(uint64_t h)
 
 static struct swim_member *slot_member(const struct swim *s, uint32_t v)
 {
-    return s->all[(v & SLOT_IDX_MASK) - 1];
+    return swim__member_at(s, (v & SLOT_IDX_MASK) - 1);
 }
 
 /* The slot holding the member named name[0..len) (its hash h), or the
@@ -97,7 +148,7 @@ static size_t slot_find(const struct swim *s, const char *name, size_t len, uint
             return i;
         if ((v & ~SLOT_IDX_MASK) == tag) {
             const struct swim_member *m = slot_member(s, v);
-            if (m->name_len == len && memcmp(m->name, name, len) == 0)
+            if (m->id->name_len == len && memcmp(m->id->name, name, len) == 0)
                 return i;
         }
     }
@@ -149,8 +200,7 @@ void swim__member_prefetch(const struct swim *s, const struct wire_name *names, 
         uint32_t v = s->slots[home[i]];
         if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i]) {
             const struct swim_member *m = slot_member(s, v);
-            __builtin_prefetch(&m->name_len);
-            __builtin_prefetch(m->name);
+            __builtin_prefetch(&m->id);
         }
     }
 }
@@ -206,7 +256,7 @@ static bool evict_tombstone(struct swim *s)
     if (s->n_active >= s->n_all)
         return false;
     for (size_t i = 0; i < s->n_all; i++) {
-        struct swim_member *m = s->all[i];
+        struct swim_member *m = swim__member_at(s, i);
         if (!swim__is_live(m->status) && (old == NULL || m->status_since < old->status_since))
             old = m;
     }
@@ -222,10 +272,32 @@ bool swim__table_consistent(const struct swim *s)
         used += s->slots[i] != 0;
     if (used != s->n_all || s->n_probe != s->n_all || s->probe_cursor > s->n_probe)
         return false;
+    /* The probe list holds every place of `all` once. */
+    uint8_t *seen = calloc(s->n_all + 1, 1);
+    bool ok = seen != NULL;
+    for (size_t j = 0; ok && j < s->n_probe; j++) {
+        ok = s->probe[j] < s->n_all && !seen[s->probe[j]];
+        if (ok)
+            seen[s->probe[j]] = 1;
+    }
+    free(seen);
+    if (!ok)
+        return false;
+    size_t failed = 0;
+    for (size_t i = 0; i < s->n_all; i++)
+        failed += swim__member_at(s, i)->status == SWIM_FAILED;
+    if (failed != s->n_failed)
+        return false;
+    /* Every entry of the storage is a member's or free, once. */
+    size_t free_n = 0;
+    for (uint32_t f = s->store_free; f != 0 && free_n <= s->n_store;
+         f = swim__entry(s, f - 1)->all_idx)
+        free_n++;
+    if (s->n_all + free_n != s->n_store)
+        return false;
     for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = s->all[i];
-        if (m->all_idx != i || m->probe_idx >= s->n_probe || s->probe[m->probe_idx] != i ||
-            swim__member_find(s, m->name, m->name_len) != m)
+        const struct swim_member *m = swim__member_at(s, i);
+        if (m->all_idx != i || swim__member_find(s, m->id->name, m->id->name_len) != m)
             return false;
     }
     return true;
@@ -241,7 +313,8 @@ int swim__member_reserve(struct swim *s)
     size_t need = s->n_all + 1;
     if (need * 4 > s->slot_cap * 3 && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
-    if (grow((void **)&s->all, &s->all_cap, need, s->cfg.max_members, sizeof(*s->all)) != 0 ||
+    if (store_reserve(s) != 0 ||
+        grow((void **)&s->all, &s->all_cap, need, s->cfg.max_members, sizeof(*s->all)) != 0 ||
         grow((void **)&s->probe, &s->probe_cap, need, s->cfg.max_members, sizeof(*s->probe)) != 0)
         return ERR_NOMEM;
     return 0;
@@ -251,7 +324,18 @@ int swim__member_reserve(struct swim *s)
 static void probe_place(struct swim *s, size_t i, uint32_t a)
 {
     s->probe[i] = a;
-    s->all[a]->probe_idx = (uint32_t)i;
+}
+
+/* Where all[a] is in the probe list.  A scan: entries do not keep their
+ * place (the round's shuffle would write every entry), and only a removal
+ * asks (a reap, an eviction), O(N) each against the shuffle's O(N) per
+ * round. */
+static size_t probe_find(const struct swim *s, uint32_t a)
+{
+    size_t i = 0;
+    while (i < s->n_probe && s->probe[i] != a)
+        i++;
+    return i;
 }
 
 /* Insert into the probe list at a random place not yet visited this round. */
@@ -271,7 +355,7 @@ static void probe_remove(struct swim *s, struct swim_member *m)
     /* Keep [0, cursor) the members already probed this round: a hole there
      * is filled from the round's last probed member, so the member moved
      * into the remaining hole is one not yet probed. */
-    size_t i = m->probe_idx, last = --s->n_probe;
+    size_t i = probe_find(s, m->all_idx), last = --s->n_probe;
     if (i < s->probe_cursor) {
         size_t lv = --s->probe_cursor;
         probe_place(s, i, s->probe[lv]);
@@ -284,28 +368,25 @@ static void probe_remove(struct swim *s, struct swim_member *m)
 /* Creates a member; swim__member_reserve() must have succeeded. */
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now)
 {
-    struct swim_member *m = calloc(1, offsetof(struct swim_member, name) + r->name.len + 1);
-    if (m == NULL)
-        return NULL;
-    if (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0) {
-        swim__member_free(m);
+    uint32_t idx;
+    struct swim_member *m = store_take(s, &idx);
+    if ((m->id = swim__ident_get(s->rt.ids, r->name.ptr, r->name.len, &r->addr, r->gen)) == NULL ||
+        (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0)) {
+        swim__member_release(s, m);
+        store_give(s, idx);
         return NULL;
     }
-    m->gen = r->gen;
     m->inc = r->inc;
     m->status = r->status;
     m->status_since = now;
-    m->name_len = r->name.len;
-    memcpy(m->name, r->name.ptr, r->name.len);
-    m->name[r->name.len] = '\0';
-    swim__addr_copy(&m->addr, &r->addr);
     uint64_t h = swim__name_hash(m);
     s->slots[slot_free(s, h)] = slot_tag(h) | ((uint32_t)s->n_all + 1);
     m->all_idx = (uint32_t)s->n_all;
-    s->all[s->n_all++] = m;
+    s->all[s->n_all++] = idx;
     probe_insert(s, m);
     if (swim__is_live(m->status))
         s->n_active++;
+    s->n_failed += m->status == SWIM_FAILED;
     swim__digest_member(s, m, true);
     return m;
 }
@@ -333,19 +414,22 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     /* The last member takes m's place in `all`, in its slot and in the
      * probe list. */
     size_t a = m->all_idx, last = --s->n_all;
+    uint32_t idx = s->all[a];
     if (a != last) {
-        struct swim_member *o = s->all[last];
-        s->all[a] = o;
+        struct swim_member *o = swim__member_at(s, last);
+        s->all[a] = s->all[last];
         o->all_idx = (uint32_t)a;
         size_t k = slot_of_index(s, swim__name_hash(o), last);
         s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
-        s->probe[o->probe_idx] = (uint32_t)a;
+        s->probe[probe_find(s, (uint32_t)last)] = (uint32_t)a;
     }
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
+    s->n_failed -= m->status == SWIM_FAILED;
     swim__digest_member(s, m, false);
-    swim__member_free(m);
+    swim__member_release(s, m);
+    store_give(s, idx);
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
@@ -379,6 +463,7 @@ static void set_status(struct swim *s, struct swim_member *m, uint8_t status, ui
         s->n_active++;
     if (m->status != status)
         m->status_since = now;
+    s->n_failed += (status == SWIM_FAILED) - (m->status == SWIM_FAILED);
     m->status = status;
 }
 
@@ -389,11 +474,14 @@ void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t stat
     swim__digest_member(s, m, true);
 }
 
-void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen, uint32_t inc,
-                             uint8_t status, uint64_t now)
+void swim__member_set_record(struct swim *s, struct swim_member *m, const struct swim_ident *id,
+                             uint32_t inc, uint8_t status, uint64_t now)
 {
     swim__digest_member(s, m, false);
-    m->gen = gen;
+    if (id != m->id) {
+        swim__ident_put(s->rt.ids, m->id);
+        m->id = id;
+    }
     m->inc = inc;
     set_status(s, m, status, now);
     swim__digest_member(s, m, true);
@@ -401,9 +489,9 @@ void swim__member_set_record(struct swim *s, struct swim_member *m, uint64_t gen
 
 void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
 {
-    out->name = m->name;
-    out->addr = m->addr;
-    out->generation = m->gen;
+    out->name = m->id->name;
+    out->addr = m->id->addr;
+    out->generation = m->id->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
     out->meta = swim__rare_get(m)->meta;
@@ -415,12 +503,12 @@ void swim__member_info(const struct swim_member *m, struct swim_member_info *out
 /* The member a timer names: at its hint, or (moved since) by a scan. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t)
 {
-    if (t->hint < s->n_all && s->all[t->hint]->rare != NULL &&
-        s->all[t->hint]->rare->uid == t->token)
-        return s->all[t->hint];
+    if (t->hint < s->n_all && swim__member_at(s, t->hint)->rare != NULL &&
+        swim__member_at(s, t->hint)->rare->uid == t->token)
+        return swim__member_at(s, t->hint);
     for (size_t i = 0; i < s->n_all; i++)
-        if (s->all[i]->rare != NULL && s->all[i]->rare->uid == t->token)
-            return s->all[i];
+        if (swim__member_at(s, i)->rare != NULL && swim__member_at(s, i)->rare->uid == t->token)
+            return swim__member_at(s, i);
     return NULL;
 }
 
@@ -449,11 +537,11 @@ size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
     if (s->n_all == 0 || k == 0)
         return 0;
     for (size_t t = 0; t < k * SWIM_PICK_TRIES && got < k; t++)
-        pick_add(out, &got, s->all[prng_below(&s->rng, s->n_all)], not1, with_suspects);
+        pick_add(out, &got, swim__member_at(s, prng_below(&s->rng, s->n_all)), not1, with_suspects);
     if (got < k) {
         size_t start = prng_below(&s->rng, s->n_all);
         for (size_t n = 0; n < s->n_all && got < k; n++)
-            pick_add(out, &got, s->all[(start + n) % s->n_all], not1, with_suspects);
+            pick_add(out, &got, swim__member_at(s, (start + n) % s->n_all), not1, with_suspects);
     }
     return got;
 }
@@ -473,7 +561,7 @@ struct swim_member *swim__probe_next(struct swim *s)
             if (s->n_probe == 0)
                 return NULL;
         }
-        struct swim_member *m = s->all[s->probe[s->probe_cursor++]];
+        struct swim_member *m = swim__member_at(s, s->probe[s->probe_cursor++]);
         if (swim__is_live(m->status))
             return m;
     }
@@ -483,10 +571,10 @@ struct swim_member *swim__probe_next(struct swim *s)
 void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
 {
     memset(out, 0, sizeof(*out));
-    out->name.ptr = m->name;
-    out->name.len = m->name_len;
-    out->addr = m->addr;
-    out->gen = m->gen;
+    out->name.ptr = m->id->name;
+    out->name.len = m->id->name_len;
+    out->addr = m->id->addr;
+    out->gen = m->id->gen;
     out->inc = m->inc;
     out->status = m->status;
     out->meta = swim__rare_get(m)->meta;

@@ -108,7 +108,7 @@ static void on_gossip_timer(struct swim *s, bool extra)
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
-        swim__send_simple(s, &to[i]->addr, WIRE_GOSSIP, 0, NULL, 0);
+        swim__send_simple(s, &to[i]->id->addr, WIRE_GOSSIP, 0, NULL, 0);
     if (extra)
         return;
     s->gossip_armed = true;
@@ -120,7 +120,7 @@ static void on_reap_timer(struct swim *s, uint64_t now)
 {
     swim__submit(s, SWIM_TIMER_REAP, s->epoch, 0, reap_sweep_ms(s));
     for (size_t i = s->n_all; i-- > 0;) {
-        struct swim_member *m = s->all[i];
+        struct swim_member *m = swim__member_at(s, i);
         if (swim__is_live(m->status) || now - m->status_since < s->cfg.reap_ms)
             continue;
         swim__notify_member(s, SWIM_EV_MEMBER_REAPED, m);

@@ -76,11 +76,13 @@ void swim__check_active(struct swim *s)
  * report it, come back with a generation above min_gen, report that. */
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
-    uint64_t gen = min_gen > s->self->gen ? min_gen : s->self->gen;
+    uint64_t gen = min_gen > s->self->id->gen ? min_gen : s->self->id->gen;
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
-    if (!swim__gen_next(&gen))
-        return; /* at the ceiling: stays defunct until tombstones are reaped */
-    s->self->gen = gen;
+    /* At the ceiling (or out of memory for the new identity): stays
+     * defunct until tombstones are reaped. */
+    if (!swim__gen_next(&gen) || swim__self_set_gen(s, gen) != 0)
+        return;
+
     s->self->inc = 0;
     s->self->status = SWIM_ALIVE;
     swim__queue_member(s, s->self, NULL);
@@ -104,7 +106,8 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        if (!swim__gen_next(&s->self->gen))
+        uint64_t gen = s->self->id->gen;
+        if (!swim__gen_next(&gen) || swim__self_set_gen(s, gen) != 0)
             return;
         s->self->inc = 0;
     } else {
@@ -112,20 +115,20 @@ static void refute(struct swim *s, uint32_t seen)
     }
     /* Marked as a refutation ("by" ourselves): members that see it give
      * us a longer probe window for a while (probe.c, probe_retry). */
-    struct wire_name by = {.ptr = s->self->name, .len = s->self->name_len};
+    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
     swim__queue_member(s, s->self, &by);
 }
 
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self->gen ||
-        !swim__gen_plausible(r->gen, s->self->gen))
+    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self->id->gen ||
+        !swim__gen_plausible(r->gen, s->self->id->gen))
         return;
-    if (r->gen > s->self->gen) {
+    if (r->gen > s->self->id->gen) {
         if (swim__is_live(r->status) &&
-            (r->addr.len != s->self->addr.len ||
-             memcmp(r->addr.bytes, s->self->addr.bytes, r->addr.len) != 0)) {
+            (r->addr.len != s->self->id->addr.len ||
+             memcmp(r->addr.bytes, s->self->id->addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -156,7 +159,7 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
     case SWIM_FAILED:
     case SWIM_LEFT:
         if (!c->renewed)
-            renew_self(s, s->self->gen);
+            renew_self(s, s->self->id->gen);
         c->renewed = true;
         c->answer = true;
         break;
@@ -175,7 +178,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
-    if (swim__name_is(&r->name, s->self->name, s->self->name_len)) {
+    if (swim__name_is(&r->name, s->self->id->name, s->self->id->name_len)) {
         apply_self(s, r, c);
         return false;
     }
@@ -207,9 +210,9 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     uint8_t old = m->status;
     uint8_t status = r->status;
     bool verdict = false; /* a FAILED record taken as a suspicion (guard) */
-    if (r->gen < m->gen || !swim__gen_plausible(r->gen, m->gen))
+    if (r->gen < m->id->gen || !swim__gen_plausible(r->gen, m->id->gen))
         return false;
-    if (r->gen == m->gen) {
+    if (r->gen == m->id->gen) {
         if (old == SWIM_LEFT || (old == SWIM_FAILED && status != SWIM_LEFT))
             return false; /* final for this generation */
         if (old == SWIM_FAILED && status == SWIM_LEFT) {
@@ -238,10 +241,10 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
          * partition, it renews. */
         if (c->notices < SWIM_NOTICES_PER_PACKET && swim__notice_take(m, SWIM_NOTICE_GAP_MS, now)) {
             c->notices++;
-            swim__send_notice(s, &m->addr, r);
+            swim__send_notice(s, &m->id->addr, r);
         }
         verdict = s->cfg.guard;
-        if (old == SWIM_SUSPECT && r->gen == m->gen && r->inc == m->inc) {
+        if (old == SWIM_SUSPECT && r->gen == m->id->gen && r->inc == m->inc) {
             if (verdict)
                 swim__confirm_verdict(s, m, &r->by, now);
             return false;
@@ -249,26 +252,31 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         status = SWIM_SUSPECT;
     }
 
-    bool renewed = r->gen != m->gen;
+    /* A new address or generation is a new identity (ident.c), got before
+     * anything changes: out of memory, the record is not taken. */
+    bool addr_changed = !swim__addr_equal(&m->id->addr, &r->addr);
+    bool renewed = r->gen != m->id->gen;
+    const struct swim_ident *id = m->id;
+    if ((addr_changed || renewed) &&
+        (id = swim__ident_get(s->rt.ids, m->id->name, m->id->name_len, &r->addr, r->gen)) == NULL)
+        return false;
     bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
-    bool addr_changed =
-        m->addr.len != r->addr.len || memcmp(m->addr.bytes, r->addr.bytes, r->addr.len) != 0;
     /* A refutation (its marker: ALIVE "by" the subject itself) or a
      * renewal after a verdict: the member was slow or away lately. */
-    bool refuted =
-        status == SWIM_ALIVE && (old != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len));
-    swim__addr_copy(&m->addr, &r->addr);
+    bool refuted = status == SWIM_ALIVE &&
+                   (old != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len));
+
     if (renewed && m->rare != NULL) {
         m->rare->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
         swim__coord_forget(m);
     }
-    swim__member_set_record(s, m, r->gen, r->inc, status, now);
+    swim__member_set_record(s, m, id, r->inc, status, now);
     if (refuted && swim__rare_of(m) != NULL)
         m->rare->refuted_at = now;
 
     struct wire_member q;
     swim__member_to_wire(m, &q);
-    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->name, m->name_len))
+    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len))
         q.by = r->by;
     swim__queue_member_record(s, &q, &m->queued);
 

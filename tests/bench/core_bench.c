@@ -122,7 +122,7 @@ static size_t build(uint8_t *buf, size_t cap, uint8_t type, int from, int about,
 static struct swim *instance_with(int members, struct sink *k)
 {
     struct swim_config c;
-    struct swim_runtime rt = {k, sink_notify, sink_send, sink_timer, NULL};
+    struct swim_runtime rt = {k, sink_notify, sink_send, sink_timer, NULL, NULL};
     struct swim_addr self = {.len = 6, .bytes = {127, 0, 0, 1, 0x1f, 0x0a}};
     uint8_t buf[1400];
     swim_config_profile(&c, "lan");

@@ -50,8 +50,9 @@ static void fuzz_core_cancel(void *ctx, const struct swim_timer *t)
 static int fuzz_core_feed(const uint8_t *data, size_t size)
 {
     size_t notified = 0;
-    struct swim_runtime rt = {&notified, fuzz_core_notify, fuzz_core_send_to,
-                              fuzz_core_submit_after, fuzz_core_cancel};
+    struct swim_runtime rt = {&notified,         fuzz_core_notify,
+                              fuzz_core_send_to, fuzz_core_submit_after,
+                              fuzz_core_cancel,  NULL};
     struct swim_config cfg;
     struct swim_addr self = {2, {0, 1}}, from = {2, {0, 2}};
     struct swim *s;

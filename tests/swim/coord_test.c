@@ -46,7 +46,7 @@ static void ct_submit(void *ctx, const struct swim_timer *t, uint64_t delay)
 
 static struct swim *ct_node(const char *name, uint64_t seed)
 {
-    static const struct swim_runtime rt = {NULL, ct_notify, ct_send, ct_submit, NULL};
+    static const struct swim_runtime rt = {NULL, ct_notify, ct_send, ct_submit, NULL, NULL};
     struct swim_config cfg;
     struct swim_addr addr = {.len = 1, .bytes = {(uint8_t)seed}};
     ck_assert_int_eq(swim_config_profile(&cfg, "lan"), 0);

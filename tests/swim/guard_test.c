@@ -13,6 +13,7 @@
 #include "err.h"
 #include "sim.h"
 #include "swim.h"
+#include "swim_int.h" /* the table's storage, swim__table_consistent */
 #include "testworld.h"
 #include "wire.h"
 
@@ -115,6 +116,35 @@ START_TEST(swim_test_member_bound_evicts_oldest_tombstone)
 }
 END_TEST
 
+/* Round after round of strangers that come, fail and are evicted at the
+ * bound: the entries of the evicted are reused, so the table's storage
+ * never holds more than max_members entries, and every entry is a
+ * member's or free, once (swim__table_consistent). */
+START_TEST(swim_test_member_entries_reused_after_eviction)
+{
+    const int n = 6, bound = 16;
+    for (int si = 0; si < tw_seed_count(); si++) {
+        struct swim_config c = tw_profile("lan");
+        c.max_members = bound;
+        struct sim *w = tw_world(tw_seed_at(si), n, &c);
+        tw_converge(w, 20000);
+        for (int round = 0; round < 4; round++) {
+            flood_names(w, 1, 0, round, bound);
+            sim_run_for(w, 30000); /* the strangers fail: tombstones to evict */
+            for (int k = 0; k < n; k++) {
+                const struct swim *x = sim_swim(w, k);
+                SIM_ASSERT(w, swim__table_consistent(x), "round %d: n%d's table is inconsistent",
+                           round, k);
+                SIM_ASSERT(w, x->n_store <= (uint32_t)bound, "round %d: n%d stores %u entries",
+                           round, k, x->n_store);
+            }
+        }
+        assert_world_alive(w, 0, n);
+        sim_delete(w);
+    }
+}
+END_TEST
+
 /* --------------------------------------------- amplification, one instance */
 
 /* A runtime that records what the instance sends. */
@@ -195,7 +225,7 @@ static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const
 static struct swim *seed_with(int members, struct capture *c)
 {
     struct swim_config cfg = tw_profile("lan");
-    struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer, NULL};
+    struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer, NULL, NULL};
     struct swim_addr self = addr_of(0);
     struct swim *s = swim_new(&cfg, "seed", &self, 1, 42, &rt);
     ck_assert_ptr_nonnull(s);
@@ -325,7 +355,7 @@ START_TEST(swim_test_joiner_echoes_only_its_seeds_cookies)
 {
     struct capture c = {0};
     struct swim_config cfg = tw_profile("lan");
-    struct swim_runtime rt = {&c, cap_notify, cap_send, cap_timer, NULL};
+    struct swim_runtime rt = {&c, cap_notify, cap_send, cap_timer, NULL, NULL};
     struct swim_addr self = addr_of(1), seed = addr_of(2), forger = addr_of(3);
     struct swim *j = swim_new(&cfg, "joiner", &self, 1, 7, &rt);
     ck_assert_ptr_nonnull(j);
@@ -363,6 +393,7 @@ static Suite *guard_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, swim_test_member_flood_bounded);
     tcase_add_test(tc, swim_test_member_bound_evicts_oldest_tombstone);
+    tcase_add_test(tc, swim_test_member_entries_reused_after_eviction);
     tcase_add_test(tc, swim_test_forged_announce_answer_bounded);
     tcase_add_test(tc, swim_test_unproven_answers_bounded);
     tcase_add_test(tc, swim_test_joiner_echoes_only_its_seeds_cookies);

@@ -676,7 +676,7 @@ START_TEST(swim_test_forged_generation_cannot_exclude)
     /* A node may not start above the generation peers accept for a member
      * they first see. */
     struct swim_config lan = tw_profile("lan");
-    struct swim_runtime rt = {NULL, stub_notify, stub_send, stub_timer, NULL};
+    struct swim_runtime rt = {NULL, stub_notify, stub_send, stub_timer, NULL, NULL};
     struct swim_addr a = {.len = 1, .bytes = {1}};
     ck_assert_ptr_null(swim_new(&lan, "x", &a, (1ull << 62) + 1, 1, &rt));
     struct swim *ok = swim_new(&lan, "x", &a, 1ull << 62, 1, &rt);

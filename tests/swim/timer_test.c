@@ -99,7 +99,7 @@ static struct swim *node_with(struct rt_log *l, void (*cancel)(void *, const str
 {
     struct swim_config c;
     struct swim_addr self = {.len = 1, .bytes = {1}};
-    struct swim_runtime rt = {l, on_notify, on_send, on_timer, cancel};
+    struct swim_runtime rt = {l, on_notify, on_send, on_timer, cancel, NULL};
     ck_assert_int_eq(swim_config_profile(&c, "lan"), 0);
     struct swim *s = swim_new(&c, "peer-a", &self, 1, 7, &rt);
     ck_assert_ptr_nonnull(s);
