@@ -363,6 +363,11 @@ struct swim {
     size_t n_probe, probe_cap, probe_cursor;
     size_t n_active;
     size_t n_failed; /* members held FAILED (the reconnect exchange looks for one) */
+    /* During a reap sweep that removes many members, each probe list
+     * entry's place by index in `all` (table.c), so that a removal finds
+     * its place at once; NULL otherwise (a removal scans the list). */
+    uint32_t *probe_pos;
+    uint64_t probe_scanned; /* probe list entries read by those scans (a test's bound) */
 
     /* probing */
     uint32_t seq;
@@ -582,6 +587,13 @@ bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
 void swim__member_release(struct swim *s, struct swim_member *m);
 /* Unlink from every index, drop its queued record, free it. */
 void swim__member_remove(struct swim *s, struct swim_member *m);
+/* Around many removals in a row, with no insertion between (a reap sweep):
+ * begin builds the probe list's place map that makes each removal O(1)
+ * instead of a scan of the list, end frees it.  begin returns false (and
+ * end need not be called, though it may be) when there is nothing to map
+ * or no memory for it; removals then scan, with the same result. */
+bool swim__member_sweep_begin(struct swim *s);
+void swim__member_sweep_end(struct swim *s);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
 /* Set the status, keeping n_active, status_since and the digest right. */

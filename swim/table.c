@@ -324,17 +324,23 @@ int swim__member_reserve(struct swim *s)
 static void probe_place(struct swim *s, size_t i, uint32_t a)
 {
     s->probe[i] = a;
+    if (s->probe_pos != NULL)
+        s->probe_pos[a] = (uint32_t)i;
 }
 
 /* Where all[a] is in the probe list.  A scan: entries do not keep their
  * place (the round's shuffle would write every entry), and only a removal
- * asks (a reap, an eviction), O(N) each against the shuffle's O(N) per
- * round. */
-static size_t probe_find(const struct swim *s, uint32_t a)
+ * asks (an eviction, a reap), O(N) each against the shuffle's O(N) per
+ * round; a sweep removing many maps the places first
+ * (swim__member_sweep_begin), so that it costs O(N) in all. */
+static size_t probe_find(struct swim *s, uint32_t a)
 {
+    if (s->probe_pos != NULL)
+        return s->probe_pos[a];
     size_t i = 0;
     while (i < s->n_probe && s->probe[i] != a)
         i++;
+    s->probe_scanned += i + 1;
     return i;
 }
 
@@ -421,7 +427,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
         o->all_idx = (uint32_t)a;
         size_t k = slot_of_index(s, swim__name_hash(o), last);
         s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
-        s->probe[probe_find(s, (uint32_t)last)] = (uint32_t)a;
+        probe_place(s, probe_find(s, (uint32_t)last), (uint32_t)a);
     }
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
@@ -430,6 +436,24 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
     swim__digest_member(s, m, false);
     swim__member_release(s, m);
     store_give(s, idx);
+}
+
+bool swim__member_sweep_begin(struct swim *s)
+{
+    if (s->probe_pos != NULL || s->n_all == 0)
+        return false;
+    s->probe_pos = malloc(s->n_all * sizeof(*s->probe_pos));
+    if (s->probe_pos == NULL)
+        return false; /* removals scan the list instead: slower, same result */
+    for (size_t i = 0; i < s->n_probe; i++)
+        s->probe_pos[s->probe[i]] = (uint32_t)i;
+    return true;
+}
+
+void swim__member_sweep_end(struct swim *s)
+{
+    free(s->probe_pos);
+    s->probe_pos = NULL;
 }
 
 int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)

@@ -38,6 +38,10 @@
 #include "err.h"
 #include "swim_int.h"
 
+/* Reaping at most this many members in one sweep, each removal scans the
+ * probe list; more, and the sweep maps the list first (table.c). */
+#define REAP_SCAN_MAX 8
+
 void swim__submit(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32, uint64_t delay)
 {
     struct swim_timer t = {.kind = kind, .arg32 = arg32, .token = token};
@@ -119,13 +123,24 @@ static void on_gossip_timer(struct swim *s, bool extra)
 static void on_reap_timer(struct swim *s, uint64_t now)
 {
     swim__submit(s, SWIM_TIMER_REAP, s->epoch, 0, reap_sweep_ms(s));
-    for (size_t i = s->n_all; i-- > 0;) {
+    size_t due = 0;
+    for (size_t i = 0; i < s->n_all; i++) {
+        const struct swim_member *m = swim__member_at(s, i);
+        due += !swim__is_live(m->status) && now - m->status_since >= s->cfg.reap_ms;
+    }
+    /* A removal finds its place in the probe list by a scan: with many due
+     * at once (a partition's worth of tombstones) that would be O(N) each. */
+    bool mapped = due > REAP_SCAN_MAX && swim__member_sweep_begin(s);
+    for (size_t i = s->n_all; i-- > 0 && due > 0;) {
         struct swim_member *m = swim__member_at(s, i);
         if (swim__is_live(m->status) || now - m->status_since < s->cfg.reap_ms)
             continue;
         swim__notify_member(s, SWIM_EV_MEMBER_REAPED, m);
         swim__member_remove(s, m);
+        due--;
     }
+    if (mapped)
+        swim__member_sweep_end(s);
 }
 
 /* The leave has had time to spread: go idle. */

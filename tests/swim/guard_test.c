@@ -145,6 +145,45 @@ START_TEST(swim_test_member_entries_reused_after_eviction)
 }
 END_TEST
 
+/* A partition's worth of tombstones reaped in one sweep costs O(N), not a
+ * scan of the probe list per removal (O(N) each, so O(N^2) a sweep): the
+ * sweep maps the list's places first (swim__member_sweep_begin).  Every
+ * survivor reaps every dead member, its table stays whole, and it probes
+ * on without a false failure. */
+START_TEST(swim_test_mass_reap_is_linear)
+{
+    const int n = 100, dead = 60;
+    for (int si = 0; si < tw_seed_count(); si++) {
+        struct swim_config c = tw_profile("lan");
+        c.reap_ms = 20000;
+        struct sim *w = tw_world(tw_seed_at(si), n, &c);
+        tw_converge(w, 30000);
+        uint64_t scanned[100];
+        for (int k = 0; k < n; k++)
+            scanned[k] = sim_swim(w, k)->probe_scanned;
+        for (int k = n - dead; k < n; k++)
+            ck_assert_int_eq(sim_kill(w, k), 0);
+        sim_run_for(w, 60000);
+        for (int k = 0; k < n - dead; k++) {
+            struct swim *x = sim_swim(w, k);
+            for (int d = n - dead; d < n; d++)
+                SIM_ASSERT(w, sim_notified_about(w, k, SWIM_EV_MEMBER_REAPED, d) == 1,
+                           "n%d reaped n%d %llu times", k, d,
+                           (unsigned long long)sim_notified_about(w, k, SWIM_EV_MEMBER_REAPED, d));
+            SIM_ASSERT(w, swim__table_consistent(x), "n%d's table is inconsistent", k);
+            /* Sweeps of at most REAP_SCAN_MAX (8) scan: two finds per removal. */
+            uint64_t bound = 2ull * dead * 8;
+            SIM_ASSERT(w, x->probe_scanned - scanned[k] <= bound,
+                       "n%d read %llu probe list entries to reap %d (bound %llu)", k,
+                       (unsigned long long)(x->probe_scanned - scanned[k]), dead,
+                       (unsigned long long)bound);
+        }
+        assert_world_alive(w, 0, n - dead);
+        sim_delete(w);
+    }
+}
+END_TEST
+
 /* --------------------------------------------- amplification, one instance */
 
 /* A runtime that records what the instance sends. */
@@ -397,6 +436,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, swim_test_forged_announce_answer_bounded);
     tcase_add_test(tc, swim_test_unproven_answers_bounded);
     tcase_add_test(tc, swim_test_joiner_echoes_only_its_seeds_cookies);
+    tcase_add_test(tc, swim_test_mass_reap_is_linear);
     suite_add_tcase(s, tc);
     return s;
 }
