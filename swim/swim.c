@@ -325,20 +325,24 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
         return ERR_TOOBIG;
     if (len > 0 && meta == NULL)
         return ERR_INVAL;
-    if (swim__member_set_meta(s->self, meta, (uint16_t)len) < 0)
-        return ERR_NOMEM;
     /* A newer record, so peers replace the old meta; near the top of the
-     * incarnation range a new generation instead. */
+     * incarnation range a new generation instead, taken first: without
+     * memory for its identity nothing changes and the caller is told. */
     if (s->self->inc >= UINT32_MAX - 1) {
         uint64_t gen = s->self->id->gen;
-        if (swim__gen_next(&gen) && swim__self_set_gen(s, gen) == 0)
+        if (swim__gen_next(&gen)) {
+            if (swim__self_set_gen(s, gen) != 0)
+                return ERR_NOMEM;
             s->self->inc = 0;
+        }
     } else {
         s->self->inc++;
     }
+    int rc = swim__member_set_meta(s->self, meta, (uint16_t)len) < 0 ? ERR_NOMEM : 0;
+    /* (on ERR_NOMEM the newer record still goes out, with the old meta) */
     if (s->state == SWIM_STATE_RUNNING)
         swim__queue_member(s, s->self, NULL);
-    return 0;
+    return rc;
 }
 
 int swim_force_leave(struct swim *s, const char *name, uint64_t now)
