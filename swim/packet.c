@@ -289,7 +289,7 @@ static void answer_cookie(struct swim *s, const struct swim_addr *from, size_t l
 
 /* A valid datagram, not ours: the sender's standing, its records, then the
  * handler of its type. */
-static void handle(struct swim *s, const struct swim_in *in)
+static void handle(struct swim *s, struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     reconcile_sender(s, in);
@@ -297,6 +297,11 @@ static void handle(struct swim *s, const struct swim_in *in)
         (h->type == WIRE_SYNC || h->type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
     size_t known = s->n_all;
     swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
+    /* The items may have evicted the sender (the oldest tombstone, at
+     * max_members) and its entry been reused: look it up again.  (A sender
+     * the items made known stays NULL, as the handlers expect.) */
+    if (in->sender != NULL)
+        in->sender = swim__member_find(s, h->src.ptr, h->src.len);
     if (mode == SWIM_APPLY_MERGE && s->n_all > known)
         swim__sync_soon(s); /* members are joining: others may lack them too */
     if (in->coord != NULL) {
