@@ -73,7 +73,8 @@ static int cli_query_tag(struct cli_ctx *c, json_t *tags, const char *arg)
     regex_t re;
     if (!query_pattern_ok(pat, plen)) {
         fprintf(c->err,
-                "swimctl: query: --tag %s: \"%s\" is refused: no back-references, and at most "
+                "swimctl: query: --tag %s: \"%s\" is refused: no back-references, repetitions "
+                "nested at most 2 deep, and at most "
                 "%d positions with its repetitions written out\n",
                 key, pat, QUERY_PATTERN_SIZE_MAX);
         return CLI_EXIT_USAGE;

@@ -262,7 +262,8 @@ static int query_compose(const struct query_request *req, struct query_msg *m, c
         pat[t->pattern.len] = '\0';
         if (!query_pattern_ok(t->pattern.ptr, t->pattern.len)) {
             snprintf(err, errlen,
-                     "tag filter %.*s: \"%.64s\" is refused: no back-references, and at most %d "
+                     "tag filter %.*s: \"%.64s\" is refused: no back-references, repetitions "
+                     "nested at most 2 deep, and at most %d "
                      "positions with its repetitions written out",
                      (int)(t->key.len < 64 ? t->key.len : 64), t->key.ptr, pat,
                      QUERY_PATTERN_SIZE_MAX);

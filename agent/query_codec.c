@@ -4,6 +4,7 @@
  */
 #include "query_codec.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "err.h"
@@ -136,10 +137,19 @@ static long qc_count(const char *p, size_t len, size_t *i)
     return (long)(n[1] > n[0] ? n[1] : n[0]);
 }
 
+/* Repetitions one atom may nest: a repeated group holding a repetition
+ * holding a repetition (((a*){0,5}){0,5}+, 17 bytes) makes glibc's
+ * regcomp() exponential in the counts (over 20 minutes for a 40-byte
+ * pattern the fuzzer found) though it expands to few positions. */
+#define QC_NESTED_MAX 2
+
 /* One parenthesised group (or the whole pattern) being sized: positions
  * so far, and those of its last atom, which a repetition applies to. */
 struct qc_group {
     unsigned long size, last;
+    /* Repetitions nested in the last atom (stacked ones count too: glibc
+     * builds x{2}+ as (x{2})+), and the most in any atom of the group. */
+    unsigned qlast, qmax;
 };
 
 /* Repeat the current group's last atom k times over (k >= 1). */
@@ -154,6 +164,7 @@ static void qc_close(struct qc_group *parent, const struct qc_group *g)
 {
     parent->last = g->size > 0 ? g->size : 1;
     parent->size += parent->last;
+    parent->qlast = g->qmax;
 }
 
 int query_pattern_ok(const char *p, size_t len)
@@ -172,11 +183,15 @@ int query_pattern_ok(const char *p, size_t len)
             memset(&stack[++depth], 0, sizeof(stack[0]));
             continue;
         }
+        bool repeat = true;
         if (p[i] == ')' && depth > 0) {
             qc_close(&stack[depth - 1], g);
             depth--;
+            repeat = false;
         } else if (p[i] == '|') {
             g->last = 0; /* an alternative's positions add up */
+            g->qlast = 0;
+            repeat = false;
         } else if (p[i] == '+') {
             k = 2; /* glibc builds x+ as x x* */
         } else if (p[i] == '{') {
@@ -189,10 +204,18 @@ int query_pattern_ok(const char *p, size_t len)
             else if (p[i] == '[')
                 i = qc_bracket_end(p, len, i);
             g->last = 1;
+            g->qlast = 0;
             g->size++;
+            repeat = false;
+        }
+        if (repeat) {
+            g = &stack[depth];
+            if (++g->qlast > QC_NESTED_MAX)
+                return 0;
+            g->qmax = g->qlast > g->qmax ? g->qlast : g->qmax;
         }
         if (k > 1)
-            qc_repeat(g, (unsigned long)k);
+            qc_repeat(&stack[depth], (unsigned long)k);
         if (stack[depth].size > QUERY_PATTERN_SIZE_MAX)
             return 0;
     }

@@ -111,7 +111,9 @@ struct query_reply {
 /*
  * 1 when a tag filter's pattern is one every member may hand to regcomp()
  * and regexec(): 1..QUERY_PATTERN_MAX bytes without NUL, no back-reference
- * (\1..\9, which makes glibc's matching exponential in the value), every
+ * (\1..\9, which makes glibc's matching exponential in the value), no
+ * repetition nested (or stacked) more than two deep (regcomp() is
+ * exponential in those: ((a*){0,5}){0,5}+ takes seconds), every
  * `{` outside a bracket expression the start of a repetition count ({m},
  * {m,}, {m,n}, {,n}), and at most QUERY_PATTERN_SIZE_MAX positions once
  * every repetition is written out: glibc copies the repeated part for each
