@@ -1,7 +1,8 @@
 /*
  * guard_test.c - hostile input in the simulated world: a flood of forged
- * members against the table bound (max_members), and forged-source join
- * requests against the anti-amplification limit (cookies).
+ * members against the table bound (max_members), a datagram whose records
+ * evict its own sender at that bound, and forged-source join requests
+ * against the anti-amplification limit (cookies).
  *
  * Each test loops over the testworld seeds; SIM_SEED=<seed> replays one.
  */
@@ -223,6 +224,19 @@ static struct swim_addr addr_of(int i)
     return a;
 }
 
+/* name's record at address a with `status` (generation 1). */
+static struct wire_member record_of(const char *name, const struct swim_addr *a, uint8_t status)
+{
+    struct wire_member r;
+    memset(&r, 0, sizeof(r));
+    r.name.ptr = name;
+    r.name.len = (uint8_t)strlen(name);
+    r.addr = *a;
+    r.gen = 1;
+    r.status = status;
+    return r;
+}
+
 /* A datagram of `type` from `name` at address a, carrying name's alive
  * record (with_record) and a cookie item (cookie != NULL). */
 static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const char *name,
@@ -239,12 +253,7 @@ static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const
     uint8_t *p = buf, body[256], *b = body;
     ck_assert_int_eq(wire_encode_header(&p, buf + cap, &h), 0);
     if (with_record) {
-        struct wire_member r;
-        memset(&r, 0, sizeof(r));
-        r.name = h.src;
-        r.addr = *a;
-        r.gen = 1;
-        r.status = WIRE_ALIVE;
+        struct wire_member r = record_of(name, a, WIRE_ALIVE);
         ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), &r), 0);
         ck_assert_int_eq(
             wire_encode_item(&p, buf + cap, WIRE_ITEM_MEMBER, body, (size_t)(b - body)), 0);
@@ -258,15 +267,16 @@ static size_t forge(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const
     return (size_t)(p - buf);
 }
 
-/* A seed that knows `members` members, each learned from its own GOSSIP
- * (so its queue holds them all: every answer could piggyback a full
+/* A seed of config cfg and PRNG seed `seed` that knows `members` members
+ * (m1, m2, ... at addr_of(1), addr_of(2), ...), each learned from its own
+ * GOSSIP (so its queue holds them all: every answer could piggyback a full
  * datagram). */
-static struct swim *seed_with(int members, struct capture *c)
+static struct swim *seed_of(const struct swim_config *cfg, uint64_t seed, int members,
+                            struct capture *c)
 {
-    struct swim_config cfg = tw_profile("lan");
     struct swim_runtime rt = {c, cap_notify, cap_send, cap_timer, NULL, NULL};
     struct swim_addr self = addr_of(0);
-    struct swim *s = swim_new(&cfg, "seed", &self, 1, 42, &rt);
+    struct swim *s = swim_new(cfg, "seed", &self, 1, seed, &rt);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(swim_start(s, 0), 0);
     uint8_t buf[1400];
@@ -279,6 +289,13 @@ static struct swim *seed_with(int members, struct capture *c)
     }
     ck_assert_uint_eq(swim_member_count(s), (size_t)members);
     return s;
+}
+
+/* seed_of in the lan profile. */
+static struct swim *seed_with(int members, struct capture *c)
+{
+    struct swim_config cfg = tw_profile("lan");
+    return seed_of(&cfg, 42, members, c);
 }
 
 /* The cookie in the last datagram sent (a FEED carrying only a cookie). */
@@ -425,6 +442,81 @@ START_TEST(swim_test_joiner_echoes_only_its_seeds_cookies)
 }
 END_TEST
 
+/* A datagram of `type` from `name` at address a carrying rec and, when
+ * `digest`, a one-bucket DIGEST item whose sum is 0. */
+static size_t forge_with(uint8_t *buf, size_t cap, uint8_t type, uint8_t flags, const char *name,
+                         const struct swim_addr *a, const struct wire_member *rec, bool digest)
+{
+    uint8_t *p = buf + forge(buf, cap, type, flags, name, a, false, NULL), body[256], *b = body;
+    ck_assert_int_eq(wire_encode_member(&b, body + sizeof(body), rec), 0);
+    ck_assert_int_eq(wire_encode_item(&p, buf + cap, WIRE_ITEM_MEMBER, body, (size_t)(b - body)),
+                     0);
+    if (digest) {
+        const uint32_t sums[1] = {0};
+        b = body;
+        ck_assert_int_eq(wire_encode_digest(&b, body + sizeof(body), 0, sums), 0);
+        ck_assert_int_eq(
+            wire_encode_item(&p, buf + cap, WIRE_ITEM_DIGEST, body, (size_t)(b - body)), 0);
+    }
+    return (size_t)(p - buf);
+}
+
+/* At the bound, the records of a SYNC can evict its own sender (the oldest
+ * tombstone, here a member that left), and the entry it had is reused for
+ * the stranger they bring.  The SYNC is then from a member no longer
+ * known: not answered (only a member we know gets our table, sync.c),
+ * whole-table or digest, rather than answered as though the stranger's
+ * entry were the sender's. */
+START_TEST(swim_test_sync_from_sender_it_evicts_unanswered)
+{
+    const int bound = 4;
+    for (int si = 0; si < tw_seed_count(); si++) {
+        uint64_t seed = tw_seed_at(si);
+        for (int digest = 0; digest <= 1; digest++) {
+            struct capture c = {0};
+            struct swim_config cfg = tw_profile("lan");
+            cfg.max_members = bound;
+            struct swim *s = seed_of(&cfg, seed, bound, &c);
+            struct swim_addr a1 = addr_of(1), a9 = addr_of(9);
+            uint8_t buf[1400];
+            /* m1 leaves: the table's one tombstone, so its oldest. */
+            struct wire_member left = record_of("m1", &a1, WIRE_LEFT);
+            size_t n = forge_with(buf, sizeof(buf), WIRE_GOSSIP, 0, "m1", &a1, &left, false);
+            ck_assert_int_eq(swim_handle_packet(s, &a1, buf, n, 10), 0);
+            struct swim_member_info m;
+            ck_assert_int_eq(swim_member_find(s, "m1", &m), 0);
+            ck_assert_int_eq(m.status, SWIM_LEFT);
+            ck_assert_uint_eq(swim_member_count(s), (size_t)bound);
+
+            /* m1, from its address, asks for our table with a stranger's
+             * record. */
+            struct wire_member stranger = record_of("stranger", &a9, WIRE_ALIVE);
+            n = forge_with(buf, sizeof(buf), WIRE_SYNC, WIRE_F_WANT_REPLY, "m1", &a1, &stranger,
+                           digest);
+            size_t before = c.datagrams;
+            ck_assert_int_eq(swim_handle_packet(s, &a1, buf, n, 20), 0);
+            ck_assert_msg(swim_member_find(s, "m1", &m) == ERR_NOTFOUND,
+                          "seed %llu, digest %d: m1 was not evicted", (unsigned long long)seed,
+                          digest);
+            ck_assert_msg(swim_member_find(s, "stranger", &m) == 0 && m.status == SWIM_ALIVE,
+                          "seed %llu, digest %d: the stranger was not taken",
+                          (unsigned long long)seed, digest);
+            struct wire_header h = {0};
+            const uint8_t *p = c.last;
+            if (c.datagrams > before)
+                ck_assert_int_eq(wire_decode_header(&h, &p, c.last + c.last_len), 0);
+            ck_assert_msg(c.datagrams == before,
+                          "seed %llu, digest %d: the evicted sender was answered: %zu datagrams, "
+                          "the last of type %u, %zu bytes",
+                          (unsigned long long)seed, digest, c.datagrams - before, h.type,
+                          c.last_len);
+            ck_assert(swim__table_consistent(s));
+            swim_delete(s);
+        }
+    }
+}
+END_TEST
+
 static Suite *guard_suite(void)
 {
     Suite *s = suite_create("guard");
@@ -433,6 +525,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, swim_test_member_flood_bounded);
     tcase_add_test(tc, swim_test_member_bound_evicts_oldest_tombstone);
     tcase_add_test(tc, swim_test_member_entries_reused_after_eviction);
+    tcase_add_test(tc, swim_test_sync_from_sender_it_evicts_unanswered);
     tcase_add_test(tc, swim_test_forged_announce_answer_bounded);
     tcase_add_test(tc, swim_test_unproven_answers_bounded);
     tcase_add_test(tc, swim_test_joiner_echoes_only_its_seeds_cookies);
