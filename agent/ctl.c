@@ -41,6 +41,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "listen_pause.h"
 #include "sockpath.h"
 #include "text.h"
 
@@ -83,6 +84,7 @@ struct ctl_conn {
 struct ctl {
     struct event_base *base;
     struct evconnlistener *listener;
+    struct listen_pause pause; /* after accept() runs out of descriptors */
     ctl_request_f handler;
     void *ctx;
     struct log *log;
@@ -603,6 +605,13 @@ static void ctl_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     bufferevent_enable(cl->bev, what);
 }
 
+static void ctl_on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    struct ctl *c = arg;
+    listen_pause_on_error(&c->pause, errno);
+}
+
 /* Close the clients idle for longer than the timeout, and free those that
  * were closed that long ago and still have not taken their last output. */
 static void ctl_on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -661,9 +670,12 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
     c->listener = c->sweep != NULL
                       ? evconnlistener_new(base, ctl_on_accept, c, LEV_OPT_CLOSE_ON_FREE, -1, fd)
                       : NULL;
-    if (c->listener == NULL) {
+    if (c->listener == NULL || listen_pause_create(&c->pause, base, c->listener, "ctl", lg) != 0) {
         int e = errno;
-        if (*rc == 0) { /* listening, but out of memory for the rest */
+        if (c->listener != NULL) {
+            evconnlistener_free(c->listener); /* closes fd */
+            *rc = ERR_NOMEM;
+        } else if (*rc == 0) { /* listening, but out of memory for the rest */
             close(fd);
             *rc = ERR_NOMEM;
         }
@@ -674,6 +686,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, unsigned mode, ct
         errno = e;
         return NULL;
     }
+    evconnlistener_set_error_cb(c->listener, ctl_on_accept_error);
     return c; /* the sweep is armed by the first client */
 }
 
@@ -683,6 +696,7 @@ void ctl_delete(struct ctl *c)
         return;
     while (!LIST_EMPTY(&c->clients))
         ctl_client_free(LIST_FIRST(&c->clients));
+    listen_pause_destroy(&c->pause);
     evconnlistener_free(c->listener);
     event_free(c->sweep);
     sockpath_release(&c->sp);

@@ -19,7 +19,9 @@
  * wakeup of one client (the rest go on in a later loop turn), a client whose
  * unread responses exceed CTL_OUTPUT_MAX is not read from until it catches
  * up, and at most CTL_CLIENTS_MAX clients are served at once.  A client that
- * floods, stalls or disconnects mid-line costs only its own buffers.
+ * floods, stalls or disconnects mid-line costs only its own buffers.  When
+ * accept() fails for want of descriptors or memory, accepting pauses for
+ * LISTEN_PAUSE_MS (listen_pause.h) rather than spinning on the failure.
  *
  * Who gets in.  The socket file's mode is a first fence; the peer's
  * credentials (SO_PEERCRED) are the real one: root, the user swimd runs as

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../proc_cpu.h"
 #include "cli.h"
 
 /* A swimd under ASan starts in well under a second; allow for a loaded CI. */
@@ -133,6 +135,9 @@ int harness_start(struct harness *h, size_t idx, const char *name, const char *b
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127); /* the test already died */
+        struct rlimit nofile = {h->nofile, h->nofile};
+        if (h->nofile > 0 && setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+            _exit(126);
         int fd = open(nd->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0) {
             dup2(fd, STDERR_FILENO);
@@ -309,6 +314,28 @@ int harness_wait_exit(struct harness_node *nd, int timeout_ms)
         return -1;
     nd->pid = 0;
     return 0;
+}
+
+long long harness_cpu_ms(pid_t pid)
+{
+    long long ticks = proc_cpu_ticks(pid);
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks >= 0 && hz > 0 ? ticks * 1000 / hz : -1;
+}
+
+int harness_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 const char *harness_log_tail(struct harness_node *nd)

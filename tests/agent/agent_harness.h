@@ -10,8 +10,10 @@
  * (a failed Check assertion exits it) its swimd children die with it; on the
  * normal path harness_destroy() kills and reaps exactly the PIDs it started.
  * A harness may run its nodes through a wrapper command (`wrap`, e.g.
- * "ip netns exec NAME"), which must exec swimd in place.  Every wait is
- * bounded in time; HARNESS_WAIT_UNTIL polls a condition until a deadline.
+ * "ip netns exec NAME"), which must exec swimd in place, and may give its
+ * nodes a lower descriptor limit (`nofile`, set in the child before exec).
+ * Every wait is bounded in time; HARNESS_WAIT_UNTIL polls a condition until
+ * a deadline.
  *
  * Each suite is one executable whose scenarios (Check tcases) meson runs one
  * at a time through CK_RUN_CASE (harness_run_cases()), so scenarios run in
@@ -62,6 +64,7 @@ struct harness {
     const char *swimd;
     const char *swimctl;
     const char *wrap[HARNESS_WRAP_MAX + 1]; /* NULL-terminated; empty: run swimd itself */
+    unsigned long nofile; /* RLIMIT_NOFILE of nodes started from now on; 0: the test's own */
     size_t n;
     struct harness_node nodes[HARNESS_NODES_MAX];
 };
@@ -124,6 +127,11 @@ struct swim_config harness_local_profile(void);
 void harness_signal(struct harness_node *nd, int sig);
 /* Reap the node if it exits within timeout_ms; 0 (exit_status set) or -1. */
 int harness_wait_exit(struct harness_node *nd, int timeout_ms);
+/* CPU time (user + system) the process has used so far, in milliseconds
+ * (/proc/PID/stat), or -1 when it cannot be read. */
+long long harness_cpu_ms(pid_t pid);
+/* Descriptors the process has open (/proc/PID/fd), or -1. */
+int harness_fd_count(pid_t pid);
 /* Last lines of a node's log, for failure messages (static buffer). */
 const char *harness_log_tail(struct harness_node *nd);
 /* A whole file as a NUL-terminated malloc'd string ("" when absent). */

@@ -2,7 +2,8 @@
  * control_socket_test.c - integration: the control socket as local users
  * meet it (tests/agent/agent_harness.h).  Only one swimd owns a path, and
  * it removes only what it made; the peer's credentials, not the file mode,
- * decide who gets in; idle connections cannot keep the owner out.
+ * decide who gets in; idle connections cannot keep the owner out; running
+ * out of descriptors pauses accepting instead of spinning on it.
  */
 #include <check.h>
 #include <grp.h>
@@ -11,10 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include "agent_harness.h"
 #include "ctl.h"
@@ -209,6 +213,63 @@ START_TEST(control_socket_test_idle_connections_do_not_lock_out_the_owner)
 }
 END_TEST
 
+/* The descriptor limit of the starved swimd, clients tried at most, and the
+ * CPU window and share as in metrics_it_test.c. */
+#define DESC_NOFILE 64
+#define DESC_CLIENTS_TRIED 100
+#define DESC_CPU_WINDOW_MS 2000
+#define DESC_CPU_MAX_PERCENT 25
+
+/* A control client that connects without waiting: its socket, or -1 when
+ * the server's queue is full (EAGAIN) or the connect fails. */
+static int desc_client(struct harness_node *nd)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", nd->sock);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Local clients that take every descriptor swimd has left made its loop
+ * spin on accept() failing with EMFILE (libevent logs each failure); now it
+ * pauses accepting, stays idle and answers again once they go. */
+START_TEST(control_socket_test_descriptors_exhausted_pause_accepting)
+{
+    struct harness *h = harness_world();
+    h->nofile = DESC_NOFILE;
+    harness_start_node(h, 0, "127.0.0.1", NULL);
+    struct harness_node *nd = &h->nodes[0];
+    int fds[DESC_CLIENTS_TRIED];
+    int opened = 0;
+    for (int i = 0; i < DESC_CLIENTS_TRIED; i++)
+        if ((fds[opened] = desc_client(nd)) >= 0)
+            opened++;
+    usleep(300 * 1000);
+    long long before = harness_cpu_ms(nd->pid);
+    usleep(DESC_CPU_WINDOW_MS * 1000);
+    long long after = harness_cpu_ms(nd->pid);
+    printf("%d clients open, swimd holds %d descriptors, %lld ms of CPU in %d ms\n", opened,
+           harness_fd_count(nd->pid), after - before, DESC_CPU_WINDOW_MS);
+    fflush(stdout);
+    ck_assert(before >= 0 && after >= 0);
+    ck_assert_msg((after - before) * 100 / DESC_CPU_WINDOW_MS < DESC_CPU_MAX_PERCENT,
+                  "swimd used %lld ms of CPU in %d ms", after - before, DESC_CPU_WINDOW_MS);
+    int paused = harness_count_in_file(nd->log, "not accepting");
+    printf("pause lines in the log: %d\n", paused);
+    fflush(stdout);
+    ck_assert_int_ge(paused, 1);
+    ck_assert_int_le(paused, 5);
+    for (int i = 0; i < opened; i++)
+        close(fds[i]);
+    ck_assert(HARNESS_WAIT_UNTIL(answers(nd), 10000));
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
@@ -216,6 +277,7 @@ int main(void)
         {"ownership", control_socket_test_racing_starts_one_wins, 60},
         {"access", control_socket_test_credentials_decide_who_gets_in, 60},
         {"idle_clients", control_socket_test_idle_connections_do_not_lock_out_the_owner, 60},
+        {"descriptors", control_socket_test_descriptors_exhausted_pause_accepting, 60},
     };
     return harness_run_cases("control_socket", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -5,8 +5,14 @@
  *   endpoint      GET /metrics answers the text format 0.0.4 with counters
  *                 that move; promtool accepts it; the control command
  *                 "metrics" gives the same families; other paths are 404,
- *                 other methods 405; an oversized head is refused and an
- *                 idle connection closed.
+ *                 other methods 405, a malformed head 400; an oversized
+ *                 head is refused and an idle connection closed.
+ *   descriptors   a swimd with 64 descriptors and more idle connections
+ *                 than that: it stays idle (CPU time), its control socket
+ *                 answers, and once they close a scrape is answered.
+ *   connection_cap  more idle connections than METRICS_HTTP_CONNS_MAX:
+ *                 swimd holds no more than the cap open, and a scrape
+ *                 waiting behind them is answered once they time out.
  *   bad_address   a malformed --metrics is a usage error (exit 2), a port
  *                 in use a start failure (exit 1).
  *   prometheus    a real Prometheus server, started here on loopback with
@@ -35,6 +41,7 @@
 #include <unistd.h>
 
 #include "agent_harness.h"
+#include "metrics_http.h"
 
 /* Largest HTTP answer read (a scrape is ~8 KB, a query answer less). */
 #define IT_HTTP_MAX (256 * 1024)
@@ -46,12 +53,23 @@
 #define IT_PROMETHEUS_MS 25000
 #define IT_CONTENT_TYPE "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 
+/* The descriptor limit of the starved swimd (`ulimit -n 64`), and how many
+ * idle connections it is sent: more than it has descriptors. */
+#define IT_NOFILE 64
+#define IT_IDLE_CONNS 100
+/* The window over which swimd's CPU time is measured, and the share of one
+ * core it may use meanwhile: an idle swimd on the local profile under ASan
+ * uses a few percent; one spinning on a failing accept() uses all of it. */
+#define IT_CPU_WINDOW_MS 2000
+#define IT_CPU_MAX_PERCENT 25
+
 static const char *const with_metrics[] = {"--metrics", "127.0.0.1:0", NULL};
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* Connect to 127.0.0.1:port with send/receive timeouts of ms. */
-static int it_connect(int port, int ms)
+/* Connect to 127.0.0.1:port with send/receive timeouts of ms (they bound
+ * connect() too); the socket, or -1 with errno set. */
+static int it_try_connect(int port, int ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
@@ -60,8 +78,20 @@ static int it_connect(int port, int ms)
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect :%d: %s", port,
-                  strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* it_try_connect() that fails the test when it cannot connect. */
+static int it_connect(int port, int ms)
+{
+    int fd = it_try_connect(port, ms);
+    ck_assert_msg(fd >= 0, "connect :%d: %s", port, strerror(errno));
     return fd;
 }
 
@@ -327,6 +357,25 @@ START_TEST(metrics_it_test_endpoint)
         free(resp);
     }
 
+    /* A malformed head is 400, at once even when it does not end (a TLS
+     * hello); a head that comes in pieces is served. */
+    resp = it_http(port, "BLAH\r\n\r\n");
+    ck_assert_msg(it_status(resp) == 400, "malformed: %.200s", resp);
+    free(resp);
+    resp = it_http(port, "\x16\x03\x01\x02");
+    ck_assert_msg(it_status(resp) == 400, "TLS hello: %.200s", resp);
+    free(resp);
+    const char *pieces[] = {"GET /met", "rics HTTP/1.0\r\nHo", "st: x\r\n", "\r\n"};
+    int pfd = it_connect(port, IT_HTTP_MS);
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        harness_send_all(pfd, pieces[i], strlen(pieces[i]));
+        usleep(100 * 1000);
+    }
+    resp = it_read_all(pfd, IT_HTTP_MS);
+    close(pfd);
+    ck_assert_msg(it_status(resp) == 200, "in pieces: %.200s", resp);
+    free(resp);
+
     /* A head over the limit is refused, not served. */
     size_t big = 16 * 1024;
     char *req = malloc(big + 128);
@@ -354,6 +403,115 @@ START_TEST(metrics_it_test_endpoint)
 
     /* The endpoint still answers afterwards. */
     ck_assert(it_scrape_sample(port, "swimd_members{status=\"alive\"}") == 2);
+}
+END_TEST
+
+/* ---- descriptors and the connection cap --------------------------------- */
+
+/* Open up to n idle connections to port (each connect bounded); how many
+ * opened. */
+static int it_open_idle(int port, int *fds, int n)
+{
+    int opened = 0;
+    for (int i = 0; i < n; i++)
+        if ((fds[opened] = it_try_connect(port, 2000)) >= 0)
+            opened++;
+    return opened;
+}
+
+static void it_close_all(int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* Share of one core (percent) pid used over IT_CPU_WINDOW_MS from now. */
+static long long it_cpu_percent(pid_t pid)
+{
+    long long before = harness_cpu_ms(pid);
+    usleep(IT_CPU_WINDOW_MS * 1000);
+    long long after = harness_cpu_ms(pid);
+    ck_assert(before >= 0 && after >= 0);
+    printf("swimd pid %ld: %lld ms of CPU in %d ms\n", (long)pid, after - before, IT_CPU_WINDOW_MS);
+    fflush(stdout);
+    return (after - before) * 100 / IT_CPU_WINDOW_MS;
+}
+
+/* Before the cap, swimd with `ulimit -n 64` and 100 idle connections spun
+ * at 100% CPU on accept() failing with EMFILE, logged libevent's warning
+ * millions of times, and its control socket stopped answering. */
+START_TEST(metrics_it_test_descriptors)
+{
+    struct harness *h = harness_world();
+    h->nofile = IT_NOFILE;
+    harness_start_node(h, 0, "127.0.0.1", with_metrics);
+    struct harness_node *nd = &h->nodes[0];
+    int port = it_metrics_port(nd);
+
+    int fds[IT_IDLE_CONNS];
+    int opened = it_open_idle(port, fds, IT_IDLE_CONNS);
+    usleep(300 * 1000); /* let swimd take what it takes */
+    printf("%d idle connections open, swimd holds %d descriptors\n", opened,
+           harness_fd_count(nd->pid));
+    fflush(stdout);
+    ck_assert_int_gt(opened, IT_NOFILE);
+
+    long long cpu = it_cpu_percent(nd->pid);
+    const char *args[] = {"info", NULL};
+    char *out = NULL;
+    int rc = harness_swimctl(h, nd, args, &out);
+    printf("swimctl info while they are open: exit %d\n", rc);
+    fflush(stdout);
+    ck_assert_msg(cpu < IT_CPU_MAX_PERCENT, "swimd used %lld%% of a core with %d idle connections",
+                  cpu, opened);
+    ck_assert_msg(rc == 0 && out != NULL && strstr(out, "n1") != NULL, "swimctl info: exit %d: %s",
+                  rc, out != NULL ? out : "(did not exit)");
+    free(out);
+
+    it_close_all(fds, opened);
+    ck_assert(HARNESS_WAIT_UNTIL(it_scrape_sample(port, "swimd_active") >= 0, IT_HTTP_MS));
+    int warnings = harness_count_in_file(nd->log, "Too many open files");
+    printf("log lines naming EMFILE: %d\n", warnings);
+    fflush(stdout);
+    ck_assert_int_le(warnings, 10);
+}
+END_TEST
+
+/* Idle connections beyond the cap wait in the kernel's queue, not in
+ * swimd: it holds at most METRICS_HTTP_CONNS_MAX, and serves the queue in
+ * turn as the held ones time out. */
+START_TEST(metrics_it_test_connection_cap)
+{
+    struct harness *h = harness_world();
+    harness_start_node(h, 0, "127.0.0.1", with_metrics);
+    struct harness_node *nd = &h->nodes[0];
+    int port = it_metrics_port(nd);
+    int base = harness_fd_count(nd->pid);
+
+    enum { over = METRICS_HTTP_CONNS_MAX + 16 };
+    int fds[over];
+    int opened = it_open_idle(port, fds, over);
+    ck_assert_int_eq(opened, over);
+    /* A scrape behind them. */
+    int fd = it_connect(port, IT_IDLE_CLOSE_MS + IT_HTTP_MS);
+    const char *get = "GET /metrics HTTP/1.0\r\n\r\n";
+    harness_send_all(fd, get, strlen(get));
+    usleep(500 * 1000);
+    int held = harness_fd_count(nd->pid) - base;
+    printf("%d idle connections open, swimd holds %d more descriptors than before\n", opened, held);
+    fflush(stdout);
+    ck_assert_int_le(held, METRICS_HTTP_CONNS_MAX);
+    ck_assert_int_ge(held, METRICS_HTTP_CONNS_MAX / 2);
+
+    uint64_t t0 = clock_mono_ms();
+    char *resp = it_read_all(fd, IT_IDLE_CLOSE_MS + IT_HTTP_MS);
+    printf("the scrape behind them answered %d after %llu ms\n", it_status(resp),
+           (unsigned long long)(clock_mono_ms() - t0));
+    fflush(stdout);
+    ck_assert_int_eq(it_status(resp), 200);
+    free(resp);
+    close(fd);
+    it_close_all(fds, opened);
 }
 END_TEST
 
@@ -513,6 +671,8 @@ int main(void)
         {"endpoint", metrics_it_test_endpoint, 60},
         {"bad_address", metrics_it_test_bad_address, 30},
         {"prometheus", metrics_it_test_prometheus, 60},
+        {"descriptors", metrics_it_test_descriptors, 60},
+        {"connection_cap", metrics_it_test_connection_cap, 60},
     };
     return harness_run_cases("metrics_it", cases, sizeof(cases) / sizeof(cases[0]));
 }

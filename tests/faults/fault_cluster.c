@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../proc_cpu.h"
+
 /* A release swimd answers in milliseconds; ASan on a loaded 2-core box takes
  * longer. */
 #define FAULT_START_MS 15000
@@ -215,21 +217,7 @@ long long fault_node_accusations(const struct fault_node *nd, int *from_accusati
 
 long long fault_node_cpu_ticks(const struct fault_node *nd)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)nd->pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    long long ut = 0, st = 0;
-    /* After ")": state is field 3, utime 14, stime 15. */
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
-        return -1;
-    return ut + st;
+    return proc_cpu_ticks(nd->pid);
 }
 
 int fault_cluster_find(const struct fault_cluster *c, const char *name)
