@@ -107,7 +107,7 @@ static void on_notify(void *ctx, struct sim *w, int node, const struct swim_noti
     struct obs *o = ctx;
     if (node < 0 || node >= o->n || nt->type > SWIM_EV_MEMBER_REAPED)
         return; /* user broadcasts and this node's own events */
-    int k = sim_node_by_name(w, nt->member.name);
+    int k = sim_node_of_member(w, &nt->member);
     if (k < 0 || k >= o->n)
         return;
     if (nt->type == SWIM_EV_MEMBER_SUSPECT)

@@ -486,6 +486,14 @@ static int sim_addr_node(const struct sim *w, const struct swim_addr *a)
     return n < w->n_nodes ? n : -1;
 }
 
+int sim_node_of_member(const struct sim *w, const struct swim_member_info *m)
+{
+    int k = sim_addr_node(w, &m->addr);
+    if (k >= 0 && m->name != NULL && strcmp(w->nodes[k]->name, m->name) == 0)
+        return k;
+    return sim_node_by_name(w, m->name);
+}
+
 /* --- the network --------------------------------------------------------- */
 
 static const struct sim_link *sim_link_get(const struct sim *w, int from, int to)

@@ -174,6 +174,9 @@ struct swim *sim_swim(const struct sim *w, int node);
 const char *sim_name(const struct sim *w, int node);
 /* Index of the node with that name, or -1. */
 int sim_node_by_name(const struct sim *w, const char *name);
+/* The node a notification's member is: by its address first (a node's
+ * address names it; checked against the name), else by name; -1 if none. */
+int sim_node_of_member(const struct sim *w, const struct swim_member_info *m);
 int sim_running(const struct sim *w, int node);
 /* Generation of the node's current (or last) instance; 0 for a bad index. */
 uint64_t sim_generation(const struct sim *w, int node);

@@ -224,9 +224,9 @@ static void coord_gravity(struct swim *s)
 
 /* m's record of coordinates, allocated on first use; NULL when out of
  * memory (the sample or coordinate is then dropped). */
-static struct swim_coord_peer *coord_peer(struct swim_member *m)
+static struct swim_coord_peer *coord_peer(struct swim *s, struct swim_member *m)
 {
-    struct swim_rare *x = swim__rare_of(m);
+    struct swim_rare *x = swim__rare_of(s, m);
     if (x != NULL && x->coord == NULL)
         x->coord = calloc(1, sizeof(*x->coord));
     return x != NULL ? x->coord : NULL;
@@ -256,7 +256,8 @@ void swim__coord_sample(struct swim *s, struct swim_member *m, const struct swim
 {
     _Static_assert(SWIM_COORD_RTT_MAX_MS <= UINT16_MAX, "a sample fits the filter");
     struct swim_coord_peer *p;
-    if (rtt_ms > SWIM_COORD_RTT_MAX_MS || !swim_coord_valid(theirs) || (p = coord_peer(m)) == NULL)
+    if (rtt_ms > SWIM_COORD_RTT_MAX_MS || !swim_coord_valid(theirs) ||
+        (p = coord_peer(s, m)) == NULL)
         return;
     double rtt = coord_filter(p, (uint16_t)rtt_ms);
     coord_vivaldi(s, theirs, rtt);
@@ -265,20 +266,20 @@ void swim__coord_sample(struct swim *s, struct swim_member *m, const struct swim
     coord_bound(&s->coord.self);
 }
 
-void swim__coord_heard(struct swim_member *m, const struct swim_coord *c)
+void swim__coord_heard(struct swim *s, struct swim_member *m, const struct swim_coord *c)
 {
-    struct swim_coord_peer *p = coord_peer(m);
+    struct swim_coord_peer *p = coord_peer(s, m);
     if (p != NULL) {
         p->coord = *c;
         p->known = true;
     }
 }
 
-void swim__coord_forget(struct swim_member *m)
+void swim__coord_forget(struct swim *s, struct swim_member *m)
 {
-    if (m->rare != NULL) {
-        free(m->rare->coord);
-        m->rare->coord = NULL;
+    if (m->rare != 0) {
+        free(swim__rare_at(s, m)->coord);
+        swim__rare_at(s, m)->coord = NULL;
     }
 }
 
@@ -315,7 +316,7 @@ int swim_member_coord(const struct swim *s, const char *name, struct swim_coord 
     const struct swim_member *m = swim__member_named(s, name);
     if (m == NULL)
         return ERR_NOTFOUND;
-    const struct swim_coord_peer *p = swim__rare_get(m)->coord;
+    const struct swim_coord_peer *p = swim__rare_get(s, m)->coord;
     if (p == NULL || !p->known)
         return ERR_AGAIN;
     *out = p->coord;

@@ -59,7 +59,8 @@ static int direct_send(struct swim *s, const struct swim_addr *to, uint8_t flags
                        const struct swim_member *dst, const uint8_t *body, size_t len)
 {
     struct swim_pkt k;
-    swim__pkt_begin(s, &k, WIRE_DIRECT, flags, dst->id->name, dst->id->name_len, dst->id->gen, 0);
+    swim__pkt_begin(s, &k, WIRE_DIRECT, flags, swim__id(s, dst)->name, swim__id(s, dst)->name_len,
+                    swim__id(s, dst)->gen, 0);
     if (wire_encode_item(&k.p, k.end, WIRE_ITEM_DIRECT, body, len) != 0)
         return ERR_TOOBIG;
     swim__pkt_send(s, to, &k);
@@ -84,8 +85,8 @@ int swim_send_direct(struct swim *s, const char *to_name, const uint8_t *payload
         return ERR_FULL;
 
     struct wire_user u = {
-        .origin = {s->self->id->name, s->self->id->name_len},
-        .origin_gen = s->self->id->gen,
+        .origin = {swim__id(s, s->self)->name, swim__id(s, s->self)->name_len},
+        .origin_gen = swim__id(s, s->self)->gen,
         .id = ++s->direct_id,
         .len = (uint16_t)len,
         .payload = payload,
@@ -95,13 +96,13 @@ int swim_send_direct(struct swim *s, const char *to_name, const uint8_t *payload
         return ERR_TOOBIG;
     size_t blen = (size_t)(p - s->body);
     /* s->body is scratch that pkt_begin leaves alone; copies reuse it. */
-    int rc = direct_send(s, &m->id->addr, 0, m, s->body, blen);
+    int rc = direct_send(s, &swim__id(s, m)->addr, 0, m, s->body, blen);
     if (rc != 0 || relay_factor == 0)
         return rc;
     struct swim_member *helpers[SWIM_DIRECT_RELAY_MAX];
     size_t n = swim__pick_members(s, helpers, relay_factor, m, false);
     for (size_t i = 0; i < n; i++)
-        (void)direct_send(s, &helpers[i]->id->addr, WIRE_F_RELAY, m, s->body, blen);
+        (void)direct_send(s, &swim__id(s, helpers[i])->addr, WIRE_F_RELAY, m, s->body, blen);
     return 0;
 }
 
@@ -158,7 +159,7 @@ static void direct_forward(struct swim *s, const struct wire_header *h,
     if (!swim__bucket_take_or(&s->directs, SWIM_DIRECT_BURST, SWIM_DIRECT_REFILL_MS, now,
                               &s->stats.directs_refused))
         return;
-    (void)direct_send(s, &dst->id->addr, 0, dst, it.data, it.len);
+    (void)direct_send(s, &swim__id(s, dst)->addr, 0, dst, it.data, it.len);
 }
 
 /* Is u, in a DIRECT (header h) for us, to be heard?  Only from a member
@@ -175,7 +176,7 @@ void swim__on_direct(struct swim *s, const struct wire_header *h, const struct s
                      const uint8_t *p, const uint8_t *end, uint64_t now)
 {
     if ((h->flags & WIRE_F_RELAY) &&
-        !swim__name_is(&h->dst, s->self->id->name, s->self->id->name_len)) {
+        !swim__name_is(&h->dst, swim__id(s, s->self)->name, swim__id(s, s->self)->name_len)) {
         direct_forward(s, h, sender, p, end, now);
         return;
     }
@@ -183,7 +184,7 @@ void swim__on_direct(struct swim *s, const struct wire_header *h, const struct s
     struct wire_item it;
     struct wire_user u;
     if (direct_first_item(p, end, &it, &u) &&
-        !swim__name_is(&u.origin, s->self->id->name, s->self->id->name_len) &&
+        !swim__name_is(&u.origin, swim__id(s, s->self)->name, swim__id(s, s->self)->name_len) &&
         direct_heard(s, h, &u) && direct_first(s, &u))
         swim__notify_user(s, SWIM_EV_DIRECT, &u);
 }

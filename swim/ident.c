@@ -11,16 +11,17 @@
  * one is released.  Each holder counts one reference; the last
  * release frees it.
  *
- * Without a pool (the agent's case) every identity is made alone and its
- * one holder owns it.  With a pool (struct swim_runtime's `ids`, which
- * the simulated world gives its thousands of instances) an identity asked
- * for again, same name, address and generation, is the one already made,
- * so what every instance holds of a member is stored once.  The pool is an
- * open-addressing table of identities by a hash of all three (linear
+ * Every instance draws its identities from a pool: its own (the agent's
+ * case) or one it shares with others (struct swim_runtime's `ids`, which
+ * the simulated world gives its thousands of instances), where an identity
+ * asked for again, same name, address and generation, is the one already
+ * made, so what every instance holds of a member is stored once.  The pool
+ * is an open-addressing table of identities by a hash of all three (linear
  * probing, at most three quarters full, backward-shift deletion; a slot
  * keeps the hash beside the record, so a probe reads a record only when
  * the hashes agree); its size is bounded by the distinct identities held
- * at once.
+ * at once.  Each identity also has a handle in the pool (handle.c), which
+ * is what a member entry holds: 4 bytes, not a pointer's 8.
  * Sharing can carry nothing between instances: what is shared cannot
  * change, and whatever an instance changes about a member (its status,
  * incarnation, a new address or generation) is in its own entry.
@@ -39,11 +40,6 @@
 struct idpool_slot {
     struct swim_ident *id; /* NULL: empty */
     uint64_t key;
-};
-
-struct swim_idpool {
-    struct idpool_slot *slots;
-    size_t cap, n;
 };
 
 struct swim_idpool *swim_idpool_new(void)
@@ -69,6 +65,7 @@ void swim_idpool_delete(struct swim_idpool *p)
     for (size_t i = 0; i < p->cap; i++)
         free(p->slots[i].id);
     free(p->slots);
+    swim__handles_free(&p->ids);
     free(p);
 }
 
@@ -124,12 +121,16 @@ static int pool_grow(struct swim_idpool *p)
     return 0;
 }
 
-static struct swim_ident *ident_make(uint64_t name_hash, const char *name, uint8_t len,
-                                     const struct swim_addr *addr, uint64_t gen)
+static struct swim_ident *ident_make(struct swim_idpool *p, uint64_t name_hash, const char *name,
+                                     uint8_t len, const struct swim_addr *addr, uint64_t gen)
 {
     struct swim_ident *id = malloc(offsetof(struct swim_ident, name) + (size_t)len + 1);
     if (id == NULL)
         return NULL;
+    if ((id->handle = swim__handle_put(&p->ids, id)) == 0) {
+        free(id);
+        return NULL;
+    }
     id->hash = name_hash;
     id->gen = gen;
     id->refs = 1;
@@ -145,8 +146,6 @@ const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name
                                          const struct swim_addr *addr, uint64_t gen)
 {
     uint64_t h = hash_fnv1a(name, len);
-    if (p == NULL)
-        return ident_make(h, name, len, addr, gen);
     uint64_t key = key_hash(h, addr, gen);
     size_t i = pool_find(p, key, h, name, len, addr, gen);
     if (p->slots[i].id != NULL) {
@@ -158,7 +157,7 @@ const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name
             return NULL;
         i = pool_find(p, key, h, name, len, addr, gen);
     }
-    struct swim_ident *id = ident_make(h, name, len, addr, gen);
+    struct swim_ident *id = ident_make(p, h, name, len, addr, gen);
     if (id == NULL)
         return NULL;
     p->slots[i].id = id;
@@ -175,7 +174,7 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
         (struct swim_ident *)cid; /* the count is the holders', not the record's */
     if (--id->refs > 0)
         return;
-    if (p != NULL) {
+    {
         /* Its own slot (the same record, not only an equal one), then
          * backward-shift deletion: no tombstone slots. */
         size_t mask = p->cap - 1;
@@ -194,17 +193,18 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
             }
         }
     }
+    swim__handle_drop(&p->ids, id->handle);
     free(id);
 }
 
 int swim__self_set_gen(struct swim *s, uint64_t gen)
 {
-    const struct swim_ident *old = s->self->id;
+    const struct swim_ident *old = swim__id(s, s->self);
     const struct swim_ident *id =
-        swim__ident_get(s->rt.ids, old->name, old->name_len, &old->addr, gen);
+        swim__ident_get(s->ids, old->name, old->name_len, &old->addr, gen);
     if (id == NULL)
         return ERR_NOMEM;
-    swim__ident_put(s->rt.ids, old);
-    s->self->id = id;
+    swim__ident_put(s->ids, old);
+    s->self->id = id->handle;
     return 0;
 }

@@ -152,7 +152,7 @@ static void on_announce(struct swim *s, const struct swim_in *in)
 {
     const struct wire_header *h = in->h;
     struct swim_member *joiner = swim__member_find(s, h->src.ptr, h->src.len);
-    bool fresh = in->sender == NULL || in->sender->id->gen != h->src_gen;
+    bool fresh = in->sender == NULL || swim__id(s, in->sender)->gen != h->src_gen;
     if (fresh ? swim__bucket_take(s, &s->joins, SWIM_JOIN_BURST, SWIM_JOIN_REFILL_MS, in->now)
               : swim__table_allowed(s, in->now))
         swim__send_table(s, in->from, WIRE_FEED, 0, true, joiner);
@@ -227,7 +227,7 @@ static void ask_record(struct swim *s, const struct wire_name *name, const struc
     s->asked_next = (s->asked_next + 1) % SWIM_ASKED_MAX;
 
     struct wire_member r;
-    swim__member_to_wire(s->self, &r);
+    swim__member_to_wire(s, s->self, &r);
     (void)swim__send_record(s, from, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
 }
 
@@ -242,18 +242,21 @@ static void reconcile_sender(struct swim *s, const struct swim_in *in)
     struct swim_member *sender = in->sender;
     uint64_t now = in->now;
     if (s->cfg.guard && sender != NULL && sender->status == SWIM_FAILED &&
-        h->src_gen > sender->id->gen && swim__gen_plausible(h->src_gen, sender->id->gen)) {
+        h->src_gen > swim__id(s, sender)->gen &&
+        swim__gen_plausible(h->src_gen, swim__id(s, sender)->gen)) {
         /* A failed member speaks at a newer generation: see whether it
          * answers before taking it back. */
         swim__readmit(s, sender, h->src_gen, in->from, now);
-    } else if (sender != NULL && sender->status == SWIM_FAILED && sender->id->gen == h->src_gen &&
-               swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
+    } else if (sender != NULL && sender->status == SWIM_FAILED &&
+               swim__id(s, sender)->gen == h->src_gen &&
+               swim__notice_take(s, sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It is alive after all: tell it, so it renews and comes back. */
         struct wire_member r;
-        swim__member_to_wire(sender, &r);
+        swim__member_to_wire(s, sender, &r);
         swim__send_notice(s, in->from, &r);
-    } else if (sender != NULL && sender->status == SWIM_SUSPECT && sender->id->gen == h->src_gen &&
-               h->src_inc > sender->inc && swim__notice_take(sender, SWIM_NOTICE_GAP_MS, now)) {
+    } else if (sender != NULL && sender->status == SWIM_SUSPECT &&
+               swim__id(s, sender)->gen == h->src_gen && h->src_inc > sender->inc &&
+               swim__notice_take(s, sender, SWIM_NOTICE_GAP_MS, now)) {
         /* It speaks with a newer incarnation than the one we suspect: its
          * refutation did not reach us.  Ask for it; it answers directly. */
         swim__tell_suspect(s, sender, NULL, in->from);
@@ -302,15 +305,17 @@ static void handle(struct swim *s, struct swim_in *in)
      * the items made known stays NULL, as the handlers expect.) */
     if (in->sender != NULL)
         in->sender = swim__member_find(s, h->src.ptr, h->src.len);
-    if (mode == SWIM_APPLY_MERGE && s->n_all > known)
-        swim__sync_soon(s); /* members are joining: others may lack them too */
+    if (s->n_all > known)
+        swim__sync_soon(s); /* members are joining: others may lack them too, */
+                            /* and we may lack more */
     if (in->coord != NULL) {
         /* The sender's own coordinate, taken when it speaks with the
          * generation we hold and from the address we know it at (a forger
          * elsewhere cannot plant one). */
         struct swim_member *m = swim__member_find(s, h->src.ptr, h->src.len);
-        if (m != NULL && m->id->gen == h->src_gen && swim__addr_equal(&m->id->addr, in->from))
-            swim__coord_heard(m, in->coord);
+        if (m != NULL && swim__id(s, m)->gen == h->src_gen &&
+            swim__addr_equal(&swim__id(s, m)->addr, in->from))
+            swim__coord_heard(s, m, in->coord);
     }
 
     if (s->state != SWIM_STATE_RUNNING && h->type != WIRE_ACK)
@@ -348,10 +353,10 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
     }
     if ((rc = items_valid(p, end)) != 0)
         goto bad;
-    if (swim__name_is(&h.src, s->self->id->name, s->self->id->name_len))
+    if (swim__name_is(&h.src, swim__id(s, s->self)->name, swim__id(s, s->self)->name_len))
         return 0; /* our own datagram, or a twin with our name */
     if ((h.flags & WIRE_F_HAS_DST) &&
-        !swim__name_is(&h.dst, s->self->id->name, s->self->id->name_len) &&
+        !swim__name_is(&h.dst, swim__id(s, s->self)->name, swim__id(s, s->self)->name_len) &&
         !(h.type == WIRE_DIRECT && (h.flags & WIRE_F_RELAY)))
         return 0; /* meant for whoever had this address before (a DIRECT to relay names
                      the member to forward it to) */
@@ -376,7 +381,7 @@ int swim_handle_packet(struct swim *s, const struct swim_addr *from, const uint8
         return 0;
     }
     if (h.type != WIRE_ANNOUNCE &&
-        (in.sender == NULL || !swim__addr_equal(&in.sender->id->addr, from))) {
+        (in.sender == NULL || !swim__addr_equal(&swim__id(s, in.sender)->addr, from))) {
         s->budgeted = true;
         s->budget = SWIM_AMPLIFY_MAX * len;
     }

@@ -95,6 +95,7 @@
  * finds no free slot is not started.
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "hash.h"
 #include "swim_int.h"
@@ -164,7 +165,8 @@ static void probe_ping(struct swim *s, const struct swim_probe *p)
 {
     const struct swim_member *m = p->target;
     bool tell = s->cfg.buddy && m->status == SWIM_SUSPECT && p->kind != SWIM_PROBE_READMIT;
-    swim__send_ping(s, &p->addr, m->id->name, m->id->name_len, p->gen, p->seq, tell ? m : NULL);
+    swim__send_ping(s, &p->addr, swim__id(s, m)->name, swim__id(s, m)->name_len, p->gen, p->seq,
+                    tell ? m : NULL);
 }
 
 /* Start a probe of m in a free slot; NULL when none is free. */
@@ -185,7 +187,7 @@ static struct swim_probe *probe_start(struct swim *s, struct swim_member *m, uin
     p->seq = ++s->seq;
     p->sent_at = now;
     swim__addr_copy(&p->addr, addr);
-    uint64_t refuted_at = swim__rare_get(m)->refuted_at;
+    uint64_t refuted_at = swim__rare_get(s, m)->refuted_at;
     p->stretched = s->cfg.probe_retry && kind != SWIM_PROBE_READMIT && refuted_at != 0 &&
                    now - refuted_at < (uint64_t)SWIM_STRETCH_PERIODS * s->cfg.probe_interval_ms;
     s->stats.probes++;
@@ -215,7 +217,8 @@ void swim__on_probe_timer(struct swim *s, uint64_t now)
         return;
     struct swim_member *m = swim__probe_next(s);
     if (m != NULL && !probing(s, m))
-        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, m->id->gen, &m->id->addr, now);
+        (void)probe_start(s, m, SWIM_PROBE_PERIODIC, swim__id(s, m)->gen, &swim__id(s, m)->addr,
+                          now);
 }
 
 void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
@@ -236,18 +239,18 @@ void swim__on_probe_timeout_timer(struct swim *s, uint32_t seq, uint64_t now)
     size_t n = swim__pick_members(s, helpers, s->cfg.indirect_checks, target, false);
     struct wire_peer body;
     memset(&body, 0, sizeof(body));
-    body.name.ptr = target->id->name;
-    body.name.len = target->id->name_len;
+    body.name.ptr = swim__id(s, target)->name;
+    body.name.len = swim__id(s, target)->name_len;
     body.addr = p->addr;
     body.gen = p->gen;
     for (size_t i = 0; i < n; i++) {
         struct swim_pkt k;
-        swim__pkt_begin(s, &k, WIRE_PING_REQ, 0, helpers[i]->id->name, helpers[i]->id->name_len,
-                        helpers[i]->id->gen, seq);
+        swim__pkt_begin(s, &k, WIRE_PING_REQ, 0, swim__id(s, helpers[i])->name,
+                        swim__id(s, helpers[i])->name_len, swim__id(s, helpers[i])->gen, seq);
         if (wire_encode_peer(&k.p, k.end, WIRE_PING_REQ, &body) != 0)
             continue;
         swim__pkt_piggyback(s, &k);
-        swim__pkt_send(s, &helpers[i]->id->addr, &k);
+        swim__pkt_send(s, &swim__id(s, helpers[i])->addr, &k);
         p->expected_nacks++;
     }
 }
@@ -258,7 +261,8 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
 {
     const struct wire_name *who = relayed != NULL ? &relayed->name : &h->src;
     struct swim_probe *p = probe_by_seq(s, h->seq);
-    if (p == NULL || !swim__name_is(who, p->target->id->name, p->target->id->name_len))
+    if (p == NULL ||
+        !swim__name_is(who, swim__id(s, p->target)->name, swim__id(s, p->target)->name_len))
         return false;
     s->answered_at = now;
     if (p->kind == SWIM_PROBE_READMIT) {
@@ -267,14 +271,14 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         struct swim_member *m = p->target;
         if (relayed != NULL || h->src_gen < p->gen)
             return true;
-        struct swim_rare *x = swim__rare_of(m); /* held since swim__readmit */
+        struct swim_rare *x = swim__rare_of(s, m); /* held since swim__readmit */
         if (x != NULL && h->src_gen > x->verified_gen)
             x->verified_gen = h->src_gen;
         if (x != NULL)
             x->readmit_tries = 0;
         probe_end(s, p);
         struct wire_member r;
-        swim__member_to_wire(s->self, &r);
+        swim__member_to_wire(s, s->self, &r);
         (void)swim__send_record(s, &p->addr, WIRE_GOSSIP, WIRE_F_WANT_REPLY, &r, false);
         return true;
     }
@@ -288,8 +292,8 @@ bool swim__probe_answered(struct swim *s, const struct wire_header *h,
         /* Timed only when it comes from where the probe went: an ACK in the
          * target's name from elsewhere says nothing of the path, and must
          * not move our coordinate. */
-        if (p->gen == p->target->id->gen && swim__addr_equal(from, &p->addr)) {
-            swim__member_rtt(p->target, p->sent_at, now);
+        if (p->gen == swim__id(s, p->target)->gen && swim__addr_equal(from, &p->addr)) {
+            swim__member_rtt(s, p->target, p->sent_at, now);
             if (coord != NULL)
                 swim__coord_sample(s, p->target, coord, now > p->sent_at ? now - p->sent_at : 0);
         }
@@ -311,7 +315,8 @@ void swim__probe_nacked(struct swim *s, uint32_t seq, uint64_t now)
  * the suspicion, or add our confirmation to it and pass that on. */
 static void accuse(struct swim *s, struct swim_member *m, uint64_t now)
 {
-    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
+    struct wire_name by = {.ptr = swim__id(s, s->self)->name,
+                           .len = swim__id(s, s->self)->name_len};
     s->stats.accusations++;
     if (m->status == SWIM_SUSPECT) {
         if (swim__add_confirmation(s, m, &by, now))
@@ -357,7 +362,7 @@ static void probe_judge(struct swim *s, struct swim_probe *p, bool answered, uin
         s->health =
             s->health + missing > s->cfg.awareness_max ? s->cfg.awareness_max : s->health + missing;
     }
-    if (!swim__is_live(m->status) || m->id->gen != p->gen || m->inc != p->inc)
+    if (!swim__is_live(m->status) || swim__id(s, m)->gen != p->gen || m->inc != p->inc)
         return; /* it refuted, renewed or was declared meanwhile */
     if (s->cfg.guard && p->expected_nacks > 0 && p->nacks == 0)
         return; /* no helper answered either: the fault is likely ours */
@@ -381,18 +386,18 @@ void swim__reprobe(struct swim *s, struct swim_member *m, uint64_t now)
     if (s->cfg.reprobe == 0 || probing(s, m) || others == 0 ||
         prng_below(&s->rng, others) >= s->cfg.reprobe)
         return;
-    (void)probe_start(s, m, SWIM_PROBE_CHECK, m->id->gen, &m->id->addr, now);
+    (void)probe_start(s, m, SWIM_PROBE_CHECK, swim__id(s, m)->gen, &swim__id(s, m)->addr, now);
 }
 
 void swim__readmit(struct swim *s, struct swim_member *m, uint64_t gen,
                    const struct swim_addr *addr, uint64_t now)
 {
-    if (!swim__notice_take(m, (uint64_t)SWIM_NOTICE_GAP_MS << swim__rare_get(m)->readmit_tries,
-                           now))
+    if (!swim__notice_take(
+            s, m, (uint64_t)SWIM_NOTICE_GAP_MS << swim__rare_get(s, m)->readmit_tries, now))
         return;
     if (probe_start(s, m, SWIM_PROBE_READMIT, gen, addr, now) != NULL &&
-        m->rare->readmit_tries < SWIM_READMIT_BACKOFF_MAX)
-        m->rare->readmit_tries++; /* reset when it answers */
+        swim__rare_at(s, m)->readmit_tries < SWIM_READMIT_BACKOFF_MAX)
+        swim__rare_at(s, m)->readmit_tries++; /* reset when it answers */
 }
 
 /* ------------------------------------------------------------ suspicion */
@@ -451,9 +456,10 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
                            uint64_t now)
 {
     uint64_t t = suspicion_timeout(s, 0);
-    struct wire_name self = {.ptr = s->self->id->name, .len = s->self->id->name_len};
-    m->status_since = now; /* the suspicion's start, which confirmations count from */
-    struct swim_rare *x = swim__rare_of(m);
+    struct wire_name self = {.ptr = swim__id(s, s->self)->name,
+                             .len = swim__id(s, s->self)->name_len};
+    swim__set_since(m, now); /* the suspicion's start, which confirmations count from */
+    struct swim_rare *x = swim__rare_of(s, m);
     if (x == NULL)
         return; /* out of memory: untimed; a probe or a record settles it */
     if (x->uid == 0)
@@ -480,18 +486,18 @@ void swim__start_suspicion(struct swim *s, struct swim_member *m, const struct w
 static void suspicion_shorten(struct swim *s, struct swim_member *m, uint64_t deadline,
                               uint64_t now)
 {
-    if (m->rare == NULL || deadline >= m->rare->suspect_deadline)
+    if (m->rare == 0 || deadline >= swim__rare_at(s, m)->suspect_deadline)
         return;
-    m->rare->suspect_deadline = deadline;
+    swim__rare_at(s, m)->suspect_deadline = deadline;
     swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, deadline > now ? deadline - now : 0);
 }
 
 bool swim__add_confirmation(struct swim *s, struct swim_member *m, const struct wire_name *by,
                             uint64_t now)
 {
-    struct swim_rare *x = m->rare; /* held since the suspicion began */
-    if (by == NULL || by->len == 0 || x == NULL)
+    if (by == NULL || by->len == 0 || m->rare == 0)
         return false;
+    struct swim_rare *x = swim__rare_at(s, m); /* held since the suspicion began */
     uint16_t h = confirmer_hash(by);
     for (uint8_t i = 0; i < x->confirms; i++)
         if (x->confirm[i] == h)
@@ -499,7 +505,7 @@ bool swim__add_confirmation(struct swim *s, struct swim_member *m, const struct 
     if (x->confirms >= SWIM_CONFIRM_MAX)
         return false;
     x->confirm[x->confirms++] = h;
-    suspicion_shorten(s, m, m->status_since + suspicion_timeout(s, x->confirms - 1u), now);
+    suspicion_shorten(s, m, swim__since(m) + suspicion_timeout(s, x->confirms - 1u), now);
     return true;
 }
 
@@ -507,7 +513,7 @@ void swim__confirm_verdict(struct swim *s, struct swim_member *m, const struct w
                            uint64_t now)
 {
     (void)swim__add_confirmation(s, m, by, now);
-    suspicion_shorten(s, m, m->status_since + suspicion_floor_ms(s), now);
+    suspicion_shorten(s, m, swim__since(m) + suspicion_floor_ms(s), now);
 }
 
 /* guard: may this node turn m's suspicion into a verdict now?  Only when
@@ -524,24 +530,26 @@ static bool verdict_trusted(const struct swim *s, const struct swim_member *m, u
 void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t now)
 {
     struct swim_member *m = swim__member_by_timer(s, t);
-    if (m == NULL || m->status != SWIM_SUSPECT || m->rare->suspect_epoch != t->arg32)
+    if (m == NULL || m->status != SWIM_SUSPECT || swim__rare_at(s, m)->suspect_epoch != t->arg32)
         return; /* (a member a timer finds has its rare state: the uid is in it) */
-    if (now < m->rare->suspect_deadline) {
+    if (now < swim__rare_at(s, m)->suspect_deadline) {
         /* Early: a runtime's clock may run a little behind its timers
          * (libevent's cached time does).  Wait out the rest rather than
          * let the suspicion hang. */
-        swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, m->rare->suspect_deadline - now);
+        swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m,
+                               swim__rare_at(s, m)->suspect_deadline - now);
         return;
     }
     if (s->cfg.guard && !verdict_trusted(s, m, now)) {
         /* Held: ask the suspect once more and look again in a period. */
         s->stats.verdicts_held++;
-        m->rare->suspect_deadline = now + s->cfg.probe_interval_ms;
+        swim__rare_at(s, m)->suspect_deadline = now + s->cfg.probe_interval_ms;
         swim__submit_suspicion(s, SWIM_TIMER_SUSPECT, m, s->cfg.probe_interval_ms);
         swim__tell_suspect(s, m, NULL, NULL);
         return;
     }
-    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
+    struct wire_name by = {.ptr = swim__id(s, s->self)->name,
+                           .len = swim__id(s, s->self)->name_len};
     swim__member_set_status(s, m, SWIM_FAILED, now);
     swim__queue_member(s, m, s->cfg.guard ? &by : NULL);
     swim__notify_member(s, SWIM_EV_MEMBER_FAILED, m);
@@ -551,7 +559,7 @@ void swim__on_suspect_timer(struct swim *s, const struct swim_timer *t, uint64_t
 void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t)
 {
     struct swim_member *m = swim__member_by_timer(s, t);
-    if (m == NULL || m->status != SWIM_SUSPECT || m->rare->suspect_epoch != t->arg32)
+    if (m == NULL || m->status != SWIM_SUSPECT || swim__rare_at(s, m)->suspect_epoch != t->arg32)
         return;
     swim__tell_suspect(s, m, NULL, NULL);
 }
@@ -561,7 +569,7 @@ void swim__on_suspect_check_timer(struct swim *s, const struct swim_timer *t)
 /* The relay of our ping with sequence seq, or NULL. */
 static struct swim_relay *relay_by_seq(struct swim *s, uint32_t seq)
 {
-    for (size_t i = 0; i < SWIM_RELAY_MAX; i++)
+    for (size_t i = 0; s->relays != NULL && i < SWIM_RELAY_MAX; i++)
         if (s->relays[i].used && s->relays[i].local_seq == seq)
             return &s->relays[i];
     return NULL;
@@ -577,6 +585,8 @@ void swim__relay_start(struct swim *s, const struct swim_addr *origin, uint32_t 
                        const struct wire_peer *target)
 {
     struct swim_relay *r = NULL;
+    if (s->relays == NULL && (s->relays = calloc(SWIM_RELAY_MAX, sizeof(*s->relays))) == NULL)
+        return; /* out of memory: dropped, as when the table is full */
     for (size_t i = 0; i < SWIM_RELAY_MAX && r == NULL; i++)
         if (!s->relays[i].used)
             r = &s->relays[i];

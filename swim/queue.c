@@ -76,8 +76,10 @@ static void bucket_unlink(struct swim *s, struct swim_bcast *b)
 /* Forget an item already unlinked from its bucket. */
 static void queue_release(struct swim *s, struct swim_bcast *b)
 {
-    if (b->owner != NULL)
-        *b->owner = NULL;
+    if (b->owner != NULL) {
+        *b->owner = 0;
+        swim__handle_drop(&s->bcasts, b->handle);
+    }
     if (b->kind == WIRE_ITEM_USER)
         s->q_user--;
     free(b);
@@ -110,25 +112,29 @@ static void queue_drop_most_sent(struct swim *s)
 }
 
 /* Queue an encoded item body as never sent.  owner (NULL for user items)
- * points at the slot naming the owner's queued record, which a newer record
- * replaces.  All memory is taken before anything changes. */
-static int queue_put(struct swim *s, uint8_t kind, struct swim_bcast **owner, const uint8_t *body,
-                     size_t len)
+ * points at the handle naming the owner's queued record (s->bcasts), which
+ * a newer record replaces.  All memory is taken before anything changes. */
+static int queue_put(struct swim *s, uint8_t kind, uint32_t *owner, const uint8_t *body, size_t len)
 {
     struct swim_bcast *b = malloc(sizeof(*b) + len);
     if (b == NULL)
         return ERR_NOMEM;
+    b->handle = 0;
+    if (owner != NULL && (b->handle = swim__handle_put(&s->bcasts, b)) == 0) {
+        free(b);
+        return ERR_NOMEM;
+    }
     memcpy(b->data, body, len);
     b->len = (uint16_t)len;
     b->kind = kind;
     b->tx = 0;
     b->owner = owner;
-    if (owner != NULL && *owner != NULL)
-        swim__queue_free(s, *owner);
+    if (owner != NULL && *owner != 0)
+        swim__queue_free(s, (struct swim_bcast *)s->bcasts.at[*owner - 1]);
     if (s->qn >= SWIM_QUEUE_MAX)
         queue_drop_most_sent(s);
     if (owner != NULL)
-        *owner = b;
+        *owner = b->handle;
     bucket_push(s, b);
     s->qn++;
     if (kind == WIRE_ITEM_USER)
@@ -137,8 +143,7 @@ static int queue_put(struct swim *s, uint8_t kind, struct swim_bcast **owner, co
     return 0;
 }
 
-void swim__queue_member_record(struct swim *s, const struct wire_member *r,
-                               struct swim_bcast **owner)
+void swim__queue_member_record(struct swim *s, const struct wire_member *r, uint32_t *owner)
 {
     uint8_t *p = s->body;
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, r) == 0)
@@ -148,17 +153,19 @@ void swim__queue_member_record(struct swim *s, const struct wire_member *r,
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by)
 {
     struct wire_member r;
-    swim__member_to_wire(m, &r);
+    swim__member_to_wire(s, m, &r);
     if (by != NULL)
         r.by = *by;
     swim__queue_member_record(s, &r, &m->queued);
 }
 
-void swim__queue_demote(struct swim *s, struct swim_bcast *b)
+void swim__queue_demote(struct swim *s, struct swim_bcast *b, uint32_t sends)
 {
     uint32_t limit = retransmit_limit(s);
+    if (sends >= limit)
+        return;
     bucket_unlink(s, b);
-    b->tx = limit - 1;
+    b->tx = limit - sends;
     bucket_push(s, b);
 }
 
@@ -206,6 +213,7 @@ void swim__queue_destroy(struct swim *s)
     free(s->origins);
     s->origins = NULL;
     s->n_origins = 0;
+    swim__handles_free(&s->bcasts);
 }
 
 /* ------------------------------------------------- exactly-once delivery */

@@ -23,10 +23,10 @@ void swim__pkt_begin(struct swim *s, struct swim_pkt *k, uint8_t type, uint8_t f
     memset(&h, 0, sizeof(h));
     h.type = type;
     h.flags = flags;
-    h.src.ptr = s->self->id->name;
-    h.src.len = s->self->id->name_len;
-    h.src_addr = s->self->id->addr;
-    h.src_gen = s->self->id->gen;
+    h.src.ptr = swim__id(s, s->self)->name;
+    h.src.len = swim__id(s, s->self)->name_len;
+    h.src_addr = swim__id(s, s->self)->addr;
+    h.src_gen = swim__id(s, s->self)->gen;
     h.src_inc = s->self->inc;
     if (dst != NULL) {
         h.flags |= WIRE_F_HAS_DST;
@@ -65,8 +65,8 @@ void swim__send_simple(struct swim *s, const struct swim_addr *to, uint8_t type,
                        const struct swim_member *dst, uint32_t seq)
 {
     struct swim_pkt k;
-    swim__pkt_begin(s, &k, type, flags, dst ? dst->id->name : NULL, dst ? dst->id->name_len : 0,
-                    dst ? dst->id->gen : 0, seq);
+    swim__pkt_begin(s, &k, type, flags, dst ? swim__id(s, dst)->name : NULL,
+                    dst ? swim__id(s, dst)->name_len : 0, dst ? swim__id(s, dst)->gen : 0, seq);
     swim__pkt_piggyback(s, &k);
     swim__pkt_send(s, to, &k);
 }
@@ -99,7 +99,7 @@ void swim__answer_self(struct swim *s, const struct swim_addr *from)
     struct wire_member r;
     if (from == NULL)
         return;
-    swim__member_to_wire(s->self, &r);
+    swim__member_to_wire(s, s->self, &r);
     swim__send_notice(s, from, &r);
 }
 
@@ -125,7 +125,7 @@ void swim__send_announce(struct swim *s, const struct swim_addr *to, const uint6
     struct swim_pkt k;
     struct wire_member r;
     uint8_t *p = s->body;
-    swim__member_to_wire(s->self, &r);
+    swim__member_to_wire(s, s->self, &r);
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) != 0)
         return;
     swim__pkt_begin(s, &k, WIRE_ANNOUNCE, 0, NULL, 0, 0, 0);
@@ -152,7 +152,7 @@ void swim__send_ping(struct swim *s, const struct swim_addr *to, const char *nam
     if (suspect != NULL) {
         struct wire_member r;
         uint8_t *p = s->body;
-        swim__member_to_wire(suspect, &r);
+        swim__member_to_wire(s, suspect, &r);
         if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) == 0)
             (void)wire_encode_item(&k.p, k.end, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body));
     }
@@ -166,10 +166,10 @@ void swim__tell_suspect(struct swim *s, const struct swim_member *m, const struc
                         const struct swim_addr *to)
 {
     struct wire_member r;
-    swim__member_to_wire(m, &r);
+    swim__member_to_wire(s, m, &r);
     if (by != NULL)
         r.by = *by;
-    swim__send_notice(s, to != NULL ? to : &m->id->addr, &r);
+    swim__send_notice(s, to != NULL ? to : &swim__id(s, m)->addr, &r);
 }
 
 void swim__table_begin(struct swim *s, struct swim_table_out *o, const struct swim_addr *to,
@@ -203,7 +203,7 @@ void swim__table_put_member(struct swim *s, struct swim_table_out *o, const stru
 {
     struct wire_member r;
     uint8_t *p = s->body;
-    swim__member_to_wire(m, &r);
+    swim__member_to_wire(s, m, &r);
     if (wire_encode_member(&p, s->body + s->cfg.max_packet, &r) == 0)
         swim__table_put(s, o, WIRE_ITEM_MEMBER, s->body, (size_t)(p - s->body));
 }
@@ -222,9 +222,9 @@ void swim__send_table(struct swim *s, const struct swim_addr *to, uint8_t type, 
     struct swim_table_out o;
     swim__table_begin(s, &o, to, type, flags);
     swim__table_put_member(s, &o, s->self);
-    for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = swim__member_at(s, i);
-        if (m != skip && (!only_live || swim__is_live(m->status)))
+    for (uint32_t i = 0; i < s->n_store; i++) {
+        const struct swim_member *m = swim__entry_used(s, i);
+        if (m != NULL && m != skip && (!only_live || swim__is_live(m->status)))
             swim__table_put_member(s, &o, m);
     }
     swim__table_end(s, &o);

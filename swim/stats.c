@@ -64,11 +64,11 @@ void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now)
 
 /* TCP's SRTT (RFC 6298): srtt += (sample - srtt) / 8, in microseconds from
  * the millisecond clock the core is given. */
-void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now)
+void swim__member_rtt(struct swim *s, struct swim_member *m, uint64_t sent, uint64_t now)
 {
     uint64_t ms = now > sent ? now - sent : 0;
     int64_t us = ms < (SWIM_RTT_UNKNOWN - 1) / 1000 ? (int64_t)(ms * 1000) : SWIM_RTT_UNKNOWN - 1;
-    struct swim_rare *x = swim__rare_of(m);
+    struct swim_rare *x = swim__rare_of(s, m);
     if (x == NULL)
         return;
     if (x->srtt_us == SWIM_RTT_UNKNOWN)

@@ -212,11 +212,17 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
     s->buf = malloc(cfg->max_packet);
     s->body = malloc(cfg->max_packet);
     s->self = calloc(1, sizeof(*s->self));
-    if (s->buf == NULL || s->body == NULL || s->self == NULL || swim__table_create(s) != 0 ||
-        (s->self->id = swim__ident_get(rt->ids, name, (uint8_t)len, addr, generation)) == NULL) {
+    s->ids = rt->ids;
+    if (s->ids == NULL)
+        s->ids = s->own_ids = swim_idpool_new();
+    const struct swim_ident *id = NULL;
+    if (s->buf == NULL || s->body == NULL || s->self == NULL || s->ids == NULL ||
+        swim__table_create(s) != 0 ||
+        (id = swim__ident_get(s->ids, name, (uint8_t)len, addr, generation)) == NULL) {
         swim_delete(s);
         return NULL;
     }
+    s->self->id = id->handle;
 
     s->self->status = SWIM_ALIVE;
     swim__coord_init(s, seed);
@@ -243,6 +249,9 @@ void swim_delete(struct swim *s)
     if (s->self != NULL)
         swim__member_release(s, s->self);
     free(s->self);
+    swim__handles_free(&s->rares);
+    swim_idpool_delete(s->own_ids);
+    free(s->relays);
     free(s->buf);
     free(s->body);
     free(s);
@@ -254,7 +263,7 @@ int swim_start(struct swim *s, uint64_t now)
         return ERR_STATE;
     s->state = SWIM_STATE_RUNNING;
     s->epoch++;
-    s->self->status_since = now;
+    swim__set_since(s->self, now);
     swim__queue_member(s, s->self, NULL);
     swim__timers_start(s);
     return 0;
@@ -287,7 +296,7 @@ int swim_leave(struct swim *s, uint64_t now)
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n; i++)
-        swim__send_simple(s, &to[i]->id->addr, WIRE_GOSSIP, 0, NULL, 0);
+        swim__send_simple(s, &swim__id(s, to[i])->addr, WIRE_GOSSIP, 0, NULL, 0);
     swim__submit(s, SWIM_TIMER_LEAVE, s->epoch, 0, s->cfg.leave_linger_ms);
     return 0;
 }
@@ -304,8 +313,8 @@ int swim_broadcast(struct swim *s, const uint8_t *payload, size_t len, uint64_t 
     if (s->q_user >= SWIM_QUEUE_USER_MAX)
         return ERR_FULL;
     struct wire_user u = {
-        .origin = {.ptr = s->self->id->name, .len = s->self->id->name_len},
-        .origin_gen = s->self->id->gen,
+        .origin = {.ptr = swim__id(s, s->self)->name, .len = swim__id(s, s->self)->name_len},
+        .origin_gen = swim__id(s, s->self)->gen,
         .id = ++s->user_counter,
         .len = (uint16_t)len,
         .payload = payload,
@@ -329,7 +338,7 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
      * incarnation range a new generation instead, taken first: without
      * memory for its identity nothing changes and the caller is told. */
     if (s->self->inc >= UINT32_MAX - 1) {
-        uint64_t gen = s->self->id->gen;
+        uint64_t gen = swim__id(s, s->self)->gen;
         if (swim__gen_next(&gen)) {
             if (swim__self_set_gen(s, gen) != 0)
                 return ERR_NOMEM;
@@ -338,7 +347,7 @@ int swim_set_meta(struct swim *s, const uint8_t *meta, size_t len, uint64_t now)
     } else {
         s->self->inc++;
     }
-    int rc = swim__member_set_meta(s->self, meta, (uint16_t)len) < 0 ? ERR_NOMEM : 0;
+    int rc = swim__member_set_meta(s, s->self, meta, (uint16_t)len) < 0 ? ERR_NOMEM : 0;
     /* (on ERR_NOMEM the newer record still goes out, with the old meta) */
     if (s->state == SWIM_STATE_RUNNING)
         swim__queue_member(s, s->self, NULL);
@@ -366,7 +375,7 @@ int swim_force_leave(struct swim *s, const char *name, uint64_t now)
 
 void swim_self(const struct swim *s, struct swim_member_info *out)
 {
-    swim__member_info(s->self, out);
+    swim__member_info(s, s->self, out);
 }
 
 size_t swim_member_count(const struct swim *s)
@@ -383,7 +392,7 @@ int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 {
     if (i >= s->n_all)
         return ERR_NOTFOUND;
-    swim__member_info(swim__member_at(s, i), out);
+    swim__member_info(s, swim__member_at(s, i), out);
     return 0;
 }
 
@@ -392,7 +401,7 @@ int swim_member_find(const struct swim *s, const char *name, struct swim_member_
     const struct swim_member *m = swim__member_named(s, name);
     if (m == NULL)
         return ERR_NOTFOUND;
-    swim__member_info(m, out);
+    swim__member_info(s, m, out);
     return 0;
 }
 

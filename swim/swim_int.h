@@ -62,6 +62,16 @@
 #define SWIM_TX_MAX 96
 /* Fewest sends per update, whatever N and the mult (queue.c says why). */
 #define SWIM_RETRANSMIT_MIN 8
+/* Sends of a member first heard of by gossip while this node is learning
+ * members from tables (sync.c): when thousands join at once, the tables
+ * carry every member to every node, and each node re-gossiping each joiner
+ * it happened to hear of first, retransmit_limit times, was an O(N^2) tail
+ * that outlasted convergence by half a minute.  Two sends still seed the
+ * tables' epidemic.  swimsim, 3,000 nodes joining at once (lan, 100
+ * periods): 1, 2, 4, 8 and 16 (the full count) sends gave convergence in
+ * 5.5, 2.2, 2.0, 2.0 and 2.2 s with 1,118, 1,325, 2,545, 4,602 and 5,494
+ * bytes per node per second over the run. */
+#define SWIM_LEARN_SENDS 2
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
@@ -268,36 +278,56 @@ struct swim_rare {
 };
 
 /* A member's identity: its name, the address it is reached at and its
- * generation, immutable once made; made alone or interned in a pool that
- * instances share (ident.c).  refs counts its holders (member entries,
- * self). */
+ * generation, immutable once made, interned in a pool (ident.c) that is
+ * the instance's own or shared by instances.  refs counts its holders
+ * (member entries, self); `handle` names it in the pool. */
 struct swim_ident {
     uint64_t hash; /* hash_fnv1a of the name: its place in the member table */
     uint64_t gen;
     uint32_t refs;
+    uint32_t handle;
     uint8_t name_len;
     struct swim_addr addr;
     char name[]; /* name_len bytes and a NUL */
 };
 
-/* A member entry: what every member needs, 40 bytes in the table's
- * storage (no allocation of its own); its name, address and generation
- * are its identity's.  A free entry of the storage chains the next free
- * one through all_idx. */
+/* Handles (handle.c): a 32-bit name for a heap object a member entry
+ * refers to; at[h - 1] is handle h's object, 0 names none. */
+struct swim_handles {
+    void **at;
+    uint32_t cap;
+    uint32_t free; /* a free handle, 0: none; a free place links the next */
+};
+
+/* An identity pool (ident.c): the identities by a hash of all three
+ * fields, and their handles. */
+struct swim_idpool {
+    struct idpool_slot *slots;
+    size_t cap, n;
+    struct swim_handles ids;
+};
+
+/* A member entry: what every member needs, 24 bytes in the table's
+ * storage (no allocation of its own; a simulated world of 10,000 nodes
+ * holds 10^8 of them).  Its name, address and generation are its
+ * identity's; its queued record, rare state and identity are named by
+ * handles, not pointers.  A free entry of the storage chains the next
+ * free one through `inc`. */
 struct swim_member {
-    uint64_t status_since;
-    struct swim_bcast *queued;   /* its record waiting to be gossiped, or NULL */
-    struct swim_rare *rare;      /* NULL until needed */
-    const struct swim_ident *id; /* name, address, generation; another one when they change */
-    uint32_t inc;
-    uint32_t all_idx : 24; /* its place in `all` (below SWIM_MEMBERS_LIMIT) */
+    uint32_t since_lo;      /* status_since (swim__since), low 32 bits */
+    uint32_t since_hi : 24; /* and the 24 above them: 2^56 ms */
     uint32_t status : 8;
+    uint32_t queued; /* its record waiting to be gossiped (s->bcasts), 0: none */
+    uint32_t rare;   /* its rare state (s->rares), 0: none yet */
+    uint32_t id;     /* its identity (s->ids); another one when it changes */
+    uint32_t inc;
 };
 
 /* A queued update: an encoded item body, in the bucket of its send count. */
 struct swim_bcast {
     struct swim_bcast *next, *prev;
-    struct swim_bcast **owner; /* the member's (or self's) pointer to it; NULL for user items */
+    uint32_t *owner; /* the member's (or self's) handle of it; NULL for user items */
+    uint32_t handle; /* its handle in s->bcasts (0 for user items) */
     uint32_t tx;
     uint16_t len;
     uint8_t kind;
@@ -357,24 +387,30 @@ struct swim {
     struct swim_member *store[SWIM_STORE_SEGS]; /* entries; segment k holds SWIM_STORE_SEG0 << k */
     uint32_t n_store;                           /* entries ever handed out */
     uint32_t store_free;                        /* a free entry's index plus one; 0: none */
-    uint32_t *all;                              /* members' entries (indexes), iteration order */
-    size_t n_all, all_cap;
-    uint32_t *probe; /* indexes into `all`, in this round's order */
-    size_t n_probe, probe_cap, probe_cursor;
+    /* Every member's entry (by index), in this probe round's order: the
+     * probe list is also the table's iteration order (table.c). */
+    uint32_t *probe;
+    size_t n_all, probe_cap, probe_cursor;
     size_t n_active;
     size_t n_failed; /* members held FAILED (the reconnect exchange looks for one) */
-    /* During a reap sweep that removes many members, each probe list
-     * entry's place by index in `all` (table.c), so that a removal finds
+    /* During a reap sweep that removes many members, each entry's place in
+     * the probe list, by entry index (table.c), so that a removal finds
      * its place at once; NULL otherwise (a removal scans the list). */
     uint32_t *probe_pos;
-    uint64_t probe_scanned; /* probe list entries read by those scans (a test's bound) */
+    struct swim_idpool *ids;     /* identities: the runtime's shared pool, or own_ids */
+    struct swim_idpool *own_ids; /* this instance's own pool, or NULL */
+    struct swim_handles rares;   /* members' rare state */
+    struct swim_handles bcasts;  /* queued member records */
+    uint64_t probe_scanned;      /* probe list entries read by those scans (a test's bound) */
 
     /* probing */
     uint32_t seq;
     struct swim_probe probes[SWIM_PROBES_MAX];
     uint32_t health;
     uint64_t answered_at; /* guard: the last ACK or NACK to a probe still in flight */
-    struct swim_relay relays[SWIM_RELAY_MAX];
+    /* SWIM_RELAY_MAX relays, allocated at the first PING_REQ taken (10 KiB
+     * that most instances of a simulated world never need), or NULL. */
+    struct swim_relay *relays;
 
     /* dissemination */
     struct swim_bcast *bucket[SWIM_TX_MAX]; /* bucket[t]: items sent t times, newest first */
@@ -468,9 +504,43 @@ enum swim_apply_mode {
 extern const struct swim_rare swim__rare_none;
 
 /* m's rare state, to read. */
-static inline const struct swim_rare *swim__rare_get(const struct swim_member *m)
+static inline const struct swim_rare *swim__rare_get(const struct swim *s,
+                                                     const struct swim_member *m)
 {
-    return m->rare != NULL ? m->rare : &swim__rare_none;
+    return m->rare != 0 ? (const struct swim_rare *)s->rares.at[m->rare - 1] : &swim__rare_none;
+}
+
+/* m's rare state, to write, when it has one (m->rare != 0). */
+static inline struct swim_rare *swim__rare_at(const struct swim *s, const struct swim_member *m)
+{
+    return (struct swim_rare *)s->rares.at[m->rare - 1];
+}
+
+/* m's queued record, or NULL. */
+static inline struct swim_bcast *swim__queued(const struct swim *s, const struct swim_member *m)
+{
+    return m->queued != 0 ? (struct swim_bcast *)s->bcasts.at[m->queued - 1] : NULL;
+}
+
+/* m's identity: name, address, generation. */
+static inline const struct swim_ident *swim__id(const struct swim *s, const struct swim_member *m)
+{
+    return (const struct swim_ident *)s->ids->ids.at[m->id - 1];
+}
+
+/* When m's status was set (`now` of that call; times the core is given
+ * stay below 2^56 ms, beyond which they are held at the largest). */
+static inline uint64_t swim__since(const struct swim_member *m)
+{
+    return (uint64_t)m->since_hi << 32 | m->since_lo;
+}
+
+static inline void swim__set_since(struct swim_member *m, uint64_t t)
+{
+    if (t >> 56 != 0)
+        t = (1ull << 56) - 1;
+    m->since_lo = (uint32_t)t;
+    m->since_hi = (uint32_t)(t >> 32) & 0xFFFFFFu;
 }
 
 static inline bool swim__is_live(uint8_t status)
@@ -516,9 +586,9 @@ static inline bool swim__gen_plausible(uint64_t gen, uint64_t held)
 }
 
 /* The hash of m's name: its place in the table, its digest bucket. */
-static inline uint64_t swim__name_hash(const struct swim_member *m)
+static inline uint64_t swim__name_hash(const struct swim *s, const struct swim_member *m)
 {
-    return m->id->hash;
+    return swim__id(s, m)->hash;
 }
 
 static inline bool swim__name_is(const struct wire_name *n, const char *name, size_t len)
@@ -534,21 +604,38 @@ static inline struct swim_member *swim__entry(const struct swim *s, uint32_t i)
     return &s->store[k][v - ((uint32_t)SWIM_STORE_SEG0 << k)];
 }
 
-/* The i-th member in iteration order (i < n_all). */
+/* Entry i (< n_store) of the storage when a member holds it, else NULL (a
+ * free entry has no identity).  Walking the storage in index order visits
+ * every member once, in memory order (where the probe order jumps about
+ * it), and removing the member it stands on moves no other. */
+static inline struct swim_member *swim__entry_used(const struct swim *s, uint32_t i)
+{
+    struct swim_member *m = swim__entry(s, i);
+    return m->id != 0 ? m : NULL;
+}
+
+/* The i-th member in this round's probe order (i < n_all). */
 static inline struct swim_member *swim__member_at(const struct swim *s, size_t i)
 {
-    return swim__entry(s, s->all[i]);
+    return swim__entry(s, s->probe[i]);
 }
+
+/* ------------------------------------------------------ handle.c */
+
+/* A handle for obj (not NULL), or 0 when out of memory. */
+uint32_t swim__handle_put(struct swim_handles *t, void *obj);
+/* Handle h is free again. */
+void swim__handle_drop(struct swim_handles *t, uint32_t h);
+void swim__handles_free(struct swim_handles *t);
 
 /* ------------------------------------------------------ ident.c */
 
-/* The identity (name[0..len), addr, gen), with one more reference: the
- * pool's when p is not NULL, else a new one of its own.  NULL when out of
- * memory. */
+/* The identity (name[0..len), addr, gen) in pool p, with one more
+ * reference.  NULL when out of memory. */
 const struct swim_ident *swim__ident_get(struct swim_idpool *p, const char *name, uint8_t len,
                                          const struct swim_addr *addr, uint64_t gen);
-/* Drop one reference to id (from pool p, or its own when p is NULL); the
- * last frees it.  NULL: nothing. */
+/* Drop one reference to id (from pool p); the last frees it.  NULL:
+ * nothing. */
 void swim__ident_put(struct swim_idpool *p, const struct swim_ident *id);
 /* This node's own record at generation gen (a new identity): 0, or
  * ERR_NOMEM with nothing changed. */
@@ -564,7 +651,7 @@ void swim__table_destroy(struct swim *s);
 struct swim_member *swim__member_find(const struct swim *s, const char *name, size_t len);
 /* Start reading, all at once, what finding these members (at most
  * SWIM_PREFETCH_MAX: a datagram's records) will read one after another:
- * their hash slots, then their places in `all`, then the entries.  A hint
+ * their hash slots, then the entries, then their identities.  A hint
  * to the processor only; it changes nothing. */
 void swim__member_prefetch(const struct swim *s, const struct wire_name *names, size_t n);
 /* The member named by a NUL-terminated string (the public reads), or NULL. */
@@ -578,10 +665,10 @@ int swim__member_reserve(struct swim *s);
 struct swim_member *swim__member_insert(struct swim *s, const struct wire_member *r, uint64_t now);
 /* m's rare state, to write: allocated at first use (as swim__rare_none
  * reads); NULL when out of memory, and the caller then changes nothing. */
-struct swim_rare *swim__rare_of(struct swim_member *m);
+struct swim_rare *swim__rare_of(struct swim *s, struct swim_member *m);
 /* Is a notice to (or readmission check of) m due at `now`?  Then the next
  * one is due `gap` ms later.  False when not due, or out of memory. */
-bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now);
+bool swim__notice_take(struct swim *s, struct swim_member *m, uint64_t gap, uint64_t now);
 /* Free what a member (or s->self) owns, not the entry itself; it must be
  * in no index. */
 void swim__member_release(struct swim *s, struct swim_member *m);
@@ -595,16 +682,18 @@ void swim__member_remove(struct swim *s, struct swim_member *m);
 bool swim__member_sweep_begin(struct swim *s);
 void swim__member_sweep_end(struct swim *s);
 /* 1 when the meta changed, 0 when equal, ERR_NOMEM. */
-int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len);
+int swim__member_set_meta(struct swim *s, struct swim_member *m, const uint8_t *meta, uint16_t len);
 /* Set the status, keeping n_active, status_since and the digest right. */
 void swim__member_set_status(struct swim *s, struct swim_member *m, uint8_t status, uint64_t now);
 /* Set identity (name, address, generation: id, whose reference m takes
  * over), incarnation and status from a record taken. */
 void swim__member_set_record(struct swim *s, struct swim_member *m, const struct swim_ident *id,
                              uint32_t inc, uint8_t status, uint64_t now);
-void swim__member_info(const struct swim_member *m, struct swim_member_info *out);
-/* Does every index agree with `all` (each member found by its name, at
- * its place in the probe list, each place once)?  For the tests. */
+void swim__member_info(const struct swim *s, const struct swim_member *m,
+                       struct swim_member_info *out);
+/* Does every index agree (each member in the probe list once, found by its
+ * name, every other entry of the storage free once, the counts right)?
+ * For the tests. */
 bool swim__table_consistent(const struct swim *s);
 /* The member a SUSPECT/SUSPECT_CHECK timer names (its rare state held),
  * or NULL. */
@@ -616,7 +705,10 @@ size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
 struct swim_member *swim__probe_next(struct swim *s);
 /* A member's (or s->self's) record as a wire value; pointers into the
  * member stay valid until it changes. */
-void swim__member_to_wire(const struct swim_member *m, struct wire_member *out);
+void swim__member_to_wire(const struct swim *s, const struct swim_member *m,
+                          struct wire_member *out);
+/* The index of entry m in the storage (the hint suspicion timers carry). */
+uint32_t swim__entry_index(const struct swim *s, const struct swim_member *m);
 
 /* ------------------------------------------------------ queue.c */
 
@@ -626,13 +718,12 @@ void swim__queue_destroy(struct swim *s);
 void swim__queue_free(struct swim *s, struct swim_bcast *b);
 /* Queue a record; *owner names the one it replaces.  Out of memory or too
  * big to encode: not queued (anti-entropy repairs it). */
-void swim__queue_member_record(struct swim *s, const struct wire_member *r,
-                               struct swim_bcast **owner);
+void swim__queue_member_record(struct swim *s, const struct wire_member *r, uint32_t *owner);
 /* Queue m's (or s->self's) current record, with `by` when not NULL. */
 void swim__queue_member(struct swim *s, struct swim_member *m, const struct wire_name *by);
-/* Count a queued item as sent all but once: it goes out once more, after
- * every other item. */
-void swim__queue_demote(struct swim *s, struct swim_bcast *b);
+/* Count a queued item as sent all but `sends` times: it goes out that many
+ * more times, after every other item (fewer already left: unchanged). */
+void swim__queue_demote(struct swim *s, struct swim_bcast *b, uint32_t sends);
 /* Fill the rest of the datagram with queued items, least-sent first. */
 void swim__pkt_piggyback(struct swim *s, struct swim_pkt *k);
 /* Deliver a user broadcast once (notify, queue it on); body is its encoded
@@ -776,9 +867,12 @@ void swim__gossip_now(struct swim *s);
 
 /* Arm the periodic exchange (swim_start). */
 void swim__sync_start(struct swim *s);
-/* A table brought us members we did not know (or this node became
+/* A datagram brought us members we did not know (or this node became
  * active): exchange again soon. */
 void swim__sync_soon(struct swim *s);
+/* Is this node learning members: its exchanges at the fast pace, because
+ * the latest datagrams brought members it did not know? */
+bool swim__sync_learning(const struct swim *s);
 /* m's record enters (add) or leaves the digest sums: called by table.c
  * around every change of a member's generation, incarnation or status,
  * and at insertion and removal; a tombstone counts nothing. */
@@ -807,7 +901,7 @@ void swim__count_dgram(struct swim *s, bool out, uint8_t type, size_t len);
 /* A direct probe answered: its ping went out at `sent`, the ACK came at now. */
 void swim__count_rtt(struct swim *s, uint64_t sent, uint64_t now);
 /* Folds one direct answer's round trip into m's smoothed RTT. */
-void swim__member_rtt(struct swim_member *m, uint64_t sent, uint64_t now);
+void swim__member_rtt(struct swim *s, struct swim_member *m, uint64_t sent, uint64_t now);
 
 /* ------------------------------------------------------ coord.c */
 
@@ -820,10 +914,10 @@ void swim__coord_init(struct swim *s, uint64_t seed);
 void swim__coord_sample(struct swim *s, struct swim_member *m, const struct swim_coord *theirs,
                         uint64_t rtt_ms);
 /* m sent its coordinate c (valid): remember it (not when out of memory). */
-void swim__coord_heard(struct swim_member *m, const struct swim_coord *c);
+void swim__coord_heard(struct swim *s, struct swim_member *m, const struct swim_coord *c);
 /* m is another process now (a new generation), or is being freed: forget
  * its coordinate and its round trips. */
-void swim__coord_forget(struct swim_member *m);
+void swim__coord_forget(struct swim *s, struct swim_member *m);
 /* A decoded coordinate, checked: 0 or ERR_MALFORMED (out of bounds). */
 int swim__coord_from_wire(struct swim_coord *out, const struct wire_coord *in);
 void swim__coord_to_wire(const struct swim *s, struct wire_coord *out);

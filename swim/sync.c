@@ -43,8 +43,9 @@
  *
  * Pace.  The exchange is periodic with one timer (SWIM_TIMER_SYNC, its
  * arg32 a sequence number so that a re-armed timer makes the old one
- * stale).  When a table brought us members we did not know, or this node
- * has just become active, the next exchange comes after gossip_interval_ms;
+ * stale).  When a datagram (a table or gossip) brought us members we did
+ * not know, or this node has just become active, the next exchange comes
+ * after gossip_interval_ms;
  * after each one that brought none the interval doubles, up to
  * sync_interval_ms.  Joins are what gossip serves worst (N new records for
  * every node when a cluster starts); other changes (a suspicion, a verdict)
@@ -58,7 +59,12 @@
  * every node announced to the same seed at the same instant (the seed's
  * FEEDs are rate-limited, and the first ones hold few members).  Records
  * learned from a table are not queued for gossip (update.c): they travel
- * this way, in full datagrams.  Every reconnect_interval_ms the same digest
+ * this way, in full datagrams.  And while a node is learning, a member it
+ * first hears of by gossip is passed on SWIM_LEARN_SENDS times, not the
+ * full count: each of thousands of joiners re-gossiped in full by every
+ * node that heard of it first was an O(N^2) tail outlasting convergence by
+ * half a minute (swim_int.h has the figures).  A single join into a
+ * settled cluster is gossiped as before.  Every reconnect_interval_ms the same digest
  * goes to a random FAILED member, which answers only if it is alive after
  * all, on the other side of a healed partition.
  */
@@ -82,18 +88,18 @@ static size_t bucket_of(uint64_t nh, uint8_t log2)
 }
 
 /* m's record's share of its bucket's sum. */
-static uint32_t digest_share(const struct swim_member *m)
+static uint32_t digest_share(const struct swim *s, const struct swim_member *m)
 {
-    uint64_t nh = swim__name_hash(m);
-    return (uint32_t)mix64(nh ^ mix64(m->id->gen) ^ ((uint64_t)m->inc << 8 | m->status));
+    uint64_t nh = swim__name_hash(s, m);
+    return (uint32_t)mix64(nh ^ mix64(swim__id(s, m)->gen) ^ ((uint64_t)m->inc << 8 | m->status));
 }
 
 void swim__digest_member(struct swim *s, const struct swim_member *m, bool add)
 {
     if (!swim__is_live(m->status))
         return;
-    uint32_t *sum = &s->digest[bucket_of(swim__name_hash(m), WIRE_DIGEST_LOG2_MAX)];
-    *sum = add ? *sum + digest_share(m) : *sum - digest_share(m);
+    uint32_t *sum = &s->digest[bucket_of(swim__name_hash(s, m), WIRE_DIGEST_LOG2_MAX)];
+    *sum = add ? *sum + digest_share(s, m) : *sum - digest_share(s, m);
 }
 
 /* Our digest in 2^log2 buckets: our own record and every live member's.
@@ -105,7 +111,7 @@ static void digest_compute(const struct swim *s, uint8_t log2, uint32_t *sums)
     memset(sums, 0, sizeof(*sums) << log2);
     for (size_t i = 0; i < (size_t)1 << WIRE_DIGEST_LOG2_MAX; i++)
         sums[i >> (WIRE_DIGEST_LOG2_MAX - log2)] += s->digest[i];
-    sums[bucket_of(swim__name_hash(s->self), log2)] += digest_share(s->self);
+    sums[bucket_of(swim__name_hash(s, s->self), log2)] += digest_share(s, s->self);
 }
 
 bool swim__digest_consistent(const struct swim *s)
@@ -113,8 +119,8 @@ bool swim__digest_consistent(const struct swim *s)
     uint32_t sums[1u << WIRE_DIGEST_LOG2_MAX] = {0};
     for (size_t i = 0; i < s->n_all; i++)
         if (swim__is_live(swim__member_at(s, i)->status))
-            sums[bucket_of(swim__name_hash(swim__member_at(s, i)), WIRE_DIGEST_LOG2_MAX)] +=
-                digest_share(swim__member_at(s, i));
+            sums[bucket_of(swim__name_hash(s, swim__member_at(s, i)), WIRE_DIGEST_LOG2_MAX)] +=
+                digest_share(s, swim__member_at(s, i));
     for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
         if (sums[i] != s->digest[i])
             return false;
@@ -143,13 +149,16 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
 {
     struct swim_table_out o;
     swim__table_begin(s, &o, to, WIRE_SYNC, 0);
-    if (want[bucket_of(swim__name_hash(s->self), log2)])
+    if (want[bucket_of(swim__name_hash(s, s->self), log2)])
         swim__table_put_member(s, &o, s->self);
-    for (size_t i = 0; i < s->n_all; i++) {
-        const struct swim_member *m = swim__member_at(s, i);
-        if (i + SYNC_AHEAD < s->n_all) /* the hash is in the identity: start reading it */
-            __builtin_prefetch(&swim__member_at(s, i + SYNC_AHEAD)->id->hash);
-        if (want[bucket_of(swim__name_hash(m), log2)])
+    for (uint32_t i = 0; i < s->n_store; i++) {
+        const struct swim_member *m = swim__entry_used(s, i);
+        if (i + SYNC_AHEAD < s->n_store) { /* the hash is in the identity: start reading it */
+            const struct swim_member *ahead = swim__entry_used(s, i + SYNC_AHEAD);
+            if (ahead != NULL)
+                __builtin_prefetch(swim__id(s, ahead));
+        }
+        if (m != NULL && want[bucket_of(swim__name_hash(s, m), log2)])
             swim__table_put_member(s, &o, m);
     }
     if (sums != NULL) {
@@ -203,6 +212,12 @@ void swim__sync_soon(struct swim *s)
         sync_arm(s, sync_fast(s));
 }
 
+bool swim__sync_learning(const struct swim *s)
+{
+    return s->cfg.sync_interval_ms > 0 && s->state == SWIM_STATE_RUNNING &&
+           s->sync.every <= sync_fast(s);
+}
+
 /* Send our digest to m, asking for what differs; its answer is taken once
  * (slot 0: the periodic exchange, 1: reconnect). */
 static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint64_t now)
@@ -214,10 +229,10 @@ static void sync_ask(struct swim *s, const struct swim_member *m, int slot, uint
     if (wire_encode_digest(&p, s->body + s->cfg.max_packet, log2, sums) != 0)
         return;
     struct swim_table_out o;
-    swim__table_begin(s, &o, &m->id->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
+    swim__table_begin(s, &o, &swim__id(s, m)->addr, WIRE_SYNC, WIRE_F_WANT_REPLY);
     swim__table_put(s, &o, WIRE_ITEM_DIGEST, s->body, (size_t)(p - s->body));
     swim__table_end(s, &o);
-    s->sync.asked[slot].hash = swim__name_hash(m);
+    s->sync.asked[slot].hash = swim__name_hash(s, m);
     s->sync.asked[slot].until = now + s->cfg.probe_interval_ms;
 }
 

@@ -5,18 +5,20 @@
  * Member entries live in the table's storage: segments that never move,
  * growing geometrically up to max_members, entries of removed members
  * reused first (a free list).  A member's name, address and generation are
- * an identity record it points at (ident.c: its own, or shared through a
- * pool); what not every member needs (suspicion, round trips, tags:
- * struct swim_rare) is an allocation made at its first use.  A member is
- * referenced from an open-addressing hash table by name (linear probing,
- * kept at most three quarters full, backward-shift deletion so there are
- * no tombstone slots), from the iteration array `all` (its entry's index
- * in the storage; its place in `all` is the hint suspicion timers carry),
- * and from the probe list (places in `all`), walked round-robin and
- * reshuffled at the end of each round.
- * A slot is 32 bits: the member's index in `all` and 11 bits of its name's
- * hash, so a probe reads a member only when those agree; nothing iterates
- * the slots, so their layout never shows in the protocol's order.  Indexes
+ * an identity record it names by handle (ident.c: in the instance's pool
+ * or a shared one); what not every member needs (suspicion, round trips,
+ * tags: struct swim_rare) is an allocation made at its first use, also
+ * named by handle.  A member is referenced twice, by its entry's index in
+ * the storage (which is also the hint suspicion timers carry): from an
+ * open-addressing hash table by name (linear probing, kept at most three
+ * quarters full, backward-shift deletion so there are no tombstone slots),
+ * and from the probe list, walked round-robin and reshuffled at the end
+ * of each round.  The probe list is also the table's iteration order (and
+ * random picks draw from it): one array instead of two, 4 bytes a member
+ * less, the order of iteration being any that visits each member once.
+ * A slot is 32 bits: the entry's index and 11 bits of its name's hash, so
+ * a probe reads a member only when those agree; nothing iterates the
+ * slots, so their layout never shows in the protocol's order.  Indexes
  * grow geometrically up to max_members; growth is reserved before a member
  * is inserted, so insertion cannot fail half-way.  Here too: random picks
  * of helpers and gossip targets, and a member's (or this node's) record as
@@ -31,28 +33,44 @@
 
 const struct swim_rare swim__rare_none = {.srtt_us = SWIM_RTT_UNKNOWN};
 
-struct swim_rare *swim__rare_of(struct swim_member *m)
+_Static_assert(sizeof(struct swim_member) == 24, "a member entry is 24 bytes (swim_int.h)");
+
+struct swim_rare *swim__rare_of(struct swim *s, struct swim_member *m)
 {
-    if (m->rare == NULL && (m->rare = malloc(sizeof(*m->rare))) != NULL)
-        *m->rare = swim__rare_none;
-    return m->rare;
+    if (m->rare != 0)
+        return swim__rare_at(s, m);
+    struct swim_rare *x = malloc(sizeof(*x));
+    if (x == NULL)
+        return NULL;
+    if ((m->rare = swim__handle_put(&s->rares, x)) == 0) {
+        free(x);
+        return NULL;
+    }
+    *x = swim__rare_none;
+    return x;
 }
 
-bool swim__notice_take(struct swim_member *m, uint64_t gap, uint64_t now)
+bool swim__notice_take(struct swim *s, struct swim_member *m, uint64_t gap, uint64_t now)
 {
-    if (now < swim__rare_get(m)->notice_at || swim__rare_of(m) == NULL)
+    if (now < swim__rare_get(s, m)->notice_at || swim__rare_of(s, m) == NULL)
         return false;
-    m->rare->notice_at = now + gap;
+    swim__rare_at(s, m)->notice_at = now + gap;
     return true;
 }
 
 void swim__member_release(struct swim *s, struct swim_member *m)
 {
-    swim__coord_forget(m);
-    if (m->rare != NULL)
-        free(m->rare->meta);
-    free(m->rare);
-    swim__ident_put(s->rt.ids, m->id);
+    swim__coord_forget(s, m);
+    if (m->rare != 0) {
+        struct swim_rare *x = swim__rare_at(s, m);
+        free(x->meta);
+        free(x);
+        swim__handle_drop(&s->rares, m->rare);
+        m->rare = 0;
+    }
+    if (m->id != 0)
+        swim__ident_put(s->ids, swim__id(s, m));
+    m->id = 0;
 }
 
 /* How many entries segment k of the storage holds (the last one only up
@@ -82,7 +100,7 @@ static struct swim_member *store_take(struct swim *s, uint32_t *idx)
 {
     if (s->store_free != 0) {
         *idx = s->store_free - 1;
-        s->store_free = swim__entry(s, *idx)->all_idx;
+        s->store_free = swim__entry(s, *idx)->inc;
     } else {
         *idx = s->n_store++;
     }
@@ -94,8 +112,21 @@ static struct swim_member *store_take(struct swim *s, uint32_t *idx)
 /* Entry idx is free again. */
 static void store_give(struct swim *s, uint32_t idx)
 {
-    swim__entry(s, idx)->all_idx = s->store_free;
+    struct swim_member *m = swim__entry(s, idx);
+    memset(m, 0, sizeof(*m));
+    m->inc = s->store_free;
     s->store_free = idx + 1;
+}
+
+uint32_t swim__entry_index(const struct swim *s, const struct swim_member *m)
+{
+    for (unsigned k = 0; k < SWIM_STORE_SEGS && s->store[k] != NULL; k++) {
+        size_t n = seg_size(s, k);
+        if (m >= s->store[k] && m < s->store[k] + n)
+            return (uint32_t)(((size_t)SWIM_STORE_SEG0 << k) - SWIM_STORE_SEG0) +
+                   (uint32_t)(m - s->store[k]);
+    }
+    return UINT32_MAX; /* unreachable: m is an entry */
 }
 
 int swim__table_create(struct swim *s)
@@ -107,23 +138,25 @@ int swim__table_create(struct swim *s)
 
 void swim__table_destroy(struct swim *s)
 {
-    for (size_t i = 0; i < s->n_all; i++)
-        swim__member_release(s, swim__member_at(s, i));
+    for (uint32_t i = 0; i < s->n_store; i++) {
+        struct swim_member *m = swim__entry_used(s, i);
+        if (m != NULL)
+            swim__member_release(s, m);
+    }
     for (size_t k = 0; k < SWIM_STORE_SEGS; k++)
         free(s->store[k]);
     free(s->slots);
-    free(s->all);
     free(s->probe);
 }
 
-/* A slot is 32 bits: the member's index in `all` plus one in the low
- * SLOT_IDX_BITS (0: an empty slot), and the top bits of its name's hash as
- * a tag above them. */
+/* A slot is 32 bits: the index of the member's entry in the storage plus
+ * one in the low SLOT_IDX_BITS (0: an empty slot), and the top bits of its
+ * name's hash as a tag above them: a lookup reads the slot, the entry and
+ * its identity, and a member moving in the probe list leaves its slot
+ * alone. */
 #define SLOT_IDX_BITS 21
 #define SLOT_IDX_MASK ((1u << SLOT_IDX_BITS) - 1)
-_Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any index plus one");
-_Static_assert(SWIM_MEMBERS_LIMIT < (1u << 24), "all_idx holds any place in `all`, and the "
-                                                "free list any entry's index plus one");
+_Static_assert(SWIM_MEMBERS_LIMIT < SLOT_IDX_MASK, "a slot holds any entry's index plus one");
 
 static uint32_t slot_tag(uint64_t h)
 {
@@ -132,7 +165,7 @@ static uint32_t slot_tag(uint64_t h)
 
 static struct swim_member *slot_member(const struct swim *s, uint32_t v)
 {
-    return swim__member_at(s, (v & SLOT_IDX_MASK) - 1);
+    return swim__entry(s, (v & SLOT_IDX_MASK) - 1);
 }
 
 /* The slot holding the member named name[0..len) (its hash h), or the
@@ -147,15 +180,15 @@ static size_t slot_find(const struct swim *s, const char *name, size_t len, uint
         if (v == 0)
             return i;
         if ((v & ~SLOT_IDX_MASK) == tag) {
-            const struct swim_member *m = slot_member(s, v);
-            if (m->id->name_len == len && memcmp(m->id->name, name, len) == 0)
+            const struct swim_ident *id = swim__id(s, slot_member(s, v));
+            if (id->name_len == len && memcmp(id->name, name, len) == 0)
                 return i;
         }
     }
     return SIZE_MAX; /* unreachable: the table is never full */
 }
 
-/* The slot pointing at all[idx] (a member of hash h). */
+/* The slot pointing at entry idx (a member of hash h). */
 static size_t slot_of_index(const struct swim *s, uint64_t h, size_t idx)
 {
     size_t mask = s->slot_cap - 1;
@@ -193,15 +226,15 @@ void swim__member_prefetch(const struct swim *s, const struct wire_name *names, 
         tag[i] = slot_tag(h);
         __builtin_prefetch(&s->slots[home[i]]);
     }
-    for (size_t i = 0; i < n; i++)
-        if (s->slots[home[i]] != 0)
-            __builtin_prefetch(&s->all[(s->slots[home[i]] & SLOT_IDX_MASK) - 1]);
     for (size_t i = 0; i < n; i++) {
         uint32_t v = s->slots[home[i]];
-        if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i]) {
-            const struct swim_member *m = slot_member(s, v);
-            __builtin_prefetch(&m->id);
-        }
+        if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i])
+            __builtin_prefetch(slot_member(s, v));
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = s->slots[home[i]];
+        if (v != 0 && (v & ~SLOT_IDX_MASK) == tag[i])
+            __builtin_prefetch(swim__id(s, slot_member(s, v)));
     }
 }
 
@@ -231,19 +264,25 @@ static int grow(void **arr, size_t *cap, size_t need, size_t most, size_t size)
     return 0;
 }
 
+/* The hash table at ncap slots.  Rebuilt from a walk of the storage: in
+ * memory order, where a walk of the old slots would read the entries in
+ * no order at all (a table of 10,000 rehashed that way waited on memory
+ * for most of a simulated mass join). */
 static int slots_rehash(struct swim *s, size_t ncap)
 {
-    uint32_t *old = s->slots;
-    size_t ocap = s->slot_cap;
     uint32_t *n = calloc(ncap, sizeof(*n));
     if (n == NULL)
         return ERR_NOMEM;
+    free(s->slots);
     s->slots = n;
     s->slot_cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i] != 0)
-            s->slots[slot_free(s, swim__name_hash(slot_member(s, old[i])))] = old[i];
-    free(old);
+    for (uint32_t i = 0; i < s->n_store; i++) {
+        const struct swim_member *m = swim__entry_used(s, i);
+        if (m != NULL) {
+            uint64_t h = swim__name_hash(s, m);
+            s->slots[slot_free(s, h)] = slot_tag(h) | (i + 1);
+        }
+    }
     return 0;
 }
 
@@ -257,7 +296,7 @@ static bool evict_tombstone(struct swim *s)
         return false;
     for (size_t i = 0; i < s->n_all; i++) {
         struct swim_member *m = swim__member_at(s, i);
-        if (!swim__is_live(m->status) && (old == NULL || m->status_since < old->status_since))
+        if (!swim__is_live(m->status) && (old == NULL || swim__since(m) < swim__since(old)))
             old = m;
     }
     swim__notify_member(s, SWIM_EV_MEMBER_REAPED, old);
@@ -270,37 +309,37 @@ bool swim__table_consistent(const struct swim *s)
     size_t used = 0;
     for (size_t i = 0; i < s->slot_cap; i++)
         used += s->slots[i] != 0;
-    if (used != s->n_all || s->n_probe != s->n_all || s->probe_cursor > s->n_probe)
+    if (used != s->n_all || s->probe_cursor > s->n_all || s->n_all > s->n_store)
         return false;
-    /* The probe list holds every place of `all` once. */
-    uint8_t *seen = calloc(s->n_all + 1, 1);
+    /* The probe list names entries of the storage, each once; the free
+     * list the others, each once. */
+    uint8_t *seen = calloc((size_t)s->n_store + 1, 1);
     bool ok = seen != NULL;
-    for (size_t j = 0; ok && j < s->n_probe; j++) {
-        ok = s->probe[j] < s->n_all && !seen[s->probe[j]];
+    for (size_t j = 0; ok && j < s->n_all; j++) {
+        ok = s->probe[j] < s->n_store && !seen[s->probe[j]];
         if (ok)
             seen[s->probe[j]] = 1;
     }
+    size_t free_n = 0;
+    for (uint32_t f = s->store_free; ok && f != 0; f = swim__entry(s, f - 1)->inc) {
+        ok = f - 1 < s->n_store && !seen[f - 1];
+        if (ok)
+            seen[f - 1] = 1;
+        free_n++;
+    }
     free(seen);
-    if (!ok)
+    if (!ok || s->n_all + free_n != s->n_store)
         return false;
     size_t failed = 0;
-    for (size_t i = 0; i < s->n_all; i++)
-        failed += swim__member_at(s, i)->status == SWIM_FAILED;
-    if (failed != s->n_failed)
-        return false;
-    /* Every entry of the storage is a member's or free, once. */
-    size_t free_n = 0;
-    for (uint32_t f = s->store_free; f != 0 && free_n <= s->n_store;
-         f = swim__entry(s, f - 1)->all_idx)
-        free_n++;
-    if (s->n_all + free_n != s->n_store)
-        return false;
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = swim__member_at(s, i);
-        if (m->all_idx != i || swim__member_find(s, m->id->name, m->id->name_len) != m)
+        const struct swim_ident *id = swim__id(s, m);
+        failed += m->status == SWIM_FAILED;
+        if (swim__entry_index(s, m) != s->probe[i] ||
+            swim__member_find(s, id->name, id->name_len) != m)
             return false;
     }
-    return true;
+    return failed == s->n_failed;
 }
 
 /* Reserve room for one more member in every index. */
@@ -314,54 +353,57 @@ int swim__member_reserve(struct swim *s)
     if (need * 4 > s->slot_cap * 3 && slots_rehash(s, s->slot_cap * 2) != 0)
         return ERR_NOMEM;
     if (store_reserve(s) != 0 ||
-        grow((void **)&s->all, &s->all_cap, need, s->cfg.max_members, sizeof(*s->all)) != 0 ||
         grow((void **)&s->probe, &s->probe_cap, need, s->cfg.max_members, sizeof(*s->probe)) != 0)
         return ERR_NOMEM;
     return 0;
 }
 
-/* Put all[a] at place i of the probe list. */
-static void probe_place(struct swim *s, size_t i, uint32_t a)
+/* Put entry e at place i of the probe list. */
+static void probe_place(struct swim *s, size_t i, uint32_t e)
 {
-    s->probe[i] = a;
+    s->probe[i] = e;
     if (s->probe_pos != NULL)
-        s->probe_pos[a] = (uint32_t)i;
+        s->probe_pos[e] = (uint32_t)i;
 }
 
-/* Where all[a] is in the probe list.  A scan: entries do not keep their
+/* Where entry e is in the probe list.  A scan: entries do not keep their
  * place (the round's shuffle would write every entry), and only a removal
  * asks (an eviction, a reap), O(N) each against the shuffle's O(N) per
  * round; a sweep removing many maps the places first
  * (swim__member_sweep_begin), so that it costs O(N) in all. */
-static size_t probe_find(struct swim *s, uint32_t a)
+static size_t probe_find(struct swim *s, uint32_t e)
 {
     if (s->probe_pos != NULL)
-        return s->probe_pos[a];
+        return s->probe_pos[e];
     size_t i = 0;
-    while (i < s->n_probe && s->probe[i] != a)
+    while (i < s->n_all && s->probe[i] != e)
         i++;
     s->probe_scanned += i + 1;
     return i;
 }
 
-/* Insert into the probe list at a random place not yet visited this round. */
-static void probe_insert(struct swim *s, struct swim_member *m)
+/* Insert entry e into the probe list at a random place not yet visited
+ * this round. */
+static void probe_insert(struct swim *s, uint32_t e)
 {
-    size_t last = s->n_probe++;
-    probe_place(s, last, m->all_idx);
+    size_t last = s->n_all++;
+    probe_place(s, last, e);
     size_t lo = s->probe_cursor < last ? s->probe_cursor : last;
     size_t j = lo + prng_below(&s->rng, last - lo + 1);
     uint32_t o = s->probe[j];
-    probe_place(s, j, m->all_idx);
+    probe_place(s, j, e);
     probe_place(s, last, o);
 }
 
-static void probe_remove(struct swim *s, struct swim_member *m)
+/* Take entry e out of the probe list.  A walk of the list from its end
+ * to its start that removes the member it stands on still visits every
+ * other member once: what moves, moves from a place already walked. */
+static void probe_remove(struct swim *s, uint32_t e)
 {
     /* Keep [0, cursor) the members already probed this round: a hole there
      * is filled from the round's last probed member, so the member moved
      * into the remaining hole is one not yet probed. */
-    size_t i = probe_find(s, m->all_idx), last = --s->n_probe;
+    size_t i = probe_find(s, e), last = --s->n_all;
     if (i < s->probe_cursor) {
         size_t lv = --s->probe_cursor;
         probe_place(s, i, s->probe[lv]);
@@ -376,20 +418,24 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
 {
     uint32_t idx;
     struct swim_member *m = store_take(s, &idx);
-    if ((m->id = swim__ident_get(s->rt.ids, r->name.ptr, r->name.len, &r->addr, r->gen)) == NULL ||
-        (r->meta_len > 0 && swim__member_set_meta(m, r->meta, r->meta_len) < 0)) {
+    const struct swim_ident *id =
+        swim__ident_get(s->ids, r->name.ptr, r->name.len, &r->addr, r->gen);
+    if (id == NULL) {
+        store_give(s, idx);
+        return NULL;
+    }
+    m->id = id->handle;
+    if (r->meta_len > 0 && swim__member_set_meta(s, m, r->meta, r->meta_len) < 0) {
         swim__member_release(s, m);
         store_give(s, idx);
         return NULL;
     }
     m->inc = r->inc;
     m->status = r->status;
-    m->status_since = now;
-    uint64_t h = swim__name_hash(m);
-    s->slots[slot_free(s, h)] = slot_tag(h) | ((uint32_t)s->n_all + 1);
-    m->all_idx = (uint32_t)s->n_all;
-    s->all[s->n_all++] = idx;
-    probe_insert(s, m);
+    swim__set_since(m, now);
+    uint64_t h = id->hash;
+    s->slots[slot_free(s, h)] = slot_tag(h) | (idx + 1);
+    probe_insert(s, idx);
     if (swim__is_live(m->status))
         s->n_active++;
     s->n_failed += m->status == SWIM_FAILED;
@@ -399,15 +445,16 @@ struct swim_member *swim__member_insert(struct swim *s, const struct wire_member
 
 void swim__member_remove(struct swim *s, struct swim_member *m)
 {
-    if (m->queued != NULL)
-        swim__queue_free(s, m->queued);
+    if (m->queued != 0)
+        swim__queue_free(s, swim__queued(s, m));
+    uint32_t idx = swim__entry_index(s, m);
     /* Backward-shift deletion keeps linear probing free of tombstones. */
     size_t mask = s->slot_cap - 1;
-    size_t i = slot_of_index(s, swim__name_hash(m), m->all_idx);
+    size_t i = slot_of_index(s, swim__name_hash(s, m), idx);
     s->slots[i] = 0;
     for (size_t j = (i + 1) & mask, n = 0; s->slots[j] != 0 && n < s->slot_cap;
          j = (j + 1) & mask, n++) {
-        size_t home = (size_t)swim__name_hash(slot_member(s, s->slots[j])) & mask;
+        size_t home = (size_t)swim__name_hash(s, slot_member(s, s->slots[j])) & mask;
         /* slot j may move to i if its home is not in (i, j] cyclically. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -416,19 +463,7 @@ void swim__member_remove(struct swim *s, struct swim_member *m)
             i = j;
         }
     }
-    probe_remove(s, m); /* while the probe list's indexes are still right */
-    /* The last member takes m's place in `all`, in its slot and in the
-     * probe list. */
-    size_t a = m->all_idx, last = --s->n_all;
-    uint32_t idx = s->all[a];
-    if (a != last) {
-        struct swim_member *o = swim__member_at(s, last);
-        s->all[a] = s->all[last];
-        o->all_idx = (uint32_t)a;
-        size_t k = slot_of_index(s, swim__name_hash(o), last);
-        s->slots[k] = (s->slots[k] & ~SLOT_IDX_MASK) | ((uint32_t)a + 1);
-        probe_place(s, probe_find(s, (uint32_t)last), (uint32_t)a);
-    }
+    probe_remove(s, idx);
     swim__probe_forget(s, m);
     if (swim__is_live(m->status))
         s->n_active--;
@@ -442,10 +477,10 @@ bool swim__member_sweep_begin(struct swim *s)
 {
     if (s->probe_pos != NULL || s->n_all == 0)
         return false;
-    s->probe_pos = malloc(s->n_all * sizeof(*s->probe_pos));
+    s->probe_pos = malloc((size_t)s->n_store * sizeof(*s->probe_pos));
     if (s->probe_pos == NULL)
         return false; /* removals scan the list instead: slower, same result */
-    for (size_t i = 0; i < s->n_probe; i++)
+    for (size_t i = 0; i < s->n_all; i++)
         s->probe_pos[s->probe[i]] = (uint32_t)i;
     return true;
 }
@@ -456,9 +491,9 @@ void swim__member_sweep_end(struct swim *s)
     s->probe_pos = NULL;
 }
 
-int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t len)
+int swim__member_set_meta(struct swim *s, struct swim_member *m, const uint8_t *meta, uint16_t len)
 {
-    const struct swim_rare *x = swim__rare_get(m);
+    const struct swim_rare *x = swim__rare_get(s, m);
     if (len == x->meta_len && (len == 0 || memcmp(x->meta, meta, len) == 0))
         return 0;
     uint8_t *n = NULL;
@@ -468,7 +503,7 @@ int swim__member_set_meta(struct swim_member *m, const uint8_t *meta, uint16_t l
             return ERR_NOMEM;
         memcpy(n, meta, len);
     }
-    struct swim_rare *w = swim__rare_of(m);
+    struct swim_rare *w = swim__rare_of(s, m);
     if (w == NULL) {
         free(n);
         return ERR_NOMEM;
@@ -486,7 +521,7 @@ static void set_status(struct swim *s, struct swim_member *m, uint8_t status, ui
     else if (!swim__is_live(m->status) && swim__is_live(status))
         s->n_active++;
     if (m->status != status)
-        m->status_since = now;
+        swim__set_since(m, now);
     s->n_failed += (status == SWIM_FAILED) - (m->status == SWIM_FAILED);
     m->status = status;
 }
@@ -502,37 +537,44 @@ void swim__member_set_record(struct swim *s, struct swim_member *m, const struct
                              uint32_t inc, uint8_t status, uint64_t now)
 {
     swim__digest_member(s, m, false);
-    if (id != m->id) {
-        swim__ident_put(s->rt.ids, m->id);
-        m->id = id;
+    if (id->handle != m->id) {
+        swim__ident_put(s->ids, swim__id(s, m));
+        m->id = id->handle;
     }
     m->inc = inc;
     set_status(s, m, status, now);
     swim__digest_member(s, m, true);
 }
 
-void swim__member_info(const struct swim_member *m, struct swim_member_info *out)
+void swim__member_info(const struct swim *s, const struct swim_member *m,
+                       struct swim_member_info *out)
 {
-    out->name = m->id->name;
-    out->addr = m->id->addr;
-    out->generation = m->id->gen;
+    const struct swim_ident *id = swim__id(s, m);
+    const struct swim_rare *x = swim__rare_get(s, m);
+    out->name = id->name;
+    out->addr = id->addr;
+    out->generation = id->gen;
     out->incarnation = m->inc;
     out->status = (enum swim_status)m->status;
-    out->meta = swim__rare_get(m)->meta;
-    out->meta_len = swim__rare_get(m)->meta_len;
-    out->status_since = m->status_since;
-    out->rtt_us = swim__rare_get(m)->srtt_us;
+    out->meta = x->meta;
+    out->meta_len = x->meta_len;
+    out->status_since = swim__since(m);
+    out->rtt_us = x->srtt_us;
 }
 
 /* The member a timer names: at its hint, or (moved since) by a scan. */
 struct swim_member *swim__member_by_timer(const struct swim *s, const struct swim_timer *t)
 {
-    if (t->hint < s->n_all && swim__member_at(s, t->hint)->rare != NULL &&
-        swim__member_at(s, t->hint)->rare->uid == t->token)
-        return swim__member_at(s, t->hint);
-    for (size_t i = 0; i < s->n_all; i++)
-        if (swim__member_at(s, i)->rare != NULL && swim__member_at(s, i)->rare->uid == t->token)
-            return swim__member_at(s, i);
+    if (t->hint < s->n_store) {
+        struct swim_member *m = swim__entry(s, t->hint);
+        if (m->rare != 0 && swim__rare_at(s, m)->uid == t->token)
+            return m;
+    }
+    for (size_t i = 0; i < s->n_all; i++) {
+        struct swim_member *m = swim__member_at(s, i);
+        if (m->rare != 0 && swim__rare_at(s, m)->uid == t->token)
+            return m;
+    }
     return NULL;
 }
 
@@ -573,34 +615,37 @@ size_t swim__pick_members(struct swim *s, struct swim_member **out, size_t k,
 /* The next live member of the round; a finished round is reshuffled. */
 struct swim_member *swim__probe_next(struct swim *s)
 {
-    for (size_t n = 0; n <= s->n_probe; n++) {
-        if (s->probe_cursor >= s->n_probe) {
+    for (size_t n = 0; n <= s->n_all; n++) {
+        if (s->probe_cursor >= s->n_all) {
             s->probe_cursor = 0;
-            for (size_t i = s->n_probe; i > 1; i--) { /* Fisher-Yates */
+            for (size_t i = s->n_all; i > 1; i--) { /* Fisher-Yates */
                 size_t j = prng_below(&s->rng, i);
                 uint32_t t = s->probe[i - 1];
                 probe_place(s, i - 1, s->probe[j]);
                 probe_place(s, j, t);
             }
-            if (s->n_probe == 0)
+            if (s->n_all == 0)
                 return NULL;
         }
-        struct swim_member *m = swim__member_at(s, s->probe[s->probe_cursor++]);
+        struct swim_member *m = swim__member_at(s, s->probe_cursor++);
         if (swim__is_live(m->status))
             return m;
     }
     return NULL;
 }
 
-void swim__member_to_wire(const struct swim_member *m, struct wire_member *out)
+void swim__member_to_wire(const struct swim *s, const struct swim_member *m,
+                          struct wire_member *out)
 {
+    const struct swim_ident *id = swim__id(s, m);
+    const struct swim_rare *x = swim__rare_get(s, m);
     memset(out, 0, sizeof(*out));
-    out->name.ptr = m->id->name;
-    out->name.len = m->id->name_len;
-    out->addr = m->id->addr;
-    out->gen = m->id->gen;
+    out->name.ptr = id->name;
+    out->name.len = id->name_len;
+    out->addr = id->addr;
+    out->gen = id->gen;
     out->inc = m->inc;
     out->status = m->status;
-    out->meta = swim__rare_get(m)->meta;
-    out->meta_len = swim__rare_get(m)->meta_len;
+    out->meta = x->meta;
+    out->meta_len = x->meta_len;
 }

@@ -57,13 +57,13 @@ void swim__cancel(struct swim *s, uint32_t kind, uint64_t token, uint32_t arg32)
 }
 
 /* A timer about one member's suspicion: its uid and epoch identify it, its
- * place in the iteration array is the hint that makes the lookup O(1). */
+ * entry's index in the storage is the hint that makes the lookup O(1). */
 void swim__submit_suspicion(struct swim *s, uint32_t kind, const struct swim_member *m,
                             uint64_t delay)
 {
-    const struct swim_rare *x = swim__rare_get(m);
+    const struct swim_rare *x = swim__rare_get(s, m);
     struct swim_timer t = {
-        .kind = kind, .arg32 = x->suspect_epoch, .token = x->uid, .hint = m->all_idx};
+        .kind = kind, .arg32 = x->suspect_epoch, .token = x->uid, .hint = swim__entry_index(s, m)};
     s->rt.submit_after(s->rt.ctx, &t, delay);
 }
 
@@ -112,7 +112,7 @@ static void on_gossip_timer(struct swim *s, bool extra)
     struct swim_member *to[SWIM_PICK_MAX];
     size_t n = swim__pick_members(s, to, s->cfg.gossip_nodes, NULL, true);
     for (size_t i = 0; i < n && s->qn > 0; i++)
-        swim__send_simple(s, &to[i]->id->addr, WIRE_GOSSIP, 0, NULL, 0);
+        swim__send_simple(s, &swim__id(s, to[i])->addr, WIRE_GOSSIP, 0, NULL, 0);
     if (extra)
         return;
     s->gossip_armed = true;
@@ -126,14 +126,14 @@ static void on_reap_timer(struct swim *s, uint64_t now)
     size_t due = 0;
     for (size_t i = 0; i < s->n_all; i++) {
         const struct swim_member *m = swim__member_at(s, i);
-        due += !swim__is_live(m->status) && now - m->status_since >= s->cfg.reap_ms;
+        due += !swim__is_live(m->status) && now - swim__since(m) >= s->cfg.reap_ms;
     }
     /* A removal finds its place in the probe list by a scan: with many due
      * at once (a partition's worth of tombstones) that would be O(N) each. */
     bool mapped = due > REAP_SCAN_MAX && swim__member_sweep_begin(s);
     for (size_t i = s->n_all; i-- > 0 && due > 0;) {
         struct swim_member *m = swim__member_at(s, i);
-        if (swim__is_live(m->status) || now - m->status_since < s->cfg.reap_ms)
+        if (swim__is_live(m->status) || now - swim__since(m) < s->cfg.reap_ms)
             continue;
         swim__notify_member(s, SWIM_EV_MEMBER_REAPED, m);
         swim__member_remove(s, m);

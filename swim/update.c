@@ -42,7 +42,7 @@ void swim__notify_member(struct swim *s, enum swim_event ev, const struct swim_m
     struct swim_notification n;
     memset(&n, 0, sizeof(n));
     n.type = ev;
-    swim__member_info(m, &n.member);
+    swim__member_info(s, m, &n.member);
     s->rt.notify(s->rt.ctx, &n);
 }
 
@@ -76,7 +76,7 @@ void swim__check_active(struct swim *s)
  * report it, come back with a generation above min_gen, report that. */
 static void renew_self(struct swim *s, uint64_t min_gen)
 {
-    uint64_t gen = min_gen > s->self->id->gen ? min_gen : s->self->id->gen;
+    uint64_t gen = min_gen > swim__id(s, s->self)->gen ? min_gen : swim__id(s, s->self)->gen;
     swim__notify_self(s, SWIM_EV_SELF_DEFUNCT);
     /* At the ceiling (or out of memory for the new identity): stays
      * defunct until tombstones are reaped. */
@@ -106,7 +106,7 @@ struct swim_apply {
 static void refute(struct swim *s, uint32_t seen)
 {
     if (seen >= UINT32_MAX - 1) {
-        uint64_t gen = s->self->id->gen;
+        uint64_t gen = swim__id(s, s->self)->gen;
         if (!swim__gen_next(&gen) || swim__self_set_gen(s, gen) != 0)
             return;
         s->self->inc = 0;
@@ -115,20 +115,21 @@ static void refute(struct swim *s, uint32_t seen)
     }
     /* Marked as a refutation ("by" ourselves): members that see it give
      * us a longer probe window for a while (probe.c, probe_retry). */
-    struct wire_name by = {.ptr = s->self->id->name, .len = s->self->id->name_len};
+    struct wire_name by = {.ptr = swim__id(s, s->self)->name,
+                           .len = swim__id(s, s->self)->name_len};
     swim__queue_member(s, s->self, &by);
 }
 
 /* A record about this node. */
 static void apply_self(struct swim *s, const struct wire_member *r, struct swim_apply *c)
 {
-    if (s->state != SWIM_STATE_RUNNING || r->gen < s->self->id->gen ||
-        !swim__gen_plausible(r->gen, s->self->id->gen))
+    if (s->state != SWIM_STATE_RUNNING || r->gen < swim__id(s, s->self)->gen ||
+        !swim__gen_plausible(r->gen, swim__id(s, s->self)->gen))
         return;
-    if (r->gen > s->self->id->gen) {
+    if (r->gen > swim__id(s, s->self)->gen) {
         if (swim__is_live(r->status) &&
-            (r->addr.len != s->self->id->addr.len ||
-             memcmp(r->addr.bytes, s->self->id->addr.bytes, r->addr.len) != 0)) {
+            (r->addr.len != swim__id(s, s->self)->addr.len ||
+             memcmp(r->addr.bytes, swim__id(s, s->self)->addr.bytes, r->addr.len) != 0)) {
             /* Another live node uses our name: renewing past it would make
              * the two leapfrog forever.  Count it for the operator. */
             s->stats.name_conflicts++;
@@ -149,7 +150,7 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
             if (!c->raised_health && s->health < s->cfg.awareness_max)
                 s->health++;
             c->raised_health = true;
-        } else if (s->self->queued == NULL) {
+        } else if (s->self->queued == 0) {
             /* Someone still suspects an older incarnation: our refutation
              * ran out of retransmits (lost while our links were down). */
             swim__queue_member(s, s->self, NULL);
@@ -159,7 +160,7 @@ static void apply_self(struct swim *s, const struct wire_member *r, struct swim_
     case SWIM_FAILED:
     case SWIM_LEFT:
         if (!c->renewed)
-            renew_self(s, s->self->id->gen);
+            renew_self(s, swim__id(s, s->self)->gen);
         c->renewed = true;
         c->answer = true;
         break;
@@ -178,7 +179,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     /* Counters at their ceiling could never be superseded: drop them. */
     if (r->gen > SWIM_GEN_MAX || r->inc == UINT32_MAX)
         return false;
-    if (swim__name_is(&r->name, s->self->id->name, s->self->id->name_len)) {
+    if (swim__name_is(&r->name, swim__id(s, s->self)->name, swim__id(s, s->self)->name_len)) {
         apply_self(s, r, c);
         return false;
     }
@@ -193,10 +194,17 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         m = swim__member_insert(s, r, now);
         if (m == NULL)
             return false;
+        /* A member first heard of: from a table it travels on in tables
+         * (sync.c), so it is not queued, or passed on once, last, without
+         * anti-entropy; by gossip while this node is learning members from
+         * tables (members are joining in numbers) it is passed on
+         * SWIM_LEARN_SENDS times, last; otherwise it is news to spread. */
         if (c->mode != SWIM_APPLY_MERGE || s->cfg.sync_interval_ms == 0)
             swim__queue_member(s, m, &r->by);
-        if (c->mode == SWIM_APPLY_MERGE && m->queued != NULL)
-            swim__queue_demote(s, m->queued); /* from a table: passed on once, last */
+        if (c->mode == SWIM_APPLY_MERGE && m->queued != 0)
+            swim__queue_demote(s, swim__queued(s, m), 1);
+        else if (m->queued != 0 && swim__sync_learning(s))
+            swim__queue_demote(s, swim__queued(s, m), SWIM_LEARN_SENDS);
         if (swim__is_live(m->status))
             swim__notify_member(s, SWIM_EV_MEMBER_JOINED, m);
         if (m->status == SWIM_SUSPECT) {
@@ -210,9 +218,9 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
     uint8_t old = m->status;
     uint8_t status = r->status;
     bool verdict = false; /* a FAILED record taken as a suspicion (guard) */
-    if (r->gen < m->id->gen || !swim__gen_plausible(r->gen, m->id->gen))
+    if (r->gen < swim__id(s, m)->gen || !swim__gen_plausible(r->gen, swim__id(s, m)->gen))
         return false;
-    if (r->gen == m->id->gen) {
+    if (r->gen == swim__id(s, m)->gen) {
         if (old == SWIM_LEFT || (old == SWIM_FAILED && status != SWIM_LEFT))
             return false; /* final for this generation */
         if (old == SWIM_FAILED && status == SWIM_LEFT) {
@@ -229,7 +237,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
             return false;
         }
     } else if (s->cfg.guard && old == SWIM_FAILED && swim__is_live(status) &&
-               r->gen > swim__rare_get(m)->verified_gen) {
+               r->gen > swim__rare_get(s, m)->verified_gen) {
         /* A failed member's new generation: only once it answers us. */
         swim__readmit(s, m, r->gen, &r->addr, now);
         return false;
@@ -239,12 +247,13 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
          * (memberlist's merge rule, and with guard every FAILED record);
          * the subject is warned, so that, alive on the other side of a
          * partition, it renews. */
-        if (c->notices < SWIM_NOTICES_PER_PACKET && swim__notice_take(m, SWIM_NOTICE_GAP_MS, now)) {
+        if (c->notices < SWIM_NOTICES_PER_PACKET &&
+            swim__notice_take(s, m, SWIM_NOTICE_GAP_MS, now)) {
             c->notices++;
-            swim__send_notice(s, &m->id->addr, r);
+            swim__send_notice(s, &swim__id(s, m)->addr, r);
         }
         verdict = s->cfg.guard;
-        if (old == SWIM_SUSPECT && r->gen == m->id->gen && r->inc == m->inc) {
+        if (old == SWIM_SUSPECT && r->gen == swim__id(s, m)->gen && r->inc == m->inc) {
             if (verdict)
                 swim__confirm_verdict(s, m, &r->by, now);
             return false;
@@ -254,29 +263,31 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
     /* A new address or generation is a new identity (ident.c), got before
      * anything changes: out of memory, the record is not taken. */
-    bool addr_changed = !swim__addr_equal(&m->id->addr, &r->addr);
-    bool renewed = r->gen != m->id->gen;
-    const struct swim_ident *id = m->id;
+    const struct swim_ident *id = swim__id(s, m);
+    bool addr_changed = !swim__addr_equal(&id->addr, &r->addr);
+    bool renewed = r->gen != id->gen;
     if ((addr_changed || renewed) &&
-        (id = swim__ident_get(s->rt.ids, m->id->name, m->id->name_len, &r->addr, r->gen)) == NULL)
+        (id = swim__ident_get(s->ids, id->name, id->name_len, &r->addr, r->gen)) == NULL)
         return false;
-    bool meta_changed = swim__member_set_meta(m, r->meta, r->meta_len) > 0;
+    bool meta_changed = swim__member_set_meta(s, m, r->meta, r->meta_len) > 0;
     /* A refutation (its marker: ALIVE "by" the subject itself) or a
      * renewal after a verdict: the member was slow or away lately. */
     bool refuted = status == SWIM_ALIVE &&
-                   (old != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len));
+                   (old != SWIM_ALIVE ||
+                    swim__name_is(&r->by, swim__id(s, m)->name, swim__id(s, m)->name_len));
 
-    if (renewed && m->rare != NULL) {
-        m->rare->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
-        swim__coord_forget(m);
+    if (renewed && m->rare != 0) {
+        swim__rare_at(s, m)->srtt_us = SWIM_RTT_UNKNOWN; /* another process: its path may differ */
+        swim__coord_forget(s, m);
     }
     swim__member_set_record(s, m, id, r->inc, status, now);
-    if (refuted && swim__rare_of(m) != NULL)
-        m->rare->refuted_at = now;
+    if (refuted && swim__rare_of(s, m) != NULL)
+        swim__rare_at(s, m)->refuted_at = now;
 
     struct wire_member q;
-    swim__member_to_wire(m, &q);
-    if (status != SWIM_ALIVE || swim__name_is(&r->by, m->id->name, m->id->name_len))
+    swim__member_to_wire(s, m, &q);
+    if (status != SWIM_ALIVE ||
+        swim__name_is(&r->by, swim__id(s, m)->name, swim__id(s, m)->name_len))
         q.by = r->by;
     swim__queue_member_record(s, &q, &m->queued);
 

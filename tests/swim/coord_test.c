@@ -70,10 +70,14 @@ static double ct_est_ms(const struct swim *a, const struct swim *b)
 
 /* Free what samples gave a member entry held by a test (its rare state,
  * with the coordinate record in it). */
-static void ct_member_free(struct swim_member *m)
+static void ct_member_free(struct swim *s, struct swim_member *m)
 {
-    swim__coord_forget(m);
-    free(m->rare);
+    swim__coord_forget(s, m);
+    if (m->rare != 0) {
+        free(swim__rare_at(s, m));
+        swim__handle_drop(&s->rares, m->rare);
+        m->rare = 0;
+    }
 }
 
 /* a measures b at rtt_ms: one sample, with b's current coordinate. */
@@ -124,8 +128,8 @@ static void ct_pair_settle(struct ct_pair *p, uint64_t rtt_ms, int rounds)
 
 static void ct_pair_free(struct ct_pair *p)
 {
-    ct_member_free(&p->b_at_a);
-    ct_member_free(&p->a_at_b);
+    ct_member_free(p->a, &p->b_at_a);
+    ct_member_free(p->b, &p->a_at_b);
     swim_delete(p->a);
     swim_delete(p->b);
 }
@@ -172,7 +176,7 @@ START_TEST(coord_test_three_nodes_converge)
             ct_assert_within(ct_est_ms(n[i], n[j]), (double)rtt[i][j], 0.10);
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++)
-            ct_member_free(&view[i][j]);
+            ct_member_free(n[i], &view[i][j]);
         swim_delete(n[i]);
     }
 }
@@ -224,7 +228,7 @@ START_TEST(coord_test_hostile_samples_bounded)
         struct swim_coord c = ct_self(a);
         ck_assert_msg(swim_coord_valid(&c), "sample %d made the coordinate invalid", i);
     }
-    ct_member_free(&m);
+    ct_member_free(a, &m);
     swim_delete(a);
 }
 END_TEST

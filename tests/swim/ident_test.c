@@ -63,15 +63,28 @@ START_TEST(swim_test_ident_pool_shares_equal_and_frees_last)
     swim__ident_put(p, z);
     ck_assert_uint_eq(swim_idpool_count(p), 0);
     swim_idpool_delete(p);
-    /* Without a pool: each its own, the same contents. */
-    x = swim__ident_get(NULL, "node", 4, &a, 1);
-    y = swim__ident_get(NULL, "node", 4, &a, 1);
+    /* Each identity has its handle in the pool (what member entries hold),
+     * distinct while both are held, naming it; a freed one is reused. */
+    p = swim_idpool_new();
+    ck_assert_ptr_nonnull(p);
+    x = swim__ident_get(p, "node", 4, &a, 1);
+    y = swim__ident_get(p, "node", 4, &a, 2);
     ck_assert_ptr_nonnull(x);
     ck_assert_ptr_nonnull(y);
-    ck_assert_ptr_ne(x, y);
-    ck_assert_str_eq(y->name, "node");
-    swim__ident_put(NULL, x);
-    swim__ident_put(NULL, y);
+    ck_assert_uint_ne(x->handle, 0);
+    ck_assert_uint_ne(x->handle, y->handle);
+    ck_assert_ptr_eq(p->ids.at[x->handle - 1], x);
+    ck_assert_ptr_eq(p->ids.at[y->handle - 1], y);
+    uint32_t hy = y->handle;
+    swim__ident_put(p, y);
+    y = swim__ident_get(p, "other", 5, &a, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_uint_eq(y->handle, hy);
+    ck_assert_str_eq(y->name, "other");
+    swim__ident_put(p, x);
+    swim__ident_put(p, y);
+    ck_assert_uint_eq(swim_idpool_count(p), 0);
+    swim_idpool_delete(p);
 }
 END_TEST
 
