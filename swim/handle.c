@@ -10,8 +10,8 @@
  * next free handle through the array itself (tagged with the low bit,
  * which an object pointer from malloc never has), so a table costs one
  * pointer per object it ever held at once and nothing per free handle.
- * Handles are reused, lowest-freed-last, and are never handed out beyond
- * UINT32_MAX - 1.
+ * The handle freed last is the first reused; a table never grows past
+ * UINT32_MAX / 2 handles.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ void swim__handle_drop(struct swim_handles *t, uint32_t h)
     t->free = h;
 }
 
-void swim__handles_free(struct swim_handles *t)
+void swim__handles_destroy(struct swim_handles *t)
 {
     free(t->at);
     t->at = NULL;

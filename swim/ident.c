@@ -65,7 +65,7 @@ void swim_idpool_delete(struct swim_idpool *p)
     for (size_t i = 0; i < p->cap; i++)
         free(p->slots[i].id);
     free(p->slots);
-    swim__handles_free(&p->ids);
+    swim__handles_destroy(&p->ids);
     free(p);
 }
 
@@ -174,23 +174,21 @@ void swim__ident_put(struct swim_idpool *p, const struct swim_ident *cid)
         (struct swim_ident *)cid; /* the count is the holders', not the record's */
     if (--id->refs > 0)
         return;
-    {
-        /* Its own slot (the same record, not only an equal one), then
-         * backward-shift deletion: no tombstone slots. */
-        size_t mask = p->cap - 1;
-        size_t i = (size_t)key_hash(id->hash, &id->addr, id->gen) & mask;
-        while (p->slots[i].id != id)
-            i = (i + 1) & mask;
-        p->slots[i].id = NULL;
-        p->n--;
-        for (size_t j = (i + 1) & mask; p->slots[j].id != NULL; j = (j + 1) & mask) {
-            size_t home = (size_t)p->slots[j].key & mask;
-            bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-            if (!in_range) {
-                p->slots[i] = p->slots[j];
-                p->slots[j].id = NULL;
-                i = j;
-            }
+    /* Its own slot (the same record, not only an equal one), then
+     * backward-shift deletion: no tombstone slots. */
+    size_t mask = p->cap - 1;
+    size_t i = (size_t)key_hash(id->hash, &id->addr, id->gen) & mask;
+    while (p->slots[i].id != id)
+        i = (i + 1) & mask;
+    p->slots[i].id = NULL;
+    p->n--;
+    for (size_t j = (i + 1) & mask; p->slots[j].id != NULL; j = (j + 1) & mask) {
+        size_t home = (size_t)p->slots[j].key & mask;
+        bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            p->slots[i] = p->slots[j];
+            p->slots[j].id = NULL;
+            i = j;
         }
     }
     swim__handle_drop(&p->ids, id->handle);

@@ -298,16 +298,19 @@ static void handle(struct swim *s, struct swim_in *in)
     reconcile_sender(s, in);
     enum swim_apply_mode mode =
         (h->type == WIRE_SYNC || h->type == WIRE_FEED) ? SWIM_APPLY_MERGE : SWIM_APPLY_GOSSIP;
-    size_t known = s->n_all;
-    swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
+    size_t added = swim__apply_items(s, in->items, in->end, mode, in->from, in->now);
     /* The items may have evicted the sender (the oldest tombstone, at
      * max_members) and its entry been reused: look it up again.  (A sender
      * the items made known stays NULL, as the handlers expect.) */
     if (in->sender != NULL)
         in->sender = swim__member_find(s, h->src.ptr, h->src.len);
-    if (s->n_all > known)
-        swim__sync_soon(s); /* members are joining: others may lack them too, */
-                            /* and we may lack more */
+    /* Members are joining: others may lack them too, and we may lack more.
+     * A table says so with one; gossip with two in one datagram, or one
+     * while we are learning already: a single join into a settled cluster
+     * is one new member per datagram, which gossip alone carries. */
+    if (added > 0 &&
+        (mode == SWIM_APPLY_MERGE || added >= SWIM_LEARN_GOSSIP_MIN || swim__sync_learning(s)))
+        swim__sync_soon(s);
     if (in->coord != NULL) {
         /* The sender's own coordinate, taken when it speaks with the
          * generation we hold and from the address we know it at (a forger

@@ -213,7 +213,7 @@ void swim__queue_destroy(struct swim *s)
     free(s->origins);
     s->origins = NULL;
     s->n_origins = 0;
-    swim__handles_free(&s->bcasts);
+    swim__handles_destroy(&s->bcasts);
 }
 
 /* ------------------------------------------------- exactly-once delivery */

@@ -249,7 +249,7 @@ void swim_delete(struct swim *s)
     if (s->self != NULL)
         swim__member_release(s, s->self);
     free(s->self);
-    swim__handles_free(&s->rares);
+    swim__handles_destroy(&s->rares);
     swim_idpool_delete(s->own_ids);
     free(s->relays);
     free(s->buf);
@@ -464,13 +464,15 @@ size_t swim_member_footprint(void)
 {
     /* The entry, its identity record with a name of up to 16 bytes (its
      * NUL included; shared when instances share a pool, counted here as
-     * the agent holds it, alone), plus its index entries: two 32-bit hash
-     * slots (the table is kept at least three eighths full), its 32-bit
-     * places in the iteration array and in the probe list.  A
-     * member with rare state (a suspicion, tags, a round trip: struct
-     * swim_rare) has that too, and one that exchanges probes with this
-     * node a coordinate record (struct swim_coord_peer, coord.c), neither
-     * counted. */
-    return sizeof(struct swim_member) + sizeof(struct swim_ident) + 16 + 2 * sizeof(uint32_t) +
-           2 * sizeof(uint32_t);
+     * the agent holds it, in its own pool), the identity's place in the
+     * pool (two slots of a pointer and a key, the pool kept at least three
+     * eighths full) and its handle (a pointer), plus the entry's index
+     * entries: two 32-bit hash slots and its 32-bit place in the probe
+     * list.  A member with rare state (a suspicion, tags, a round trip:
+     * struct swim_rare) has that too, with its handle, and one that
+     * exchanges probes with this node a coordinate record (struct
+     * swim_coord_peer, coord.c), neither counted. */
+    return sizeof(struct swim_member) + sizeof(struct swim_ident) + 16 +
+           2 * (sizeof(void *) + sizeof(uint64_t)) + sizeof(void *) + 2 * sizeof(uint32_t) +
+           sizeof(uint32_t);
 }

@@ -262,6 +262,10 @@ struct swim *swim_new(const struct swim_config *cfg, const char *name, const str
 /* Free everything.  Timers still held by the runtime become stale. */
 void swim_delete(struct swim *s);
 
+/* Every `now` below is milliseconds on the runtime's clock, below 2^56
+ * (a member's status time is kept in 56 bits; later times are held at the
+ * largest, and suspicions would then end at once). */
+
 /* Arm the periodic timers.  0, or ERR_STATE if already started. */
 int swim_start(struct swim *s, uint64_t now);
 /* Send a join request to a seed.  May be repeated (the agent retries with
@@ -353,7 +357,9 @@ int swim_member_coord(const struct swim *s, const char *name, struct swim_coord 
 void swim_self(const struct swim *s, struct swim_member_info *out);
 /* Number of known members other than self, tombstones included. */
 size_t swim_member_count(const struct swim *s);
-/* The i-th member (0 <= i < count, in no particular order); 0 or ERR_NOTFOUND. */
+/* The i-th member (0 <= i < count); 0 or ERR_NOTFOUND.  In no particular
+ * order, which changes with every probe round and every member added or
+ * removed: walk 0..count-1 between calls that run the protocol. */
 int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out);
 int swim_member_find(const struct swim *s, const char *name, struct swim_member_info *out);
 /* Members currently ALIVE or SUSPECT, self excluded. */

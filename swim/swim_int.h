@@ -5,8 +5,11 @@
  *
  *   swim.c    the public API: configuration, lifecycle, local requests,
  *             reads; the protocol essay and the static checks on the limits
- *   table.c   the member table: hash by name, iteration array, shuffled
- *             probe list, random picks, a member's record as a wire value
+ *   table.c   the member table: 24-byte entries in segmented storage, hash
+ *             by name, the shuffled probe list (also the iteration order),
+ *             random picks, a member's record as a wire value
+ *   handle.c  32-bit handles for what an entry refers to
+ *   ident.c   member identities (name, address, generation), pooled
  *   queue.c   dissemination: the update queue by send count, piggybacking,
  *             and exactly-once delivery of user broadcasts (per-origin windows)
  *   send.c    building and sending datagrams: headers, one-record notices,
@@ -72,6 +75,13 @@
  * 5.5, 2.2, 2.0, 2.0 and 2.2 s with 1,118, 1,325, 2,545, 4,602 and 5,494
  * bytes per node per second over the run. */
 #define SWIM_LEARN_SENDS 2
+/* New members one gossip datagram must bring to quicken anti-entropy
+ * (sync.c) on a node not yet learning: a single join into a settled
+ * cluster brings one, which gossip carries on its own (quickening for it
+ * would cost every node about seven extra exchanges per join), while
+ * nodes in a mass join hear of several at once.  swimsim, 3,000 nodes: 2
+ * converged in 2.21 s against 1 in 2.27 s, 1,000 nodes 1.81 s both. */
+#define SWIM_LEARN_GOSSIP_MIN 2
 /* Queued items tried in vain for one datagram before giving up on filling
  * it: bounds the per-packet work when the queue is long and the room short. */
 #define SWIM_PIGGYBACK_MISSES 16
@@ -377,7 +387,7 @@ struct swim {
     uint64_t next_uid;
 
     /* This node's own record, kept in the shape of a member's (its rare
-     * state and index fields are unused; it is in no index). */
+     * state holds its tags; it is in no index, and not in the storage). */
     struct swim_member *self;
     bool active;
 
@@ -626,7 +636,7 @@ static inline struct swim_member *swim__member_at(const struct swim *s, size_t i
 uint32_t swim__handle_put(struct swim_handles *t, void *obj);
 /* Handle h is free again. */
 void swim__handle_drop(struct swim_handles *t, uint32_t h);
-void swim__handles_free(struct swim_handles *t);
+void swim__handles_destroy(struct swim_handles *t);
 
 /* ------------------------------------------------------ ident.c */
 
@@ -793,9 +803,10 @@ void swim__notify_member(struct swim *s, enum swim_event ev, const struct swim_m
 void swim__notify_self(struct swim *s, enum swim_event ev);
 /* Report SELF_ACTIVE / SELF_IDLE when "some live member is known" flips. */
 void swim__check_active(struct swim *s);
-/* Apply every item of an already validated item run. */
-void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
-                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now);
+/* Apply every item of an already validated item run; returns the members
+ * it made known (an eviction at max_members may have made room for each). */
+size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                         enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now);
 
 /* ------------------------------------------------------ probe.c */
 

@@ -151,6 +151,9 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
     swim__table_begin(s, &o, to, WIRE_SYNC, 0);
     if (want[bucket_of(swim__name_hash(s, s->self), log2)])
         swim__table_put_member(s, &o, s->self);
+    bool every = true; /* (every bucket differs: a joiner's table, say) */
+    for (size_t b = 0; b < (size_t)1 << log2; b++)
+        every = every && want[b];
     for (uint32_t i = 0; i < s->n_store; i++) {
         const struct swim_member *m = swim__entry_used(s, i);
         if (i + SYNC_AHEAD < s->n_store) { /* the hash is in the identity: start reading it */
@@ -158,7 +161,7 @@ static void send_buckets(struct swim *s, const struct swim_addr *to, uint8_t log
             if (ahead != NULL)
                 __builtin_prefetch(swim__id(s, ahead));
         }
-        if (m != NULL && want[bucket_of(swim__name_hash(s, m), log2)])
+        if (m != NULL && (every || want[bucket_of(swim__name_hash(s, m), log2)]))
             swim__table_put_member(s, &o, m);
     }
     if (sums != NULL) {
@@ -214,7 +217,9 @@ void swim__sync_soon(struct swim *s)
 
 bool swim__sync_learning(const struct swim *s)
 {
-    return s->cfg.sync_interval_ms > 0 && s->state == SWIM_STATE_RUNNING &&
+    /* (With sync_interval_ms at or below the fast pace there is no slower
+     * pace to tell learning from.) */
+    return s->cfg.sync_interval_ms > sync_fast(s) && s->state == SWIM_STATE_RUNNING &&
            s->sync.every <= sync_fast(s);
 }
 

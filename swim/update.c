@@ -99,6 +99,7 @@ struct swim_apply {
     bool answer;      /* send our record back to `from` after the items */
     bool raised_health;
     bool renewed;
+    size_t inserted; /* members the items made known */
 };
 
 /* Refute: take an incarnation above `seen`.  Near the top of the range a
@@ -194,6 +195,7 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
         m = swim__member_insert(s, r, now);
         if (m == NULL)
             return false;
+        c->inserted++;
         /* A member first heard of: from a table it travels on in tables
          * (sync.c), so it is not queued, or passed on once, last, without
          * anti-entropy; by gossip while this node is learning members from
@@ -320,8 +322,8 @@ static bool apply_member(struct swim *s, const struct wire_member *r, struct swi
 
 /* Items of one datagram, framing already checked: a bad record is skipped,
  * unknown kinds too; our record goes back to `from` at most once. */
-void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
-                       enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
+size_t swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
+                         enum swim_apply_mode mode, const struct swim_addr *from, uint64_t now)
 {
     struct wire_item it;
     struct swim_apply c = {.mode = mode, .from = from, .now = now};
@@ -369,4 +371,5 @@ void swim__apply_items(struct swim *s, const uint8_t *p, const uint8_t *end,
     }
     if (c.answer)
         swim__answer_self(s, from);
+    return c.inserted;
 }
