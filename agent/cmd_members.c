@@ -11,13 +11,18 @@
  * The list made for a field set without "coord" is kept (struct
  * cmd_members_cache) and sent again while nothing it was made from has
  * changed.  What it was made from is its key: the field set, then per
- * member, in table order, the name, address, status, incarnation,
+ * member, in the reply's order, the name, address, status, incarnation,
  * generation and tag block, and the round trip when it is shown, as bytes.
  * A request builds the key (no allocation once the buffers have grown) and
  * compares it with the kept one, so no change can be missed, whichever
  * path made it.  Coordinates are not cached: every PING and ACK carries
  * one, and a 50-member table gets several new ones a second.
+ *
+ * The reply gives this node, then the members sorted by name: the core's
+ * own order (swim_member_at) changes with every probe round, and people
+ * and scripts reading the list want it stable.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +191,34 @@ static int cmd_key_member(struct cmd_bytes *b, const struct swim_member_info *m,
     return rc;
 }
 
+/* A member's place in the core's table, under its name. */
+struct cmd_by_name {
+    const char *name;
+    size_t at;
+};
+
+static int cmd_by_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct cmd_by_name *)a)->name, ((const struct cmd_by_name *)b)->name);
+}
+
+/* The table's members sorted by name (*n of them; the names point into
+ * the core, which reads do not change); NULL when out of memory. */
+static struct cmd_by_name *cmd_sorted(struct swim *core, size_t *n)
+{
+    size_t count = swim_member_count(core), k = 0;
+    struct cmd_by_name *v = malloc((count > 0 ? count : 1) * sizeof(*v));
+    struct swim_member_info m;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < count; i++)
+        if (swim_member_at(core, i, &m) == 0)
+            v[k++] = (struct cmd_by_name){m.name, i};
+    qsort(v, k, sizeof(*v), cmd_by_name_cmp);
+    *n = k;
+    return v;
+}
+
 /* The key of what a list for `fields` (without coordinates) is made from,
  * into b; 0, or -1 when out of memory. */
 static int cmd_key(struct cmd_bytes *b, struct swim *core, unsigned fields)
@@ -196,31 +229,42 @@ static int cmd_key(struct cmd_bytes *b, struct swim *core, unsigned fields)
     swim_self(core, &m);
     rc |= cmd_bytes_put(b, &fields, sizeof(fields));
     rc |= cmd_key_member(b, &m, fields);
-    size_t n = swim_member_count(core);
+    size_t n;
+    struct cmd_by_name *v = cmd_sorted(core, &n);
+    if (v == NULL)
+        return -1;
     for (size_t i = 0; i < n; i++)
-        if (swim_member_at(core, i, &m) == 0)
+        if (swim_member_at(core, v[i].at, &m) == 0)
             rc |= cmd_key_member(b, &m, fields);
+    free(v);
     return rc != 0 ? -1 : 0;
 }
 
-/* The members list for `fields`: this node, then the table. */
+/* The members list for `fields`: this node, then the table by name; NULL
+ * when out of memory. */
 static json_t *cmd_members_list(struct swim *core, unsigned fields)
 {
-    json_t *arr = json_array();
     struct swim_member_info m;
     struct swim_coord c;
+    size_t n;
+    struct cmd_by_name *v = cmd_sorted(core, &n);
+    json_t *arr = v != NULL ? json_array() : NULL;
+    if (arr == NULL) {
+        free(v);
+        return NULL;
+    }
     swim_self(core, &m);
     swim_coord_self(core, &c);
     json_array_append_new(arr, cmd_member_fields_json(&m, &c, fields));
-    size_t n = swim_member_count(core);
     for (size_t i = 0; i < n; i++)
-        if (swim_member_at(core, i, &m) == 0)
+        if (swim_member_at(core, v[i].at, &m) == 0)
             json_array_append_new(
                 arr,
                 cmd_member_fields_json(
                     &m,
                     (fields & CMD_F_COORD) && swim_member_coord(core, m.name, &c) == 0 ? &c : NULL,
                     fields));
+    free(v);
     return arr;
 }
 
@@ -256,6 +300,13 @@ json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t
                       ? cmd_members_cached(env->members_cache, core, fields)
                       : cmd_members_list(core, fields);
     json_t *reply = json_object();
-    json_object_set_new(reply, "members", arr);
+    /* (json_object_set_new takes arr, NULL or not, even when it fails) */
+    if (reply == NULL || json_object_set_new(reply, "members", arr) != 0) {
+        if (reply == NULL)
+            json_decref(arr);
+        json_decref(reply);
+        snprintf(err, CTL_ERR_MAX, "out of memory");
+        return NULL;
+    }
     return reply;
 }

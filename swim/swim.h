@@ -353,7 +353,8 @@ void swim_coord_self(const struct swim *s, struct swim_coord *out);
  * 0, ERR_NOTFOUND (no such member) or ERR_AGAIN (none heard yet). */
 int swim_member_coord(const struct swim *s, const char *name, struct swim_coord *out);
 
-/* Reads.  Pointers in `out` stay valid until the next call into s. */
+/* Reads.  Pointers in `out` stay valid until the next call into s that
+ * is not a read (reads change nothing). */
 void swim_self(const struct swim *s, struct swim_member_info *out);
 /* Number of known members other than self, tombstones included. */
 size_t swim_member_count(const struct swim *s);

@@ -346,6 +346,33 @@ START_TEST(membership_test_members_fields_and_kept_list)
 }
 END_TEST
 
+/*
+ * The members list gives this node first, then the others sorted by name,
+ * whatever order the core's table is in (it reshuffles every probe round):
+ * with five others, an unsorted table would pass by chance once in 120.
+ */
+START_TEST(membership_test_members_sorted_by_name)
+{
+    struct harness *h = harness_world();
+    harness_start_cluster(h, 6, "127.0.0.1", NULL);
+    ck_assert_msg(HARNESS_WAIT_UNTIL(harness_converged(h, 6, 6), HARNESS_CONVERGE_MS),
+                  "no convergence: %s", harness_log_tail(&h->nodes[0]));
+    for (size_t at = 0; at < 2; at++) {
+        json_t *ms = members_of(&h->nodes[at], json_pack("[s]", "name"));
+        ck_assert_uint_eq(json_array_size(ms), 6);
+        char self[8];
+        snprintf(self, sizeof(self), "n%zu", at + 1);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ms, 0), "name")), self);
+        for (size_t i = 2; i < json_array_size(ms); i++) {
+            const char *a = json_string_value(json_object_get(json_array_get(ms, i - 1), "name"));
+            const char *b = json_string_value(json_object_get(json_array_get(ms, i), "name"));
+            ck_assert_msg(strcmp(a, b) < 0, "%s before %s in %s's list", a, b, self);
+        }
+        json_decref(ms);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const struct harness_case cases[] = {
@@ -356,6 +383,7 @@ int main(void)
         {"ipv6", membership_test_ipv6_three_nodes_converge, 60},
         {"rtt", membership_test_probe_acks_give_rtt, 60},
         {"members_fields", membership_test_members_fields_and_kept_list, 90},
+        {"members_sorted", membership_test_members_sorted_by_name, 60},
     };
     return harness_run_cases("membership", cases, sizeof(cases) / sizeof(cases[0]));
 }
