@@ -153,7 +153,7 @@ static void ss_usage(FILE *f)
           "latency, coord_rel_error_median and coord_rel_error_p90 (|estimated - true|\n"
           "/ true round trip over every pair of running nodes at the end, from their\n"
           "coordinates; null with uniform latency), and more.  Memory grows with N^2 (every node "
-          "holds every member): about 1.3 GiB\n"
+          "holds every member): about 1.4 GiB\n"
           "at 5,000 nodes and 3.9 GiB at 10,000.\n"
           "\n"
           "Exit status: 0 done, 1 the run or its files failed, 2 bad flags.\n",
