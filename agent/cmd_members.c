@@ -191,37 +191,34 @@ static int cmd_key_member(struct cmd_bytes *b, const struct swim_member_info *m,
     return rc;
 }
 
-/* A member's place in the core's table, under its name. */
-struct cmd_by_name {
-    const char *name;
-    size_t at;
-};
-
 static int cmd_by_name_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct cmd_by_name *)a)->name, ((const struct cmd_by_name *)b)->name);
+    return strcmp(((const struct swim_member_info *)a)->name,
+                  ((const struct swim_member_info *)b)->name);
 }
 
-/* The table's members sorted by name (*n of them; the names point into
- * the core, which reads do not change); NULL when out of memory. */
-static struct cmd_by_name *cmd_sorted(struct swim *core, size_t *n)
+/* The table's members sorted by name, read once (*n of them; their
+ * pointers point into the core, which reads do not change); NULL when out
+ * of memory. */
+static struct swim_member_info *cmd_sorted(struct swim *core, size_t *n)
 {
     size_t count = swim_member_count(core), k = 0;
-    struct cmd_by_name *v = malloc((count > 0 ? count : 1) * sizeof(*v));
-    struct swim_member_info m;
+    struct swim_member_info *v = malloc((count > 0 ? count : 1) * sizeof(*v));
     if (v == NULL)
         return NULL;
     for (size_t i = 0; i < count; i++)
-        if (swim_member_at(core, i, &m) == 0)
-            v[k++] = (struct cmd_by_name){m.name, i};
+        if (swim_member_at(core, i, &v[k]) == 0)
+            k++;
     qsort(v, k, sizeof(*v), cmd_by_name_cmp);
     *n = k;
     return v;
 }
 
-/* The key of what a list for `fields` (without coordinates) is made from,
- * into b; 0, or -1 when out of memory. */
-static int cmd_key(struct cmd_bytes *b, struct swim *core, unsigned fields)
+/* The key of what a list for `fields` (without coordinates) is made from:
+ * this node, then the members v[0..n), into b; 0, or -1 when out of
+ * memory. */
+static int cmd_key(struct cmd_bytes *b, struct swim *core, const struct swim_member_info *v,
+                   size_t n, unsigned fields)
 {
     struct swim_member_info m;
     int rc = 0;
@@ -229,58 +226,48 @@ static int cmd_key(struct cmd_bytes *b, struct swim *core, unsigned fields)
     swim_self(core, &m);
     rc |= cmd_bytes_put(b, &fields, sizeof(fields));
     rc |= cmd_key_member(b, &m, fields);
-    size_t n;
-    struct cmd_by_name *v = cmd_sorted(core, &n);
-    if (v == NULL)
-        return -1;
     for (size_t i = 0; i < n; i++)
-        if (swim_member_at(core, v[i].at, &m) == 0)
-            rc |= cmd_key_member(b, &m, fields);
-    free(v);
+        rc |= cmd_key_member(b, &v[i], fields);
     return rc != 0 ? -1 : 0;
 }
 
-/* The members list for `fields`: this node, then the table by name; NULL
- * when out of memory. */
-static json_t *cmd_members_list(struct swim *core, unsigned fields)
+/* The members list for `fields`: this node, then the members v[0..n);
+ * NULL when out of memory. */
+static json_t *cmd_members_list(struct swim *core, const struct swim_member_info *v, size_t n,
+                                unsigned fields)
 {
     struct swim_member_info m;
     struct swim_coord c;
-    size_t n;
-    struct cmd_by_name *v = cmd_sorted(core, &n);
-    json_t *arr = v != NULL ? json_array() : NULL;
-    if (arr == NULL) {
-        free(v);
+    json_t *arr = json_array();
+    if (arr == NULL)
         return NULL;
-    }
     swim_self(core, &m);
     swim_coord_self(core, &c);
     json_array_append_new(arr, cmd_member_fields_json(&m, &c, fields));
     for (size_t i = 0; i < n; i++)
-        if (swim_member_at(core, v[i].at, &m) == 0)
-            json_array_append_new(
-                arr,
-                cmd_member_fields_json(
-                    &m,
-                    (fields & CMD_F_COORD) && swim_member_coord(core, m.name, &c) == 0 ? &c : NULL,
-                    fields));
-    free(v);
+        json_array_append_new(
+            arr,
+            cmd_member_fields_json(
+                &v[i],
+                (fields & CMD_F_COORD) && swim_member_coord(core, v[i].name, &c) == 0 ? &c : NULL,
+                fields));
     return arr;
 }
 
-/* The list for `fields` (without coordinates) from the cache, made and
- * kept anew when its key differs. */
-static json_t *cmd_members_cached(struct cmd_members_cache *mc, struct swim *core, unsigned fields)
+/* The list for `fields` (without coordinates) of the members v[0..n) from
+ * the cache, made and kept anew when its key differs. */
+static json_t *cmd_members_cached(struct cmd_members_cache *mc, struct swim *core,
+                                  const struct swim_member_info *v, size_t n, unsigned fields)
 {
-    if (cmd_key(&mc->next, core, fields) != 0) { /* out of memory: no cache */
+    if (cmd_key(&mc->next, core, v, n, fields) != 0) { /* out of memory: no cache */
         json_decref(mc->members);
         mc->members = NULL;
-        return cmd_members_list(core, fields);
+        return cmd_members_list(core, v, n, fields);
     }
     if (mc->members != NULL && mc->next.len == mc->key.len &&
         memcmp(mc->next.p, mc->key.p, mc->key.len) == 0)
         return json_incref(mc->members);
-    json_t *arr = cmd_members_list(core, fields);
+    json_t *arr = cmd_members_list(core, v, n, fields);
     json_decref(mc->members);
     mc->members = json_incref(arr);
     struct cmd_bytes was = mc->key;
@@ -296,9 +283,14 @@ json_t *cmd_members(const struct control_env *env, struct ctl_conn *conn, json_t
     if (cmd_members_fields(req, &fields, err) != 0)
         return NULL;
     struct swim *core = rt_core(env->rt);
-    json_t *arr = !(fields & CMD_F_COORD) && env->members_cache != NULL
-                      ? cmd_members_cached(env->members_cache, core, fields)
-                      : cmd_members_list(core, fields);
+    size_t n = 0;
+    struct swim_member_info *v = cmd_sorted(core, &n);
+    json_t *arr = NULL;
+    if (v != NULL && !(fields & CMD_F_COORD) && env->members_cache != NULL)
+        arr = cmd_members_cached(env->members_cache, core, v, n, fields);
+    else if (v != NULL)
+        arr = cmd_members_list(core, v, n, fields);
+    free(v);
     json_t *reply = json_object();
     /* (json_object_set_new takes arr, NULL or not, even when it fails) */
     if (reply == NULL || json_object_set_new(reply, "members", arr) != 0) {

@@ -130,7 +130,7 @@ static int queue_put(struct swim *s, uint8_t kind, uint32_t *owner, const uint8_
     b->tx = 0;
     b->owner = owner;
     if (owner != NULL && *owner != 0)
-        swim__queue_free(s, (struct swim_bcast *)s->bcasts.at[*owner - 1]);
+        swim__queue_free(s, swim__handle_obj(&s->bcasts, *owner));
     if (s->qn >= SWIM_QUEUE_MAX)
         queue_drop_most_sent(s);
     if (owner != NULL)

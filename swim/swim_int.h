@@ -514,28 +514,34 @@ enum swim_apply_mode {
 extern const struct swim_rare swim__rare_none;
 
 /* m's rare state, to read. */
+/* The object of handle h (not 0) in table t (handle.c). */
+static inline void *swim__handle_obj(const struct swim_handles *t, uint32_t h)
+{
+    return t->at[h - 1];
+}
+
 static inline const struct swim_rare *swim__rare_get(const struct swim *s,
                                                      const struct swim_member *m)
 {
-    return m->rare != 0 ? (const struct swim_rare *)s->rares.at[m->rare - 1] : &swim__rare_none;
+    return m->rare != 0 ? swim__handle_obj(&s->rares, m->rare) : &swim__rare_none;
 }
 
 /* m's rare state, to write, when it has one (m->rare != 0). */
 static inline struct swim_rare *swim__rare_at(const struct swim *s, const struct swim_member *m)
 {
-    return (struct swim_rare *)s->rares.at[m->rare - 1];
+    return swim__handle_obj(&s->rares, m->rare);
 }
 
 /* m's queued record, or NULL. */
 static inline struct swim_bcast *swim__queued(const struct swim *s, const struct swim_member *m)
 {
-    return m->queued != 0 ? (struct swim_bcast *)s->bcasts.at[m->queued - 1] : NULL;
+    return m->queued != 0 ? swim__handle_obj(&s->bcasts, m->queued) : NULL;
 }
 
 /* m's identity: name, address, generation. */
 static inline const struct swim_ident *swim__id(const struct swim *s, const struct swim_member *m)
 {
-    return (const struct swim_ident *)s->ids->ids.at[m->id - 1];
+    return swim__handle_obj(&s->ids->ids, m->id);
 }
 
 /* When m's status was set (`now` of that call; times the core is given

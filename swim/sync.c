@@ -43,10 +43,10 @@
  *
  * Pace.  The exchange is periodic with one timer (SWIM_TIMER_SYNC, its
  * arg32 a sequence number so that a re-armed timer makes the old one
- * stale).  When a datagram (a table or gossip) brought us members we did
- * not know, or this node has just become active, the next exchange comes
- * after gossip_interval_ms;
- * after each one that brought none the interval doubles, up to
+ * stale).  When a table brought us members we did not know, or gossip
+ * several at once (SWIM_LEARN_GOSSIP_MIN), or this node has just become
+ * active, the next exchange comes after gossip_interval_ms; after each
+ * one that brought none the interval doubles, up to
  * sync_interval_ms.  Joins are what gossip serves worst (N new records for
  * every node when a cluster starts); other changes (a suspicion, a verdict)
  * are one record that gossip carries within milliseconds, and an exchange
@@ -64,9 +64,9 @@
  * full count: each of thousands of joiners re-gossiped in full by every
  * node that heard of it first was an O(N^2) tail outlasting convergence by
  * half a minute (swim_int.h has the figures).  A single join into a
- * settled cluster is gossiped as before.  Every reconnect_interval_ms the same digest
- * goes to a random FAILED member, which answers only if it is alive after
- * all, on the other side of a healed partition.
+ * settled cluster is gossiped as before.  Every reconnect_interval_ms the
+ * same digest goes to a random FAILED member, which answers only if it is
+ * alive after all, on the other side of a healed partition.
  */
 #include "err.h"
 #include "hash.h"

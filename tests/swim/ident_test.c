@@ -73,8 +73,8 @@ START_TEST(swim_test_ident_pool_shares_equal_and_frees_last)
     ck_assert_ptr_nonnull(y);
     ck_assert_uint_ne(x->handle, 0);
     ck_assert_uint_ne(x->handle, y->handle);
-    ck_assert_ptr_eq(p->ids.at[x->handle - 1], x);
-    ck_assert_ptr_eq(p->ids.at[y->handle - 1], y);
+    ck_assert_ptr_eq(swim__handle_obj(&p->ids, x->handle), x);
+    ck_assert_ptr_eq(swim__handle_obj(&p->ids, y->handle), y);
     uint32_t hy = y->handle;
     swim__ident_put(p, y);
     y = swim__ident_get(p, "other", 5, &a, 1);
